@@ -1,0 +1,3 @@
+"""backlinkspider: a self-hosted backlink index built on Scrapy."""
+
+__version__ = "0.1.0"

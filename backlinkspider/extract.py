@@ -1,0 +1,204 @@
+"""Links out of one fetched page: a pure function from a response to the page's links, with no I/O.
+
+The rules (the crawl issue states them; tests/test_extract.py and the corpus test hold them):
+
+1. Links are ``<a href>`` and ``<area href>`` whose resolved URL is http(s). ``javascript:``, ``mailto:``,
+   ``tel:``, ``data:``, empty and fragment-only hrefs are not links; nor is anything inside comments,
+   ``<script>`` or ``<template>`` (the HTML5 parser makes those inert, as a browser does).
+2. Relative hrefs resolve against the first ``<base href>``, else the page URL (see ``urls``).
+3. ``image`` when an ``<a>`` has no text but holds an ``<img>`` (anchor: the image's alt), else ``text``
+   (anchor: DOM text content, whitespace collapsed; ``<area>``: its alt). ``<link rel=canonical>`` gives a
+   ``canonical`` link, a 3xx Location or a ``<meta http-equiv=refresh>`` URL a ``redirect`` link.
+4. ``nofollow`` / ``ugc`` / ``sponsored`` from rel tokens; a page whose meta robots or X-Robots-Tag says
+   ``nofollow`` or ``none`` makes all its links nofollow.
+5. One link per (target_url, link_type) per page; the first occurrence wins.
+6. Only 2xx HTML responses are parsed; a 3xx contributes its redirect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scrapy.http import HtmlResponse, Response
+from selectolax.lexbor import LexborHTMLParser
+
+from backlinkspider.urls import resolve
+
+TEXT, IMAGE, CANONICAL, REDIRECT = "text", "image", "canonical", "redirect"
+LINK_TYPES = (TEXT, IMAGE, CANONICAL, REDIRECT)
+
+# Every element that can carry a link or change how links are read, matched in one pass in document order.
+_SELECTOR = "a[href], area[href], link[href][rel], meta[http-equiv], meta[name]"
+_ASCII_WS = " \t\n\r\f"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One outbound link of a page."""
+
+    target_url: str
+    link_type: str
+    anchor_text: str = ""
+    nofollow: bool = False
+    ugc: bool = False
+    sponsored: bool = False
+
+
+@dataclass(slots=True)
+class Page:
+    """A fetched page and the links it holds, in document order."""
+
+    url: str
+    links: list[Link] = field(default_factory=list)
+    nofollow: bool = False  # the page said nofollow for all its links (meta robots / X-Robots-Tag)
+
+
+def extract(response: Response) -> Page:
+    """The links of a Scrapy response (see the module docstring for what counts)."""
+    headers = response.headers
+    page_nofollow = any(
+        robots_says_nofollow(v.decode("latin-1")) for v in headers.getlist(b"X-Robots-Tag")
+    )
+    if 300 <= response.status < 400:
+        location = headers.get(b"Location")
+        target = resolve(response.url, _decode_header(location)) if location else None
+        links = [Link(target, REDIRECT, nofollow=page_nofollow)] if target else []
+        return Page(response.url, links, page_nofollow)
+    if 200 <= response.status < 300 and isinstance(response, HtmlResponse):
+        return extract_html(response.url, response.text, page_nofollow)
+    return Page(response.url, [], page_nofollow)
+
+
+def extract_html(url: str, html: str, nofollow: bool = False) -> Page:
+    """The links of an HTML document served at ``url``; ``nofollow`` if its headers already said so."""
+    tree = LexborHTMLParser(html)
+    base = url
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base = resolve(url, base_node.attributes["href"] or "") or url
+    found: list[tuple[str, str, str, str | None]] = []  # (tag, href, anchor, rel) before page flags
+    for node in tree.css(_SELECTOR):
+        tag = node.tag
+        attrs = node.attributes
+        if tag == "meta":
+            if (attrs.get("name") or "").strip().lower() == "robots":
+                nofollow = nofollow or robots_says_nofollow(attrs.get("content") or "")
+            elif (attrs.get("http-equiv") or "").strip().lower() == "refresh":
+                href = refresh_url(attrs.get("content") or "")
+                if href:
+                    found.append((REDIRECT, href, "", None))
+            continue
+        rel = attrs.get("rel")
+        href = attrs.get("href") or ""
+        if tag == "link":
+            if rel and "canonical" in rel.lower().split():
+                found.append((CANONICAL, href, "", rel))
+            continue
+        stripped = href.strip(_ASCII_WS)
+        if not stripped or stripped[0] == "#":
+            continue
+        if tag == "area":
+            found.append((TEXT, href, " ".join((attrs.get("alt") or "").split()), rel))
+            continue
+        anchor = " ".join(node.text(deep=True).split())
+        if not anchor:
+            img = node.css_first("img")
+            if img is not None:
+                found.append((IMAGE, href, " ".join((img.attributes.get("alt") or "").split()), rel))
+                continue
+        found.append((TEXT, href, anchor, rel))
+
+    links: dict[tuple[str, str], Link] = {}
+    resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once
+    for link_type, href, anchor, rel in found:
+        if href not in resolved:
+            resolved[href] = resolve(base, href)
+        target = resolved[href]
+        if target is None or (target, link_type) in links:
+            continue
+        tokens = rel.lower().split() if rel else ()
+        links[(target, link_type)] = Link(
+            target,
+            link_type,
+            anchor,
+            nofollow or "nofollow" in tokens,
+            "ugc" in tokens,
+            "sponsored" in tokens,
+        )
+    return Page(url, list(links.values()), nofollow)
+
+
+def robots_says_nofollow(directives: str) -> bool:
+    """True if a meta robots content or X-Robots-Tag value forbids following links.
+
+    Directives are comma-separated; one may carry a user-agent prefix (``googlebot: nofollow``), which
+    still counts: the tool reports links as search engines weigh them.
+    """
+    for directive in directives.lower().split(","):
+        token = directive.rsplit(":", 1)[-1].strip()
+        if token in ("nofollow", "none"):
+            return True
+    return False
+
+
+def refresh_url(content: str) -> str | None:
+    """The URL a ``<meta http-equiv=refresh>`` content names, by the HTML Standard's parsing steps.
+
+    None when it names none (a plain reload) or is malformed.
+    """
+    s, pos, n = content, 0, len(content)
+
+    def skip_ws(p: int) -> int:
+        while p < n and s[p] in _ASCII_WS:
+            p += 1
+        return p
+
+    pos = skip_ws(pos)
+    start = pos
+    while pos < n and s[pos].isdigit() and s[pos].isascii():
+        pos += 1
+    if pos == start and (pos >= n or s[pos] != "."):
+        return None
+    while pos < n and (s[pos] == "." or (s[pos].isdigit() and s[pos].isascii())):
+        pos += 1
+    if pos >= n:
+        return None
+    if s[pos] not in ";," + _ASCII_WS:
+        return None
+    pos = skip_ws(pos)
+    if pos < n and s[pos] in ";,":
+        pos += 1
+    pos = skip_ws(pos)
+    if pos >= n:
+        return None
+    rest = s[pos:]
+    if s[pos] in "Uu":
+        pos += 1
+        if pos < n and s[pos] in "Rr":
+            pos += 1
+            if pos < n and s[pos] in "Ll":
+                pos += 1
+                pos = skip_ws(pos)
+                if pos < n and s[pos] == "=":
+                    pos = skip_ws(pos + 1)
+                    rest = _unquote(s[pos:])
+        # "U" not followed by "RL=": the whole remainder is the URL.
+    else:
+        rest = _unquote(rest)
+    return rest or None
+
+
+def _unquote(text: str) -> str:
+    if text[:1] in ("'", '"'):
+        quote, text = text[0], text[1:]
+        cut = text.find(quote)
+        if cut >= 0:
+            text = text[:cut]
+    return text
+
+
+def _decode_header(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")

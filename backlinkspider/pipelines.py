@@ -1,0 +1,104 @@
+"""The index pipeline: pages in, batches of edges out to the link index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from backlinkspider.extract import Page
+from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index
+from backlinkspider.urls import host_of, registered_domain
+
+
+def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
+    """The edges of a page as the index stores them: with hosts and registered domains, and without
+    internal links unless ``keep_internal``."""
+    source_host = host_of(page.url)
+    source_domain = registered_domain(source_host)
+    edges = []
+    for link in page.links:
+        target_host = host_of(link.target_url)
+        target_domain = registered_domain(target_host)
+        if target_domain == source_domain and not keep_internal:
+            continue
+        edges.append(
+            Edge(
+                page.url,
+                link.target_url,
+                link.link_type,
+                link.anchor_text,
+                link.nofollow,
+                link.ugc,
+                link.sponsored,
+                source_host,
+                source_domain,
+                target_host,
+                target_domain,
+            )
+        )
+    return tuple(edges)
+
+
+class IndexPipeline:
+    """Write every page's edges to ``BACKLINKS_INDEX`` in transactions of ``BACKLINKS_BATCH_SIZE`` edges.
+
+    A batch that fails to write (a locked or full disk, a lost server) is kept and tried again with the
+    next one and at close, so a passing fault loses nothing; what the index already holds is never
+    touched by a failed batch.
+    """
+
+    def __init__(self, uri: str, batch_size: int, keep_internal: bool, crawler: Any) -> None:
+        self.uri = uri
+        self.batch_size = batch_size
+        self.keep_internal = keep_internal
+        self.crawler = crawler
+        self.index: LinkIndex | None = None
+        self.pending: list[CrawledPage] = []
+        self.pending_edges = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> IndexPipeline:
+        s = crawler.settings
+        return cls(
+            s.get("BACKLINKS_INDEX"),
+            s.getint("BACKLINKS_BATCH_SIZE"),
+            s.getbool("BACKLINKS_KEEP_INTERNAL"),
+            crawler,
+        )
+
+    def open_spider(self) -> None:
+        self.index = open_index(self.uri)
+        self.crawler.spider.logger.info("indexing to %s", self.uri)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Page):
+            edges = page_edges(item, self.keep_internal)
+            self.pending.append(CrawledPage(item.url, datetime.now(UTC), edges))
+            self.pending_edges += len(edges)
+            if self.pending_edges >= self.batch_size:
+                self.flush()
+        return item
+
+    def close_spider(self) -> None:
+        self.flush()
+        if self.pending:
+            self.crawler.spider.logger.error(
+                "%d edges of %d pages could not be written to %s",
+                self.pending_edges,
+                len(self.pending),
+                self.uri,
+            )
+        if self.index is not None:
+            self.index.close()
+
+    def flush(self) -> None:
+        if not self.pending or self.index is None:
+            return
+        try:
+            written = self.index.write(self.pending)
+        except IndexUnavailable as exc:
+            self.crawler.spider.logger.error("index write failed, will retry: %s", exc)
+            return
+        self.crawler.stats.inc_value("backlinks/edges_written", written)
+        self.pending.clear()
+        self.pending_edges = 0

@@ -1,0 +1,73 @@
+"""Settings: backlinkspider's own (``BACKLINKS_*``, all defaults here) and Scrapy's, tuned for a polite
+broad crawl. Override any of them with ``-s NAME=VALUE`` on ``scrapy crawl`` or ``backlinks crawl``.
+"""
+
+import os
+
+from backlinkspider.index import DEFAULT_INDEX
+
+BOT_NAME = "backlinkspider"
+SPIDER_MODULES = ["backlinkspider.spiders"]
+NEWSPIDER_MODULE = "backlinkspider.spiders"
+
+# --- backlinkspider ----------------------------------------------------------------------------------
+
+# Where edges are stored (also the BACKLINKS_INDEX environment variable, or --index).
+BACKLINKS_INDEX = os.environ.get("BACKLINKS_INDEX", DEFAULT_INDEX)  # sqlite:///backlinks.db
+# Pages fetched per host at most, so calendars and other endless URL spaces end.
+BACKLINKS_MAX_PAGES_PER_HOST = 5000
+# The trap guard beside it: URLs longer than this, or whose path repeats one segment this many times
+# (/a/b/a/b/a/b...), are not followed. 0 turns either check off.
+BACKLINKS_MAX_URL_LENGTH = 2048
+BACKLINKS_MAX_SEGMENT_REPEATS = 3
+# "all": follow links to any host. "seeds": stay on the seeds' registered domains.
+BACKLINKS_SCOPE = "all"
+# Follow nofollow links (they are still indexed as nofollow) to discover more pages.
+BACKLINKS_FOLLOW_NOFOLLOW = True
+# Store internal links (same registered domain) as well as external ones.
+BACKLINKS_KEEP_INTERNAL = False
+# Who runs this crawler; goes into the User-Agent so site owners can reach you.
+BACKLINKS_CONTACT_URL = "https://github.com/backlinkspider/backlinkspider"
+# Edges written to the index per transaction.
+BACKLINKS_BATCH_SIZE = 2000
+# A live progress line on the terminal (backlinks crawl turns it on).
+BACKLINKS_PROGRESS = False
+
+# --- Scrapy, for a polite broad crawl -------------------------------------------------------------------
+
+# USER_AGENT is built from BACKLINKS_CONTACT_URL unless set explicitly.
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_DELAY = 0.5
+CONCURRENT_REQUESTS = 64
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Broad crawls: prefer hosts with free download slots over one busy host.
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_TIMES = 2
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+# The spider reads 3xx responses and meta refreshes itself: each is an edge, then a request.
+REDIRECT_ENABLED = False
+METAREFRESH_ENABLED = False
+
+SPIDER_MIDDLEWARES = {
+    # The spider keeps its own depth (a redirect is not a hop); see BacklinksSpider.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+DOWNLOADER_MIDDLEWARES = {
+    # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
+    "backlinkspider.middlewares.HostBudgetMiddleware": 120,
+}
+ITEM_PIPELINES = {
+    "backlinkspider.pipelines.IndexPipeline": 300,
+}
+EXTENSIONS = {
+    "backlinkspider.progress.ProgressLine": 500,
+}

@@ -1,0 +1,158 @@
+"""The ``backlinks`` spider: fetch pages from seeds outward, hand each page's links to the pipelines and
+follow them.
+
+It reads 3xx responses itself (``REDIRECT_ENABLED`` is off) so that a redirect is an edge of the index
+even when its target was already crawled or is disallowed by robots.txt, and then follows it like a link.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import IgnoreRequest, StopDownload
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from backlinkspider import __version__
+from backlinkspider.extract import REDIRECT, Link, extract
+from backlinkspider.urls import BadURL, host_of, normalize, registered_domain
+
+_SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
+_HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+
+
+def read_seeds(seeds: str | Iterable[str] | None = None, seeds_file: str | None = None) -> list[str]:
+    """Normalized seed URLs from a comma-separated string or list, and a file of one URL a line.
+
+    Raises BadURL (with the offending line) or OSError for an unreadable file.
+    """
+    if isinstance(seeds, str):
+        seeds = seeds.split(",")
+    raw = [s for s in (seeds or []) if s.strip()]
+    if seeds_file:
+        lines = Path(seeds_file).read_text(encoding="utf-8").splitlines()
+        raw += [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return list(dict.fromkeys(normalize(s) for s in raw))
+
+
+def looks_like_trap(url: str, max_length: int, max_repeats: int) -> bool:
+    """True for URLs that endless URL spaces generate: too long, or a path segment repeated again and
+    again (relative links that stack up: /a/b/a/b/a/b/...)."""
+    if max_length and len(url) > max_length:
+        return True
+    if max_repeats:
+        path = url.split("/", 3)[3].split("?", 1)[0] if url.count("/") >= 3 else ""
+        counts = collections.Counter(seg for seg in path.split("/") if seg)
+        if counts and max(counts.values()) >= max_repeats:
+            return True
+    return False
+
+
+class BacklinksSpider(Spider):
+    """Crawl from seeds; every page becomes an ``extract.Page`` item.
+
+    Arguments (``-a NAME=VALUE``): ``seeds`` (comma-separated URLs), ``seeds_file`` (one URL a line),
+    ``max_depth`` (links from the seeds to follow: 0 = seeds only; default unlimited), ``max_pages``
+    (stop after about this many pages; pages already in flight finish; default unlimited).
+    """
+
+    name = "backlinks"
+    # 3xx responses come to parse() (see the module docstring).
+    handle_httpstatus_list = [301, 302, 303, 307, 308]
+
+    def __init__(
+        self,
+        seeds: str | None = None,
+        seeds_file: str | None = None,
+        max_depth: str | int | None = None,
+        max_pages: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        try:
+            self.seeds = read_seeds(seeds, seeds_file)
+        except (BadURL, OSError) as exc:
+            self.logger.error("bad seeds, nothing to crawl: %s", exc)
+            self.seeds = []
+        self.max_depth = None if max_depth in (None, "") else int(max_depth)
+        self.max_pages = None if max_pages in (None, "") else int(max_pages)
+        if (self.max_depth is not None and self.max_depth < 0) or (
+            self.max_pages is not None and self.max_pages < 1
+        ):
+            raise ValueError("max_depth must be >= 0 and max_pages >= 1")
+        self.seed_domains = {registered_domain(host_of(u)) for u in self.seeds}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        if spider.max_pages:
+            # Each fetched page yields exactly one item, so Scrapy's item count is our page count.
+            settings.set("CLOSESPIDER_ITEMCOUNT", spider.max_pages, priority="spider")
+        contact = settings.get("BACKLINKS_CONTACT_URL")
+        settings.set("USER_AGENT", f"backlinkspider/{__version__} (+{contact})", priority="project")
+        spider.scope = settings.get("BACKLINKS_SCOPE")
+        if spider.scope not in ("all", "seeds"):
+            raise ValueError(f"BACKLINKS_SCOPE must be 'all' or 'seeds', not {spider.scope!r}")
+        spider.follow_nofollow = settings.getbool("BACKLINKS_FOLLOW_NOFOLLOW")
+        spider.max_url_length = settings.getint("BACKLINKS_MAX_URL_LENGTH")
+        spider.max_segment_repeats = settings.getint("BACKLINKS_MAX_SEGMENT_REPEATS")
+        crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        if not self.seeds:
+            self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
+        for url in self.seeds:
+            yield self._request(url, 0)
+
+    def parse(self, response: Any) -> Iterable[Any]:
+        self.crawler.stats.inc_value("backlinks/pages")
+        page = extract(response)
+        yield page
+        depth = response.meta.get("depth", 0)
+        for link in page.links:
+            next_depth = depth if link.link_type == REDIRECT else depth + 1
+            if self._should_follow(link, next_depth):
+                yield self._request(link.target_url, next_depth)
+
+    def on_error(self, failure: Failure) -> None:
+        """Count a page that could not be fetched; robots.txt and budget refusals are not errors."""
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            self.crawler.stats.inc_value("backlinks/skipped")
+        else:
+            self.crawler.stats.inc_value("backlinks/errors")
+
+    def headers_received(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
+        """Stop downloading a body we will not parse (images, PDFs, archives ...) of our own requests
+        (not robots.txt, which is plain text)."""
+        if request.callback != self.parse:
+            return
+        content_type = headers.get(b"Content-Type")
+        if content_type and not content_type.lower().startswith(_HTML_TYPES):
+            raise StopDownload(fail=False)
+
+    def _request(self, url: str, depth: int) -> Request:
+        # Breadth first: shallower pages go first.
+        return Request(url, self.parse, errback=self.on_error, meta={"depth": depth}, priority=-depth)
+
+    def _should_follow(self, link: Link, depth: int) -> bool:
+        url = link.target_url
+        if self.max_depth is not None and depth > self.max_depth:
+            return False
+        if link.nofollow and not self.follow_nofollow:
+            return False
+        if url.split("?", 1)[0].lower().endswith(_SKIPPED_SUFFIXES):
+            return False
+        if self.scope == "seeds" and registered_domain(host_of(url)) not in self.seed_domains:
+            return False
+        if looks_like_trap(url, self.max_url_length, self.max_segment_repeats):
+            self.crawler.stats.inc_value("backlinks/trap_urls")
+            return False
+        return True
+
