@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -198,7 +197,8 @@ def _table(rows: Iterable[dict[str, Any]], title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning every error into one line on stderr."""
+    """Entry point: run the CLI, turning every error into one line on stderr. (Click itself ends quietly
+    when the reader of stdout goes away, as in ``backlinks export | head``.)"""
     try:
         cli.main(args=argv, prog_name="backlinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -209,11 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"backlinks: error: {exc.format_message()}", err=True)
         return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (| head): not an error. Point stdout at /dev/null so the flush at exit
-        # does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     return 0
 
 

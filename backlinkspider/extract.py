@@ -18,6 +18,7 @@ The rules (the crawl issue states them; tests/test_extract.py and the corpus tes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from scrapy.http import HtmlResponse, Response
 from selectolax.lexbor import LexborHTMLParser
@@ -28,13 +29,15 @@ TEXT, IMAGE, CANONICAL, REDIRECT = "text", "image", "canonical", "redirect"
 LINK_TYPES = (TEXT, IMAGE, CANONICAL, REDIRECT)
 
 # Every element that can carry a link or change how links are read, matched in one pass in document order.
-_SELECTOR = "a[href], area[href], link[href][rel], meta[http-equiv], meta[name]"
+# (`~=` splits on ASCII whitespace as rel does; `i` compares ASCII case-insensitively as HTML does.)
+_SELECTOR = (
+    "a[href], area[href], link[href][rel~=canonical i], meta[name=robots i], meta[http-equiv=refresh i]"
+)
 _ASCII_WS = " \t\n\r\f"
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One outbound link of a page."""
+class Link(NamedTuple):
+    """One outbound link of a page (a tuple: a page holds hundreds, made in a hot loop)."""
 
     target_url: str
     link_type: str
@@ -76,55 +79,50 @@ def extract_html(url: str, html: str, nofollow: bool = False) -> Page:
     base_node = tree.css_first("base[href]")
     if base_node is not None:
         base = resolve(url, base_node.attributes["href"] or "") or url
-    found: list[tuple[str, str, str, str | None]] = []  # (tag, href, anchor, rel) before page flags
+    # (link_type, href, anchor, rel) in document order; a meta robots nofollow may come after links.
+    found: list[tuple[str, str, str, str | None]] = []
     for node in tree.css(_SELECTOR):
         tag = node.tag
         attrs = node.attributes
-        if tag == "meta":
-            if (attrs.get("name") or "").strip().lower() == "robots":
-                nofollow = nofollow or robots_says_nofollow(attrs.get("content") or "")
-            elif (attrs.get("http-equiv") or "").strip().lower() == "refresh":
-                href = refresh_url(attrs.get("content") or "")
-                if href:
-                    found.append((REDIRECT, href, "", None))
-            continue
-        rel = attrs.get("rel")
-        href = attrs.get("href") or ""
-        if tag == "link":
-            if rel and "canonical" in rel.lower().split():
-                found.append((CANONICAL, href, "", rel))
-            continue
-        stripped = href.strip(_ASCII_WS)
-        if not stripped or stripped[0] == "#":
-            continue
-        if tag == "area":
-            found.append((TEXT, href, " ".join((attrs.get("alt") or "").split()), rel))
-            continue
-        anchor = " ".join(node.text(deep=True).split())
-        if not anchor:
-            img = node.css_first("img")
-            if img is not None:
-                found.append((IMAGE, href, " ".join((img.attributes.get("alt") or "").split()), rel))
+        if tag == "a" or tag == "area":
+            href = attrs.get("href") or ""
+            stripped = href.strip(_ASCII_WS)
+            if not stripped or stripped[0] == "#":
                 continue
-        found.append((TEXT, href, anchor, rel))
+            if tag == "area":
+                found.append((TEXT, href, " ".join((attrs.get("alt") or "").split()), attrs.get("rel")))
+                continue
+            anchor = " ".join(node.text(deep=True).split())
+            if not anchor:
+                img = node.css_first("img")
+                if img is not None:
+                    alt = " ".join((img.attributes.get("alt") or "").split())
+                    found.append((IMAGE, href, alt, attrs.get("rel")))
+                    continue
+            found.append((TEXT, href, anchor, attrs.get("rel")))
+        elif tag == "link":
+            found.append((CANONICAL, attrs.get("href") or "", "", attrs.get("rel")))
+        elif "name" in attrs:  # meta robots
+            nofollow = nofollow or robots_says_nofollow(attrs.get("content") or "")
+        else:  # meta refresh
+            href = refresh_url(attrs.get("content") or "")
+            if href:
+                found.append((REDIRECT, href, "", None))
 
     links: dict[tuple[str, str], Link] = {}
     resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once
     for link_type, href, anchor, rel in found:
-        if href not in resolved:
-            resolved[href] = resolve(base, href)
-        target = resolved[href]
+        target = resolved.get(href, "")
+        if target == "":
+            target = resolved[href] = resolve(base, href)
         if target is None or (target, link_type) in links:
             continue
-        tokens = rel.lower().split() if rel else ()
-        links[(target, link_type)] = Link(
-            target,
-            link_type,
-            anchor,
-            nofollow or "nofollow" in tokens,
-            "ugc" in tokens,
-            "sponsored" in tokens,
-        )
+        if rel:
+            tokens = rel.lower().split()
+            flags = (nofollow or "nofollow" in tokens, "ugc" in tokens, "sponsored" in tokens)
+            links[(target, link_type)] = Link(target, link_type, anchor, *flags)
+        else:
+            links[(target, link_type)] = Link(target, link_type, anchor, nofollow, False, False)
     return Page(url, list(links.values()), nofollow)
 
 

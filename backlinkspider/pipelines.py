@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,16 +41,19 @@ def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
 
 
 class IndexPipeline:
-    """Write every page's edges to ``BACKLINKS_INDEX`` in transactions of ``BACKLINKS_BATCH_SIZE`` edges.
+    """Write every page's edges to ``BACKLINKS_INDEX`` in transactions of ``BACKLINKS_BATCH_SIZE`` edges,
+    or of what came in ``BACKLINKS_FLUSH_SECONDS``, whichever is first.
 
     A batch that fails to write (a locked or full disk, a lost server) is kept and tried again with the
     next one and at close, so a passing fault loses nothing; what the index already holds is never
     touched by a failed batch.
     """
 
-    def __init__(self, uri: str, batch_size: int, keep_internal: bool, crawler: Any) -> None:
+    def __init__(self, uri: str, batch_size: int, flush_seconds: float, keep_internal: bool, crawler: Any) -> None:
         self.uri = uri
         self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.last_flush = time.monotonic()
         self.keep_internal = keep_internal
         self.crawler = crawler
         self.index: LinkIndex | None = None
@@ -62,6 +66,7 @@ class IndexPipeline:
         return cls(
             s.get("BACKLINKS_INDEX"),
             s.getint("BACKLINKS_BATCH_SIZE"),
+            s.getfloat("BACKLINKS_FLUSH_SECONDS"),
             s.getbool("BACKLINKS_KEEP_INTERNAL"),
             crawler,
         )
@@ -75,7 +80,10 @@ class IndexPipeline:
             edges = page_edges(item, self.keep_internal)
             self.pending.append(CrawledPage(item.url, datetime.now(UTC), edges))
             self.pending_edges += len(edges)
-            if self.pending_edges >= self.batch_size:
+            if (
+                self.pending_edges >= self.batch_size
+                or time.monotonic() - self.last_flush >= self.flush_seconds
+            ):
                 self.flush()
         return item
 
@@ -92,6 +100,7 @@ class IndexPipeline:
             self.index.close()
 
     def flush(self) -> None:
+        self.last_flush = time.monotonic()
         if not self.pending or self.index is None:
             return
         try:

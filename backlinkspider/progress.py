@@ -12,15 +12,19 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet.task import LoopingCall
 
+# When stderr is not a terminal (a log file, CI), print a plain line this often instead.
+LOG_EVERY = 30.0
+
 
 class ProgressLine:
-    """Pages, links indexed, pages/s and errors, redrawn every second on stderr (once at the end when
-    stderr is not a terminal)."""
+    """Pages, links indexed, pages/s and errors on stderr: redrawn every second on a terminal, a line every
+    ``LOG_EVERY`` seconds elsewhere, and a final line at the end."""
 
     def __init__(self, stats: Any) -> None:
         self.stats = stats
         self.started = time.monotonic()
-        self.live = Live(self.render(), console=Console(stderr=True), auto_refresh=False)
+        self.console = Console(stderr=True)
+        self.live = Live(self.render(), console=self.console, auto_refresh=False) if self.console.is_terminal else None
         self.ticker = LoopingCall(self.refresh)
 
     @classmethod
@@ -40,15 +44,20 @@ class ProgressLine:
         return Text(f"pages {pages:,}  links indexed {links:,}  {rate:,.1f} pages/s  errors {errors:,}")
 
     def refresh(self) -> None:
-        self.live.update(self.render(), refresh=True)
+        if self.live is not None:
+            self.live.update(self.render(), refresh=True)
+        else:
+            self.console.print(self.render())
 
     def spider_opened(self) -> None:
         self.started = time.monotonic()
-        self.live.start()
-        self.ticker.start(1.0)
+        if self.live is not None:
+            self.live.start()
+        self.ticker.start(1.0 if self.live is not None else LOG_EVERY, now=False)
 
     def spider_closed(self) -> None:
         if self.ticker.running:
             self.ticker.stop()
         self.refresh()
-        self.live.stop()
+        if self.live is not None:
+            self.live.stop()

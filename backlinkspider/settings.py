@@ -28,8 +28,9 @@ BACKLINKS_FOLLOW_NOFOLLOW = True
 BACKLINKS_KEEP_INTERNAL = False
 # Who runs this crawler; goes into the User-Agent so site owners can reach you.
 BACKLINKS_CONTACT_URL = "https://github.com/backlinkspider/backlinkspider"
-# Edges written to the index per transaction.
+# Edges written to the index per transaction, and the longest that edges wait before being written.
 BACKLINKS_BATCH_SIZE = 2000
+BACKLINKS_FLUSH_SECONDS = 5.0
 # A live progress line on the terminal (backlinks crawl turns it on).
 BACKLINKS_PROGRESS = False
 

@@ -48,7 +48,7 @@ def crawl(proxy_env: dict, web: SyntheticWeb, tmp_path: Path):
 
     def _crawl(*extra: str, db: Path | None = None, seeds: tuple[str, ...] = (HUB,)) -> tuple[str, list[dict]]:
         uri = f"sqlite:///{db or tmp_path / 'links.db'}"
-        web.log.clear()
+        web.reset_log()
         res = run_cli(
             "crawl", *seeds, "--index", uri, *FAST,
             "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}", *extra, env=proxy_env,

@@ -115,6 +115,7 @@ class SyntheticWeb:
         self.homes: dict[str, _Page] = {}  # hand-made home pages, completed by _homes()
         self.log: list[tuple[float, str, str, str]] = []  # (time, host, path, user agent) of each request
         self.log_lock = threading.Lock()
+        self.aborted: list[str] = []  # "host/path" of responses the client stopped reading
         self._bulk(bulk_sites, pages_per_site)
         self._special()
         self._homes()
@@ -141,6 +142,11 @@ class SyntheticWeb:
                 return Resource(200, self._calendar_page(int(m.group(1)))[0].encode())
         res = self.resources.get(host + path)
         return res or Resource(404, b"<html><body><a href='http://not-found.example/'>x</a></body></html>")
+
+    def reset_log(self) -> None:
+        with self.log_lock:
+            self.log.clear()
+            self.aborted.clear()
 
     def requests_per_url(self) -> Counter[str]:
         return Counter(f"{host}{path}" for _, host, path, _ in self.log)
@@ -395,6 +401,8 @@ class SyntheticWeb:
         self.site_pages["blog.techfeed.net"].append("http://blog.techfeed.net/download?id=7")
         self.resources["blog.techfeed.net/download?id=7"] = Resource(
             200, b'%PDF-1.4 <a href="http://www.blueleaf.co.uk/from-pdf">x</a>', "application/pdf")
+        self.site_pages["blog.techfeed.net"].append("http://blog.techfeed.net/video?id=1")
+        self.resources["blog.techfeed.net/video?id=1"] = Resource(200, b"\0" * 8_000_000, "video/mp4")
         p = self._page("http://blog.techfeed.net/files")
         p.link("http://docs.blueleaf.co.uk/report.pdf", "http://docs.blueleaf.co.uk/report.pdf",
                "blueleaf.co.uk", "Annual report (PDF)")
@@ -500,7 +508,20 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(res.body)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the crawler stopped reading (a body it does not parse): as a real server would
+            # The crawler stopped reading (a body it does not parse).
+            with self.web.log_lock:
+                self.web.aborted.append(self.path.removeprefix("http://"))
+            self.close_connection = True
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+if __name__ == "__main__":
+    # Serve the synthetic web for trying the crawler by hand (the README's worked example).
+    with ProxyServer(SyntheticWeb()) as server:
+        print(f"export http_proxy={server.url} https_proxy={server.url}  # then: backlinks crawl {HUB}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass

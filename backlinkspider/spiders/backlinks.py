@@ -24,6 +24,7 @@ from backlinkspider.urls import BadURL, host_of, normalize, registered_domain
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+_SMALL_BODY = 256 * 1024  # bytes; more than one socket read, so never complete with the headers
 
 
 def read_seeds(seeds: str | Iterable[str] | None = None, seeds_file: str | None = None) -> list[str]:
@@ -129,17 +130,24 @@ class BacklinksSpider(Spider):
             self.crawler.stats.inc_value("backlinks/errors")
 
     def headers_received(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
-        """Stop downloading a body we will not parse (images, PDFs, archives ...) of our own requests
-        (not robots.txt, which is plain text)."""
-        if request.callback != self.parse:
+        """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own
+        requests (not robots.txt, which is plain text).
+
+        Only bodies known to be large are stopped: a small one that arrived with its headers has already
+        freed its connection for the next request, and stopping would close that connection under it
+        (Twisted then sends that request again). DOWNLOAD_MAXSIZE bounds the rest.
+        """
+        if request.callback != self.parse or not isinstance(body_length, int) or body_length <= _SMALL_BODY:
             return
         content_type = headers.get(b"Content-Type")
         if content_type and not content_type.lower().startswith(_HTML_TYPES):
             raise StopDownload(fail=False)
 
     def _request(self, url: str, depth: int) -> Request:
-        # Breadth first: shallower pages go first.
-        return Request(url, self.parse, errback=self.on_error, meta={"depth": depth}, priority=-depth)
+        # verbatim_url: send our WHATWG-normalized URL as is, so response.url (the source of the page's
+        # edges) is spelled exactly as the links that point to it. Breadth first: shallower pages go first.
+        meta = {"depth": depth, "verbatim_url": True}
+        return Request(url, self.parse, errback=self.on_error, meta=meta, priority=-depth)
 
     def _should_follow(self, link: Link, depth: int) -> bool:
         url = link.target_url

@@ -1,0 +1,130 @@
+"""The `backlinks` command as a person uses it: outputs, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from backlinkspider.extract import Link, Page
+from backlinkspider.index import FIELDS, CrawledPage, open_index
+from backlinkspider.pipelines import page_edges
+from conftest import run_cli
+from test_index import T0
+
+
+@pytest.fixture
+def uri(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'cli.db'}"
+    pages = [
+        Page("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X"),
+                                     Link("http://shop.target.co.uk/", "image", "logo", nofollow=True)]),
+        Page("http://b.org/p", [Link("http://www.target.co.uk/x", "text", "Ünïcode «anchor»", ugc=True),
+                                Link("http://other.net/", "redirect")]),
+    ]
+    with open_index(uri) as idx:
+        idx.write([CrawledPage(p.url, T0, page_edges(p, False)) for p in pages])
+    return uri
+
+
+def test_query_jsonl_has_exactly_the_documented_fields(uri):
+    res = run_cli("query", "target.co.uk", "--format", "jsonl", "--index", uri)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [tuple(r) for r in rows] == [FIELDS] * 3
+    assert [r["anchor_text"] for r in rows] == ["Target X", "logo", "Ünïcode «anchor»"]
+
+
+def test_query_scopes_and_filters(uri):
+    def sources(*args):
+        res = run_cli("query", *args, "--format", "jsonl", "--index", uri)
+        assert res.returncode == 0, res.stderr
+        return [(json.loads(x)["source_url"], json.loads(x)["link_type"]) for x in res.stdout.splitlines()]
+
+    assert sources("http://www.target.co.uk/x") == [("http://blog.a.com/1", "text"), ("http://b.org/p", "text")]
+    assert sources("shop.target.co.uk", "--scope", "host") == [("http://blog.a.com/1", "image")]
+    assert sources("target.co.uk", "--follow-only") == [("http://blog.a.com/1", "text")]
+    assert sources("target.co.uk", "--type", "image") == [("http://blog.a.com/1", "image")]
+    assert sources("target.co.uk", "--limit", "1") == [("http://blog.a.com/1", "text")]
+
+
+def test_query_table_and_csv(uri):
+    res = run_cli("query", "target.co.uk", "--index", uri)
+    assert res.returncode == 0 and "Target X" in res.stdout and "nofollow" in res.stdout
+    res = run_cli("query", "target.co.uk", "--format", "csv", "--index", uri)
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(rows) == 3 and tuple(rows[0]) == FIELDS
+
+
+def test_export_jsonl_and_csv(uri):
+    res = run_cli("export", "--index", uri)
+    assert len(res.stdout.splitlines()) == 4
+    res = run_cli("export", "--format", "csv", "--index", uri)
+    assert len(list(csv.DictReader(io.StringIO(res.stdout)))) == 4
+
+
+def test_index_comes_from_the_environment(uri):
+    import os
+
+    res = run_cli("export", env={**os.environ, "BACKLINKS_INDEX": uri})
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["query", "nobody.com"], 1, "no backlinks to domain nobody.com"),
+        (["query", "http://"], 2, "not an absolute http(s) URL"),
+        (["query", "a b"], 2, "not a host name"),
+        (["query", "x.com", "--scope", "planet"], 2, "'planet' is not one of"),
+        (["query", "x.com", "--limit", "-1"], 2, "--limit"),
+        (["query", "x.com", "--type", "video"], 2, "'video' is not one of"),
+        (["export", "--format", "xml"], 2, "'xml' is not one of"),
+        (["frobnicate"], 2, "No such command"),
+        (["crawl"], 2, "no seeds"),
+        (["crawl", "example.com"], 2, "not an absolute http(s) URL"),
+        (["crawl", "http://x.org/", "-s", "NOEQUALS"], 2, "not NAME=VALUE"),
+        (["crawl", "--seeds-file", "/nonexistent/seeds.txt"], 2, "cannot read"),
+        (["crawl", "http://x.org/", "--max-depth", "-1"], 2, "--max-depth"),
+    ],
+)
+def test_bad_input_gets_one_line_and_nonzero_exit(uri, args, code, message):
+    res = run_cli(*args, "--index", uri) if args[0] != "frobnicate" else run_cli(*args)
+    assert res.returncode == code
+    assert res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_or_broken_index_is_one_line(tmp_path):
+    for args in (["query", "x.com"], ["export"]):
+        res = run_cli(*args, "--index", f"sqlite:///{tmp_path / 'missing.db'}")
+        assert res.returncode == 1 and res.stderr.startswith("backlinks: error: no index at")
+        assert res.stderr.count("\n") == 1
+    bad = tmp_path / "garbage.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    res = run_cli("export", "--index", f"sqlite:///{bad}")
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "garbage.db" in res.stderr
+    res = run_cli("crawl", "http://x.org/", "--index", "mysql://db/x")
+    assert res.returncode == 1 and "unsupported index URI scheme" in res.stderr
+
+
+def test_crawl_with_no_reachable_pages_keeps_the_index(uri, tmp_path, proxy_env):
+    """A crawl that fetches nothing useful leaves what the index already holds untouched."""
+    res = run_cli("crawl", "http://nowhere.example/", "--index", uri, "-s", "RETRY_TIMES=0", env=proxy_env)
+    assert res.returncode == 0, res.stderr
+    assert len(run_cli("export", "--index", uri).stdout.splitlines()) == 4
+
+
+def test_export_to_a_closed_pipe_is_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path / 'big.db'}"
+    page = Page("http://s.org/", [Link(f"http://t.org/{i}", "text", "anchor " * 10) for i in range(30_000)])
+    with open_index(uri) as idx:
+        idx.write([CrawledPage(page.url, T0, page_edges(page, False))])
+    cmd = f"{sys.executable} -m backlinkspider.cli export --index {uri} | head -1"
+    res = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stderr == "" and res.stdout.count("\n") == 1

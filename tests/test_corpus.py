@@ -1,0 +1,75 @@
+"""Extraction on 461 real pages (../shared/corpus): every page's links equal its expected file.
+
+The expected files come from an independent reference implementation of the same rules (the corpus
+README says how). Compared as sets keyed by (target_url, link_type), then field by field, and in order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+from w3lib.encoding import html_to_unicode
+
+from backlinkspider.extract import extract_html
+from backlinkspider.pipelines import page_edges
+from backlinkspider.urls import normalize
+
+CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "external", "source_domain", "target_domain")
+
+# Pages where we are sure the expected file breaks the rules, and why. The extractor is not bent to them.
+KNOWN_DIFFERENCES = {
+    # Two hrefs end in U+00A0 (NO-BREAK SPACE). The WHATWG URL parser strips only C0 controls and
+    # U+0020 from the ends of its input, so a browser keeps the NBSP and percent-encodes it
+    # (".../dp-671.html%C2%A0"; new URL() in any browser agrees). The expected file strips it, as
+    # Python's str.strip() would.
+    "0210": {
+        ("https://ideas.repec.org/p/han/dpaper/dp-671.html%C2%A0", "text"),
+        ("https://www.washingtonexaminer.com/news/imperial-college-scientist-who-predicted-500k-coronavirus"
+         "-deaths-in-uk-revises-to-20k-or-less%C2%A0", "text"),
+        ("https://ideas.repec.org/p/han/dpaper/dp-671.html", "text"),
+        ("https://www.washingtonexaminer.com/news/imperial-college-scientist-who-predicted-500k-coronavirus"
+         "-deaths-in-uk-revises-to-20k-or-less", "text"),
+    },
+}
+
+
+def _pages() -> list[dict]:
+    index = CORPUS / "index.jsonl"
+    if not index.is_file():
+        return []
+    return [json.loads(line) for line in index.read_text().splitlines()]
+
+
+PAGES = _pages()
+
+
+def test_the_corpus_is_there():
+    assert len(PAGES) == 461, f"the corpus is expected at {CORPUS} (set BACKLINKS_CORPUS)"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p["id"] for p in PAGES])
+def test_page_links_equal_expected(page):
+    _, text = html_to_unicode(None, gzip.decompress((CORPUS / page["page"]).read_bytes()))
+    # The crawler requests normalized URLs, so a page's URL is always in that form.
+    extracted = extract_html(normalize(page["url"]), text)
+    edges = page_edges(extracted, keep_internal=True)
+    expected = [json.loads(line) for line in (CORPUS / page["expected"]).read_text().splitlines()]
+
+    got = {(e.target_url, e.link_type): e for e in edges}
+    want = {(e["target_url"], e["link_type"]): e for e in expected}
+    known = KNOWN_DIFFERENCES.get(page["id"], set())
+    assert set(got) ^ set(want) == known
+    for key in set(got) & set(want):
+        g, w = got[key], want[key]
+        # Known difference: for 3 pages whose corpus URL has a fragment (0128, 0139, 0203) the expected
+        # source_url keeps it. Rule 2 drops fragments from every URL, and a fetched page's URL never has
+        # one (fragments are not sent to servers), so we compare without it.
+        assert g.source_url == w["source_url"].split("#", 1)[0]
+        assert {f: getattr(g, f) for f in FIELDS} == {f: w[f] for f in FIELDS}, key
+    # Document order, as the expected files list it.
+    assert [k for k in got if k in want] == [k for k in want if k in got]

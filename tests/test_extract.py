@@ -1,0 +1,229 @@
+"""The extraction rules, one by one, on small documents and on Scrapy responses."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.http import Headers, HtmlResponse, Response, TextResponse
+
+from backlinkspider.extract import Link, extract, extract_html, refresh_url, robots_says_nofollow
+from backlinkspider.pipelines import page_edges
+
+PAGE = "http://www.example.com/dir/page.html"
+
+
+def links(body: str, url: str = PAGE) -> list[Link]:
+    return extract_html(url, body).links
+
+
+def targets(body: str) -> list[tuple[str, str]]:
+    return [(link.target_url, link.link_type) for link in links(body)]
+
+
+def test_a_and_area_hrefs_are_links_in_document_order():
+    body = '<a href="/a">A</a><map><area href="b" alt=" Area  B "></map><a href="http://other.org/c">C</a>'
+    assert [(x.target_url, x.link_type, x.anchor_text) for x in links(body)] == [
+        ("http://www.example.com/a", "text", "A"),
+        ("http://www.example.com/dir/b", "text", "Area B"),
+        ("http://other.org/c", "text", "C"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "href",
+    ["javascript:alert(1)", "JavaScript:void(0)", "mailto:a@b.c", "tel:+1", "data:text/html,<a>", "#top",
+     " #x", "", "   ", "ftp://f.example.com/", "http://[broken/"],
+)
+def test_non_links(href):
+    assert links(f'<a href="{href}">x</a>') == []
+
+
+def test_comments_scripts_and_templates_hold_no_links():
+    body = (
+        '<!-- <a href="/c">c</a> --><script>var a = \'<a href="/s">s</a>\';</script>'
+        '<template><a href="/t">t</a></template><style>a[href="/y"]{}</style><a href="/real">r</a>'
+    )
+    assert targets(body) == [("http://www.example.com/real", "text")]
+
+
+def test_urls_are_resolved_and_normalized_as_browsers_do():
+    body = (
+        '<a href="HTTP://WWW.Example.COM:80/a/./b/../c?q=2&a=1#frag">1</a>'
+        '<a href="//Bücher.DE/x">2</a><a href="../up">3</a><a href="https://h.org:443">4</a>'
+        '<a href="  /padded\n">5</a><a href="http://h.org/a b">6</a>'
+    )
+    assert [t for t, _ in targets(body)] == [
+        "http://www.example.com/a/c?q=2&a=1",  # the query stays as written
+        "http://xn--bcher-kva.de/x",
+        "http://www.example.com/up",
+        "https://h.org/",
+        "http://www.example.com/padded",
+        "http://h.org/a%20b",
+    ]
+
+
+def test_first_base_href_wins_and_resolves_relative_links():
+    body = '<base href="https://cdn.example.org/s/"><base href="http://no/"><a href="x">x</a><a href="/y">y</a>'
+    assert [t for t, _ in targets(body)] == ["https://cdn.example.org/s/x", "https://cdn.example.org/y"]
+
+
+def test_relative_base_resolves_against_the_page():
+    assert targets('<base href="/other/"><a href="x">x</a>') == [("http://www.example.com/other/x", "text")]
+
+
+def test_anchor_text_is_dom_text_with_whitespace_collapsed():
+    body = '<a href="/a">  Hello <b>big</b>\n\t<!-- no -->world&amp;co </a>'
+    assert links(body)[0].anchor_text == "Hello big world&co"
+
+
+def test_image_links_take_the_first_img_alt():
+    body = (
+        '<a href="/i"><img alt=" Our  logo "><img alt="second"></a>'
+        '<a href="/t">Text <img alt="not used"></a>'
+        '<a href="/n"><img src="x.png"></a>'
+        '<a href="/e"></a>'
+    )
+    assert [(x.link_type, x.anchor_text) for x in links(body)] == [
+        ("image", "Our logo"), ("text", "Text"), ("image", ""), ("text", "")
+    ]
+
+
+def test_canonical_and_meta_refresh():
+    body = (
+        '<head><link rel="Canonical" href="/canon"><meta http-equiv="REFRESH" content="5;url=\'/next\'">'
+        '<link rel="stylesheet" href="/s.css"></head>'
+    )
+    assert [(x.target_url, x.link_type, x.anchor_text) for x in links(body)] == [
+        ("http://www.example.com/canon", "canonical", ""),
+        ("http://www.example.com/next", "redirect", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content, url",
+    [
+        ("0; url=http://a.org/", "http://a.org/"),
+        ("0;URL='http://a.org/x'", "http://a.org/x"),
+        ('3, url = "/q" trailing', "/q"),
+        ("0 http://a.org/y", "http://a.org/y"),
+        ("0; u=/z", "u=/z"),
+        (".5; url=/half", "/half"),
+        ("5", None),
+        ("5;", None),
+        ("x; url=/bad", None),
+        ("", None),
+        ("0; url=", None),
+    ],
+)
+def test_refresh_url_follows_the_html_standard(content, url):
+    assert refresh_url(content) == url
+
+
+def test_rel_flags_are_case_insensitive_tokens():
+    body = (
+        '<a href="/1" rel="NoFollow">1</a><a href="/2" rel="ugc Sponsored">2</a>'
+        '<a href="/3" rel="nofollowx noopener">3</a>'
+    )
+    assert [(x.nofollow, x.ugc, x.sponsored) for x in links(body)] == [
+        (True, False, False), (False, True, True), (False, False, False)
+    ]
+
+
+@pytest.mark.parametrize("content", ["nofollow", "noindex, NOFOLLOW", "none", "googlebot: nofollow"])
+def test_meta_robots_nofollow_applies_to_every_link(content):
+    body = f'<meta name="Robots" content="{content}"><a href="/a">a</a><link rel=canonical href="/c">'
+    page = extract_html(PAGE, body)
+    assert page.nofollow and all(x.nofollow for x in page.links) and len(page.links) == 2
+
+
+@pytest.mark.parametrize("value, says", [("noindex", False), ("index, follow", False), ("NONE", True),
+                                         ("noarchive, nofollow", True), ("", False)])
+def test_robots_directives(value, says):
+    assert robots_says_nofollow(value) is says
+
+
+def test_duplicates_keep_the_first_occurrence():
+    body = '<a href="/d">first</a><a href="/d#x" rel="nofollow">second</a><a href="/d"><img alt="img"></a>'
+    assert [(x.link_type, x.anchor_text, x.nofollow) for x in links(body)] == [
+        ("text", "first", False), ("image", "img", False)
+    ]
+
+
+def html_response(body: bytes, status: int = 200, headers: dict | None = None, url: str = PAGE) -> Response:
+    h = Headers({"Content-Type": "text/html", **(headers or {})})
+    return HtmlResponse(url=url, status=status, headers=h, body=body)
+
+
+def test_x_robots_tag_header_makes_the_page_nofollow():
+    page = extract(html_response(b'<a href="/a">a</a>', headers={"X-Robots-Tag": "noindex, nofollow"}))
+    assert page.nofollow and page.links[0].nofollow
+
+
+def test_3xx_gives_a_redirect_edge_to_the_resolved_location():
+    page = extract(html_response(b"<a href='/ignored'>x</a>", 301, {"Location": "../moved#f"}))
+    assert page.links == [Link("http://www.example.com/moved", "redirect")]
+    assert extract(html_response(b"", 302)).links == []  # no Location: nothing to link to
+
+
+def test_only_2xx_html_is_parsed():
+    body = b'<a href="http://other.org/">x</a>'
+    assert extract(html_response(body, 404)).links == []
+    assert extract(html_response(body, 500)).links == []
+    assert extract(Response(url=PAGE, body=body, headers={"Content-Type": "application/pdf"})).links == []
+    assert extract(TextResponse(url=PAGE, body=body, headers={"Content-Type": "text/plain"})).links == []
+
+
+def test_windows_1252_is_decoded_as_scrapy_decodes_it():
+    body = '<a href="/café">Crème – brûlée</a>'.encode("cp1252")
+    page = extract(html_response(body, headers={"Content-Type": "text/html; charset=windows-1252"}))
+    assert (page.links[0].target_url, page.links[0].anchor_text) == (
+        "http://www.example.com/caf%C3%A9", "Crème – brûlée"
+    )
+
+
+def test_broken_and_huge_pages_do_not_raise():
+    assert extract_html(PAGE, "<a href='/x'><<<<>>>\x00\ufffd<a href=").links[0].target_url.endswith("/x")
+    huge = "<p>" + '<a href="/l">x</a>' * 200_000
+    assert len(extract_html(PAGE, huge).links) == 1
+
+
+def test_external_is_decided_by_registered_domain():
+    body = (
+        '<a href="http://shop.example.com/">same site</a><a href="https://alice.github.io/">a</a>'
+        '<a href="https://bob.github.io/">b</a><a href="http://shop.x.co.uk/">c</a><a href="http://x.co.uk/">d</a>'
+    )
+    edges = page_edges(extract_html("https://alice.github.io/post", body), keep_internal=True)
+    assert [(e.target_domain, e.external) for e in edges] == [
+        ("example.com", True), ("alice.github.io", False), ("bob.github.io", True),
+        ("x.co.uk", True), ("x.co.uk", True),
+    ]
+    edges = page_edges(extract_html("http://www.x.co.uk/", body), keep_internal=False)
+    assert [e.target_url for e in edges] == [
+        "http://shop.example.com/", "https://alice.github.io/", "https://bob.github.io/"
+    ]
+
+
+def test_every_synthetic_page_extracts_to_its_ground_truth(web):
+    """Each page of the synthetic web on its own, without a crawl: pinpoints a rule that breaks."""
+    from scrapy.responsetypes import responsetypes
+
+    truth: dict[str, set] = {}
+    for e in web.edges:
+        truth.setdefault(e.source_url, set()).add(e)
+    for key, res in web.resources.items():
+        url = f"http://{key}"
+        if "/private/" in url:
+            continue  # robots.txt keeps the crawler out: its links are not in the ground truth
+        headers = Headers({"Content-Type": res.content_type, **res.headers})
+        cls = responsetypes.from_args(headers=headers, url=url, body=res.body)
+        page = extract(cls(url=url, status=res.status, headers=headers, body=res.body))
+        got = {
+            (e.source_url, e.target_url, e.link_type, e.anchor_text, e.nofollow, e.ugc, e.sponsored,
+             e.source_domain, e.target_domain)
+            for e in page_edges(page, keep_internal=True)
+        }
+        want = {
+            (e.source_url, e.target_url, e.link_type, e.anchor_text, e.nofollow, e.ugc, e.sponsored,
+             e.source_domain, e.target_domain)
+            for e in truth.get(url, ())
+        }
+        assert got == want, url
