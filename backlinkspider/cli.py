@@ -22,6 +22,7 @@ from backlinkspider.index import (
     IndexUnavailable,
     open_index,
     parse_target,
+    redact,
 )
 from backlinkspider.urls import BadURL
 
@@ -126,7 +127,7 @@ def query(
         rows = _guard(idx.query(parsed, follow_only=follow_only, link_type=link_type, limit=limit or None))
         first = next(rows, None)
         if first is None:
-            raise Failure(f"no backlinks to {parsed.scope} {parsed.value} in {index}")
+            raise Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
         _write(_chain(first, rows), fmt, title=f"Backlinks to {parsed.scope} {parsed.value}")
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from backlinkspider.extract import Page
-from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index
+from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index, redact
 from backlinkspider.urls import host_of, registered_domain
+
+logger = logging.getLogger(__name__)
 
 
 def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
@@ -49,13 +52,13 @@ class IndexPipeline:
     touched by a failed batch.
     """
 
-    def __init__(self, uri: str, batch_size: int, flush_seconds: float, keep_internal: bool, crawler: Any) -> None:
+    def __init__(self, uri: str, batch_size: int, flush_seconds: float, keep_internal: bool, stats: Any) -> None:
         self.uri = uri
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.last_flush = time.monotonic()
         self.keep_internal = keep_internal
-        self.crawler = crawler
+        self.stats = stats
         self.index: LinkIndex | None = None
         self.pending: list[CrawledPage] = []
         self.pending_edges = 0
@@ -68,12 +71,12 @@ class IndexPipeline:
             s.getint("BACKLINKS_BATCH_SIZE"),
             s.getfloat("BACKLINKS_FLUSH_SECONDS"),
             s.getbool("BACKLINKS_KEEP_INTERNAL"),
-            crawler,
+            crawler.stats,
         )
 
     def open_spider(self) -> None:
         self.index = open_index(self.uri)
-        self.crawler.spider.logger.info("indexing to %s", self.uri)
+        logger.info("indexing to %s", redact(self.uri))
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Page):
@@ -90,11 +93,11 @@ class IndexPipeline:
     def close_spider(self) -> None:
         self.flush()
         if self.pending:
-            self.crawler.spider.logger.error(
+            logger.error(
                 "%d edges of %d pages could not be written to %s",
                 self.pending_edges,
                 len(self.pending),
-                self.uri,
+                redact(self.uri),
             )
         if self.index is not None:
             self.index.close()
@@ -106,8 +109,8 @@ class IndexPipeline:
         try:
             written = self.index.write(self.pending)
         except IndexUnavailable as exc:
-            self.crawler.spider.logger.error("index write failed, will retry: %s", exc)
+            logger.error("index write failed, will retry: %s", exc)
             return
-        self.crawler.stats.inc_value("backlinks/edges_written", written)
+        self.stats.inc_value("backlinks/edges_written", written)
         self.pending.clear()
         self.pending_edges = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -126,3 +127,28 @@ def test_user_agent_names_the_contact_url(web, crawl):
     agents = {ua for *_, ua in web.log}
     assert agents and all(ua.startswith("backlinkspider/") and "+https://ops.example.org/crawler" in ua
                           for ua in agents)
+
+
+def test_crawl_into_mongodb_gives_the_same_export_as_sqlite(web, crawl, proxy_env):
+    """`BACKLINKS_INDEX=mongodb://...` (here the in-process stand-in, tests/mongo_standin.py): the same
+    rows, in the same order, as the SQLite crawl."""
+    _, sqlite_rows = crawl()
+    uri = "mongodb://standin/backlinks"
+    res = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "mongo_standin.py"),
+         "crawl", HUB, *FAST, "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}", "--",
+         "query", "bob.github.io", "--format", "jsonl", "--limit", "0", "--",
+         "export", "--format", "jsonl"],
+        capture_output=True, text=True, env={**proxy_env, "BACKLINKS_INDEX": uri}, timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    bob = [r for r in sqlite_rows if r["target_domain"] == "bob.github.io"]
+    mongo_query, mongo_export = lines[:len(bob)], lines[len(bob):]
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k not in ("first_seen", "last_seen")} for r in rows]
+
+    assert strip(mongo_export) == strip(sqlite_rows)
+    assert sorted(map(edge_key, mongo_query)) == sorted(map(edge_key, bob))
+    assert all(ISO.fullmatch(r["first_seen"]) for r in mongo_export)

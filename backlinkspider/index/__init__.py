@@ -1,6 +1,8 @@
 """Link index backends behind one interface (``base.LinkIndex``), chosen by URI.
 
-``sqlite:///path.db`` (relative) or ``sqlite:////abs/path.db`` is the embedded default.
+``sqlite:///path.db`` (relative) or ``sqlite:////abs/path.db`` is the embedded default;
+``mongodb://[user:password@]host[:port][,host...]/[database][?options]`` (or ``mongodb+srv://``) the
+cluster one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from backlinkspider.index.base import (
     LinkIndex,
     Target,
     parse_target,
+    redact,
 )
 
 DEFAULT_INDEX = "sqlite:///backlinks.db"
@@ -29,6 +32,7 @@ __all__ = [
     "Target",
     "open_index",
     "parse_target",
+    "redact",
 ]
 
 
@@ -36,7 +40,7 @@ def open_index(uri: str, *, create: bool = True) -> LinkIndex:
     """Open the index a URI names. ``create=False`` (readers) fails on an index that does not exist yet."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        raise IndexUnavailable(f"not an index URI: {uri!r} (expected sqlite:///PATH)")
+        raise IndexUnavailable(f"not an index URI: {redact(uri)!r} (expected sqlite:///PATH or mongodb://...)")
     if scheme == "sqlite":
         from backlinkspider.index.sqlite import SQLiteIndex
 
@@ -44,4 +48,10 @@ def open_index(uri: str, *, create: bool = True) -> LinkIndex:
         if not path:
             raise IndexUnavailable(f"no file in index URI {uri!r} (expected sqlite:///PATH)")
         return SQLiteIndex(path, create=create)
-    raise IndexUnavailable(f"unsupported index URI scheme {scheme!r} in {uri!r} (expected sqlite)")
+    if scheme in ("mongodb", "mongodb+srv"):
+        from backlinkspider.index.mongo import MongoIndex
+
+        return MongoIndex(uri, create=create)
+    raise IndexUnavailable(
+        f"unsupported index URI scheme {scheme!r} in {redact(uri)!r} (expected sqlite or mongodb)"
+    )

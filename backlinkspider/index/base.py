@@ -1,13 +1,16 @@
 """The link index interface every backend implements, and the records that cross it.
 
 The index is inverted: it is read by *target* (who links to this URL / host / registered domain?). A
-backend stores one record per edge, keyed by (source_url, target_url, link_type), so writing the same
-page twice moves ``last_seen`` and never duplicates an edge; ``first_seen`` is set once.
+backend stores one record per edge, keyed by ``edge_id`` (a hash of source_url, target_url, link_type),
+so writing the same page twice moves ``last_seen`` and never duplicates an edge; ``first_seen`` is set
+once. Every backend orders a query by (first_seen, edge_id) and an export by edge_id, so all of them give
+the same rows in the same order for the same crawl.
 """
 
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +63,12 @@ class Edge:
     def external(self) -> bool:
         return self.source_domain != self.target_domain
 
+    @property
+    def edge_id(self) -> bytes:
+        """16 bytes naming the edge: the same edge gets the same id in every backend, with no read."""
+        key = f"{self.source_url}\n{self.target_url}\n{self.link_type}".encode()  # URLs hold no newline
+        return hashlib.blake2b(key, digest_size=16).digest()
+
 
 @dataclass(frozen=True, slots=True)
 class CrawledPage:
@@ -97,6 +106,17 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def redact(uri: str) -> str:
+    """An index URI fit for logs and messages: any password replaced by ``***``."""
+    scheme, sep, rest = uri.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if sep and "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}{slash}{tail}"
+    return uri
+
+
 class LinkIndex(abc.ABC):
     """A store of edges, written in batches and read by target. Open one with ``open_index(uri)``."""
 
@@ -115,7 +135,7 @@ class LinkIndex(abc.ABC):
         link_type: str | None = None,
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Edges pointing at ``target``, oldest first, as records with ``FIELDS``.
+        """Edges pointing at ``target``, oldest first (first_seen, then edge_id), as records with ``FIELDS``.
 
         ``follow_only`` keeps links with none of nofollow / ugc / sponsored: the ones search engines
         count as votes.
@@ -123,7 +143,7 @@ class LinkIndex(abc.ABC):
 
     @abc.abstractmethod
     def export(self) -> Iterator[dict[str, Any]]:
-        """Every edge, streamed in constant memory."""
+        """Every edge, in edge_id order, streamed in constant memory."""
 
     @abc.abstractmethod
     def count(self) -> int:

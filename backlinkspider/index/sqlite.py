@@ -1,7 +1,8 @@
 """The embedded link index: one SQLite file, no server.
 
-One row per edge, unique on (source_url, target_url, link_type); a batch is one transaction of
-``INSERT ... ON CONFLICT DO UPDATE``, so a re-crawl moves ``last_seen`` and keeps ``first_seen``.
+One row per edge, unique on its 16-byte edge_id (not on the URLs themselves, which would store every URL
+twice); a batch is one transaction of ``INSERT ... ON CONFLICT DO UPDATE``, so a re-crawl moves
+``last_seen`` and keeps ``first_seen``.
 WAL journaling lets ``backlinks query`` read while a crawl writes.
 """
 
@@ -17,6 +18,7 @@ from backlinkspider.index.base import CrawledPage, IndexUnavailable, LinkIndex, 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
     id            INTEGER PRIMARY KEY,
+    edge_id       BLOB NOT NULL UNIQUE,
     source_url    TEXT NOT NULL,
     target_url    TEXT NOT NULL,
     link_type     TEXT NOT NULL,
@@ -29,20 +31,21 @@ CREATE TABLE IF NOT EXISTS links (
     target_host   TEXT NOT NULL,
     target_domain TEXT NOT NULL,
     first_seen    INTEGER NOT NULL,
-    last_seen     INTEGER NOT NULL,
-    UNIQUE (source_url, target_url, link_type)
+    last_seen     INTEGER NOT NULL
 );
--- One index per query scope; each implicitly ends in the rowid, so "oldest first" needs no sort.
-CREATE INDEX IF NOT EXISTS links_by_target_url ON links (target_url);
-CREATE INDEX IF NOT EXISTS links_by_target_host ON links (target_host);
-CREATE INDEX IF NOT EXISTS links_by_target_domain ON links (target_domain);
+-- One index per query scope, in the order queries return rows, so a first page reads only its rows.
+CREATE INDEX IF NOT EXISTS links_by_target_url ON links (target_url, first_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_target_host ON links (target_host, first_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_target_domain ON links (target_domain, first_seen, edge_id);
+-- Re-crawls look up a page's edges by its URL.
+CREATE INDEX IF NOT EXISTS links_by_source_url ON links (source_url);
 """
 
 _UPSERT = """
-INSERT INTO links (source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
+INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
                    source_host, source_domain, target_host, target_domain, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source_url, target_url, link_type) DO UPDATE SET
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (edge_id) DO UPDATE SET
     anchor_text = excluded.anchor_text,
     nofollow = excluded.nofollow,
     ugc = excluded.ugc,
@@ -94,6 +97,7 @@ class SQLiteIndex(LinkIndex):
     def write(self, pages: Iterable[CrawledPage]) -> int:
         rows = [
             (
+                e.edge_id,
                 e.source_url,
                 e.target_url,
                 e.link_type,
@@ -134,14 +138,14 @@ class SQLiteIndex(LinkIndex):
         if link_type:
             sql += " AND link_type = ?"
             args.append(link_type)
-        sql += " ORDER BY id"
+        sql += " ORDER BY first_seen, edge_id"
         if limit:
             sql += " LIMIT ?"
             args.append(limit)
         return self._stream(sql, args)
 
     def export(self) -> Iterator[dict[str, Any]]:
-        return self._stream(f"SELECT {_COLUMNS} FROM links ORDER BY id", [])
+        return self._stream(f"SELECT {_COLUMNS} FROM links ORDER BY edge_id", [])
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM links").fetchone()[0]

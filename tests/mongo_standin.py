@@ -1,0 +1,125 @@
+"""The in-process MongoDB stand-in the tests use where no server is given, made strict.
+
+mongomock-ng (a maintained fork of mongomock that works with pymongo >= 4.11) runs our queries, but it
+accepts some writes a real server rejects. ``strict_client()`` checks every bulk write against those rules
+first, so a test fails here where production would fail on a server:
+
+- an update document holds only update operators;
+- no field is named by two operators, nor is one a prefix of another (a server: "would create a
+  conflict"), e.g. ``$set`` and ``$setOnInsert`` of one field;
+- ``_id`` is never written by an operator (immutable);
+- an upsert's filter names the shard key (``target_domain``, ``_id``) by equality, as sharded upserts
+  require.
+
+Run as a script it is the stand-in for a whole CLI run in one process:
+``python tests/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
+runs ``export`` and prints it, after the crawl (the data lives in this process's memory).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import mongomock_ng
+from pymongo import UpdateOne
+from pymongo.errors import AutoReconnect
+
+SHARD_KEY = ("target_domain", "_id")
+
+
+class ServerWouldReject(AssertionError):
+    """A write the stand-in accepts but a real MongoDB server rejects."""
+
+
+def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool) -> None:
+    if not update or not all(k.startswith("$") for k in update):
+        raise ServerWouldReject(f"update must hold only operators: {update}")
+    paths = [path for op in update.values() for path in op]
+    for i, a in enumerate(paths):
+        for b in paths[i + 1:]:
+            if a == b or a.startswith(b + ".") or b.startswith(a + "."):
+                raise ServerWouldReject(f"conflicting update paths {a!r} and {b!r}: {update}")
+    if "_id" in paths:
+        raise ServerWouldReject(f"_id is immutable: {update}")
+    if upsert and not all(k in filter_ and not isinstance(filter_[k], dict) for k in SHARD_KEY):
+        raise ServerWouldReject(f"a sharded upsert must name {SHARD_KEY} by equality: {filter_}")
+
+
+class StrictCollection(mongomock_ng.collection.Collection):
+    def bulk_write(self, requests, ordered=True, **kwargs):  # noqa: ANN001 - pymongo's signature
+        for op in requests:
+            if isinstance(op, UpdateOne):
+                check_update(op._filter, op._doc, bool(op._upsert))
+        return super().bulk_write(requests, ordered=ordered, **kwargs)
+
+
+class StrictDatabase(mongomock_ng.database.Database):
+    def get_collection(self, name, *args, **kwargs):  # noqa: ANN001
+        # mongomock keeps one store per collection name; only the Python wrapper changes here.
+        collection = super().get_collection(name, *args, **kwargs)
+        collection.__class__ = StrictCollection
+        return collection
+
+
+def strict_client() -> mongomock_ng.MongoClient:
+    client = mongomock_ng.MongoClient()
+    original = client.get_database
+
+    def get_database(*args: Any, **kwargs: Any) -> Any:
+        db = original(*args, **kwargs)
+        db.__class__ = StrictDatabase
+        return db
+
+    client.get_database = get_database  # type: ignore[method-assign]
+    client.get_default_database = lambda default=None, **kw: get_database(default)  # type: ignore[method-assign]
+    return client
+
+
+class Flaky:
+    """Make a collection's bulk_write fail with AutoReconnect on chosen calls, either before the write is
+    applied or after it (the acknowledgement lost), as a failing-over replica set does."""
+
+    def __init__(self, collection: Any, fail_before: set[int], fail_after: set[int]) -> None:
+        self.collection = collection
+        self.fail_before = fail_before
+        self.fail_after = fail_after
+        self.calls = 0
+        self.original = collection.bulk_write
+        collection.bulk_write = self
+
+    def __call__(self, requests: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls in self.fail_before:
+            raise AutoReconnect(f"connection closed (call {self.calls}, before the write)")
+        result = self.original(requests, **kwargs)
+        if self.calls in self.fail_after:
+            raise AutoReconnect(f"connection closed (call {self.calls}, after the write)")
+        return result
+
+
+def main(argv: list[str]) -> int:
+    """Run ``backlinks`` commands in this process on one stand-in server, e.g. a crawl then an export:
+    ``mongo_standin.py crawl ARGS... -- export ARGS...``."""
+    import pymongo
+
+    from backlinkspider import cli
+
+    shared = strict_client()
+    shared.close = lambda: None  # one in-memory server for the whole run
+    pymongo.MongoClient = lambda *args, **kwargs: shared  # type: ignore[misc,assignment]
+    rc = 0
+    command: list[str] = []
+    for arg in [*argv, "--"]:
+        if arg != "--":
+            command.append(arg)
+            continue
+        rc = cli.main(command)
+        if rc:
+            return rc
+        command = []
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
