@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backlinkspider.index.base import CrawledPage, IndexUnavailable, LinkIndex, Target, iso, redact
+from backlinkspider.urls import host_of, registered_domain
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,12 @@ class MongoIndex(LinkIndex):
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         # Values only: a target is always a string compared for equality, never an operator document.
-        where: dict[str, Any] = {_SCOPE_FIELD[target.scope]: str(target.value)}
+        value = str(target.value)
+        where: dict[str, Any] = {_SCOPE_FIELD[target.scope]: value}
+        if target.scope != "domain":
+            # The shard key's prefix: a sharded cluster sends the query only to the shards holding it.
+            host = host_of(value) if target.scope == "url" and "://" in value else value
+            where["target_domain"] = registered_domain(host)
         if follow_only:
             where.update(nofollow=False, ugc=False, sponsored=False)
         if link_type:
