@@ -10,6 +10,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -20,11 +21,13 @@ from backlinkspider.index import (
     FIELDS,
     BadTarget,
     IndexUnavailable,
+    Target,
     open_index,
     parse_target,
     redact,
 )
-from backlinkspider.urls import BadURL
+from backlinkspider.index.base import SORTS, Filters
+from backlinkspider.urls import BadURL, normalize_host, registered_domain
 
 FORMATS = ("table", "jsonl", "csv")
 
@@ -52,6 +55,7 @@ def cli() -> None:
 @click.option("--seeds-file", type=click.Path(dir_okay=False), help="A file of seed URLs, one a line.")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Link hops from the seeds (0 = seeds only).")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Stop after about this many pages.")
+@click.option("--recrawl", is_flag=True, help="Re-visit the pages in the index, least recently crawled first.")
 @index_option
 @click.option(
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Any Scrapy or BACKLINKS_* setting."
@@ -61,6 +65,7 @@ def crawl(
     seeds_file: str | None,
     max_depth: int | None,
     max_pages: int | None,
+    recrawl: bool,
     index: str,
     overrides: tuple[str, ...],
 ) -> None:
@@ -76,8 +81,10 @@ def crawl(
         raise click.BadParameter(str(exc), param_hint="URL") from None
     except OSError as exc:
         raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
-    if not seeds:
-        raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
+    if not seeds and not recrawl:
+        raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
+    if seeds and recrawl:
+        raise click.UsageError("--recrawl re-visits the index and takes no seeds")
 
     settings = Settings()
     settings.setmodule("backlinkspider.settings", priority="project")
@@ -90,45 +97,135 @@ def crawl(
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
         settings.set(name, value, priority="cmdline")
-    _check_index(settings["BACKLINKS_INDEX"], create=True)
+    _check_index(settings["BACKLINKS_INDEX"], create=not recrawl).close()
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BacklinksSpider)
-    process.crawl(crawler, seeds=seeds, max_depth=max_depth, max_pages=max_pages)
+    process.crawl(crawler, seeds=seeds, max_depth=max_depth, max_pages=max_pages, recrawl=recrawl)
     process.start()
     reason = crawler.stats.get_value("finish_reason")
     if reason not in ("finished", "closespider_itemcount", "shutdown"):
         raise Failure(f"crawl ended early: {reason}")
 
 
+def _target_options(command: Any) -> Any:
+    command = click.option(
+        "--scope",
+        type=click.Choice(["auto", "domain", "host", "url"]),
+        default="auto",
+        show_default=True,
+        help="auto: a URL is a URL, anything else its registered domain (all hosts).",
+    )(command)
+    return click.argument("target")(command)
+
+
+def _parse_target(target: str, scope: str) -> Target:
+    try:
+        return parse_target(target, scope)
+    except BadTarget as exc:
+        raise click.BadParameter(str(exc), param_hint="TARGET") from None
+
+
 @cli.command()
-@click.argument("target")
-@click.option(
-    "--scope",
-    type=click.Choice(["auto", "domain", "host", "url"]),
-    default="auto",
-    show_default=True,
-    help="auto: a URL is a URL, anything else its registered domain (all hosts).",
-)
+@_target_options
 @click.option("--follow-only", is_flag=True, help="Only links without nofollow, ugc or sponsored.")
+@click.option("--nofollow-only", is_flag=True, help="Only links with nofollow, ugc or sponsored.")
 @click.option("--type", "link_type", type=click.Choice(LINK_TYPES), help="Only links of this type.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="First seen on or after.")
+@click.option("--from-domain", help="Only links from this referring (registered) domain.")
+@click.option("--anchor-contains", help="Only anchors containing this text (case-insensitive).")
+@click.option("--live/--lost", default=True, help="Live links (the default) or lost ones.")
+@click.option("--include-lost", is_flag=True, help="Live and lost links.")
+@click.option("--one-per-domain", is_flag=True, help="The best link per referring domain (follow, then oldest).")
+@click.option("--sort", type=click.Choice(SORTS), default="first_seen", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 = all.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
+@click.option("--cursor", help="Continue after the page that printed this cursor (stable while crawling).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @index_option
 def query(
-    target: str, scope: str, follow_only: bool, link_type: str | None, limit: int, fmt: str, index: str
+    target: str,
+    scope: str,
+    follow_only: bool,
+    nofollow_only: bool,
+    link_type: str | None,
+    since: datetime | None,
+    from_domain: str | None,
+    anchor_contains: str | None,
+    live: bool,
+    include_lost: bool,
+    one_per_domain: bool,
+    sort: str,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+    fmt: str,
+    index: str,
 ) -> None:
-    """Backlinks of TARGET (a domain, host or URL), oldest first."""
-    try:
-        parsed = parse_target(target, scope)
-    except BadTarget as exc:
-        raise click.BadParameter(str(exc), param_hint="TARGET") from None
+    """Backlinks of TARGET (a domain, host or URL), oldest first.
+
+    When a page is cut by --limit, the cursor of its last row is printed to stderr: pass it as --cursor
+    for the next page.
+    """
+    parsed = _parse_target(target, scope)
+    if follow_only and nofollow_only:
+        raise click.UsageError("--follow-only and --nofollow-only exclude each other")
+    if cursor and offset:
+        raise click.UsageError("use --cursor or --offset, not both")
+    if from_domain:
+        try:
+            from_domain = registered_domain(normalize_host(from_domain))
+        except BadURL as exc:
+            raise click.BadParameter(str(exc), param_hint="--from-domain") from None
+    filters = Filters(
+        rel="follow" if follow_only else "nofollow" if nofollow_only else None,
+        link_type=link_type,
+        since=int(since.replace(tzinfo=UTC).timestamp()) if since else None,
+        from_domain=from_domain,
+        anchor_contains=anchor_contains,
+        status="all" if include_lost else "live" if live else "lost",
+    )
     with _check_index(index) as idx:
-        rows = _guard(idx.query(parsed, follow_only=follow_only, link_type=link_type, limit=limit or None))
-        first = next(rows, None)
+        try:
+            rows = _guard(idx.query(parsed, filters, sort=sort, limit=limit or None, offset=offset,
+                                    cursor=cursor, one_per_domain=one_per_domain))
+            first = next(rows, None)
+        except BadTarget as exc:
+            raise click.BadParameter(str(exc), param_hint="--cursor") from None
         if first is None:
-            raise Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
-        _write(_chain(first, rows), fmt, title=f"Backlinks to {parsed.scope} {parsed.value}")
+            raise Failure(f"no backlinks to {parsed.scope} {parsed.value} match in {redact(index)}")
+        last: list[dict[str, Any]] = []
+
+        def shown() -> Iterator[dict[str, Any]]:
+            for row in _chain(first, rows):
+                last[:] = [row]
+                yield {k: v for k, v in row.items() if not k.startswith("_")}
+
+        count = _write(shown(), fmt, title=f"Backlinks to {parsed.scope} {parsed.value}")
+        if limit and count == limit:
+            click.echo(f"next page: --cursor {last[0]['_cursor']}", err=True)
+
+
+@cli.command()
+@_target_options
+@click.option("--include-lost", is_flag=True, help="Count lost links too.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@index_option
+def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -> None:
+    """The backlink profile of TARGET: counts, rel and type split, top anchors, referring domains and
+    pages, first and last seen, new and lost links over 7 and 30 days."""
+    parsed = _parse_target(target, scope)
+    with _check_index(index) as idx:
+        try:
+            profile = idx.summary(parsed, include_lost=include_lost)
+        except IndexUnavailable as exc:
+            raise Failure(str(exc)) from None
+    if not profile["backlinks"] and not profile["lost"]["30d"]["backlinks"]:
+        raise Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
+    if fmt == "json":
+        click.echo(json.dumps(profile, ensure_ascii=False, indent=2))
+    else:
+        _profile_tables(profile, f"{parsed.scope} {parsed.value}")
 
 
 @cli.command()
@@ -142,12 +239,9 @@ def export(fmt: str, index: str) -> None:
 
 def _check_index(uri: str, create: bool = False) -> Any:
     try:
-        idx = open_index(uri, create=create)
+        return open_index(uri, create=create)
     except IndexUnavailable as exc:
         raise Failure(str(exc)) from None
-    if create:
-        idx.close()
-    return idx
 
 
 def _guard(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -163,27 +257,35 @@ def _chain(first: dict[str, Any], rest: Iterable[dict[str, Any]]) -> Iterator[di
     yield from rest
 
 
-def _write(rows: Iterable[dict[str, Any]], fmt: str, title: str = "") -> None:
+def _write(rows: Iterable[dict[str, Any]], fmt: str, title: str = "") -> int:
+    """Print rows in a format; returns how many."""
     out = sys.stdout
+    count = 0
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
     else:
-        _table(rows, title)
+        count = _table(rows, title)
+    return count
 
 
-def _table(rows: Iterable[dict[str, Any]], title: str) -> None:
+def _table(rows: Iterable[dict[str, Any]], title: str) -> int:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     for col in ("source", "anchor", "type", "rel", "target", "first seen", "last seen"):
         table.add_column(col, overflow="fold")
+    count = 0
     for r in rows:
+        count += 1
         rel = " ".join(flag for flag in ("nofollow", "ugc", "sponsored") if r[flag]) or "follow"
         table.add_row(
             r["source_url"],
@@ -195,6 +297,41 @@ def _table(rows: Iterable[dict[str, Any]], title: str) -> None:
             r["last_seen"][:10],
         )
     Console().print(table)
+    return count
+
+
+def _profile_tables(p: dict[str, Any], title: str) -> None:
+    from rich.columns import Columns
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    head = Table(title=f"Backlink profile of {title}", title_justify="left", show_header=False)
+    for label, value in (
+        ("backlinks", p["backlinks"]),
+        ("referring pages", p["referring_pages"]),
+        ("referring domains", p["referring_domains"]),
+        ("referring hosts", p["referring_hosts"]),
+        ("follow / nofollow / ugc / sponsored", " / ".join(f"{p['by_rel'][k]:,}" for k in p["by_rel"])),
+        ("text / image / canonical / redirect", " / ".join(f"{p['by_type'][k]:,}" for k in p["by_type"])),
+        ("first seen / last seen", f"{p['first_seen']} / {p['last_seen']}"),
+        ("new 7d / 30d (links, domains)", " / ".join(
+            f"{p['new'][w]['backlinks']:,}, {p['new'][w]['referring_domains']:,}" for w in ("7d", "30d"))),
+        ("lost 7d / 30d (links, domains)", " / ".join(
+            f"{p['lost'][w]['backlinks']:,}, {p['lost'][w]['referring_domains']:,}" for w in ("7d", "30d"))),
+    ):
+        head.add_row(label, f"{value:,}" if isinstance(value, int) else value)
+    console.print(head)
+    tops = []
+    for key, label in (("top_referring_domains", "referring domain"), ("top_anchors", "anchor"),
+                       ("top_pages", "target page"), ("referring_tlds", "TLD")):
+        t = Table(title=label.capitalize() + "s", title_justify="left")
+        t.add_column(label, overflow="fold", max_width=48)
+        t.add_column("links" if key != "referring_tlds" else "domains", justify="right")
+        for entry in p[key]:
+            t.add_row(entry["value"] or "(empty)", f"{entry['count']:,}")
+        tops.append(t)
+    console.print(Columns(tops))
 
 
 def main(argv: list[str] | None = None) -> int:

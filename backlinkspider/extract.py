@@ -54,6 +54,7 @@ class Page:
     url: str
     links: list[Link] = field(default_factory=list)
     nofollow: bool = False  # the page said nofollow for all its links (meta robots / X-Robots-Tag)
+    failed: bool = False  # the fetch failed (404, 410, 5xx, a gone host): the page has no links now
 
 
 def extract(response: Response) -> Page:

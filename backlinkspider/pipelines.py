@@ -52,8 +52,17 @@ class IndexPipeline:
     touched by a failed batch.
     """
 
-    def __init__(self, uri: str, batch_size: int, flush_seconds: float, keep_internal: bool, stats: Any) -> None:
+    def __init__(
+        self,
+        uri: str,
+        batch_size: int,
+        flush_seconds: float,
+        keep_internal: bool,
+        stats: Any,
+        lost_after_failures: int = 3,
+    ) -> None:
         self.uri = uri
+        self.lost_after_failures = lost_after_failures
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.last_flush = time.monotonic()
@@ -72,6 +81,7 @@ class IndexPipeline:
             s.getfloat("BACKLINKS_FLUSH_SECONDS"),
             s.getbool("BACKLINKS_KEEP_INTERNAL"),
             crawler.stats,
+            s.getint("BACKLINKS_LOST_AFTER_FAILURES"),
         )
 
     def open_spider(self) -> None:
@@ -81,7 +91,7 @@ class IndexPipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Page):
             edges = page_edges(item, self.keep_internal)
-            self.pending.append(CrawledPage(item.url, datetime.now(UTC), edges))
+            self.pending.append(CrawledPage(item.url, datetime.now(UTC), edges, item.failed))
             self.pending_edges += len(edges)
             if (
                 self.pending_edges >= self.batch_size
@@ -107,7 +117,7 @@ class IndexPipeline:
         if not self.pending or self.index is None:
             return
         try:
-            written = self.index.write(self.pending)
+            written = self.index.write(self.pending, lost_after_failures=self.lost_after_failures)
         except IndexUnavailable as exc:
             logger.error("index write failed, will retry: %s", exc)
             return

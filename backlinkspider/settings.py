@@ -31,6 +31,9 @@ BACKLINKS_CONTACT_URL = "https://github.com/backlinkspider/backlinkspider"
 # Edges written to the index per transaction, and the longest that edges wait before being written.
 BACKLINKS_BATCH_SIZE = 2000
 BACKLINKS_FLUSH_SECONDS = 5.0
+# A page that fails this many re-crawls in a row (404, 410, 5xx, a gone host) has lost its links; one
+# failure is a blip.
+BACKLINKS_LOST_AFTER_FAILURES = 3
 # A live progress line on the terminal (backlinks crawl turns it on).
 BACKLINKS_PROGRESS = False
 

@@ -8,8 +8,8 @@ first, so a test fails here where production would fail on a server:
 - no field is named by two operators, nor is one a prefix of another (a server: "would create a
   conflict"), e.g. ``$set`` and ``$setOnInsert`` of one field;
 - ``_id`` is never written by an operator (immutable);
-- an upsert's filter names the shard key (``target_domain``, ``_id``) by equality, as sharded upserts
-  require.
+- an upsert into the sharded links collection names the shard key (``target_domain``, ``_id``) by
+  equality, as sharded upserts require.
 
 Run as a script it is the stand-in for a whole CLI run in one process:
 ``python tests/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
@@ -22,7 +22,7 @@ import sys
 from typing import Any
 
 import mongomock_ng
-from pymongo import UpdateOne
+from pymongo import UpdateMany, UpdateOne
 from pymongo.errors import AutoReconnect
 
 SHARD_KEY = ("target_domain", "_id")
@@ -32,7 +32,7 @@ class ServerWouldReject(AssertionError):
     """A write the stand-in accepts but a real MongoDB server rejects."""
 
 
-def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool) -> None:
+def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool, sharded: bool = True) -> None:
     if not update or not all(k.startswith("$") for k in update):
         raise ServerWouldReject(f"update must hold only operators: {update}")
     paths = [path for op in update.values() for path in op]
@@ -42,15 +42,16 @@ def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool) 
                 raise ServerWouldReject(f"conflicting update paths {a!r} and {b!r}: {update}")
     if "_id" in paths:
         raise ServerWouldReject(f"_id is immutable: {update}")
-    if upsert and not all(k in filter_ and not isinstance(filter_[k], dict) for k in SHARD_KEY):
+    if sharded and upsert and not all(k in filter_ and not isinstance(filter_[k], dict) for k in SHARD_KEY):
         raise ServerWouldReject(f"a sharded upsert must name {SHARD_KEY} by equality: {filter_}")
 
 
 class StrictCollection(mongomock_ng.collection.Collection):
     def bulk_write(self, requests, ordered=True, **kwargs):  # noqa: ANN001 - pymongo's signature
         for op in requests:
-            if isinstance(op, UpdateOne):
-                check_update(op._filter, op._doc, bool(op._upsert))
+            if isinstance(op, (UpdateOne, UpdateMany)):
+                # Only links is sharded (deploy/README.md); pages is keyed by URL.
+                check_update(op._filter, op._doc, bool(op._upsert), sharded=self.name == "links")
         return super().bulk_write(requests, ordered=ordered, **kwargs)
 
 

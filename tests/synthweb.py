@@ -129,6 +129,18 @@ class SyntheticWeb:
             edges |= set(self._calendar_page(month)[1])
         return {e for e in edges if keep_internal or e.external}
 
+    def mutate(self) -> None:
+        """The web some time later: on one page a link is removed and one added; another page is gone
+        (404). ``expected()`` then gives the edges a re-crawl finds live."""
+        changed, gone = "http://shop.greenleaf.co.uk/products", "http://blog.techfeed.net/files"
+        self.edges = [e for e in self.edges if e.source_url not in (changed, gone)]
+        p = self._page(changed)
+        p.link("http://greenleaf.co.uk/about", "http://greenleaf.co.uk/about", "greenleaf.co.uk", "About us")
+        p.link("http://bob.github.io/new-partner", "http://bob.github.io/new-partner", "bob.github.io",
+               "Our new partner")
+        self._serve(p, listed=False)
+        self.resources[gone.split("://", 1)[1]] = Resource(404, b"<html><body>Gone</body></html>")
+
     # --- serving -------------------------------------------------------------------------------------
 
     def lookup(self, host: str, path: str) -> Resource:

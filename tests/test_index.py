@@ -12,6 +12,7 @@ import pytest
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import (
     BadTarget,
+    Filters,
     CrawledPage,
     Edge,
     IndexUnavailable,
@@ -127,11 +128,11 @@ def test_query_by_scope(index):
 def test_query_filters(index):
     index.write(PAGES)
     domain = Target("domain", "target.co.uk")
-    follow = list(index.query(domain, follow_only=True))
+    follow = list(index.query(domain, Filters(rel="follow")))
     assert [(r["source_url"], r["link_type"]) for r in follow] == [
         ("http://blog.a.com/1", "text"), ("http://b.org/p", "canonical")
     ]
-    assert [r["link_type"] for r in index.query(domain, link_type="image")] == ["image"]
+    assert [r["link_type"] for r in index.query(domain, Filters(link_type="image"))] == ["image"]
     assert len(list(index.query(domain, limit=2))) == 2
 
 
@@ -182,3 +183,151 @@ def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):
             open_index(uri)
     with pytest.raises(IndexUnavailable, match="cannot open"):
         open_index(f"sqlite:///{tmp_path}")  # a directory
+
+
+# --- lost links, filters, pagination, summaries (the backlink profile) ---------------------------------
+
+def live(index, target=Target("domain", "target.co.uk"), **filters):
+    return sorted((r["source_url"], r["target_url"], r["link_type"]) for r in index.query(target, Filters(**filters)))
+
+
+def test_a_recrawl_marks_vanished_edges_lost_and_returning_ones_live(index):
+    index.write(PAGES)
+    t1 = T0 + timedelta(days=1)
+    index.write([crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X")], t1)])
+    assert ("http://blog.a.com/1", "http://shop.target.co.uk/", "image") not in live(index)
+    assert live(index, status="lost") == [("http://blog.a.com/1", "http://shop.target.co.uk/", "image")]
+    assert len(live(index, status="all")) == 4 and index.count() == 5
+    index.write([crawled("http://blog.a.com/1", [Link("http://shop.target.co.uk/", "image", "logo")],
+                         t1 + timedelta(days=1))])
+    assert live(index, status="lost") == [("http://blog.a.com/1", "http://www.target.co.uk/x", "text")]
+
+
+def test_a_page_that_fails_loses_its_links_only_after_repeated_failures(index):
+    index.write(PAGES)
+    gone = CrawledPage("http://b.org/p", T0 + timedelta(days=1), (), failed=True)
+    index.write([gone], lost_after_failures=2)
+    assert len(live(index)) == 4  # one failure is a blip
+    index.write([CrawledPage("http://b.org/p", T0 + timedelta(days=2), (), failed=True)], lost_after_failures=2)
+    assert live(index) == [("http://blog.a.com/1", "http://shop.target.co.uk/", "image"),
+                           ("http://blog.a.com/1", "http://www.target.co.uk/x", "text")]
+    # A success resets the count: the page's links come back with it.
+    index.write([CrawledPage(PAGES[1].url, T0 + timedelta(days=3), PAGES[1].edges)])
+    assert len(live(index)) == 4
+
+
+def test_filters(index):
+    index.write(PAGES)
+    assert live(index, rel="nofollow") == [("http://b.org/p", "http://www.target.co.uk/x", "text"),
+                                           ("http://blog.a.com/1", "http://shop.target.co.uk/", "image")]
+    assert live(index, from_domain="b.org") == [("http://b.org/p", "http://www.target.co.uk/x", "canonical"),
+                                                ("http://b.org/p", "http://www.target.co.uk/x", "text")]
+    assert live(index, anchor_contains="AGAIN") == [("http://b.org/p", "http://www.target.co.uk/x", "text")]
+    assert live(index, anchor_contains="%") == [] and live(index, anchor_contains="_") == []
+    since = int((T0 + timedelta(seconds=30)).timestamp())
+    assert {s for s, _, _ in live(index, since=since)} == {"http://b.org/p"}
+
+
+def test_one_per_domain_keeps_the_best_link(index):
+    index.write(PAGES)
+    rows = list(index.query(Target("domain", "target.co.uk"), one_per_domain=True))
+    assert sorted((r["source_domain"], r["link_type"], r["nofollow"] or r["ugc"]) for r in rows) == [
+        ("a.com", "text", False), ("b.org", "canonical", False)
+    ]
+
+
+@pytest.mark.parametrize("sort", ["first_seen", "source_domain"])
+def test_cursor_pagination_neither_skips_nor_repeats_while_the_crawl_writes(index, sort):
+    pages = [crawled(f"http://s{i % 7}-{i}.example.com/", [Link("http://t.org/x", "text", f"a{i}")],
+                     T0 + timedelta(seconds=i % 5)) for i in range(60)]
+    index.write(pages)
+    target = Target("domain", "t.org")
+    before = {r["source_url"] for r in index.query(target)}
+    seen: list[str] = []
+    cursor = None
+    for n in range(100):
+        batch = list(index.query(target, sort=sort, limit=7, cursor=cursor))
+        if not batch:
+            break
+        seen += [r["source_url"] for r in batch]
+        cursor = batch[-1]["_cursor"]
+        if n >= 5:
+            continue
+        # The crawl goes on: new links to the target, and old ones seen again.
+        index.write([crawled(f"http://new{n}.example.net/", [Link("http://t.org/x", "text", "new")],
+                             T0 + timedelta(hours=1, seconds=n)),
+                     crawled(pages[n].url, [Link("http://t.org/x", "text", f"a{n}")], T0 + timedelta(hours=2))])
+    assert len(seen) == len(set(seen))
+    assert before <= set(seen)
+    assert n < 20  # it ended
+    values = [r[sort] for r in index.query(target, sort=sort, limit=0)]
+    assert values == sorted(values)
+
+
+def test_offset_pagination(index):
+    index.write(PAGES)
+    all_rows = [r["source_url"] + r["link_type"] for r in index.query(Target("domain", "target.co.uk"))]
+    paged = [r["source_url"] + r["link_type"] for off in (0, 2) for r in
+             index.query(Target("domain", "target.co.uk"), limit=2, offset=off)]
+    assert paged == all_rows
+
+
+def expected_summary(rows, now):
+    """A summary computed from exported records, independently of the backends' aggregates."""
+    from collections import Counter
+
+    def top(values):
+        return [{"value": v, "count": c} for v, c in sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+
+    return {
+        "backlinks": len(rows),
+        "referring_pages": len({r["source_url"] for r in rows}),
+        "referring_domains": len({r["source_domain"] for r in rows}),
+        "by_rel": {
+            "follow": sum(not (r["nofollow"] or r["ugc"] or r["sponsored"]) for r in rows),
+            "nofollow": sum(r["nofollow"] for r in rows),
+            "ugc": sum(r["ugc"] for r in rows),
+            "sponsored": sum(r["sponsored"] for r in rows),
+        },
+        "by_type": {t: sum(r["link_type"] == t for r in rows) for t in ("text", "image", "canonical", "redirect")},
+        "top_anchors": top(r["anchor_text"] for r in rows),
+        "top_referring_domains": top(r["source_domain"] for r in rows),
+        "top_pages": top(r["target_url"] for r in rows),
+        "first_seen": min(r["first_seen"] for r in rows),
+        "last_seen": max(r["last_seen"] for r in rows),
+    }
+
+
+@pytest.mark.parametrize("target", [Target("domain", "target.co.uk"), Target("host", "www.target.co.uk"),
+                                    Target("url", "http://www.target.co.uk/x")])
+def test_summary_equals_what_the_records_say(index, target):
+    index.write(PAGES)
+    index.write([crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X")],
+                         T0 + timedelta(days=20))])  # the image link is lost on day 20
+    now = T0 + timedelta(days=25)
+    got = index.summary(target, now=now)
+    rows = list(index.query(target, limit=0))
+    want = expected_summary(rows, now)
+    assert {k: got[k] for k in want} == want
+    assert got["referring_hosts"] == len({r["source_url"].split("/")[2] for r in rows})
+    lost = target.scope == "domain"
+    assert got["lost"]["7d"] == {"backlinks": int(lost), "referring_domains": 0}
+    assert got["new"]["7d"] == {"backlinks": 0, "referring_domains": 0}
+    assert got["new"]["30d"]["backlinks"] == len(list(index.query(target, Filters(status="all"), limit=0)))
+    with_lost = index.summary(target, include_lost=True, now=now)
+    assert with_lost["backlinks"] == len(list(index.query(target, Filters(status="all"), limit=0)))
+
+
+def test_lost_referring_domains(index):
+    index.write(PAGES)
+    index.write([CrawledPage("http://b.org/p", T0 + timedelta(days=1), ())])  # b.org drops all its links
+    got = index.summary(Target("domain", "target.co.uk"), now=T0 + timedelta(days=2))
+    assert got["lost"]["7d"] == {"backlinks": 2, "referring_domains": 1}
+    assert got["referring_domains"] == 1 and got["backlinks"] == 2
+
+
+def test_pages_to_recrawl_oldest_first(index):
+    index.write(PAGES)
+    index.write([CrawledPage("http://blog.a.com/1", T0 + timedelta(days=1), PAGES[0].edges)])
+    assert list(index.pages_to_recrawl()) == ["http://b.org/p", "http://blog.a.com/1"]
+    assert list(index.pages_to_recrawl(1)) == ["http://b.org/p"]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import IndexUnavailable, Target, open_index
+from backlinkspider.index import Filters, IndexUnavailable, Target, open_index
 from backlinkspider.index.mongo import INDEXES, MongoIndex, update_for
 from mongo_standin import Flaky, ServerWouldReject, check_update, strict_client
 from test_index import PAGES, REAL_MONGO, T0, crawled
@@ -29,7 +29,7 @@ def test_one_document_per_edge_with_a_deterministic_id(standin):
     assert not any(isinstance(v, list) for d in docs for v in d.values())  # no arrays of sources
     assert set(docs[0]) == {
         "_id", "source_url", "target_url", "link_type", "anchor_text", "nofollow", "ugc", "sponsored",
-        "source_host", "source_domain", "target_host", "target_domain", "first_seen", "last_seen",
+        "source_host", "source_domain", "target_host", "target_domain", "first_seen", "last_seen", "lost_at",
     }
 
 
@@ -46,10 +46,10 @@ def test_update_documents_are_what_a_real_server_accepts():
 def test_transient_errors_are_retried_and_every_edge_lands_once(standin):
     many = [crawled(f"http://s{i}.example.com/", [Link(f"http://t{j}.org/", "text", f"a{i}") for j in range(5)])
             for i in range(40)]
-    flaky = Flaky(standin._links, fail_before={1, 4}, fail_after={2, 5})
+    flaky = Flaky(standin._links, fail_before={1, 4}, fail_after={2, 7})
     for i in range(0, 40, 10):  # four batches
         standin.write(many[i:i + 10])
-    assert flaky.calls == 8  # four batches, four of whose tries failed
+    assert flaky.calls == 4 * 2 + 4  # each batch: edges, then lost marks; four tries failed
     rows = list(standin.export())
     assert len(rows) == 200
     assert {(r["source_url"], r["target_url"]) for r in rows} == {
@@ -70,7 +70,9 @@ def test_user_input_never_becomes_an_operator(standin):
     standin.write(PAGES)
     assert list(standin.query(Target("domain", '{"$gt": ""}'))) == []
     assert list(standin.query(Target("url", {"$gt": ""}))) == []  # type: ignore[arg-type]
-    assert list(standin.query(Target("host", "$where"), link_type='{"$ne": null}')) == []
+    assert list(standin.query(Target("host", "$where"), Filters(link_type='{"$ne": null}'))) == []
+    assert list(standin.query(Target("domain", "target.co.uk"), Filters(anchor_contains=".*"))) == []
+    assert list(standin.query(Target("domain", "target.co.uk"), Filters(from_domain='{"$gt": ""}'))) == []
     assert len(list(standin.query(Target("domain", "target.co.uk")))) == 4
 
 

@@ -10,7 +10,9 @@ the same rows in the same order for the same crawl.
 from __future__ import annotations
 
 import abc
+import base64
 import hashlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,11 +74,55 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class CrawledPage:
-    """The edges one fetch of ``url`` produced, and when it was fetched."""
+    """The edges one fetch of ``url`` produced, and when it was fetched.
+
+    A fetched page's edges replace what the index held for it: its edges missing this time are marked
+    lost, those seen again are live. A ``failed`` fetch (404, 410, a gone host ...) changes nothing until
+    the page has failed ``lost_after_failures`` times in a row; then all its edges are lost.
+    """
 
     url: str
     seen_at: datetime
     edges: tuple[Edge, ...]
+    failed: bool = False
+
+
+SORTS = ("first_seen", "last_seen", "source_domain")
+STATUSES = ("live", "lost", "all")
+TOP = 10  # entries in each top list of a summary
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a query keeps. ``rel``: "follow" (none of nofollow / ugc / sponsored) or "nofollow" (any);
+    ``since``: first seen at or after (epoch seconds); ``status``: live, lost or all."""
+
+    rel: str | None = None
+    link_type: str | None = None
+    since: int | None = None
+    from_domain: str | None = None
+    anchor_contains: str | None = None
+    status: str = "live"
+
+
+def encode_cursor(sort_value: Any, edge_id: bytes) -> str:
+    """An opaque page token: the sort key of the last row shown."""
+    raw = json.dumps([sort_value, edge_id.hex()]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[Any, bytes]:
+    try:
+        value, edge_hex = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return value, bytes.fromhex(edge_hex)
+    except (ValueError, TypeError) as exc:
+        raise BadTarget(f"not a cursor from this tool: {token!r}") from exc
+
+
+def tld_of(domain: str) -> str:
+    """The public suffix of a registered domain (``x.co.uk`` -> ``co.uk``); the domain itself when it has
+    none (an IP address)."""
+    return domain.split(".", 1)[1] if "." in domain and not domain.replace(".", "").isdigit() else domain
 
 
 class Target(NamedTuple):
@@ -117,37 +163,73 @@ def redact(uri: str) -> str:
     return uri
 
 
+def profile(*, backlinks: int, referring_pages: int, referring_domains: int, referring_hosts: int,
+             tlds: dict[str, int], by_rel: dict[str, int], by_type: dict[str, int],
+             top_anchors: list, top_referring_domains: list, top_pages: list,
+             first: int | None, last: int | None, new: dict, lost: dict) -> dict[str, Any]:
+    """A summary in the documented shape (the same for every backend and scope)."""
+    return {
+        "backlinks": backlinks,
+        "referring_pages": referring_pages,
+        "referring_domains": referring_domains,
+        "referring_hosts": referring_hosts,
+        "referring_tlds": [{"value": k, "count": v} for k, v in sorted(tlds.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "by_rel": by_rel,
+        "by_type": {t: by_type.get(t, 0) for t in ("text", "image", "canonical", "redirect")},
+        "top_anchors": top_anchors,
+        "top_referring_domains": top_referring_domains,
+        "top_pages": top_pages,
+        "first_seen": iso(first) if first is not None else None,
+        "last_seen": iso(last) if last is not None else None,
+        "new": new,
+        "lost": lost,
+    }
+
+
 class LinkIndex(abc.ABC):
     """A store of edges, written in batches and read by target. Open one with ``open_index(uri)``."""
 
     uri: str
 
     @abc.abstractmethod
-    def write(self, pages: Iterable[CrawledPage]) -> int:
-        """Upsert the edges of a batch of pages in one transaction; returns the number of edges written."""
+    def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
+        """Record a batch of fetched pages (see ``CrawledPage``); returns the number of edges written."""
 
     @abc.abstractmethod
     def query(
         self,
         target: Target,
+        filters: Filters = Filters(),
         *,
-        follow_only: bool = False,
-        link_type: str | None = None,
+        sort: str = "first_seen",
         limit: int | None = None,
+        offset: int = 0,
+        cursor: str | None = None,
+        one_per_domain: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Edges pointing at ``target``, oldest first (first_seen, then edge_id), as records with ``FIELDS``.
+        """Edges pointing at ``target`` that pass ``filters``, ordered by ``sort`` then edge_id, as records
+        with ``FIELDS`` and ``_cursor`` (the token that continues after that row).
 
-        ``follow_only`` keeps links with none of nofollow / ugc / sponsored: the ones search engines
-        count as votes.
+        Pagination by ``cursor`` is stable while a crawl writes for ``first_seen`` and ``source_domain``
+        (those never change for an edge, and new edges sort last by first_seen). ``one_per_domain``
+        keeps each referring domain's best link: follow before nofollow, then the oldest.
         """
 
     @abc.abstractmethod
+    def summary(self, target: Target, *, include_lost: bool = False, now: datetime | None = None) -> dict[str, Any]:
+        """The backlink profile of ``target`` (see ``cli summary`` for its keys)."""
+
+    @abc.abstractmethod
+    def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        """Source pages in the index, least recently crawled first."""
+
+    @abc.abstractmethod
     def export(self) -> Iterator[dict[str, Any]]:
-        """Every edge, in edge_id order, streamed in constant memory."""
+        """Every edge, live and lost, in edge_id order, streamed in constant memory."""
 
     @abc.abstractmethod
     def count(self) -> int:
-        """How many edges the index holds."""
+        """How many edges the index holds, live and lost."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -158,4 +240,3 @@ class LinkIndex(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

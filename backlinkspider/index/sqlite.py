@@ -2,18 +2,35 @@
 
 One row per edge, unique on its 16-byte edge_id (not on the URLs themselves, which would store every URL
 twice); a batch is one transaction of ``INSERT ... ON CONFLICT DO UPDATE``, so a re-crawl moves
-``last_seen`` and keeps ``first_seen``.
-WAL journaling lets ``backlinks query`` read while a crawl writes.
+``last_seen`` and keeps ``first_seen``. WAL journaling lets ``backlinks query`` read while a crawl writes.
+
+Summaries of a registered domain read per-domain aggregates (table ``agg``) that triggers keep up to date
+on every insert and every real change of an edge, so a domain with millions of backlinks is summarized
+from thousands of aggregate rows instead of millions of edges (bench/profile_bench.py has the figures).
+Hosts and URLs, far smaller as targets, are summarized from their edges on demand.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from backlinkspider.index.base import CrawledPage, IndexUnavailable, LinkIndex, Target, iso
+from backlinkspider.index.base import (
+    TOP,
+    CrawledPage,
+    Filters,
+    IndexUnavailable,
+    LinkIndex,
+    Target,
+    decode_cursor,
+    encode_cursor,
+    iso,
+    profile,
+    tld_of,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
@@ -31,14 +48,97 @@ CREATE TABLE IF NOT EXISTS links (
     target_host   TEXT NOT NULL,
     target_domain TEXT NOT NULL,
     first_seen    INTEGER NOT NULL,
-    last_seen     INTEGER NOT NULL
+    last_seen     INTEGER NOT NULL,
+    lost_at       INTEGER            -- NULL while the link is live
 );
--- One index per query scope, in the order queries return rows, so a first page reads only its rows.
+-- One index per query scope and sort, in the order queries return rows, so a first page reads only
+-- its rows.
 CREATE INDEX IF NOT EXISTS links_by_target_url ON links (target_url, first_seen, edge_id);
 CREATE INDEX IF NOT EXISTS links_by_target_host ON links (target_host, first_seen, edge_id);
 CREATE INDEX IF NOT EXISTS links_by_target_domain ON links (target_domain, first_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_domain_last_seen ON links (target_domain, last_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_domain_source ON links (target_domain, source_domain, edge_id);
+CREATE INDEX IF NOT EXISTS links_lost ON links (target_domain, lost_at) WHERE lost_at IS NOT NULL;
 -- Re-crawls look up a page's edges by its URL.
 CREATE INDEX IF NOT EXISTS links_by_source_url ON links (source_url);
+
+-- Every page fetched: when, and how many fetches in a row failed.
+CREATE TABLE IF NOT EXISTS pages (
+    url          TEXT PRIMARY KEY,
+    last_crawled INTEGER NOT NULL,
+    failures     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pages_by_last_crawled ON pages (last_crawled);
+
+-- Per target domain: how many edges (all, live) fall in each value of each dimension.
+CREATE TABLE IF NOT EXISTS agg (
+    target_domain TEXT NOT NULL,
+    dim           TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    n_all         INTEGER NOT NULL,
+    n_live        INTEGER NOT NULL,
+    first_seen    INTEGER NOT NULL,  -- of the value's first edge
+    lost_at       INTEGER,           -- when its last live edge was lost
+    PRIMARY KEY (target_domain, dim, value)
+) WITHOUT ROWID;
+"""
+
+# The dimensions an edge counts in: (dim, value, condition), in SQL over a row named X.
+_DIMENSIONS = [
+    ("edge", "''", "1"),
+    ("rel", "'follow'", "NOT (X.nofollow OR X.ugc OR X.sponsored)"),
+    ("rel", "'nofollow'", "X.nofollow"),
+    ("rel", "'ugc'", "X.ugc"),
+    ("rel", "'sponsored'", "X.sponsored"),
+    ("type", "X.link_type", "1"),
+    ("anchor", "X.anchor_text", "1"),
+    ("ref_domain", "X.source_domain", "1"),
+    ("ref_host", "X.source_host", "1"),
+    ("ref_page", "X.source_url", "1"),
+    ("page", "X.target_url", "1"),
+]
+
+
+def _add(row: str) -> str:
+    return "\n".join(
+        f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
+    SELECT {row}.target_domain, '{dim}', {value.replace('X.', row + '.')}, 1, {row}.lost_at IS NULL,
+           {row}.first_seen, {row}.lost_at
+    WHERE {cond.replace('X.', row + '.')}
+    ON CONFLICT (target_domain, dim, value) DO UPDATE SET
+        n_all = n_all + 1,
+        n_live = n_live + excluded.n_live,
+        first_seen = min(first_seen, excluded.first_seen),
+        lost_at = CASE WHEN n_live + excluded.n_live > 0 THEN NULL ELSE lost_at END;"""
+        for dim, value, cond in _DIMENSIONS
+    )
+
+
+def _remove_old() -> str:
+    return "\n".join(
+        f"""UPDATE agg SET
+        n_all = n_all - 1,
+        n_live = n_live - (OLD.lost_at IS NULL),
+        lost_at = CASE WHEN OLD.lost_at IS NULL AND n_live = 1 THEN NEW.lost_at ELSE lost_at END
+    WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace('X.', 'OLD.')}
+      AND {cond.replace('X.', 'OLD.')};"""
+        for dim, value, cond in _DIMENSIONS
+    )
+
+
+# A changed edge leaves the values it counted in and joins its new ones (most are the same values: their
+# counts net to zero but for n_live when the edge is lost or found again).
+_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS agg_insert AFTER INSERT ON links BEGIN
+{_add('NEW')}
+END;
+CREATE TRIGGER IF NOT EXISTS agg_update AFTER UPDATE OF lost_at, anchor_text, nofollow, ugc, sponsored ON links
+WHEN OLD.lost_at IS NOT NEW.lost_at OR OLD.anchor_text IS NOT NEW.anchor_text
+  OR OLD.nofollow != NEW.nofollow OR OLD.ugc != NEW.ugc OR OLD.sponsored != NEW.sponsored
+BEGIN
+{_remove_old()}
+{_add('NEW')}
+END;
 """
 
 _UPSERT = """
@@ -50,18 +150,32 @@ ON CONFLICT (edge_id) DO UPDATE SET
     nofollow = excluded.nofollow,
     ugc = excluded.ugc,
     sponsored = excluded.sponsored,
-    last_seen = max(last_seen, excluded.last_seen)
+    last_seen = max(last_seen, excluded.last_seen),
+    lost_at = NULL
+"""
+# Edges of a fetched page that this fetch did not see again.
+_MARK_MISSING_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
+_MARK_ALL_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL"
+_PAGE_OK = """
+INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 0)
+ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = 0
+"""
+_PAGE_FAILED = """
+INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 1)
+ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = failures + 1
+RETURNING failures
 """
 
 _COLUMNS = (
     "source_url, target_url, source_domain, target_domain, link_type, anchor_text,"
-    " nofollow, ugc, sponsored, first_seen, last_seen"
+    " nofollow, ugc, sponsored, first_seen, last_seen, edge_id"
 )
 _SCOPE_COLUMN = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
 
 
-def _record(row: tuple) -> dict[str, Any]:
-    return {
+def _record(row: tuple, sort_position: int | None = None) -> dict[str, Any]:
+    """A row as a record; with a sort, also the ``_cursor`` that continues after it."""
+    record = {
         "source_url": row[0],
         "target_url": row[1],
         "source_domain": row[2],
@@ -74,6 +188,12 @@ def _record(row: tuple) -> dict[str, Any]:
         "first_seen": iso(row[9]),
         "last_seen": iso(row[10]),
     }
+    if sort_position is not None:
+        record["_cursor"] = encode_cursor(row[sort_position], row[11])
+    return record
+
+
+_SORT_POSITION = {"first_seen": 9, "last_seen": 10, "source_domain": 2}
 
 
 class SQLiteIndex(LinkIndex):
@@ -90,11 +210,12 @@ class SQLiteIndex(LinkIndex):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + _TRIGGERS)
         except (sqlite3.Error, OSError) as exc:
             raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from None
 
-    def write(self, pages: Iterable[CrawledPage]) -> int:
+    def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
+        pages = list(pages)
         rows = [
             (
                 e.edge_id,
@@ -119,6 +240,13 @@ class SQLiteIndex(LinkIndex):
             self._db.execute("BEGIN IMMEDIATE")
             with self._db:  # commits the batch whole, or rolls it back whole
                 self._db.executemany(_UPSERT, rows)
+                for page in pages:
+                    t = int(page.seen_at.timestamp())
+                    if not page.failed:
+                        self._db.execute(_MARK_MISSING_LOST, (t, page.url))
+                        self._db.execute(_PAGE_OK, (t, page.url))
+                    elif self._db.execute(_PAGE_FAILED, (t, page.url)).fetchone()[0] >= lost_after_failures:
+                        self._db.execute(_MARK_ALL_LOST, (t, page.url))
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"cannot write to index {self.path}: {exc}") from None
         return len(rows)
@@ -126,26 +254,48 @@ class SQLiteIndex(LinkIndex):
     def query(
         self,
         target: Target,
+        filters: Filters = Filters(),
         *,
-        follow_only: bool = False,
-        link_type: str | None = None,
+        sort: str = "first_seen",
         limit: int | None = None,
+        offset: int = 0,
+        cursor: str | None = None,
+        one_per_domain: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        sql = f"SELECT {_COLUMNS} FROM links WHERE {_SCOPE_COLUMN[target.scope]} = ?"
-        args: list[Any] = [target.value]
-        if follow_only:
-            sql += " AND nofollow = 0 AND ugc = 0 AND sponsored = 0"
-        if link_type:
-            sql += " AND link_type = ?"
-            args.append(link_type)
-        sql += " ORDER BY first_seen, edge_id"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return self._stream(sql, args)
+        if sort not in _SORT_POSITION:
+            raise ValueError(f"unknown sort {sort!r}")
+        where, args = self._where(target, filters)
+        source = f"SELECT {_COLUMNS} FROM links WHERE {where}"
+        if one_per_domain:
+            source = (
+                f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER (PARTITION BY source_domain"
+                f" ORDER BY (nofollow OR ugc OR sponsored), first_seen, edge_id) AS best"
+                f" FROM links WHERE {where}) WHERE best = 1"
+            )
+        sql = f"SELECT * FROM ({source})" if one_per_domain else source
+        if cursor:
+            value, edge_id = decode_cursor(cursor)
+            sql += (" WHERE " if one_per_domain else " AND ") + f"({sort} > ? OR ({sort} = ? AND edge_id > ?))"
+            args += [value, value, edge_id]
+        sql += f" ORDER BY {sort}, edge_id"
+        if limit or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit or -1, offset]
+        position = _SORT_POSITION[sort]
+        return (_record(row, position) for row in self._rows(sql, args))
+
+    def summary(self, target: Target, *, include_lost: bool = False, now: datetime | None = None) -> dict[str, Any]:
+        now = now or datetime.now(UTC)
+        if target.scope == "domain":
+            return self._summary_from_aggregates(target.value, include_lost, now)
+        return self._summary_on_demand(target, include_lost, now)
+
+    def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        sql = "SELECT url FROM pages ORDER BY last_crawled, url"
+        return (row[0] for row in self._rows(sql + (" LIMIT ?" if limit else ""), [limit] if limit else []))
 
     def export(self) -> Iterator[dict[str, Any]]:
-        return self._stream(f"SELECT {_COLUMNS} FROM links ORDER BY edge_id", [])
+        return (_record(row) for row in self._rows(f"SELECT {_COLUMNS} FROM links ORDER BY edge_id", []))
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM links").fetchone()[0]
@@ -153,9 +303,155 @@ class SQLiteIndex(LinkIndex):
     def close(self) -> None:
         self._db.close()
 
-    def _stream(self, sql: str, args: list[Any]) -> Iterator[dict[str, Any]]:
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _where(self, target: Target, f: Filters) -> tuple[str, list[Any]]:
+        clauses = [f"{_SCOPE_COLUMN[target.scope]} = ?"]
+        args: list[Any] = [target.value]
+        if f.status == "live":
+            clauses.append("lost_at IS NULL")
+        elif f.status == "lost":
+            clauses.append("lost_at IS NOT NULL")
+        if f.rel == "follow":
+            clauses.append("NOT (nofollow OR ugc OR sponsored)")
+        elif f.rel == "nofollow":
+            clauses.append("(nofollow OR ugc OR sponsored)")
+        if f.link_type:
+            clauses.append("link_type = ?")
+            args.append(f.link_type)
+        if f.since is not None:
+            clauses.append("first_seen >= ?")
+            args.append(f.since)
+        if f.from_domain:
+            clauses.append("source_domain = ?")
+            args.append(f.from_domain)
+        if f.anchor_contains:
+            clauses.append("instr(lower(anchor_text), lower(?)) > 0")
+            args.append(f.anchor_contains)
+        return " AND ".join(clauses), args
+
+    def _rows(self, sql: str, args: list[Any]) -> Iterator[tuple]:
         try:
             cursor = self._db.execute(sql, args)
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"cannot read index {self.path}: {exc}") from None
-        return (_record(row) for row in cursor)
+        return iter(cursor)
+
+    def _windows(self, now: datetime) -> dict[str, int]:
+        return {w: int((now - timedelta(days=d)).timestamp()) for w, d in (("7d", 7), ("30d", 30))}
+
+    def _summary_from_aggregates(self, domain: str, include_lost: bool, now: datetime) -> dict[str, Any]:
+        n = "n_all" if include_lost else "n_live"
+        db = self._db
+
+        def counts(dim: str) -> dict[str, int]:
+            rows = db.execute(f"SELECT value, {n} FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0",
+                              (domain, dim))
+            return dict(rows.fetchall())
+
+        def distinct(dim: str) -> int:
+            sql = f"SELECT count(*) FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0"
+            return db.execute(sql, (domain, dim)).fetchone()[0]
+
+        def top(dim: str) -> list[dict[str, Any]]:
+            sql = (f"SELECT value, {n} FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0"
+                   f" ORDER BY {n} DESC, value LIMIT {TOP}")
+            return [{"value": v, "count": c} for v, c in db.execute(sql, (domain, dim))]
+
+        tlds: dict[str, int] = {}
+        for ref_domain in counts("ref_domain"):
+            tlds[tld_of(ref_domain)] = tlds.get(tld_of(ref_domain), 0) + 1
+        live = "" if include_lost else " AND lost_at IS NULL"
+        first, last = db.execute(
+            f"SELECT min(first_seen), max(last_seen) FROM links WHERE target_domain = ?{live}", (domain,)
+        ).fetchone()
+        windows = self._windows(now)
+        new, lost = {}, {}
+        for w, since in windows.items():
+            new[w] = {
+                "backlinks": db.execute(
+                    "SELECT count(*) FROM links WHERE target_domain = ? AND first_seen >= ?", (domain, since)
+                ).fetchone()[0],
+                "referring_domains": db.execute(
+                    "SELECT count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND first_seen >= ?",
+                    (domain, since),
+                ).fetchone()[0],
+            }
+            lost[w] = {
+                "backlinks": db.execute(
+                    "SELECT count(*) FROM links WHERE target_domain = ? AND lost_at >= ?", (domain, since)
+                ).fetchone()[0],
+                "referring_domains": db.execute(
+                    "SELECT count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND n_live = 0"
+                    " AND lost_at >= ?",
+                    (domain, since),
+                ).fetchone()[0],
+            }
+        rel = counts("rel")
+        return profile(
+            backlinks=counts("edge").get("", 0),
+            referring_pages=distinct("ref_page"),
+            referring_domains=distinct("ref_domain"),
+            referring_hosts=distinct("ref_host"),
+            tlds=tlds,
+            by_rel={k: rel.get(k, 0) for k in ("follow", "nofollow", "ugc", "sponsored")},
+            by_type=counts("type"),
+            top_anchors=top("anchor"),
+            top_referring_domains=top("ref_domain"),
+            top_pages=top("page"),
+            first=first,
+            last=last,
+            new=new,
+            lost=lost,
+        )
+
+    def _summary_on_demand(self, target: Target, include_lost: bool, now: datetime) -> dict[str, Any]:
+        col = _SCOPE_COLUMN[target.scope]
+        live = "" if include_lost else " AND lost_at IS NULL"
+        base = f"FROM links WHERE {col} = ?{live}"
+        db = self._db
+        one = lambda sql, *a: db.execute(sql, (target.value, *a)).fetchone()  # noqa: E731
+
+        def top(column: str) -> list[dict[str, Any]]:
+            sql = f"SELECT {column}, count(*) AS c {base} GROUP BY {column} ORDER BY c DESC, {column} LIMIT {TOP}"
+            return [{"value": v, "count": c} for v, c in db.execute(sql, (target.value,))]
+
+        tlds: dict[str, int] = {}
+        for (ref_domain,) in db.execute(f"SELECT DISTINCT source_domain {base}", (target.value,)):
+            tlds[tld_of(ref_domain)] = tlds.get(tld_of(ref_domain), 0) + 1
+        new, lost = {}, {}
+        for w, since in self._windows(now).items():
+            first_by_domain = (f"SELECT source_domain, min(first_seen) AS f FROM links WHERE {col} = ?"
+                               " GROUP BY source_domain")
+            new[w] = {
+                "backlinks": one(f"SELECT count(*) FROM links WHERE {col} = ? AND first_seen >= ?", since)[0],
+                "referring_domains": one(f"SELECT count(*) FROM ({first_by_domain}) WHERE f >= ?", since)[0],
+            }
+            lost_domains = (f"SELECT source_domain, max(lost_at) AS l, sum(lost_at IS NULL) AS live"
+                            f" FROM links WHERE {col} = ? GROUP BY source_domain")
+            lost[w] = {
+                "backlinks": one(f"SELECT count(*) FROM links WHERE {col} = ? AND lost_at >= ?", since)[0],
+                "referring_domains": one(f"SELECT count(*) FROM ({lost_domains}) WHERE live = 0 AND l >= ?",
+                                         since)[0],
+            }
+        by_rel = one(
+            "SELECT sum(NOT (nofollow OR ugc OR sponsored)), sum(nofollow), sum(ugc), sum(sponsored) " + base
+        )
+        first, last = one(f"SELECT min(first_seen), max(last_seen) {base}")
+        return profile(
+            backlinks=one(f"SELECT count(*) {base}")[0],
+            referring_pages=one(f"SELECT count(DISTINCT source_url) {base}")[0],
+            referring_domains=one(f"SELECT count(DISTINCT source_domain) {base}")[0],
+            referring_hosts=one(f"SELECT count(DISTINCT source_host) {base}")[0],
+            tlds=tlds,
+            by_rel=dict(zip(("follow", "nofollow", "ugc", "sponsored"), (v or 0 for v in by_rel))),
+            by_type=dict(db.execute(f"SELECT link_type, count(*) {base} GROUP BY link_type", (target.value,))),
+            top_anchors=top("anchor_text"),
+            top_referring_domains=top("source_domain"),
+            top_pages=top("target_url"),
+            first=first,
+            last=last,
+            new=new,
+            lost=lost,
+        )
+

@@ -19,7 +19,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from backlinkspider import __version__
-from backlinkspider.extract import REDIRECT, Link, extract
+from backlinkspider.extract import REDIRECT, Link, Page, extract
 from backlinkspider.urls import BadURL, host_of, normalize, registered_domain
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
@@ -59,7 +59,9 @@ class BacklinksSpider(Spider):
 
     Arguments (``-a NAME=VALUE``): ``seeds`` (comma-separated URLs), ``seeds_file`` (one URL a line),
     ``max_depth`` (links from the seeds to follow: 0 = seeds only; default unlimited), ``max_pages``
-    (stop after about this many pages; pages already in flight finish; default unlimited).
+    (stop after about this many pages; pages already in flight finish; default unlimited), ``recrawl``
+    (any true value: re-visit the pages already in the index, least recently crawled first, following
+    only their redirects; needs no seeds).
     """
 
     name = "backlinks"
@@ -72,6 +74,7 @@ class BacklinksSpider(Spider):
         seeds_file: str | None = None,
         max_depth: str | int | None = None,
         max_pages: str | int | None = None,
+        recrawl: str | bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -80,7 +83,8 @@ class BacklinksSpider(Spider):
         except (BadURL, OSError) as exc:
             self.logger.error("bad seeds, nothing to crawl: %s", exc)
             self.seeds = []
-        self.max_depth = None if max_depth in (None, "") else int(max_depth)
+        self.recrawl = str(recrawl).lower() in ("1", "true", "yes", "on")
+        self.max_depth = 0 if self.recrawl else None if max_depth in (None, "") else int(max_depth)
         self.max_pages = None if max_pages in (None, "") else int(max_pages)
         if (self.max_depth is not None and self.max_depth < 0) or (
             self.max_pages is not None and self.max_pages < 1
@@ -107,6 +111,15 @@ class BacklinksSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        if self.recrawl:
+            from backlinkspider.index import open_index
+
+            with open_index(self.crawler.settings.get("BACKLINKS_INDEX"), create=False) as index:
+                urls = list(index.pages_to_recrawl(self.max_pages))
+            self.logger.info("re-crawling %d pages", len(urls))
+            for i, url in enumerate(urls):  # the least recently crawled first
+                yield self._request(url, 0, priority=len(urls) - i)
+            return
         if not self.seeds:
             self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
         for url in self.seeds:
@@ -122,12 +135,14 @@ class BacklinksSpider(Spider):
             if self._should_follow(link, next_depth):
                 yield self._request(link.target_url, next_depth)
 
-    def on_error(self, failure: Failure) -> None:
-        """Count a page that could not be fetched; robots.txt and budget refusals are not errors."""
+    def on_error(self, failure: Failure) -> Iterable[Page]:
+        """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;
+        robots.txt and budget refusals are skips, not errors."""
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             self.crawler.stats.inc_value("backlinks/skipped")
-        else:
-            self.crawler.stats.inc_value("backlinks/errors")
+            return
+        self.crawler.stats.inc_value("backlinks/errors")
+        yield Page(failure.request.url, failed=True)
 
     def headers_received(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
         """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own
@@ -143,11 +158,11 @@ class BacklinksSpider(Spider):
         if content_type and not content_type.lower().startswith(_HTML_TYPES):
             raise StopDownload(fail=False)
 
-    def _request(self, url: str, depth: int) -> Request:
+    def _request(self, url: str, depth: int, priority: int = 0) -> Request:
         # verbatim_url: send our WHATWG-normalized URL as is, so response.url (the source of the page's
         # edges) is spelled exactly as the links that point to it. Breadth first: shallower pages go first.
         meta = {"depth": depth, "verbatim_url": True}
-        return Request(url, self.parse, errback=self.on_error, meta=meta, priority=-depth)
+        return Request(url, self.parse, errback=self.on_error, meta=meta, priority=priority - depth)
 
     def _should_follow(self, link: Link, depth: int) -> bool:
         url = link.target_url
