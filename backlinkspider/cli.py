@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -81,7 +82,9 @@ def crawl(
         raise click.BadParameter(str(exc), param_hint="URL") from None
     except OSError as exc:
         raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
-    if not seeds and not recrawl:
+    if not seeds and not recrawl and not os.environ.get("REDIS_URL") and not any(
+        o.startswith("REDIS_URL=") for o in overrides
+    ):
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
     if seeds and recrawl:
         raise click.UsageError("--recrawl re-visits the index and takes no seeds")
@@ -98,6 +101,8 @@ def crawl(
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
         settings.set(name, value, priority="cmdline")
     _check_index(settings["BACKLINKS_INDEX"], create=not recrawl).close()
+    if settings.get("REDIS_URL"):
+        _redis(settings["REDIS_URL"]).close()
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BacklinksSpider)
@@ -124,6 +129,109 @@ def _parse_target(target: str, scope: str) -> Target:
         return parse_target(target, scope)
     except BadTarget as exc:
         raise click.BadParameter(str(exc), param_hint="TARGET") from None
+
+
+redis_option = click.option(
+    "--redis-url", envvar="REDIS_URL", required=True, help="The cluster's Redis (env REDIS_URL)."
+)
+
+
+def _redis(url: str) -> Any:
+    from backlinkspider.frontier.connection import RedisUnavailable, connect_once
+
+    try:
+        return connect_once(url)
+    except RedisUnavailable as exc:
+        raise Failure(str(exc)) from None
+
+
+@cli.command()
+@click.argument("urls", nargs=-1)
+@click.option("--seeds-file", type=click.Path(dir_okay=False), help="A file of seed URLs, one a line.")
+@redis_option
+def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str) -> None:
+    """Push seed URLs into the cluster's shared frontier (deduplicated like any other request)."""
+    from scrapy import Request
+    from scrapy.utils.request import fingerprint
+
+    from backlinkspider.frontier import serializer
+    from backlinkspider.frontier.dupefilter import from_settings
+    from backlinkspider.spiders.backlinks import read_seeds
+
+    try:
+        seeds = read_seeds(list(urls), seeds_file)
+    except BadURL as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
+    if not seeds:
+        raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
+    server = _redis(redis_url)
+    filt = from_settings(server, _settings())
+    new = filt.push_new([(fingerprint(Request(u, meta={"verbatim_url": True})), 0, serializer.dumps(u, 0, 0))
+                         for u in seeds])
+    click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
+
+
+@cli.command()
+@click.option("--watch", is_flag=True, help="Refresh every 2 seconds until interrupted.")
+@redis_option
+def status(watch: bool, redis_url: str) -> None:
+    """The cluster: frontier size, URLs seen, leased requests, and per worker pages, links and pages/s."""
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    server = _redis(redis_url)
+    if not watch:
+        Console().print(_status_table(server, _settings()))
+        return
+    with Live(_status_table(server, _settings()), auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(2)
+                live.update(_status_table(server, _settings()), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
+
+def _settings() -> Any:
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("backlinkspider.settings", priority="project")
+    return settings
+
+
+def _status_table(server: Any, settings: Any) -> Any:
+    from rich.table import Table
+
+    from backlinkspider.frontier import defaults
+    from backlinkspider.frontier.dupefilter import from_settings
+
+    workers = []
+    for key in sorted(server.scan_iter(match=defaults.WORKERS_PATTERN)):
+        fields = {k.decode(): v.decode() for k, v in server.hgetall(key).items()}
+        if fields:
+            workers.append((key.decode().split(":", 2)[2], fields))
+    table = Table(title="backlinkspider cluster", title_justify="left")
+    for col in ("worker", "pages", "links indexed", "errors", "pages/s"):
+        table.add_column(col, justify="right" if col != "worker" else "left")
+    total = {"pages": 0, "links": 0, "errors": 0, "pages_per_s": 0.0}
+    for name, f in workers:
+        table.add_row(name, f"{int(f['pages']):,}", f"{int(f['links']):,}", f"{int(f['errors']):,}",
+                      f"{float(f['pages_per_s']):,.1f}")
+        for k in total:
+            total[k] += float(f[k])
+    table.add_row("all", f"{int(total['pages']):,}", f"{int(total['links']):,}", f"{int(total['errors']):,}",
+                  f"{total['pages_per_s']:,.1f}", style="bold")
+    table.caption = (
+        f"frontier {server.zcard(defaults.QUEUE_KEY):,}  seen {from_settings(server, settings).seen():,}"
+        f"  leased {server.zcard(defaults.LEASES_KEY):,}  workers {len(workers)}"
+        f"  dropped entries {int(server.get(defaults.DROPPED_KEY) or 0):,}"
+    )
+    return table
 
 
 @cli.command()

@@ -14,11 +14,16 @@ from backlinkspider.urls import host_of
 class HostBudgetMiddleware:
     """Fetch at most ``BACKLINKS_MAX_PAGES_PER_HOST`` pages per host, so endless URL spaces (calendars,
     faceted search, session IDs) end. Counts requests that reach the downloader, i.e. after the dupefilter
-    and robots.txt, so duplicates and disallowed pages cost nothing. 0 turns it off."""
+    and robots.txt, so duplicates and disallowed pages cost nothing. 0 turns it off.
 
-    def __init__(self, budget: int, stats: Any) -> None:
+    With ``REDIS_URL`` the count is the cluster's (a Redis counter per host, kept for a day), so N workers
+    together fetch no more than the budget.
+    """
+
+    def __init__(self, budget: int, stats: Any, server: Any = None) -> None:
         self.budget = budget
         self.stats = stats
+        self.server = server
         self.fetched: collections.Counter[str] = collections.Counter()
 
     @classmethod
@@ -26,13 +31,26 @@ class HostBudgetMiddleware:
         budget = crawler.settings.getint("BACKLINKS_MAX_PAGES_PER_HOST")
         if budget <= 0:
             raise NotConfigured
-        return cls(budget, crawler.stats)
+        server = None
+        if crawler.settings.get("REDIS_URL"):
+            from backlinkspider.frontier.connection import connect
+
+            server = connect(crawler.settings.get("REDIS_URL"))
+        return cls(budget, crawler.stats, server)
 
     def process_request(self, request: Request) -> None:
         if request.meta.get("dont_obey_robotstxt"):  # robots.txt itself
             return
         host = host_of(request.url)
-        if self.fetched[host] >= self.budget:
+        if self.server is not None:
+            key = f"backlinks:budget:{host}"
+            pipe = self.server.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, 86400, nx=True)
+            spent = pipe.execute()[0] - 1
+        else:
+            spent = self.fetched[host]
+            self.fetched[host] += 1
+        if spent >= self.budget:
             self.stats.inc_value("backlinks/host_budget_exceeded")
             raise IgnoreRequest(f"host budget of {self.budget} pages spent on {host}")
-        self.fetched[host] += 1

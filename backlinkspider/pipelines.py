@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backlinkspider.extract import Page
+from backlinkspider.signals import pages_done
 from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index, redact
 from backlinkspider.urls import host_of, registered_domain
 
@@ -60,7 +61,9 @@ class IndexPipeline:
         keep_internal: bool,
         stats: Any,
         lost_after_failures: int = 3,
+        signals: Any = None,
     ) -> None:
+        self.signals = signals
         self.uri = uri
         self.lost_after_failures = lost_after_failures
         self.batch_size = batch_size
@@ -82,6 +85,7 @@ class IndexPipeline:
             s.getbool("BACKLINKS_KEEP_INTERNAL"),
             crawler.stats,
             s.getint("BACKLINKS_LOST_AFTER_FAILURES"),
+            crawler.signals,
         )
 
     def open_spider(self) -> None:
@@ -122,5 +126,7 @@ class IndexPipeline:
             logger.error("index write failed, will retry: %s", exc)
             return
         self.stats.inc_value("backlinks/edges_written", written)
+        if self.signals is not None:
+            self.signals.send_catch_log(pages_done, urls=[page.url for page in self.pending])
         self.pending.clear()
         self.pending_edges = 0

@@ -34,6 +34,25 @@ BACKLINKS_FLUSH_SECONDS = 5.0
 # A page that fails this many re-crawls in a row (404, 410, 5xx, a gone host) has lost its links; one
 # failure is a blip.
 BACKLINKS_LOST_AFTER_FAILURES = 3
+# --- the cluster frontier (only with REDIS_URL; see backlinkspider/frontier) --------------------------
+
+# redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS (also the REDIS_URL environment variable). Unset:
+# Scrapy's own scheduler, one process.
+REDIS_URL = os.environ.get("REDIS_URL")
+# A worker with no work closes after this many seconds (0 = never).
+BACKLINKS_IDLE_TIMEOUT = 300
+# A leased request not completed in this many seconds (its worker died) goes back to the frontier.
+BACKLINKS_LEASE_SECONDS = 300
+# Seconds between the starts of two requests to one host, across all workers (0 = off).
+BACKLINKS_HOST_DELAY = 1.0
+# "set": exact, 16 bytes of Redis per URL plus overhead. "bloom": a Bloom filter of about 1.8 bytes per
+# URL at 0.1%, for BACKLINKS_BLOOM_CAPACITY URLs at BACKLINKS_BLOOM_ERROR_RATE false positives.
+BACKLINKS_DUPEFILTER = "set"
+BACKLINKS_BLOOM_CAPACITY = 100_000_000
+BACKLINKS_BLOOM_ERROR_RATE = 0.001
+# Requests pushed to Redis per round trip.
+BACKLINKS_FRONTIER_BATCH = 500
+
 # A live progress line on the terminal (backlinks crawl turns it on).
 BACKLINKS_PROGRESS = False
 
@@ -68,6 +87,8 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
     "backlinkspider.middlewares.HostBudgetMiddleware": 120,
+    # Only with REDIS_URL: the per-host delay that holds across all workers.
+    "backlinkspider.frontier.politeness.ClusterPolitenessMiddleware": 130,
 }
 ITEM_PIPELINES = {
     "backlinkspider.pipelines.IndexPipeline": 300,

@@ -67,3 +67,51 @@ def edge_key(d: dict) -> tuple:
         d["source_url"], d["target_url"], d["link_type"], d["anchor_text"], d["nofollow"], d["ugc"],
         d["sponsored"], d["source_domain"], d["target_domain"],
     )
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, stopped by its pid: tests never touch shared state."""
+
+    def __init__(self, directory: Path, password: str | None = None, persist: bool = False) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.directory = directory
+        self.password = password
+        self.persist = persist
+        self.proc: subprocess.Popen | None = None
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        import time
+
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                "--save", "", "--appendonly", "yes" if self.persist else "no", "--logfile", "redis.log"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()

@@ -358,13 +358,19 @@ class SQLiteIndex(LinkIndex):
                    f" ORDER BY {n} DESC, value LIMIT {TOP}")
             return [{"value": v, "count": c} for v, c in db.execute(sql, (domain, dim))]
 
-        tlds: dict[str, int] = {}
-        for ref_domain in counts("ref_domain"):
-            tlds[tld_of(ref_domain)] = tlds.get(tld_of(ref_domain), 0) + 1
+        # Referring domains per public suffix, grouped in SQL (a big domain has 100k+ of them).
+        tld = ("CASE WHEN value GLOB '[0-9]*.[0-9]*.[0-9]*.[0-9]*' OR instr(value, '.') = 0 THEN value"
+               " ELSE substr(value, instr(value, '.') + 1) END")
+        tlds = dict(db.execute(
+            f"SELECT {tld} AS t, count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND {n} > 0"
+            " GROUP BY t", (domain,)).fetchall())
+        # The oldest and newest edges by index order: the first live one from each end.
         live = "" if include_lost else " AND lost_at IS NULL"
-        first, last = db.execute(
-            f"SELECT min(first_seen), max(last_seen) FROM links WHERE target_domain = ?{live}", (domain,)
-        ).fetchone()
+        first = db.execute(f"SELECT first_seen FROM links WHERE target_domain = ?{live}"
+                           " ORDER BY first_seen, edge_id LIMIT 1", (domain,)).fetchone()
+        last = db.execute(f"SELECT last_seen FROM links WHERE target_domain = ?{live}"
+                          " ORDER BY last_seen DESC, edge_id DESC LIMIT 1", (domain,)).fetchone()
+        first, last = (first or (None,))[0], (last or (None,))[0]
         windows = self._windows(now)
         new, lost = {}, {}
         for w, since in windows.items():

@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 
 from backlinkspider import __version__
 from backlinkspider.extract import REDIRECT, Link, Page, extract
+from backlinkspider.signals import pages_done
 from backlinkspider.urls import BadURL, host_of, normalize, registered_domain
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
@@ -101,6 +102,9 @@ class BacklinksSpider(Spider):
             settings.set("CLOSESPIDER_ITEMCOUNT", spider.max_pages, priority="spider")
         contact = settings.get("BACKLINKS_CONTACT_URL")
         settings.set("USER_AGENT", f"backlinkspider/{__version__} (+{contact})", priority="project")
+        if settings.get("REDIS_URL"):
+            # The cluster frontier: shared queue, dupefilter and leases in Redis.
+            settings.set("SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider")
         spider.scope = settings.get("BACKLINKS_SCOPE")
         if spider.scope not in ("all", "seeds"):
             raise ValueError(f"BACKLINKS_SCOPE must be 'all' or 'seeds', not {spider.scope!r}")
@@ -118,12 +122,12 @@ class BacklinksSpider(Spider):
                 urls = list(index.pages_to_recrawl(self.max_pages))
             self.logger.info("re-crawling %d pages", len(urls))
             for i, url in enumerate(urls):  # the least recently crawled first
-                yield self._request(url, 0, priority=len(urls) - i)
+                yield self.request(url, 0, priority=len(urls) - i)
             return
-        if not self.seeds:
+        if not self.seeds and not self.crawler.settings.get("REDIS_URL"):
             self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
         for url in self.seeds:
-            yield self._request(url, 0)
+            yield self.request(url, 0)
 
     def parse(self, response: Any) -> Iterable[Any]:
         self.crawler.stats.inc_value("backlinks/pages")
@@ -133,13 +137,14 @@ class BacklinksSpider(Spider):
         for link in page.links:
             next_depth = depth if link.link_type == REDIRECT else depth + 1
             if self._should_follow(link, next_depth):
-                yield self._request(link.target_url, next_depth)
+                yield self.request(link.target_url, next_depth)
 
     def on_error(self, failure: Failure) -> Iterable[Page]:
         """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;
         robots.txt and budget refusals are skips, not errors."""
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             self.crawler.stats.inc_value("backlinks/skipped")
+            self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])
             return
         self.crawler.stats.inc_value("backlinks/errors")
         yield Page(failure.request.url, failed=True)
@@ -158,11 +163,15 @@ class BacklinksSpider(Spider):
         if content_type and not content_type.lower().startswith(_HTML_TYPES):
             raise StopDownload(fail=False)
 
-    def _request(self, url: str, depth: int, priority: int = 0) -> Request:
-        # verbatim_url: send our WHATWG-normalized URL as is, so response.url (the source of the page's
-        # edges) is spelled exactly as the links that point to it. Breadth first: shallower pages go first.
+    def request(self, url: str, depth: int, priority: int | None = None) -> Request:
+        """The request for a normalized URL at a depth; breadth first unless a priority is given.
+
+        verbatim_url: send our WHATWG-normalized URL as is, so response.url (the source of the page's
+        edges) is spelled exactly as the links that point to it.
+        """
         meta = {"depth": depth, "verbatim_url": True}
-        return Request(url, self.parse, errback=self.on_error, meta=meta, priority=priority - depth)
+        priority = -depth if priority is None else priority
+        return Request(url, self.parse, errback=self.on_error, meta=meta, priority=priority)
 
     def _should_follow(self, link: Link, depth: int) -> bool:
         url = link.target_url
