@@ -74,14 +74,9 @@ def crawl(
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from backlinkspider.spiders.backlinks import BacklinksSpider, read_seeds
+    from backlinkspider.spiders.backlinks import BacklinksSpider
 
-    try:
-        seeds = read_seeds(list(urls), seeds_file)
-    except BadURL as exc:
-        raise click.BadParameter(str(exc), param_hint="URL") from None
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
+    seeds = _read_seeds(urls, seeds_file)
     if not seeds and not recrawl and not os.environ.get("REDIS_URL") and not any(
         o.startswith("REDIS_URL=") for o in overrides
     ):
@@ -156,14 +151,8 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str) -> None:
 
     from backlinkspider.frontier import serializer
     from backlinkspider.frontier.dupefilter import from_settings
-    from backlinkspider.spiders.backlinks import read_seeds
 
-    try:
-        seeds = read_seeds(list(urls), seeds_file)
-    except BadURL as exc:
-        raise click.BadParameter(str(exc), param_hint="URL") from None
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
+    seeds = _read_seeds(urls, seeds_file)
     if not seeds:
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
     server = _redis(redis_url)
@@ -301,6 +290,9 @@ def query(
         except BadTarget as exc:
             raise click.BadParameter(str(exc), param_hint="--cursor") from None
         if first is None:
+            if cursor or offset:  # the end of a paginated listing is not an error
+                click.echo("no more rows", err=True)
+                return
             raise Failure(f"no backlinks to {parsed.scope} {parsed.value} match in {redact(index)}")
         last: list[dict[str, Any]] = []
 
@@ -343,6 +335,17 @@ def export(fmt: str, index: str) -> None:
     """Every edge in the index, streamed to stdout."""
     with _check_index(index) as idx:
         _write(_guard(idx.export()), fmt)
+
+
+def _read_seeds(urls: tuple[str, ...], seeds_file: str | None) -> list[str]:
+    from backlinkspider.spiders.backlinks import read_seeds
+
+    try:
+        return read_seeds(list(urls), seeds_file)
+    except BadURL as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
 
 
 def _check_index(uri: str, create: bool = False) -> Any:
@@ -431,9 +434,10 @@ def _profile_tables(p: dict[str, Any], title: str) -> None:
         head.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     console.print(head)
     tops = []
-    for key, label in (("top_referring_domains", "referring domain"), ("top_anchors", "anchor"),
-                       ("top_pages", "target page"), ("referring_tlds", "TLD")):
-        t = Table(title=label.capitalize() + "s", title_justify="left")
+    for key, label, title in (("top_referring_domains", "referring domain", "Top referring domains"),
+                              ("top_anchors", "anchor", "Top anchors"), ("top_pages", "target page", "Top pages"),
+                              ("referring_tlds", "TLD", "Referring domains by TLD")):
+        t = Table(title=title, title_justify="left")
         t.add_column(label, overflow="fold", max_width=48)
         t.add_column("links" if key != "referring_tlds" else "domains", justify="right")
         for entry in p[key]:

@@ -72,7 +72,7 @@ def edge_key(d: dict) -> tuple:
 class RedisServer:
     """A private redis-server on a free loopback port, stopped by its pid: tests never touch shared state."""
 
-    def __init__(self, directory: Path, password: str | None = None, persist: bool = False) -> None:
+    def __init__(self, directory: Path, password: str | None = None, persist: bool = False, tls: bool = False) -> None:
         import socket
 
         with socket.socket() as s:
@@ -82,13 +82,24 @@ class RedisServer:
         self.password = password
         self.persist = persist
         self.proc: subprocess.Popen | None = None
+        self.tls = tls
         auth = f":{password}@" if password else ""
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        if tls:  # a self-signed certificate for 127.0.0.1, trusted by the client through the URL
+            self.cert = directory / "redis.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-keyout", str(directory / "redis.key"), "-out", str(self.cert),
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
 
     def start(self) -> RedisServer:
         import time
 
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+        port = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.cert),
+                "--tls-key-file", str(self.directory / "redis.key"), "--tls-auth-clients", "no"] if self.tls \
+            else ["--port", str(self.port)]
+        args = ["redis-server", *port, "--bind", "127.0.0.1", "--dir", str(self.directory),
                 "--save", "", "--appendonly", "yes" if self.persist else "no", "--logfile", "redis.log"]
         if self.password:
             args += ["--requirepass", self.password]

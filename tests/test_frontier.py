@@ -209,3 +209,17 @@ def test_bloom_false_positive_rate_is_within_its_bound(redis_server):
     assert measured <= rate * 1.2, measured  # 50k trials: the 1.2 covers sampling noise at p = 1%
     assert capacity * (1 - rate) <= bloom.seen() <= capacity  # a few inserts collided: false positives
     assert bloom.bits / capacity == pytest.approx(9.59, rel=0.01) and bloom.hashes == 7
+
+
+def test_tls_and_password(tmp_path):
+    """rediss:// with a password: the same commands work over TLS."""
+    server = RedisServer(tmp_path, password="s3cret", tls=True).start()
+    try:
+        env = {**os.environ, "REDIS_URL": server.url}
+        res = run_cli("seed", "http://alice.github.io/", env=env)
+        assert res.returncode == 0 and res.stdout.startswith("1 of 1 seeds queued"), res.stderr
+        assert "frontier 1" in run_cli("status", env=env).stdout
+        plain = {**os.environ, "REDIS_URL": server.url.replace("rediss://", "redis://").split("?")[0]}
+        assert run_cli("status", env=plain).returncode == 1  # no TLS, no talk
+    finally:
+        server.stop()

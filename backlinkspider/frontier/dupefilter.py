@@ -78,6 +78,9 @@ class BloomDupeFilter:
         self.bits = min(math.ceil(-capacity * math.log(error_rate) / math.log(2) ** 2), 2**32)
         self.hashes = max(1, round(self.bits / capacity * math.log(2)))
         self._push = server.register_script(_BLOOM_PUSH)
+        # Allocate the whole bitmap at once: grown bit by bit, Redis over-allocates it by up to 1 MB.
+        server.eval("if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SETBIT', KEYS[1], ARGV[1], 0) end",
+                    1, defaults.BLOOM_KEY, self.bits - 1)
 
     def offsets(self, fingerprint: bytes) -> list[int]:
         h1 = int.from_bytes(fingerprint[:8], "big")
