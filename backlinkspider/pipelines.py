@@ -7,6 +7,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+from twisted.python.failure import Failure
+
 from backlinkspider.extract import Page
 from backlinkspider.signals import pages_done
 from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index, redact
@@ -48,10 +53,14 @@ class IndexPipeline:
     """Write every page's edges to ``BACKLINKS_INDEX`` in transactions of ``BACKLINKS_BATCH_SIZE`` edges,
     or of what came in ``BACKLINKS_FLUSH_SECONDS``, whichever is first.
 
-    A batch that fails to write (a locked or full disk, a lost server) is kept and tried again with the
-    next one and at close, so a passing fault loses nothing; what the index already holds is never
-    touched by a failed batch.
+    Writes run in a thread, one at a time, so the crawl goes on while the index works (SQLite and pymongo
+    release the GIL while they do); when writes fall behind by more than a few batches, the pipeline
+    makes Scrapy wait. A batch that fails to write (a locked or full disk, a lost server) is kept and
+    tried again with the next one and at close, so a passing fault loses nothing; what the index already
+    holds is never touched by a failed batch.
     """
+
+    BACKLOG = 4  # batches that may wait while one is written
 
     def __init__(
         self,
@@ -74,6 +83,8 @@ class IndexPipeline:
         self.index: LinkIndex | None = None
         self.pending: list[CrawledPage] = []
         self.pending_edges = 0
+        self.writing: Deferred | None = None
+        self.run = deferToThread  # how a write is run (tests run it in place)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
@@ -102,10 +113,22 @@ class IndexPipeline:
                 or time.monotonic() - self.last_flush >= self.flush_seconds
             ):
                 self.flush()
+            if self.writing is not None and self.pending_edges >= self.BACKLOG * self.batch_size:
+                # Writes fall behind: hold this item until the one under way is done.
+                waiting: Deferred = Deferred()
+                self.writing.addBoth(lambda result: (waiting.callback(item), result)[1])
+                return waiting
         return item
 
-    def close_spider(self) -> None:
-        self.flush()
+    async def close_spider(self) -> None:
+        for _ in range(3):  # the last batches, with a few tries if the index is failing
+            if self.writing is not None:
+                await maybe_deferred_to_future(self.writing)
+            if not self.pending:
+                break
+            self.flush()
+        if self.writing is not None:
+            await maybe_deferred_to_future(self.writing)
         if self.pending:
             logger.error(
                 "%d edges of %d pages could not be written to %s",
@@ -117,16 +140,31 @@ class IndexPipeline:
             self.index.close()
 
     def flush(self) -> None:
+        """Start writing what is pending, unless a write is under way (then it goes with the next one)."""
         self.last_flush = time.monotonic()
-        if not self.pending or self.index is None:
+        if not self.pending or self.index is None or self.writing is not None:
             return
-        try:
-            written = self.index.write(self.pending, lost_after_failures=self.lost_after_failures)
-        except IndexUnavailable as exc:
-            logger.error("index write failed, will retry: %s", exc)
-            return
+        batch, self.pending, self.pending_edges = self.pending, [], 0
+        d = self.run(self.index.write, batch, lost_after_failures=self.lost_after_failures)
+        d.addCallbacks(self._written, self._failed, callbackArgs=(batch,), errbackArgs=(batch,))
+        self.writing = d
+        d.addBoth(self._done)
+        d.addErrback(lambda failure: failure.trap(IndexUnavailable))
+
+    def _written(self, written: int, batch: list[CrawledPage]) -> None:
         self.stats.inc_value("backlinks/edges_written", written)
         if self.signals is not None:
-            self.signals.send_catch_log(pages_done, urls=[page.url for page in self.pending])
-        self.pending.clear()
-        self.pending_edges = 0
+            self.signals.send_catch_log(pages_done, urls=[page.url for page in batch])
+
+    def _failed(self, failure: Failure, batch: list[CrawledPage]) -> Failure:
+        failure.trap(IndexUnavailable)
+        logger.error("index write failed, will retry: %s", failure.value)
+        self.pending[:0] = batch
+        self.pending_edges += sum(len(page.edges) for page in batch)
+        return failure  # for _done; the last callback below swallows it
+
+    def _done(self, result: Any) -> Any:
+        self.writing = None
+        if not isinstance(result, Failure) and self.pending_edges >= self.batch_size:
+            self.flush()  # a full batch came in while writing: no need to wait for the next item
+        return result

@@ -77,7 +77,7 @@ def main() -> None:
             again, _ = measure(idx, pages, args.batch)  # a re-crawl: every write is an update
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
         print(f"sqlite: {rate:,.0f} edges/s new, {again:,.0f} edges/s re-crawl; {size / n:,.0f} bytes/edge on disk"
-              " (table + 4 indexes)")
+              " (edges, their indexes, per-domain aggregates, pages)")
 
     import bson
 

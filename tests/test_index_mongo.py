@@ -133,8 +133,11 @@ def test_pipeline_keeps_a_batch_the_index_refused(tmp_path):
 
     from backlinkspider.pipelines import IndexPipeline
 
+    from twisted.internet.defer import maybeDeferred
+
     crawler = get_crawler(settings_dict={"BACKLINKS_BATCH_SIZE": 3, "BACKLINKS_FLUSH_SECONDS": 60})
     pipe = IndexPipeline.from_crawler(crawler)
+    pipe.run = maybeDeferred  # write in place: no reactor runs here
     pipe.index = MongoIndex("mongodb://standin/backlinks", client=strict_client(), retry_seconds=0.2)
     flaky = Flaky(pipe.index._links, fail_before={1, 2, 3, 4, 5, 6, 7, 8}, fail_after=set())
     pipe.process_item(Page("http://a.org/", [Link("http://b.org/1", "text"), Link("http://b.org/2", "text"),

@@ -206,7 +206,8 @@ class SQLiteIndex(LinkIndex):
             raise IndexUnavailable(f"no index at {self.path} (crawl first, or pass --index)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            # check_same_thread off: the crawl's pipeline writes from a worker thread, one write at a time.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
