@@ -170,6 +170,13 @@ def test_redis_unreachable_or_wrong_password_is_one_line(cluster, tmp_path):
         assert "wrong" not in res.stderr  # the password is not shown
         res = run_cli("status", env={**env, "REDIS_URL": url})
         assert res.returncode == 1 and res.stderr.count("\n") == 1
+    # `scrapy crawl` itself: one error line, no traceback, and nothing crawled.
+    res = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={HUB}",
+                          "-s", f"BACKLINKS_INDEX=sqlite:///{tmp_path / 'y.db'}", "-s", "LOG_LEVEL=WARNING"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**env, "REDIS_URL": f"redis://127.0.0.1:{server.port + 1}/0"})
+    errors = [line for line in res.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "cannot reach Redis" in errors[0] and "Traceback" not in res.stderr
 
 
 def test_a_redis_restart_mid_crawl_is_ridden_out(tmp_path, proxy_env):

@@ -17,8 +17,10 @@ class RedisUnavailable(Exception):
     """Redis cannot be reached; the message is one line for a person."""
 
 
-def connect(url: str, *, check: bool = True) -> redis.Redis:
-    """A client for ``url`` (``redis://``, ``rediss://`` for TLS, with a password in the URL if any)."""
+def connect(url: str) -> redis.Redis:
+    """A client for ``url`` (``redis://``, ``rediss://`` for TLS, with a password in the URL if any) that
+    retries through outages; Redis must be reachable now (checked once, without retries)."""
+    connect_once(url).close()
     params: dict[str, Any] = {
         "url": url,
         "retry": Retry(ExponentialBackoff(cap=10, base=0.2), retries=12),
@@ -27,13 +29,7 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
         "socket_connect_timeout": 5,
         "health_check_interval": 30,
     }
-    server = get_redis(**params)
-    if check:
-        try:
-            server.ping()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(f"cannot reach Redis at {redact(url)}: {exc}") from None
-    return server
+    return get_redis(**params)
 
 
 def connect_once(url: str) -> redis.Redis:

@@ -103,8 +103,19 @@ class BacklinksSpider(Spider):
         contact = settings.get("BACKLINKS_CONTACT_URL")
         settings.set("USER_AGENT", f"backlinkspider/{__version__} (+{contact})", priority="project")
         if settings.get("REDIS_URL"):
-            # The cluster frontier: shared queue, dupefilter and leases in Redis.
-            settings.set("SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider")
+            from backlinkspider.frontier.connection import RedisUnavailable, connect_once
+
+            try:
+                connect_once(settings.get("REDIS_URL")).close()
+            except RedisUnavailable as exc:
+                # One line, and a crawl that does nothing, rather than a traceback per component.
+                spider.logger.error("%s; not crawling", exc)
+                settings.set("REDIS_URL", None, priority="cmdline")
+                spider.seeds, spider.recrawl = [], False
+                spider.unreachable = True
+            else:
+                # The cluster frontier: shared queue, dupefilter and leases in Redis.
+                settings.set("SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider")
         spider.scope = settings.get("BACKLINKS_SCOPE")
         if spider.scope not in ("all", "seeds"):
             raise ValueError(f"BACKLINKS_SCOPE must be 'all' or 'seeds', not {spider.scope!r}")
@@ -115,6 +126,8 @@ class BacklinksSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        if getattr(self, "unreachable", False):
+            return
         if self.recrawl:
             from backlinkspider.index import open_index
 
