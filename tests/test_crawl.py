@@ -152,3 +152,24 @@ def test_crawl_into_mongodb_gives_the_same_export_as_sqlite(web, crawl, proxy_en
     assert strip(mongo_export) == strip(sqlite_rows)
     assert sorted(map(edge_key, mongo_query)) == sorted(map(edge_key, bob))
     assert all(ISO.fullmatch(r["first_seen"]) for r in mongo_export)
+
+
+def test_robots_txt_network_errors_are_logged_on_one_line():
+    import logging
+
+    from scrapy.exceptions import CannotResolveHostError
+
+    from backlinkspider.spiders.backlinks import NetworkErrorsOnOneLine
+
+    filt = NetworkErrorsOnOneLine((CannotResolveHostError,))
+
+    def record(exc):
+        try:
+            raise exc
+        except Exception:
+            return logging.LogRecord("scrapy", logging.ERROR, __file__, 1, "Error downloading", (), sys.exc_info())
+
+    dns = record(CannotResolveHostError("DNS lookup failed"))
+    assert filt.filter(dns) and dns.exc_info is None and dns.levelname == "WARNING"
+    bug = record(ValueError("a real bug"))
+    assert filt.filter(bug) and bug.exc_info is not None and bug.levelname == "ERROR"

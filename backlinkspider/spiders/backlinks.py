@@ -8,6 +8,7 @@ even when its target was already crawled or is disallowed by robots.txt, and the
 from __future__ import annotations
 
 import collections
+import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
 from backlinkspider import __version__
@@ -53,6 +55,21 @@ def looks_like_trap(url: str, max_length: int, max_repeats: int) -> bool:
         if counts and max(counts.values()) >= max_repeats:
             return True
     return False
+
+
+class NetworkErrorsOnOneLine(logging.Filter):
+    """Scrapy logs a full traceback when robots.txt cannot be fetched: on a broad crawl, where dead hosts
+    are routine, that floods the log. For network errors (Scrapy's RETRY_EXCEPTIONS) keep the one line."""
+
+    def __init__(self, network_errors: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.network_errors = network_errors
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.network_errors):
+            record.exc_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 class BacklinksSpider(Spider):
@@ -123,6 +140,10 @@ class BacklinksSpider(Spider):
         spider.max_url_length = settings.getint("BACKLINKS_MAX_URL_LENGTH")
         spider.max_segment_repeats = settings.getint("BACKLINKS_MAX_SEGMENT_REPEATS")
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
+        network_errors = tuple(
+            e if isinstance(e, type) else load_object(e) for e in settings.getlist("RETRY_EXCEPTIONS")
+        )
+        logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(NetworkErrorsOnOneLine(network_errors))
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
