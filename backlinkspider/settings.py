@@ -4,6 +4,7 @@ broad crawl. Override any of them with ``-s NAME=VALUE`` on ``scrapy crawl`` or 
 
 import os
 
+from backlinkspider.frontier import defaults as frontier
 from backlinkspider.index import DEFAULT_INDEX
 
 BOT_NAME = "backlinkspider"
@@ -40,18 +41,18 @@ BACKLINKS_LOST_AFTER_FAILURES = 3
 # Scrapy's own scheduler, one process.
 REDIS_URL = os.environ.get("REDIS_URL")
 # A worker with no work closes after this many seconds (0 = never).
-BACKLINKS_IDLE_TIMEOUT = 300
+BACKLINKS_IDLE_TIMEOUT = frontier.IDLE_TIMEOUT  # 300
 # A leased request not completed in this many seconds (its worker died) goes back to the frontier.
-BACKLINKS_LEASE_SECONDS = 300
+BACKLINKS_LEASE_SECONDS = frontier.LEASE_SECONDS  # 300
 # Seconds between the starts of two requests to one host, across all workers (0 = off).
-BACKLINKS_HOST_DELAY = 1.0
+BACKLINKS_HOST_DELAY = frontier.HOST_DELAY  # 1.0
 # "set": exact, 16 bytes of Redis per URL plus overhead. "bloom": a Bloom filter of about 1.8 bytes per
 # URL at 0.1%, for BACKLINKS_BLOOM_CAPACITY URLs at BACKLINKS_BLOOM_ERROR_RATE false positives.
-BACKLINKS_DUPEFILTER = "set"
-BACKLINKS_BLOOM_CAPACITY = 100_000_000
-BACKLINKS_BLOOM_ERROR_RATE = 0.001
+BACKLINKS_DUPEFILTER = frontier.DUPEFILTER  # "set"
+BACKLINKS_BLOOM_CAPACITY = frontier.BLOOM_CAPACITY  # 100,000,000
+BACKLINKS_BLOOM_ERROR_RATE = frontier.BLOOM_ERROR_RATE  # 0.001
 # Requests pushed to Redis per round trip.
-BACKLINKS_FRONTIER_BATCH = 500
+BACKLINKS_FRONTIER_BATCH = frontier.BATCH_SIZE  # 500
 
 # A live progress line on the terminal (backlinks crawl turns it on).
 BACKLINKS_PROGRESS = False

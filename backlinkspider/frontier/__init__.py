@@ -9,8 +9,8 @@ queue, per-URL dupefilter and spider-idle seeding we replace):
 - ``serializer``: requests as small JSON entries, never pickle; hostile entries are dropped;
 - ``queue``: the shared priority queue, with leases so a killed worker loses no page;
 - ``dupefilter``: an exact set of fingerprints (default) or a Bloom filter on a plain bitmap;
-- ``scheduler``: the Scrapy scheduler that batches all of it, one round trip per batch;
-- ``politeness``: a per-host delay that holds across all workers;
-- ``worker``: the extension that reaps expired leases, publishes this worker's figures for
-  ``backlinks status``, and closes an idle worker after ``BACKLINKS_IDLE_TIMEOUT``.
+- ``scheduler``: the Scrapy scheduler that batches all of it, one round trip per batch, reaps expired
+  leases, publishes this worker's figures for ``backlinks status`` and closes an idle worker after
+  ``BACKLINKS_IDLE_TIMEOUT``;
+- ``politeness``: a per-host delay that holds across all workers.
 """
