@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -77,10 +76,6 @@ def crawl(
     from backlinkspider.spiders.backlinks import BacklinksSpider
 
     seeds = _read_seeds(urls, seeds_file)
-    if not seeds and not recrawl and not os.environ.get("REDIS_URL") and not any(
-        o.startswith("REDIS_URL=") for o in overrides
-    ):
-        raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
     if seeds and recrawl:
         raise click.UsageError("--recrawl re-visits the index and takes no seeds")
 
@@ -95,6 +90,8 @@ def crawl(
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
         settings.set(name, value, priority="cmdline")
+    if not seeds and not recrawl and not settings.get("REDIS_URL"):  # a cluster worker may start empty
+        raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
     _check_index(settings["BACKLINKS_INDEX"], create=not recrawl).close()
     if settings.get("REDIS_URL"):
         _redis(settings["REDIS_URL"]).close()

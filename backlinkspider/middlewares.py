@@ -8,6 +8,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
+from backlinkspider.frontier.defaults import BUDGET_KEY
 from backlinkspider.urls import host_of
 
 
@@ -43,7 +44,7 @@ class HostBudgetMiddleware:
             return
         host = host_of(request.url)
         if self.server is not None:
-            key = f"backlinks:budget:{host}"
+            key = BUDGET_KEY % host
             pipe = self.server.pipeline()
             pipe.incr(key)
             pipe.expire(key, 86400, nx=True)

@@ -7,6 +7,7 @@ LEASE_ENTRIES_KEY = f"{PREFIX}:leased"  # hash: URL -> JSON entry, to put back w
 SEEN_KEY = f"{PREFIX}:seen"  # set of 16-byte fingerprints
 BLOOM_KEY = f"{PREFIX}:seen:bloom"  # the Bloom filter's bitmap
 SEEN_COUNT_KEY = f"{PREFIX}:seen:count"  # URLs the Bloom filter took as new
+BUDGET_KEY = f"{PREFIX}:budget:%s"  # pages fetched from a host by the cluster (expires after a day)
 HOST_KEY = f"{PREFIX}:host:%s"  # the earliest time the next request to a host may start
 WORKER_KEY = f"{PREFIX}:worker:%s"  # hash of one worker's figures, expiring with its heartbeat
 WORKERS_PATTERN = f"{PREFIX}:worker:*"

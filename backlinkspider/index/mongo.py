@@ -170,7 +170,7 @@ class MongoIndex(LinkIndex):
     def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
         from pymongo import UpdateMany, UpdateOne
 
-        edge_ops, after = [], []
+        edge_ops, lost_ops, page_ops = [], [], []
         for page in pages:
             seen = page.seen_at.astimezone(UTC).replace(microsecond=0, tzinfo=None)  # BSON dates are UTC
             for edge in page.edges:
@@ -178,25 +178,20 @@ class MongoIndex(LinkIndex):
                 edge_ops.append(UpdateOne(filter_, update, upsert=True))
             if not page.failed:
                 # This fetch's edges were just seen; the page's other live edges are gone.
-                after.append(UpdateMany({"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
-                                        {"$set": {"lost_at": seen}}))
-                after.append(UpdateOne({"_id": page.url}, {"$set": {"failures": 0}, "$max": {"last_crawled": seen}},
-                                       upsert=True))
+                lost_ops.append(UpdateMany({"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
+                                           {"$set": {"lost_at": seen}}))
+                failures = 0
             else:
                 failures = 1 + ((self._pages.find_one({"_id": page.url}) or {}).get("failures") or 0)
-                after.append(UpdateOne({"_id": page.url}, {"$set": {"failures": failures},
-                                                           "$max": {"last_crawled": seen}}, upsert=True))
                 if failures >= lost_after_failures:
-                    after.append(UpdateMany({"source_url": page.url, "lost_at": None}, {"$set": {"lost_at": seen}}))
-        if edge_ops:
-            self._with_retries(lambda: self._links.bulk_write(edge_ops, ordered=False), "write to")
-        # In order, after the edges: lost marks read the last_seen the upserts just moved.
-        link_ops = [op for op in after if isinstance(op, UpdateMany)]
-        page_ops = [op for op in after if not isinstance(op, UpdateMany)]
-        if link_ops:
-            self._with_retries(lambda: self._links.bulk_write(link_ops, ordered=True), "write to")
-        if page_ops:
-            self._with_retries(lambda: self._pages.bulk_write(page_ops, ordered=False), "write to")
+                    lost_ops.append(UpdateMany({"source_url": page.url, "lost_at": None}, {"$set": {"lost_at": seen}}))
+            page_ops.append(UpdateOne({"_id": page.url}, {"$set": {"failures": failures},
+                                                          "$max": {"last_crawled": seen}}, upsert=True))
+        # The lost marks go after the edges, in order: they read the last_seen the upserts just moved.
+        for collection, ops, ordered in ((self._links, edge_ops, False), (self._links, lost_ops, True),
+                                         (self._pages, page_ops, False)):
+            if ops:
+                self._with_retries(lambda: collection.bulk_write(ops, ordered=ordered), "write to")
         return len(edge_ops)
 
     def query(
