@@ -55,7 +55,9 @@ def cli() -> None:
 @click.option("--seeds-file", type=click.Path(dir_okay=False), help="A file of seed URLs, one a line.")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Link hops from the seeds (0 = seeds only).")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Stop after about this many pages.")
-@click.option("--recrawl", is_flag=True, help="Re-visit the pages in the index, least recently crawled first.")
+@click.option(
+    "--recrawl", is_flag=True, help="Re-visit the pages in the index, least recently crawled first."
+)
 @index_option
 @click.option(
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Any Scrapy or BACKLINKS_* setting."
@@ -154,8 +156,9 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str) -> None:
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
     server = _redis(redis_url)
     filt = from_settings(server, _settings())
-    new = filt.push_new([(fingerprint(Request(u, meta={"verbatim_url": True})), 0, serializer.dumps(u, 0, 0))
-                         for u in seeds])
+    new = filt.push_new(
+        [(fingerprint(Request(u, meta={"verbatim_url": True})), 0, serializer.dumps(u, 0, 0)) for u in seeds]
+    )
     click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
 
 
@@ -206,12 +209,23 @@ def _status_table(server: Any, settings: Any) -> Any:
         table.add_column(col, justify="right" if col != "worker" else "left")
     total = {"pages": 0, "links": 0, "errors": 0, "pages_per_s": 0.0}
     for name, f in workers:
-        table.add_row(name, f"{int(f['pages']):,}", f"{int(f['links']):,}", f"{int(f['errors']):,}",
-                      f"{float(f['pages_per_s']):,.1f}")
+        table.add_row(
+            name,
+            f"{int(f['pages']):,}",
+            f"{int(f['links']):,}",
+            f"{int(f['errors']):,}",
+            f"{float(f['pages_per_s']):,.1f}",
+        )
         for k in total:
             total[k] += float(f[k])
-    table.add_row("all", f"{int(total['pages']):,}", f"{int(total['links']):,}", f"{int(total['errors']):,}",
-                  f"{total['pages_per_s']:,.1f}", style="bold")
+    table.add_row(
+        "all",
+        f"{int(total['pages']):,}",
+        f"{int(total['links']):,}",
+        f"{int(total['errors']):,}",
+        f"{total['pages_per_s']:,.1f}",
+        style="bold",
+    )
     table.caption = (
         f"frontier {server.zcard(defaults.QUEUE_KEY):,}  seen {from_settings(server, settings).seen():,}"
         f"  leased {server.zcard(defaults.LEASES_KEY):,}  workers {len(workers)}"
@@ -225,12 +239,16 @@ def _status_table(server: Any, settings: Any) -> Any:
 @click.option("--follow-only", is_flag=True, help="Only links without nofollow, ugc or sponsored.")
 @click.option("--nofollow-only", is_flag=True, help="Only links with nofollow, ugc or sponsored.")
 @click.option("--type", "link_type", type=click.Choice(LINK_TYPES), help="Only links of this type.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="First seen on or after.")
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="First seen on or after."
+)
 @click.option("--from-domain", help="Only links from this referring (registered) domain.")
 @click.option("--anchor-contains", help="Only anchors containing this text (case-insensitive).")
 @click.option("--live/--lost", default=True, help="Live links (the default) or lost ones.")
 @click.option("--include-lost", is_flag=True, help="Live and lost links.")
-@click.option("--one-per-domain", is_flag=True, help="The best link per referring domain (follow, then oldest).")
+@click.option(
+    "--one-per-domain", is_flag=True, help="The best link per referring domain (follow, then oldest)."
+)
 @click.option("--sort", type=click.Choice(SORTS), default="first_seen", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 = all.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
@@ -281,8 +299,17 @@ def query(
     )
     with _check_index(index) as idx:
         try:
-            rows = _guard(idx.query(parsed, filters, sort=sort, limit=limit or None, offset=offset,
-                                    cursor=cursor, one_per_domain=one_per_domain))
+            rows = _guard(
+                idx.query(
+                    parsed,
+                    filters,
+                    sort=sort,
+                    limit=limit or None,
+                    offset=offset,
+                    cursor=cursor,
+                    one_per_domain=one_per_domain,
+                )
+            )
             first = next(rows, None)
         except BadTarget as exc:
             raise click.BadParameter(str(exc), param_hint="--cursor") from None
@@ -342,7 +369,9 @@ def _read_seeds(urls: tuple[str, ...], seeds_file: str | None) -> list[str]:
     except BadURL as exc:
         raise click.BadParameter(str(exc), param_hint="URL") from None
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file") from None
+        raise click.BadParameter(
+            f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file"
+        ) from None
 
 
 def _check_index(uri: str, create: bool = False) -> Any:
@@ -423,17 +452,28 @@ def _profile_tables(p: dict[str, Any], title: str) -> None:
         ("follow / nofollow / ugc / sponsored", " / ".join(f"{p['by_rel'][k]:,}" for k in p["by_rel"])),
         ("text / image / canonical / redirect", " / ".join(f"{p['by_type'][k]:,}" for k in p["by_type"])),
         ("first seen / last seen", f"{p['first_seen']} / {p['last_seen']}"),
-        ("new 7d / 30d (links, domains)", " / ".join(
-            f"{p['new'][w]['backlinks']:,}, {p['new'][w]['referring_domains']:,}" for w in ("7d", "30d"))),
-        ("lost 7d / 30d (links, domains)", " / ".join(
-            f"{p['lost'][w]['backlinks']:,}, {p['lost'][w]['referring_domains']:,}" for w in ("7d", "30d"))),
+        (
+            "new 7d / 30d (links, domains)",
+            " / ".join(
+                f"{p['new'][w]['backlinks']:,}, {p['new'][w]['referring_domains']:,}" for w in ("7d", "30d")
+            ),
+        ),
+        (
+            "lost 7d / 30d (links, domains)",
+            " / ".join(
+                f"{p['lost'][w]['backlinks']:,}, {p['lost'][w]['referring_domains']:,}" for w in ("7d", "30d")
+            ),
+        ),
     ):
         head.add_row(label, f"{value:,}" if isinstance(value, int) else value)
     console.print(head)
     tops = []
-    for key, label, title in (("top_referring_domains", "referring domain", "Top referring domains"),
-                              ("top_anchors", "anchor", "Top anchors"), ("top_pages", "target page", "Top pages"),
-                              ("referring_tlds", "TLD", "Referring domains by TLD")):
+    for key, label, title in (
+        ("top_referring_domains", "referring domain", "Top referring domains"),
+        ("top_anchors", "anchor", "Top anchors"),
+        ("top_pages", "target page", "Top pages"),
+        ("referring_tlds", "TLD", "Referring domains by TLD"),
+    ):
         t = Table(title=title, title_justify="left")
         t.add_column(label, overflow="fold", max_width=48)
         t.add_column("links" if key != "referring_tlds" else "domains", justify="right")

@@ -60,9 +60,7 @@ class Page:
 def extract(response: Response) -> Page:
     """The links of a Scrapy response (see the module docstring for what counts)."""
     headers = response.headers
-    page_nofollow = any(
-        robots_says_nofollow(v.decode("latin-1")) for v in headers.getlist(b"X-Robots-Tag")
-    )
+    page_nofollow = any(robots_says_nofollow(v.decode("latin-1")) for v in headers.getlist(b"X-Robots-Tag"))
     if 300 <= response.status < 400:
         location = headers.get(b"Location")
         target = resolve(response.url, _decode_header(location)) if location else None

@@ -24,7 +24,11 @@ class ProgressLine:
         self.stats = stats
         self.started = time.monotonic()
         self.console = Console(stderr=True)
-        self.live = Live(self.render(), console=self.console, auto_refresh=False) if self.console.is_terminal else None
+        self.live = (
+            Live(self.render(), console=self.console, auto_refresh=False)
+            if self.console.is_terminal
+            else None
+        )
         self.ticker = LoopingCall(self.refresh)
 
     @classmethod

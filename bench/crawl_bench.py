@@ -69,11 +69,15 @@ def worker(kind: str, index: str) -> None:
     process.crawl(crawler, **({"seeds": HUB} if kind == "real" else {}))
     process.start()
     stats = crawler.stats.get_stats()
-    print(json.dumps({
-        "pages": stats.get("response_received_count", 0),
-        "seconds": stats["elapsed_time_seconds"],
-        "edges": stats.get("backlinks/edges_written", 0),
-    }))
+    print(
+        json.dumps(
+            {
+                "pages": stats.get("response_received_count", 0),
+                "seconds": stats["elapsed_time_seconds"],
+                "edges": stats.get("backlinks/edges_written", 0),
+            }
+        )
+    )
 
 
 def run(kind: str, proxy: str) -> dict:
@@ -81,7 +85,10 @@ def run(kind: str, proxy: str) -> dict:
         env = {**os.environ, "http_proxy": proxy, "https_proxy": proxy}
         out = subprocess.run(
             [sys.executable, __file__, "--worker", kind, "--index", f"sqlite:///{tmp}/bench.db"],
-            env=env, capture_output=True, text=True, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -113,12 +120,18 @@ def main() -> None:
         server.terminate()
     real, noop = best["real"], best["noop"]
     print(f"synthetic web: {args.sites} sites x {args.pages} pages + hand-made pages; best of {args.rounds}")
-    print(f"no-op spider:          {noop['pages']:,} responses in {noop['seconds']:.1f}s = {noop['rate']:,.0f} pages/s")
-    print(f"backlinks spider:      {real['pages']:,} responses in {real['seconds']:.1f}s = {real['rate']:,.0f} pages/s"
-          f" ({real['edges']:,} edges indexed)")
+    print(
+        f"no-op spider:          {noop['pages']:,} responses in {noop['seconds']:.1f}s = {noop['rate']:,.0f} pages/s"
+    )
+    print(
+        f"backlinks spider:      {real['pages']:,} responses in {real['seconds']:.1f}s = {real['rate']:,.0f} pages/s"
+        f" ({real['edges']:,} edges indexed)"
+    )
     print(f"ratio backlinks/no-op: {real['rate'] / noop['rate']:.2f}")
-    print(f"reproduce: {sys.executable} bench/crawl_bench.py --sites {args.sites} --pages {args.pages}"
-          f" --rounds {args.rounds}")
+    print(
+        f"reproduce: {sys.executable} bench/crawl_bench.py --sites {args.sites} --pages {args.pages}"
+        f" --rounds {args.rounds}"
+    )
 
 
 if __name__ == "__main__":

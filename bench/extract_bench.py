@@ -45,7 +45,9 @@ def main() -> None:
         best_text = min(best_text, time.perf_counter() - t)
 
     n = len(bodies)
-    print(f"corpus: {n} pages, {mb:.1f} MB ({mb * 1e3 / n:.0f} KB/page), {links:,} links; best of {args.rounds}")
+    print(
+        f"corpus: {n} pages, {mb:.1f} MB ({mb * 1e3 / n:.0f} KB/page), {links:,} links; best of {args.rounds}"
+    )
     print(f"extract(response), decoding included: {n / best_resp:,.0f} pages/s  ({mb / best_resp:.1f} MB/s)")
     print(f"extract_html(text), decoded already:  {n / best_text:,.0f} pages/s  ({mb / best_text:.1f} MB/s)")
     print(f"reproduce: {sys.executable} bench/extract_bench.py --rounds {args.rounds}")

@@ -73,23 +73,62 @@ def crawl_rate(workers: int, sites: int, pages: int) -> float:
     """Pages/s of N workers on the synthetic web (served by a proxy in its own process)."""
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp)).start()
-        proxy = subprocess.Popen([sys.executable, "-c", (
-            "import sys, threading; sys.path.insert(0, 'tests');"
-            "from synthweb import SyntheticWeb, ProxyServer;"
-            f"p = ProxyServer(SyntheticWeb(seed=11, bulk_sites={sites}, pages_per_site={pages})).__enter__();"
-            "print(p.url, flush=True); threading.Event().wait()")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        proxy = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import sys, threading; sys.path.insert(0, 'tests');"
+                    "from synthweb import SyntheticWeb, ProxyServer;"
+                    f"p = ProxyServer(SyntheticWeb(seed=11, bulk_sites={sites}, pages_per_site={pages})).__enter__();"
+                    "print(p.url, flush=True); threading.Event().wait()"
+                ),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             url = proxy.stdout.readline().strip()
             env = {**os.environ, "http_proxy": url, "https_proxy": url, "REDIS_URL": server.url}
-            cmd = [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-s", "AUTOTHROTTLE_ENABLED=False",
-                   "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "BACKLINKS_HOST_DELAY=0",
-                   "-s", "BACKLINKS_MAX_PAGES_PER_HOST=100", "-s", "BACKLINKS_IDLE_TIMEOUT=3",
-                   "-s", f"BACKLINKS_INDEX=sqlite:///{tmp}/bench.db", "-s", "LOG_LEVEL=INFO"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "backlinks",
+                "-s",
+                "AUTOTHROTTLE_ENABLED=False",
+                "-s",
+                "DOWNLOAD_DELAY=0",
+                "-s",
+                "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+                "-s",
+                "BACKLINKS_HOST_DELAY=0",
+                "-s",
+                "BACKLINKS_MAX_PAGES_PER_HOST=100",
+                "-s",
+                "BACKLINKS_IDLE_TIMEOUT=3",
+                "-s",
+                f"BACKLINKS_INDEX=sqlite:///{tmp}/bench.db",
+                "-s",
+                "LOG_LEVEL=INFO",
+            ]
             started = time.perf_counter()
-            procs = [subprocess.Popen(cmd + (["-a", "seeds=http://www.hub-directory.com/"] if i == 0 else []),
-                                      cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True) for i in range(workers)]
+            procs = [
+                subprocess.Popen(
+                    cmd + (["-a", "seeds=http://www.hub-directory.com/"] if i == 0 else []),
+                    cwd=ROOT,
+                    env=env,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for i in range(workers)
+            ]
             logs = [p.communicate()[1] for p in procs]
-            pages = sum(int(m.group(1)) for log in logs for m in re.finditer(r"'response_received_count': (\d+)", log))
+            pages = sum(
+                int(m.group(1)) for log in logs for m in re.finditer(r"'response_received_count': (\d+)", log)
+            )
             # Workers wait BACKLINKS_IDLE_TIMEOUT (plus up to one idle check) before closing: not crawl time.
             elapsed = time.perf_counter() - started - 3
             return pages / elapsed
@@ -125,20 +164,28 @@ def main() -> None:
             rate_pop = popped / (time.perf_counter() - started)
         finally:
             server.stop()
-    print(f"push with dedup, batches of {args.batch}: set {rate_set:,.0f} requests/s new,"
-          f" {rate_dup:,.0f}/s duplicates; bloom {rate_bloom:,.0f}/s (target >= 20,000)")
+    print(
+        f"push with dedup, batches of {args.batch}: set {rate_set:,.0f} requests/s new,"
+        f" {rate_dup:,.0f}/s duplicates; bloom {rate_bloom:,.0f}/s (target >= 20,000)"
+    )
     print(f"lease (pop 8 at a time): {rate_pop:,.0f} requests/s")
     set_bytes = memory_per_url(SetDupeFilter, args.urls, args.batch)
     bloom_bytes = memory_per_url(lambda c: BloomDupeFilter(c, args.urls, 0.001), args.urls, args.batch)
-    print(f"Redis memory per URL at {args.urls:,} URLs (used_memory growth / MEMORY USAGE of the key):"
-          f" set {set_bytes[0]:.1f} / {set_bytes[1]:.1f} bytes; bloom at 0.1% {bloom_bytes[0]:.2f} / {bloom_bytes[1]:.2f}"
-          " bytes (target <= 2)")
+    print(
+        f"Redis memory per URL at {args.urls:,} URLs (used_memory growth / MEMORY USAGE of the key):"
+        f" set {set_bytes[0]:.1f} / {set_bytes[1]:.1f} bytes; bloom at 0.1% {bloom_bytes[0]:.2f} / {bloom_bytes[1]:.2f}"
+        " bytes (target <= 2)"
+    )
     one = crawl_rate(1, args.sites, args.pages)
     two = crawl_rate(2, args.sites, args.pages)
-    print(f"synthetic web ({args.sites} sites x {args.pages} pages): 1 worker {one:,.0f} pages/s,"
-          f" 2 workers {two:,.0f} pages/s (2 cores: the proxy and Redis share them)")
-    print(f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls} --sites {args.sites}"
-          f" --pages {args.pages}")
+    print(
+        f"synthetic web ({args.sites} sites x {args.pages} pages): 1 worker {one:,.0f} pages/s,"
+        f" 2 workers {two:,.0f} pages/s (2 cores: the proxy and Redis share them)"
+    )
+    print(
+        f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls} --sites {args.sites}"
+        f" --pages {args.pages}"
+    )
 
 
 if __name__ == "__main__":

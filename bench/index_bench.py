@@ -35,14 +35,24 @@ def synthetic_pages(edges: int, seed: int = 1) -> list[CrawledPage]:
     pages, made = [], 0
     while made < edges:
         site = f"www.{rng.choice(WORDS)}-{rng.randrange(200_000)}.com"
-        url = f"https://{site}/{rng.choice(WORDS)}/{rng.randrange(10**6)}-{'-'.join(rng.sample(WORDS, 4))}.html"
+        url = (
+            f"https://{site}/{rng.choice(WORDS)}/{rng.randrange(10**6)}-{'-'.join(rng.sample(WORDS, 4))}.html"
+        )
         links = []
         for _ in range(min(40, edges - made)):
             target_site = int(50_000 * rng.paretovariate(1.2)) % 50_000
             target = f"https://site{target_site}.example.org/{'/'.join(rng.sample(WORDS, 2))}?id={rng.randrange(10**5)}"
             rel = rng.random()
-            links.append(Link(target, "text", " ".join(rng.sample(WORDS, rng.randint(1, 5))), rel < 0.2,
-                              0.2 <= rel < 0.23, 0.23 <= rel < 0.25))
+            links.append(
+                Link(
+                    target,
+                    "text",
+                    " ".join(rng.sample(WORDS, rng.randint(1, 5))),
+                    rel < 0.2,
+                    0.2 <= rel < 0.23,
+                    0.23 <= rel < 0.25,
+                )
+            )
         page = Page(url, links)
         pages.append(CrawledPage(url, t0 + timedelta(seconds=len(pages)), page_edges(page, False)))
         made += len(page.links)
@@ -76,8 +86,10 @@ def main() -> None:
             rate, n = measure(idx, pages, args.batch)
             again, _ = measure(idx, pages, args.batch)  # a re-crawl: every write is an update
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
-        print(f"sqlite: {rate:,.0f} edges/s new, {again:,.0f} edges/s re-crawl; {size / n:,.0f} bytes/edge on disk"
-              " (edges, their indexes, per-domain aggregates, pages)")
+        print(
+            f"sqlite: {rate:,.0f} edges/s new, {again:,.0f} edges/s re-crawl; {size / n:,.0f} bytes/edge on disk"
+            " (edges, their indexes, per-domain aggregates, pages)"
+        )
 
     import bson
 
@@ -89,12 +101,16 @@ def main() -> None:
         filter_, update = update_for(e, pages[0].seen_at)
         doc = {**filter_, **update["$setOnInsert"], **update["$set"], **update["$max"]}
         doc_bytes += len(bson.encode(doc))
-    print(f"mongodb: {doc_bytes / len(sample):,.0f} bytes/edge of BSON per document (before compression and"
-          " indexes)")
+    print(
+        f"mongodb: {doc_bytes / len(sample):,.0f} bytes/edge of BSON per document (before compression and"
+        " indexes)"
+    )
     uri = os.environ.get("BACKLINKS_TEST_MONGO_URI")
     if not uri:
-        print("mongodb edges/s and on-disk bytes/edge need a real server: "
-              f"BACKLINKS_TEST_MONGO_URI=mongodb://HOST:27017 {sys.executable} bench/index_bench.py")
+        print(
+            "mongodb edges/s and on-disk bytes/edge need a real server: "
+            f"BACKLINKS_TEST_MONGO_URI=mongodb://HOST:27017 {sys.executable} bench/index_bench.py"
+        )
     else:
         head, _, query = uri.partition("?")
         name = f"backlinks_bench_{uuid.uuid4().hex[:8]}"
@@ -104,8 +120,10 @@ def main() -> None:
             again, _ = measure(idx, pages, args.batch)
             stats = idx._links.database.command("collStats", "links")
             on_disk = stats["storageSize"] + stats["totalIndexSize"]
-            print(f"mongodb: {rate:,.0f} edges/s new, {again:,.0f} edges/s re-crawl; {on_disk / n:,.0f} bytes/edge"
-                  " on disk (compressed collection + indexes)")
+            print(
+                f"mongodb: {rate:,.0f} edges/s new, {again:,.0f} edges/s re-crawl; {on_disk / n:,.0f} bytes/edge"
+                " on disk (compressed collection + indexes)"
+            )
         finally:
             idx._client.drop_database(name)
             idx.close()

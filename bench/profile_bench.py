@@ -63,8 +63,16 @@ def pages(count: int, rng: random.Random, draw: TargetDraw, start: datetime, off
             rank = draw()
             target = f"https://www.target{rank}.com/p/{rng.randrange(2000)}"
             rel = rng.random()
-            links.append(Link(target, "text" if rel < 0.9 else "image", f"anchor {rng.randrange(500)}",
-                              rel < 0.15, 0.15 <= rel < 0.17, 0.17 <= rel < 0.18))
+            links.append(
+                Link(
+                    target,
+                    "text" if rel < 0.9 else "image",
+                    f"anchor {rng.randrange(500)}",
+                    rel < 0.15,
+                    0.15 <= rel < 0.17,
+                    0.17 <= rel < 0.18,
+                )
+            )
         made += len(links)
         yield CrawledPage(url, start + timedelta(seconds=n), page_edges(Page(url, links), False))
 
@@ -107,8 +115,11 @@ def measure(index, name: str, size: int) -> None:
         target = Target("domain", domain)
         summary_ms = timed(lambda: index.summary(target))
         query_ms = timed(lambda: list(index.query(target, limit=100)))
-        print(f"{name:7} {size:,} edges  {label:7} target {domain:17} {sizes[domain]:>9,} backlinks:"
-              f"  summary {summary_ms:7.1f} ms   first page (100 rows) {query_ms:6.1f} ms", flush=True)
+        print(
+            f"{name:7} {size:,} edges  {label:7} target {domain:17} {sizes[domain]:>9,} backlinks:"
+            f"  summary {summary_ms:7.1f} ms   first page (100 rows) {query_ms:6.1f} ms",
+            flush=True,
+        )
 
 
 def run(name: str, uri: str, sizes: list[int]) -> None:
@@ -120,8 +131,10 @@ def run(name: str, uri: str, sizes: list[int]) -> None:
         for size in sizes:
             t = time.perf_counter()
             offset = fill(index, size - built, rng, draw, start, offset)
-            print(f"{name:7} built {size:,} edges ({(size - built) / (time.perf_counter() - t):,.0f} edges/s)",
-                  flush=True)
+            print(
+                f"{name:7} built {size:,} edges ({(size - built) / (time.perf_counter() - t):,.0f} edges/s)",
+                flush=True,
+            )
             built = size
             measure(index, name, size)
 
@@ -145,8 +158,10 @@ def main() -> None:
             with open_index(uri) as idx:
                 idx._client.drop_database(name)
     else:
-        print("mongodb: needs a real server: BACKLINKS_TEST_MONGO_URI=mongodb://HOST:27017 "
-              f"{sys.executable} bench/profile_bench.py")
+        print(
+            "mongodb: needs a real server: BACKLINKS_TEST_MONGO_URI=mongodb://HOST:27017 "
+            f"{sys.executable} bench/profile_bench.py"
+        )
     print(f"reproduce: {sys.executable} bench/profile_bench.py --sizes {args.sizes}")
 
 

@@ -14,14 +14,19 @@ from synthweb import HUB, ProxyServer, SyntheticWeb
 
 BACKLINKS = [sys.executable, "-m", "backlinkspider.cli"]
 # Full speed against our own server: politeness is tested on its own, not paid for in every test.
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8"]
+FAST = [
+    "-s",
+    "AUTOTHROTTLE_ENABLED=False",
+    "-s",
+    "DOWNLOAD_DELAY=0",
+    "-s",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+]
 CALENDAR_BUDGET = 25
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*BACKLINKS, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
-    )
+    return subprocess.run([*BACKLINKS, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +51,21 @@ def proxy_env(proxy: ProxyServer) -> dict:
 def crawl(proxy_env: dict, web: SyntheticWeb, tmp_path: Path):
     """Crawl the synthetic web with ``backlinks crawl``; returns (index URI, the export as dicts)."""
 
-    def _crawl(*extra: str, db: Path | None = None, seeds: tuple[str, ...] = (HUB,)) -> tuple[str, list[dict]]:
+    def _crawl(
+        *extra: str, db: Path | None = None, seeds: tuple[str, ...] = (HUB,)
+    ) -> tuple[str, list[dict]]:
         uri = f"sqlite:///{db or tmp_path / 'links.db'}"
         web.reset_log()
         res = run_cli(
-            "crawl", *seeds, "--index", uri, *FAST,
-            "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}", *extra, env=proxy_env,
+            "crawl",
+            *seeds,
+            "--index",
+            uri,
+            *FAST,
+            "-s",
+            f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
+            *extra,
+            env=proxy_env,
         )
         assert res.returncode == 0, res.stderr
         out = run_cli("export", "--index", uri)
@@ -64,15 +78,24 @@ def crawl(proxy_env: dict, web: SyntheticWeb, tmp_path: Path):
 def edge_key(d: dict) -> tuple:
     """An exported record as the ground truth's fields."""
     return (
-        d["source_url"], d["target_url"], d["link_type"], d["anchor_text"], d["nofollow"], d["ugc"],
-        d["sponsored"], d["source_domain"], d["target_domain"],
+        d["source_url"],
+        d["target_url"],
+        d["link_type"],
+        d["anchor_text"],
+        d["nofollow"],
+        d["ugc"],
+        d["sponsored"],
+        d["source_domain"],
+        d["target_domain"],
     )
 
 
 class RedisServer:
     """A private redis-server on a free loopback port, stopped by its pid: tests never touch shared state."""
 
-    def __init__(self, directory: Path, password: str | None = None, persist: bool = False, tls: bool = False) -> None:
+    def __init__(
+        self, directory: Path, password: str | None = None, persist: bool = False, tls: bool = False
+    ) -> None:
         import socket
 
         with socket.socket() as s:
@@ -87,20 +110,63 @@ class RedisServer:
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         if tls:  # a self-signed certificate for 127.0.0.1, trusted by the client through the URL
             self.cert = directory / "redis.pem"
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                            "-keyout", str(directory / "redis.key"), "-out", str(self.cert),
-                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-keyout",
+                    str(directory / "redis.key"),
+                    "-out",
+                    str(self.cert),
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ],
+                check=True,
+                capture_output=True,
+            )
             self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
 
     def start(self) -> RedisServer:
         import time
 
-        port = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.cert),
-                "--tls-key-file", str(self.directory / "redis.key"), "--tls-auth-clients", "no"] if self.tls \
+        port = (
+            [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.cert),
+                "--tls-key-file",
+                str(self.directory / "redis.key"),
+                "--tls-auth-clients",
+                "no",
+            ]
+            if self.tls
             else ["--port", str(self.port)]
-        args = ["redis-server", *port, "--bind", "127.0.0.1", "--dir", str(self.directory),
-                "--save", "", "--appendonly", "yes" if self.persist else "no", "--logfile", "redis.log"]
+        )
+        args = [
+            "redis-server",
+            *port,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--logfile",
+            "redis.log",
+        ]
         if self.password:
             args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

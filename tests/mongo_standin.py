@@ -37,7 +37,7 @@ def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool, 
         raise ServerWouldReject(f"update must hold only operators: {update}")
     paths = [path for op in update.values() for path in op]
     for i, a in enumerate(paths):
-        for b in paths[i + 1:]:
+        for b in paths[i + 1 :]:
             if a == b or a.startswith(b + ".") or b.startswith(a + "."):
                 raise ServerWouldReject(f"conflicting update paths {a!r} and {b!r}: {update}")
     if "_id" in paths:

@@ -85,20 +85,45 @@ class _Page:
         if tag == "a":
             self.parts.append(f'<a href="{html.escape(href)}"{rel_attr}>{anchor_html}</a>\n')
         else:  # <area>: anchor_html is its alt
-            self.parts.append(f'<area shape="rect" coords="0,0,9,9" href="{html.escape(href)}"'
-                              f' alt="{html.escape(anchor_html)}"{rel_attr}>\n')
+            self.parts.append(
+                f'<area shape="rect" coords="0,0,9,9" href="{html.escape(href)}"'
+                f' alt="{html.escape(anchor_html)}"{rel_attr}>\n'
+            )
         if target is not None:
             tokens = rel.lower().split()
-            self.expect(target, target_domain, link_type,
-                        anchor if anchor is not None else anchor_html,
-                        "nofollow" in tokens, "ugc" in tokens, "sponsored" in tokens)
+            self.expect(
+                target,
+                target_domain,
+                link_type,
+                anchor if anchor is not None else anchor_html,
+                "nofollow" in tokens,
+                "ugc" in tokens,
+                "sponsored" in tokens,
+            )
 
-    def expect(self, target: str, target_domain: str, link_type: str, anchor: str = "",
-               nofollow: bool = False, ugc: bool = False, sponsored: bool = False) -> None:
+    def expect(
+        self,
+        target: str,
+        target_domain: str,
+        link_type: str,
+        anchor: str = "",
+        nofollow: bool = False,
+        ugc: bool = False,
+        sponsored: bool = False,
+    ) -> None:
         key = (target, link_type)
         if key not in self.edges:  # the first occurrence wins
-            self.edges[key] = Edge(self.url, target, link_type, anchor, nofollow or self.nofollow,
-                                   ugc, sponsored, self.domain, target_domain)
+            self.edges[key] = Edge(
+                self.url,
+                target,
+                link_type,
+                anchor,
+                nofollow or self.nofollow,
+                ugc,
+                sponsored,
+                self.domain,
+                target_domain,
+            )
 
 
 class SyntheticWeb:
@@ -136,8 +161,12 @@ class SyntheticWeb:
         self.edges = [e for e in self.edges if e.source_url not in (changed, gone)]
         p = self._page(changed)
         p.link("http://greenleaf.co.uk/about", "http://greenleaf.co.uk/about", "greenleaf.co.uk", "About us")
-        p.link("http://bob.github.io/new-partner", "http://bob.github.io/new-partner", "bob.github.io",
-               "Our new partner")
+        p.link(
+            "http://bob.github.io/new-partner",
+            "http://bob.github.io/new-partner",
+            "bob.github.io",
+            "Our new partner",
+        )
         self._serve(p, listed=False)
         self.resources[gone.split("://", 1)[1]] = Resource(404, b"<html><body>Gone</body></html>")
 
@@ -173,13 +202,24 @@ class SyntheticWeb:
         host = url.split("/")[2]
         return _Page(url, self.domains[host], nofollow)
 
-    def _serve(self, page: _Page, head: str = "", status: int = 200, headers: dict | None = None,
-               charset: str = "utf-8", listed: bool = True, parsed: bool = True) -> None:
-        body = (f"<!DOCTYPE html>\n<html><head><title>{html.escape(page.url)}</title>{head}</head>\n"
-                f"<body>\n{''.join(page.parts)}</body></html>\n")
+    def _serve(
+        self,
+        page: _Page,
+        head: str = "",
+        status: int = 200,
+        headers: dict | None = None,
+        charset: str = "utf-8",
+        listed: bool = True,
+        parsed: bool = True,
+    ) -> None:
+        body = (
+            f"<!DOCTYPE html>\n<html><head><title>{html.escape(page.url)}</title>{head}</head>\n"
+            f"<body>\n{''.join(page.parts)}</body></html>\n"
+        )
         key = page.url.split("://", 1)[1]
-        self.resources[key] = Resource(status, body.encode(charset, "xmlcharrefreplace"),
-                                       f"text/html; charset={charset}", headers or {})
+        self.resources[key] = Resource(
+            status, body.encode(charset, "xmlcharrefreplace"), f"text/html; charset={charset}", headers or {}
+        )
         if listed:
             self.site_pages[page.url.split("/")[2]].append(page.url)
         if parsed:
@@ -223,17 +263,23 @@ class SyntheticWeb:
         return target
 
     def _bulk(self, sites: int, pages: int) -> None:
-        kinds = [("www.site{i}.com", "site{i}.com"), ("shop.brand{i}.co.uk", "brand{i}.co.uk"),
-                 ("blog{i}.github.io", "blog{i}.github.io"), ("news{i}.net", "news{i}.net")]
+        kinds = [
+            ("www.site{i}.com", "site{i}.com"),
+            ("shop.brand{i}.co.uk", "brand{i}.co.uk"),
+            ("blog{i}.github.io", "blog{i}.github.io"),
+            ("news{i}.net", "news{i}.net"),
+        ]
         hosts = []
         for i in range(sites):
             host, domain = (p.format(i=i) for p in kinds[i % len(kinds)])
             self._site(host, domain)
             hosts.append(host)
         urls = {h: [f"http://{h}/p/{j}" for j in range(pages)] for h in hosts}
-        offweb = [("http://twitter.com/share", "twitter.com"),
-                  ("http://www.facebook.com/groups/gardeners", "facebook.com"),
-                  ("http://a.b.c.blogspot.com/post?id=3&b=2&a=1", "c.blogspot.com")]
+        offweb = [
+            ("http://twitter.com/share", "twitter.com"),
+            ("http://www.facebook.com/groups/gardeners", "facebook.com"),
+            ("http://a.b.c.blogspot.com/post?id=3&b=2&a=1", "c.blogspot.com"),
+        ]
         for host in hosts:
             for url in urls[host]:
                 page = self._page(url)
@@ -244,13 +290,31 @@ class SyntheticWeb:
                     else:
                         th = host if r < 0.35 else self.rng.choice(hosts)
                         target, tdomain = self.rng.choice(urls[th]), self.domains[th]
-                    rel = self.rng.choice(["", "", "", "nofollow", "NoFollow ugc", "sponsored",
-                                           "noopener", "ugc", "sponsored nofollow"])
+                    rel = self.rng.choice(
+                        [
+                            "",
+                            "",
+                            "",
+                            "nofollow",
+                            "NoFollow ugc",
+                            "sponsored",
+                            "noopener",
+                            "ugc",
+                            "sponsored nofollow",
+                        ]
+                    )
                     href = self._spell(target, url)
                     if self.rng.random() < 0.15:
                         alt = self.rng.choice(["Logo", "", "  a  photo  "])
-                        page.link(href, target, tdomain, f'<img src="/i.png" alt="{alt}">',
-                                  anchor=" ".join(alt.split()), rel=rel, link_type="image")
+                        page.link(
+                            href,
+                            target,
+                            tdomain,
+                            f'<img src="/i.png" alt="{alt}">',
+                            anchor=" ".join(alt.split()),
+                            rel=rel,
+                            link_type="image",
+                        )
                     else:
                         markup, text = self._anchor()
                         page.link(href, target, tdomain, markup, anchor=text, rel=rel)
@@ -268,8 +332,12 @@ class SyntheticWeb:
             for url in self.site_pages[host]:
                 page.link(url, url, self.domains[host], "page")
             self._serve(page, listed=False)
-        hub.link(f"http://{CALENDAR_HOST}/cal/1", f"http://{CALENDAR_HOST}/cal/1", "trapville.org",
-                 "Events calendar")
+        hub.link(
+            f"http://{CALENDAR_HOST}/cal/1",
+            f"http://{CALENDAR_HOST}/cal/1",
+            "trapville.org",
+            "Events calendar",
+        )
         self._serve(hub, listed=False)
 
     def _calendar_page(self, month: int) -> tuple[str, list[Edge]]:
@@ -299,9 +367,13 @@ class SyntheticWeb:
         # co.uk: a sub-domain is the same site, another name under co.uk is not.
         p = self._page("http://shop.greenleaf.co.uk/products")
         p.link("http://greenleaf.co.uk/about", "http://greenleaf.co.uk/about", "greenleaf.co.uk", "About us")
-        p.link("HTTP://WWW.BlueLeaf.CO.UK:80/partners?b=2&a=1#top",
-               "http://www.blueleaf.co.uk/partners?b=2&a=1", "blueleaf.co.uk", "Partner <em>shop</em>",
-               anchor="Partner shop")
+        p.link(
+            "HTTP://WWW.BlueLeaf.CO.UK:80/partners?b=2&a=1#top",
+            "http://www.blueleaf.co.uk/partners?b=2&a=1",
+            "blueleaf.co.uk",
+            "Partner <em>shop</em>",
+            anchor="Partner shop",
+        )
         self._serve(p)
 
         # github.io is a public suffix (private section): alice and bob are two sites.
@@ -324,38 +396,88 @@ class SyntheticWeb:
 
         # rel flags, case-insensitive, in every combination; duplicates: the first one wins.
         p = self._page("http://news.example-times.com/rel")
-        for i, rel in enumerate(["nofollow", "UGC", "Sponsored", "nofollow ugc sponsored", "noopener noreferrer",
-                                 "external NOFOLLOW", ""]):
+        for i, rel in enumerate(
+            [
+                "nofollow",
+                "UGC",
+                "Sponsored",
+                "nofollow ugc sponsored",
+                "noopener noreferrer",
+                "external NOFOLLOW",
+                "",
+            ]
+        ):
             target = f"http://www.blueleaf.co.uk/rel/{i}"
             p.link(target, target, "blueleaf.co.uk", f"rel {i}", rel=rel)
-        p.link("http://www.blueleaf.co.uk/rel/0", "http://www.blueleaf.co.uk/rel/0", "blueleaf.co.uk",
-               "second occurrence", rel="")
-        p.link("http://www.blueleaf.co.uk/rel/0", "http://www.blueleaf.co.uk/rel/0", "blueleaf.co.uk",
-               '<img src="x.png" alt="Same target, as an image">', anchor="Same target, as an image",
-               link_type="image")
-        p.link("http://www.blueleaf.co.uk/img", "http://www.blueleaf.co.uk/img", "blueleaf.co.uk",
-               '<img src="x.png" alt="first"><img src="y.png" alt="second">', anchor="first",
-               link_type="image")
-        p.link("http://www.blueleaf.co.uk/img-text", "http://www.blueleaf.co.uk/img-text", "blueleaf.co.uk",
-               'Text wins <img src="x.png" alt="ignored">', anchor="Text wins")
+        p.link(
+            "http://www.blueleaf.co.uk/rel/0",
+            "http://www.blueleaf.co.uk/rel/0",
+            "blueleaf.co.uk",
+            "second occurrence",
+            rel="",
+        )
+        p.link(
+            "http://www.blueleaf.co.uk/rel/0",
+            "http://www.blueleaf.co.uk/rel/0",
+            "blueleaf.co.uk",
+            '<img src="x.png" alt="Same target, as an image">',
+            anchor="Same target, as an image",
+            link_type="image",
+        )
+        p.link(
+            "http://www.blueleaf.co.uk/img",
+            "http://www.blueleaf.co.uk/img",
+            "blueleaf.co.uk",
+            '<img src="x.png" alt="first"><img src="y.png" alt="second">',
+            anchor="first",
+            link_type="image",
+        )
+        p.link(
+            "http://www.blueleaf.co.uk/img-text",
+            "http://www.blueleaf.co.uk/img-text",
+            "blueleaf.co.uk",
+            'Text wins <img src="x.png" alt="ignored">',
+            anchor="Text wins",
+        )
         p.link("http://www.blueleaf.co.uk/empty", "http://www.blueleaf.co.uk/empty", "blueleaf.co.uk", "")
         p.parts.append('<map name="m">')
-        p.link("http://bob.github.io/area", "http://bob.github.io/area", "bob.github.io", "Area alt",
-               tag="area", rel="sponsored")
+        p.link(
+            "http://bob.github.io/area",
+            "http://bob.github.io/area",
+            "bob.github.io",
+            "Area alt",
+            tag="area",
+            rel="sponsored",
+        )
         p.parts.append("</map>")
         self._serve(p)
 
         # Not links: other schemes, fragments, empty hrefs, comments, script text, templates.
         p = self._page("http://news.example-times.com/not-links")
-        for href in ["javascript:void(0)", "mailto:ed@example-times.com", "tel:+441234", "data:text/html,x",
-                     "#top", "  #frag", "", "ftp://files.blueleaf.co.uk/x"]:
+        for href in [
+            "javascript:void(0)",
+            "mailto:ed@example-times.com",
+            "tel:+441234",
+            "data:text/html,x",
+            "#top",
+            "  #frag",
+            "",
+            "ftp://files.blueleaf.co.uk/x",
+        ]:
             p.link(href, None, anchor_html="not a link")
         p.parts.append('<a name="anchor-only">no href</a>')
         p.parts.append('<!-- <a href="http://www.blueleaf.co.uk/commented">c</a> -->')
-        p.parts.append('<script>document.write(\'<a href="http://www.blueleaf.co.uk/script">s</a>\');</script>')
+        p.parts.append(
+            "<script>document.write('<a href=\"http://www.blueleaf.co.uk/script\">s</a>');</script>"
+        )
         p.parts.append('<template><a href="http://www.blueleaf.co.uk/template">t</a></template>')
-        p.link("http://bob.github.io/kept", "http://bob.github.io/kept", "bob.github.io",
-               'kept <!-- hidden --> text<script>var s = 1;</script>', anchor="kept textvar s = 1;")
+        p.link(
+            "http://bob.github.io/kept",
+            "http://bob.github.io/kept",
+            "bob.github.io",
+            "kept <!-- hidden --> text<script>var s = 1;</script>",
+            anchor="kept textvar s = 1;",
+        )
         self._serve(p)
 
         # Page-level nofollow: meta robots, and the X-Robots-Tag header.
@@ -373,61 +495,102 @@ class SyntheticWeb:
         p.link("http://www.blueleaf.co.uk/leak", "http://www.blueleaf.co.uk/leak", "blueleaf.co.uk", "x")
         self._serve(p, parsed=False)
         p = self._page("http://blog.techfeed.net/links-to-private")
-        p.link("http://news.example-times.com/private/secret", "http://news.example-times.com/private/secret",
-               "example-times.com", "Secret")
+        p.link(
+            "http://news.example-times.com/private/secret",
+            "http://news.example-times.com/private/secret",
+            "example-times.com",
+            "Secret",
+        )
         self._serve(p)
 
         # Redirects: 3xx Locations (absolute, relative, chained, to a disallowed page) and meta refresh.
         def redirect(url: str, status: int, location: str, target: str, tdomain: str) -> None:
             p = self._page(url)
             p.expect(target, tdomain, "redirect")
-            self.resources[url.split("://", 1)[1]] = Resource(status, b"", "text/html",
-                                                              {"Location": location})
+            self.resources[url.split("://", 1)[1]] = Resource(
+                status, b"", "text/html", {"Location": location}
+            )
             self.site_pages[url.split("/")[2]].append(url)
             self.edges.extend(p.edges.values())
 
-        redirect("http://blog.techfeed.net/old-post", 301, "http://www.blueleaf.co.uk/moved",
-                 "http://www.blueleaf.co.uk/moved", "blueleaf.co.uk")
+        redirect(
+            "http://blog.techfeed.net/old-post",
+            301,
+            "http://www.blueleaf.co.uk/moved",
+            "http://www.blueleaf.co.uk/moved",
+            "blueleaf.co.uk",
+        )
         redirect("http://blog.techfeed.net/r1", 302, "/r2", "http://blog.techfeed.net/r2", "techfeed.net")
-        redirect("http://blog.techfeed.net/r2", 307, "//bob.github.io/final#x", "http://bob.github.io/final",
-                 "bob.github.io")
-        redirect("http://blog.techfeed.net/to-private", 308, "http://news.example-times.com/private/other",
-                 "http://news.example-times.com/private/other", "example-times.com")
+        redirect(
+            "http://blog.techfeed.net/r2",
+            307,
+            "//bob.github.io/final#x",
+            "http://bob.github.io/final",
+            "bob.github.io",
+        )
+        redirect(
+            "http://blog.techfeed.net/to-private",
+            308,
+            "http://news.example-times.com/private/other",
+            "http://news.example-times.com/private/other",
+            "example-times.com",
+        )
         p = self._page("http://blog.techfeed.net/refresh")
         p.expect("http://alice.github.io/landing", "alice.github.io", "redirect")
-        self._serve(p, head="<meta http-equiv=\"Refresh\" content=\"0; URL='http://alice.github.io/landing'\">")
+        self._serve(p, head='<meta http-equiv="Refresh" content="0; URL=\'http://alice.github.io/landing\'">')
 
         # Canonicals, across sites too.
         p = self._page("http://blog.techfeed.net/syndicated")
         p.expect("http://news.example-times.com/original", "example-times.com", "canonical")
-        p.link("http://news.example-times.com/original", "http://news.example-times.com/original",
-               "example-times.com", "Read the original")
+        p.link(
+            "http://news.example-times.com/original",
+            "http://news.example-times.com/original",
+            "example-times.com",
+            "Read the original",
+        )
         self._serve(p, head='<link rel="canonical" href="http://news.example-times.com/original">')
         self.site_pages["news.example-times.com"].append("http://news.example-times.com/original")
-        self.resources["news.example-times.com/original"] = Resource(200, b"<html><body>Original</body></html>")
+        self.resources["news.example-times.com/original"] = Resource(
+            200, b"<html><body>Original</body></html>"
+        )
 
         # Only 2xx HTML is parsed: not a 404's body, not a PDF (whose URL does not say so).
         p = self._page("http://blog.techfeed.net/gone")
-        p.link("http://www.blueleaf.co.uk/from-404", "http://www.blueleaf.co.uk/from-404", "blueleaf.co.uk", "x")
+        p.link(
+            "http://www.blueleaf.co.uk/from-404", "http://www.blueleaf.co.uk/from-404", "blueleaf.co.uk", "x"
+        )
         self._serve(p, status=404, parsed=False)
         self.site_pages["blog.techfeed.net"].append("http://blog.techfeed.net/download?id=7")
         self.resources["blog.techfeed.net/download?id=7"] = Resource(
-            200, b'%PDF-1.4 <a href="http://www.blueleaf.co.uk/from-pdf">x</a>', "application/pdf")
+            200, b'%PDF-1.4 <a href="http://www.blueleaf.co.uk/from-pdf">x</a>', "application/pdf"
+        )
         self.site_pages["blog.techfeed.net"].append("http://blog.techfeed.net/video?id=1")
         self.resources["blog.techfeed.net/video?id=1"] = Resource(200, b"\0" * 8_000_000, "video/mp4")
         p = self._page("http://blog.techfeed.net/files")
-        p.link("http://docs.blueleaf.co.uk/report.pdf", "http://docs.blueleaf.co.uk/report.pdf",
-               "blueleaf.co.uk", "Annual report (PDF)")
+        p.link(
+            "http://docs.blueleaf.co.uk/report.pdf",
+            "http://docs.blueleaf.co.uk/report.pdf",
+            "blueleaf.co.uk",
+            "Annual report (PDF)",
+        )
         self._serve(p)
 
         # A windows-1252 page, declared in the header, and one declared only in a <meta>.
         p = self._page("http://www.blueleaf.co.uk/latin")
-        p.link("http://bob.github.io/café", "http://bob.github.io/caf%C3%A9", "bob.github.io",
-               "Café – naïve résumé")
+        p.link(
+            "http://bob.github.io/café",
+            "http://bob.github.io/caf%C3%A9",
+            "bob.github.io",
+            "Café – naïve résumé",
+        )
         self._serve(p, charset="windows-1252")
         p = self._page("http://www.blueleaf.co.uk/latin-meta")
-        p.link("http://alice.github.io/€uro", "http://alice.github.io/%E2%82%ACuro", "alice.github.io",
-               "Prix en €uros")
+        p.link(
+            "http://alice.github.io/€uro",
+            "http://alice.github.io/%E2%82%ACuro",
+            "alice.github.io",
+            "Prix en €uros",
+        )
         page_head = '<meta charset="windows-1252">'
         body = (f"<html><head>{page_head}</head><body>{''.join(p.parts)}</body></html>").encode("cp1252")
         self.resources["www.blueleaf.co.uk/latin-meta"] = Resource(200, body, "text/html")
@@ -436,9 +599,11 @@ class SyntheticWeb:
 
         # Malformed HTML, repaired as a browser repairs it.
         p = self._page("http://www.blueleaf.co.uk/broken")
-        p.parts.append('<div><p>Unclosed <a href="http://bob.github.io/b1">one <a href=http://bob.github.io/b2>'
-                       'two</div><table><a href="http://alice.github.io/b3">in table</a><tr><td>cell</table>'
-                       '<a href="http://alice.github.io/b4" rel=nofollow>unclosed at end')
+        p.parts.append(
+            '<div><p>Unclosed <a href="http://bob.github.io/b1">one <a href=http://bob.github.io/b2>'
+            'two</div><table><a href="http://alice.github.io/b3">in table</a><tr><td>cell</table>'
+            '<a href="http://alice.github.io/b4" rel=nofollow>unclosed at end'
+        )
         p.expect("http://bob.github.io/b1", "bob.github.io", "text", "one")
         p.expect("http://bob.github.io/b2", "bob.github.io", "text", "two")
         p.expect("http://alice.github.io/b3", "alice.github.io", "text", "in table")
@@ -498,7 +663,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if not self.path.startswith("http://"):
             return self._send(Resource(400, b"this is a proxy: send absolute URLs", "text/plain"))
-        host, _, path = self.path[len("http://"):].partition("/")
+        host, _, path = self.path[len("http://") :].partition("/")
         host = host.lower().removesuffix(":80")
         path = "/" + path
         with self.web.log_lock:
@@ -532,7 +697,10 @@ class _Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     # Serve the synthetic web for trying the crawler by hand (the README's worked example).
     with ProxyServer(SyntheticWeb()) as server:
-        print(f"export http_proxy={server.url} https_proxy={server.url}  # then: backlinks crawl {HUB}", flush=True)
+        print(
+            f"export http_proxy={server.url} https_proxy={server.url}  # then: backlinks crawl {HUB}",
+            flush=True,
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

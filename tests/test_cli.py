@@ -19,10 +19,20 @@ from test_index import T0
 def uri(tmp_path):
     uri = f"sqlite:///{tmp_path / 'cli.db'}"
     pages = [
-        Page("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X"),
-                                     Link("http://shop.target.co.uk/", "image", "logo", nofollow=True)]),
-        Page("http://b.org/p", [Link("http://www.target.co.uk/x", "text", "Ünïcode «anchor»", ugc=True),
-                                Link("http://other.net/", "redirect")]),
+        Page(
+            "http://blog.a.com/1",
+            [
+                Link("http://www.target.co.uk/x", "text", "Target X"),
+                Link("http://shop.target.co.uk/", "image", "logo", nofollow=True),
+            ],
+        ),
+        Page(
+            "http://b.org/p",
+            [
+                Link("http://www.target.co.uk/x", "text", "Ünïcode «anchor»", ugc=True),
+                Link("http://other.net/", "redirect"),
+            ],
+        ),
     ]
     with open_index(uri) as idx:
         idx.write([CrawledPage(p.url, T0, page_edges(p, False)) for p in pages])
@@ -43,7 +53,10 @@ def test_query_scopes_and_filters(uri):
         assert res.returncode == 0, res.stderr
         return [(json.loads(x)["source_url"], json.loads(x)["link_type"]) for x in res.stdout.splitlines()]
 
-    assert sources("http://www.target.co.uk/x") == [("http://blog.a.com/1", "text"), ("http://b.org/p", "text")]
+    assert sources("http://www.target.co.uk/x") == [
+        ("http://blog.a.com/1", "text"),
+        ("http://b.org/p", "text"),
+    ]
     assert sources("shop.target.co.uk", "--scope", "host") == [("http://blog.a.com/1", "image")]
     assert sources("target.co.uk", "--follow-only") == [("http://blog.a.com/1", "text")]
     assert sources("target.co.uk", "--type", "image") == [("http://blog.a.com/1", "image")]

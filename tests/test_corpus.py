@@ -29,11 +29,17 @@ KNOWN_DIFFERENCES = {
     # Python's str.strip() would.
     "0210": {
         ("https://ideas.repec.org/p/han/dpaper/dp-671.html%C2%A0", "text"),
-        ("https://www.washingtonexaminer.com/news/imperial-college-scientist-who-predicted-500k-coronavirus"
-         "-deaths-in-uk-revises-to-20k-or-less%C2%A0", "text"),
+        (
+            "https://www.washingtonexaminer.com/news/imperial-college-scientist-who-predicted-500k-coronavirus"
+            "-deaths-in-uk-revises-to-20k-or-less%C2%A0",
+            "text",
+        ),
         ("https://ideas.repec.org/p/han/dpaper/dp-671.html", "text"),
-        ("https://www.washingtonexaminer.com/news/imperial-college-scientist-who-predicted-500k-coronavirus"
-         "-deaths-in-uk-revises-to-20k-or-less", "text"),
+        (
+            "https://www.washingtonexaminer.com/news/imperial-college-scientist-who-predicted-500k-coronavirus"
+            "-deaths-in-uk-revises-to-20k-or-less",
+            "text",
+        ),
     },
 }
 

@@ -19,8 +19,17 @@ ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 def truth(web, keep_internal=False):
     return {
-        (e.source_url, e.target_url, e.link_type, e.anchor_text, e.nofollow, e.ugc, e.sponsored,
-         e.source_domain, e.target_domain)
+        (
+            e.source_url,
+            e.target_url,
+            e.link_type,
+            e.anchor_text,
+            e.nofollow,
+            e.ugc,
+            e.sponsored,
+            e.source_domain,
+            e.target_domain,
+        )
         for e in web.expected(keep_internal, calendar_pages=CALENDAR_BUDGET)
     }
 
@@ -31,10 +40,21 @@ def test_crawl_indexes_exactly_the_ground_truth(web, crawl):
     assert len(got) == len(set(got)), "an edge was stored twice"
     assert set(got) == truth(web)
     assert all(ISO.fullmatch(r["first_seen"]) and ISO.fullmatch(r["last_seen"]) for r in rows)
-    assert {tuple(r) for r in rows} == {(
-        "source_url", "target_url", "source_domain", "target_domain", "link_type", "anchor_text",
-        "nofollow", "ugc", "sponsored", "first_seen", "last_seen",
-    )}
+    assert {tuple(r) for r in rows} == {
+        (
+            "source_url",
+            "target_url",
+            "source_domain",
+            "target_domain",
+            "link_type",
+            "anchor_text",
+            "nofollow",
+            "ugc",
+            "sponsored",
+            "first_seen",
+            "last_seen",
+        )
+    }
 
     fetched = web.requests_per_url()
     # Pages that differ only in URL spelling are fetched once; so is everything else.
@@ -108,10 +128,27 @@ def test_scrapy_crawl_command_gives_the_same_index(web, proxy_env, tmp_path):
     """The documented `scrapy crawl backlinks` runs the same spider and pipeline as `backlinks crawl`."""
     db = tmp_path / "scrapy.db"
     res = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "backlinks", "-a", f"seeds={HUB}",
-         "-s", f"BACKLINKS_INDEX=sqlite:///{db}", "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
-         "-s", "LOG_LEVEL=WARNING", *FAST],
-        capture_output=True, text=True, env=proxy_env, cwd=REPO, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "backlinks",
+            "-a",
+            f"seeds={HUB}",
+            "-s",
+            f"BACKLINKS_INDEX=sqlite:///{db}",
+            "-s",
+            f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
+            "-s",
+            "LOG_LEVEL=WARNING",
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        env=proxy_env,
+        cwd=REPO,
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr
     with sqlite3.connect(db) as conn:
@@ -125,8 +162,9 @@ def test_scrapy_crawl_command_gives_the_same_index(web, proxy_env, tmp_path):
 def test_user_agent_names_the_contact_url(web, crawl):
     crawl("--max-depth", "0", "-s", "BACKLINKS_CONTACT_URL=https://ops.example.org/crawler")
     agents = {ua for *_, ua in web.log}
-    assert agents and all(ua.startswith("backlinkspider/") and "+https://ops.example.org/crawler" in ua
-                          for ua in agents)
+    assert agents and all(
+        ua.startswith("backlinkspider/") and "+https://ops.example.org/crawler" in ua for ua in agents
+    )
 
 
 def test_crawl_into_mongodb_gives_the_same_export_as_sqlite(web, crawl, proxy_env):
@@ -135,16 +173,35 @@ def test_crawl_into_mongodb_gives_the_same_export_as_sqlite(web, crawl, proxy_en
     _, sqlite_rows = crawl()
     uri = "mongodb://standin/backlinks"
     res = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "mongo_standin.py"),
-         "crawl", HUB, *FAST, "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}", "--",
-         "query", "bob.github.io", "--format", "jsonl", "--limit", "0", "--",
-         "export", "--format", "jsonl"],
-        capture_output=True, text=True, env={**proxy_env, "BACKLINKS_INDEX": uri}, timeout=300,
+        [
+            sys.executable,
+            str(REPO / "tests" / "mongo_standin.py"),
+            "crawl",
+            HUB,
+            *FAST,
+            "-s",
+            f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
+            "--",
+            "query",
+            "bob.github.io",
+            "--format",
+            "jsonl",
+            "--limit",
+            "0",
+            "--",
+            "export",
+            "--format",
+            "jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        env={**proxy_env, "BACKLINKS_INDEX": uri},
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
     bob = [r for r in sqlite_rows if r["target_domain"] == "bob.github.io"]
-    mongo_query, mongo_export = lines[:len(bob)], lines[len(bob):]
+    mongo_query, mongo_export = lines[: len(bob)], lines[len(bob) :]
 
     def strip(rows):
         return [{k: v for k, v in r.items() if k not in ("first_seen", "last_seen")} for r in rows]
@@ -167,7 +224,9 @@ def test_robots_txt_network_errors_are_logged_on_one_line():
         try:
             raise exc
         except Exception:
-            return logging.LogRecord("scrapy", logging.ERROR, __file__, 1, "Error downloading", (), sys.exc_info())
+            return logging.LogRecord(
+                "scrapy", logging.ERROR, __file__, 1, "Error downloading", (), sys.exc_info()
+            )
 
     dns = record(CannotResolveHostError("DNS lookup failed"))
     assert filt.filter(dns) and dns.exc_info is None and dns.levelname == "WARNING"

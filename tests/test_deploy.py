@@ -19,7 +19,9 @@ def test_compose_file_is_valid_and_runs_the_documented_command(monkeypatch):
     assert set(spec.services) == {"redis", "mongo", "worker"}
     worker = spec.services["worker"]
     assert worker.command == COMMAND
-    env = PyCompose.from_yaml((DEPLOY / "docker-compose.yml").read_text()).to_dict()["services"]["worker"]["environment"]
+    env = PyCompose.from_yaml((DEPLOY / "docker-compose.yml").read_text()).to_dict()["services"]["worker"][
+        "environment"
+    ]
     assert env["REDIS_URL"].startswith("redis://") and env["BACKLINKS_INDEX"].startswith("mongodb://")
     # Redis and MongoDB stay off the host's network interfaces.
     assert spec.services["redis"].ports is None and spec.services["mongo"].ports is None

@@ -30,8 +30,19 @@ def test_a_and_area_hrefs_are_links_in_document_order():
 
 @pytest.mark.parametrize(
     "href",
-    ["javascript:alert(1)", "JavaScript:void(0)", "mailto:a@b.c", "tel:+1", "data:text/html,<a>", "#top",
-     " #x", "", "   ", "ftp://f.example.com/", "http://[broken/"],
+    [
+        "javascript:alert(1)",
+        "JavaScript:void(0)",
+        "mailto:a@b.c",
+        "tel:+1",
+        "data:text/html,<a>",
+        "#top",
+        " #x",
+        "",
+        "   ",
+        "ftp://f.example.com/",
+        "http://[broken/",
+    ],
 )
 def test_non_links(href):
     assert links(f'<a href="{href}">x</a>') == []
@@ -62,7 +73,9 @@ def test_urls_are_resolved_and_normalized_as_browsers_do():
 
 
 def test_first_base_href_wins_and_resolves_relative_links():
-    body = '<base href="https://cdn.example.org/s/"><base href="http://no/"><a href="x">x</a><a href="/y">y</a>'
+    body = (
+        '<base href="https://cdn.example.org/s/"><base href="http://no/"><a href="x">x</a><a href="/y">y</a>'
+    )
     assert [t for t, _ in targets(body)] == ["https://cdn.example.org/s/x", "https://cdn.example.org/y"]
 
 
@@ -83,7 +96,10 @@ def test_image_links_take_the_first_img_alt():
         '<a href="/e"></a>'
     )
     assert [(x.link_type, x.anchor_text) for x in links(body)] == [
-        ("image", "Our logo"), ("text", "Text"), ("image", ""), ("text", "")
+        ("image", "Our logo"),
+        ("text", "Text"),
+        ("image", ""),
+        ("text", ""),
     ]
 
 
@@ -124,7 +140,9 @@ def test_rel_flags_are_case_insensitive_tokens():
         '<a href="/3" rel="nofollowx noopener">3</a>'
     )
     assert [(x.nofollow, x.ugc, x.sponsored) for x in links(body)] == [
-        (True, False, False), (False, True, True), (False, False, False)
+        (True, False, False),
+        (False, True, True),
+        (False, False, False),
     ]
 
 
@@ -135,8 +153,16 @@ def test_meta_robots_nofollow_applies_to_every_link(content):
     assert page.nofollow and all(x.nofollow for x in page.links) and len(page.links) == 2
 
 
-@pytest.mark.parametrize("value, says", [("noindex", False), ("index, follow", False), ("NONE", True),
-                                         ("noarchive, nofollow", True), ("", False)])
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("noindex", False),
+        ("index, follow", False),
+        ("NONE", True),
+        ("noarchive, nofollow", True),
+        ("", False),
+    ],
+)
 def test_robots_directives(value, says):
     assert robots_says_nofollow(value) is says
 
@@ -144,7 +170,8 @@ def test_robots_directives(value, says):
 def test_duplicates_keep_the_first_occurrence():
     body = '<a href="/d">first</a><a href="/d#x" rel="nofollow">second</a><a href="/d"><img alt="img"></a>'
     assert [(x.link_type, x.anchor_text, x.nofollow) for x in links(body)] == [
-        ("text", "first", False), ("image", "img", False)
+        ("text", "first", False),
+        ("image", "img", False),
     ]
 
 
@@ -176,7 +203,8 @@ def test_windows_1252_is_decoded_as_scrapy_decodes_it():
     body = '<a href="/café">Crème – brûlée</a>'.encode("cp1252")
     page = extract(html_response(body, headers={"Content-Type": "text/html; charset=windows-1252"}))
     assert (page.links[0].target_url, page.links[0].anchor_text) == (
-        "http://www.example.com/caf%C3%A9", "Crème – brûlée"
+        "http://www.example.com/caf%C3%A9",
+        "Crème – brûlée",
     )
 
 
@@ -193,12 +221,17 @@ def test_external_is_decided_by_registered_domain():
     )
     edges = page_edges(extract_html("https://alice.github.io/post", body), keep_internal=True)
     assert [(e.target_domain, e.external) for e in edges] == [
-        ("example.com", True), ("alice.github.io", False), ("bob.github.io", True),
-        ("x.co.uk", True), ("x.co.uk", True),
+        ("example.com", True),
+        ("alice.github.io", False),
+        ("bob.github.io", True),
+        ("x.co.uk", True),
+        ("x.co.uk", True),
     ]
     edges = page_edges(extract_html("http://www.x.co.uk/", body), keep_internal=False)
     assert [e.target_url for e in edges] == [
-        "http://shop.example.com/", "https://alice.github.io/", "https://bob.github.io/"
+        "http://shop.example.com/",
+        "https://alice.github.io/",
+        "https://bob.github.io/",
     ]
 
 
@@ -217,13 +250,31 @@ def test_every_synthetic_page_extracts_to_its_ground_truth(web):
         cls = responsetypes.from_args(headers=headers, url=url, body=res.body)
         page = extract(cls(url=url, status=res.status, headers=headers, body=res.body))
         got = {
-            (e.source_url, e.target_url, e.link_type, e.anchor_text, e.nofollow, e.ugc, e.sponsored,
-             e.source_domain, e.target_domain)
+            (
+                e.source_url,
+                e.target_url,
+                e.link_type,
+                e.anchor_text,
+                e.nofollow,
+                e.ugc,
+                e.sponsored,
+                e.source_domain,
+                e.target_domain,
+            )
             for e in page_edges(page, keep_internal=True)
         }
         want = {
-            (e.source_url, e.target_url, e.link_type, e.anchor_text, e.nofollow, e.ugc, e.sponsored,
-             e.source_domain, e.target_domain)
+            (
+                e.source_url,
+                e.target_url,
+                e.link_type,
+                e.anchor_text,
+                e.nofollow,
+                e.ugc,
+                e.sponsored,
+                e.source_domain,
+                e.target_domain,
+            )
             for e in truth.get(url, ())
         }
         assert got == want, url

@@ -57,16 +57,23 @@ def crawled(url: str, links: list[Link], when: datetime = T0) -> CrawledPage:
 
 
 PAGES = [  # the second page is crawled a minute after the first: "oldest first" is well defined
-    crawled("http://blog.a.com/1", [
-        Link("http://www.target.co.uk/x", "text", "Target X"),
-        Link("http://shop.target.co.uk/", "image", "logo", nofollow=True),
-        Link("http://blog.a.com/internal", "text", "not stored"),
-    ]),
-    crawled("http://b.org/p", [
-        Link("http://www.target.co.uk/x", "text", "X again", ugc=True),
-        Link("http://www.target.co.uk/x", "canonical"),
-        Link("http://other.net/", "redirect"),
-    ], T0 + timedelta(minutes=1)),
+    crawled(
+        "http://blog.a.com/1",
+        [
+            Link("http://www.target.co.uk/x", "text", "Target X"),
+            Link("http://shop.target.co.uk/", "image", "logo", nofollow=True),
+            Link("http://blog.a.com/internal", "text", "not stored"),
+        ],
+    ),
+    crawled(
+        "http://b.org/p",
+        [
+            Link("http://www.target.co.uk/x", "text", "X again", ugc=True),
+            Link("http://www.target.co.uk/x", "canonical"),
+            Link("http://other.net/", "redirect"),
+        ],
+        T0 + timedelta(minutes=1),
+    ),
 ]
 
 
@@ -99,17 +106,24 @@ def test_write_then_export_round_trips_every_field(index):
 def test_rewrite_is_idempotent_keeps_first_seen_and_moves_last_seen(index):
     index.write(PAGES)
     later = T0 + timedelta(days=3)
-    changed = crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "New anchor", sponsored=True)],
-                      later)
+    changed = crawled(
+        "http://blog.a.com/1",
+        [Link("http://www.target.co.uk/x", "text", "New anchor", sponsored=True)],
+        later,
+    )
     index.write([changed])
     index.write([changed])
     assert index.count() == 5
-    row = next(r for r in index.export() if r["source_url"] == "http://blog.a.com/1" and r["link_type"] == "text")
+    row = next(
+        r for r in index.export() if r["source_url"] == "http://blog.a.com/1" and r["link_type"] == "text"
+    )
     assert (row["first_seen"], row["last_seen"]) == ("2026-01-02T03:04:05Z", "2026-01-05T03:04:05Z")
     assert (row["anchor_text"], row["sponsored"]) == ("New anchor", True)
     # An older fetch written late never moves last_seen back.
     index.write([crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "old")], T0)])
-    row = next(r for r in index.export() if r["source_url"] == "http://blog.a.com/1" and r["link_type"] == "text")
+    row = next(
+        r for r in index.export() if r["source_url"] == "http://blog.a.com/1" and r["link_type"] == "text"
+    )
     assert row["last_seen"] == "2026-01-05T03:04:05Z"
 
 
@@ -130,7 +144,8 @@ def test_query_filters(index):
     domain = Target("domain", "target.co.uk")
     follow = list(index.query(domain, Filters(rel="follow")))
     assert [(r["source_url"], r["link_type"]) for r in follow] == [
-        ("http://blog.a.com/1", "text"), ("http://b.org/p", "canonical")
+        ("http://blog.a.com/1", "text"),
+        ("http://b.org/p", "canonical"),
     ]
     assert [r["link_type"] for r in index.query(domain, Filters(link_type="image"))] == ["image"]
     assert len(list(index.query(domain, limit=2))) == 2
@@ -152,8 +167,10 @@ def test_parse_target():
 def test_export_streams_in_constant_memory(index, request):
     if "standin" in request.node.callspec.id:
         pytest.skip("the stand-in keeps its data in this process: this would measure the stand-in")
-    many = [crawled(f"http://s{i}.example.com/", [Link(f"http://t.org/{j}", "text", "x" * 40) for j in range(50)])
-            for i in range(2000)]
+    many = [
+        crawled(f"http://s{i}.example.com/", [Link(f"http://t.org/{j}", "text", "x" * 40) for j in range(50)])
+        for i in range(2000)
+    ]
     index.write(many)
     tracemalloc.start()
     n = sum(1 for _ in index.export())
@@ -166,8 +183,19 @@ def test_export_streams_in_constant_memory(index, request):
 def test_a_failed_batch_changes_nothing(tmp_path):
     idx = open_index(f"sqlite:///{tmp_path / 'links.db'}")
     idx.write(PAGES)
-    bad = Edge("http://x.org/", "http://y.org/", "text", None, False, False, False,  # type: ignore[arg-type]
-               "x.org", "x.org", "y.org", "y.org")
+    bad = Edge(
+        "http://x.org/",
+        "http://y.org/",
+        "text",
+        None,
+        False,
+        False,
+        False,  # type: ignore[arg-type]
+        "x.org",
+        "x.org",
+        "y.org",
+        "y.org",
+    )
     good = page_edges(Page("http://z.org/", [Link("http://y.org/", "text", "ok")]), False)
     with pytest.raises(IndexUnavailable):
         idx.write([CrawledPage("http://x.org/", T0, (*good, bad))])
@@ -187,8 +215,11 @@ def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):
 
 # --- lost links, filters, pagination, summaries (the backlink profile) ---------------------------------
 
+
 def live(index, target=Target("domain", "target.co.uk"), **filters):
-    return sorted((r["source_url"], r["target_url"], r["link_type"]) for r in index.query(target, Filters(**filters)))
+    return sorted(
+        (r["source_url"], r["target_url"], r["link_type"]) for r in index.query(target, Filters(**filters))
+    )
 
 
 def test_a_recrawl_marks_vanished_edges_lost_and_returning_ones_live(index):
@@ -198,8 +229,15 @@ def test_a_recrawl_marks_vanished_edges_lost_and_returning_ones_live(index):
     assert ("http://blog.a.com/1", "http://shop.target.co.uk/", "image") not in live(index)
     assert live(index, status="lost") == [("http://blog.a.com/1", "http://shop.target.co.uk/", "image")]
     assert len(live(index, status="all")) == 4 and index.count() == 5
-    index.write([crawled("http://blog.a.com/1", [Link("http://shop.target.co.uk/", "image", "logo")],
-                         t1 + timedelta(days=1))])
+    index.write(
+        [
+            crawled(
+                "http://blog.a.com/1",
+                [Link("http://shop.target.co.uk/", "image", "logo")],
+                t1 + timedelta(days=1),
+            )
+        ]
+    )
     assert live(index, status="lost") == [("http://blog.a.com/1", "http://www.target.co.uk/x", "text")]
 
 
@@ -208,9 +246,13 @@ def test_a_page_that_fails_loses_its_links_only_after_repeated_failures(index):
     gone = CrawledPage("http://b.org/p", T0 + timedelta(days=1), (), failed=True)
     index.write([gone], lost_after_failures=2)
     assert len(live(index)) == 4  # one failure is a blip
-    index.write([CrawledPage("http://b.org/p", T0 + timedelta(days=2), (), failed=True)], lost_after_failures=2)
-    assert live(index) == [("http://blog.a.com/1", "http://shop.target.co.uk/", "image"),
-                           ("http://blog.a.com/1", "http://www.target.co.uk/x", "text")]
+    index.write(
+        [CrawledPage("http://b.org/p", T0 + timedelta(days=2), (), failed=True)], lost_after_failures=2
+    )
+    assert live(index) == [
+        ("http://blog.a.com/1", "http://shop.target.co.uk/", "image"),
+        ("http://blog.a.com/1", "http://www.target.co.uk/x", "text"),
+    ]
     # A success resets the count: the page's links come back with it.
     index.write([CrawledPage(PAGES[1].url, T0 + timedelta(days=3), PAGES[1].edges)])
     assert len(live(index)) == 4
@@ -218,10 +260,14 @@ def test_a_page_that_fails_loses_its_links_only_after_repeated_failures(index):
 
 def test_filters(index):
     index.write(PAGES)
-    assert live(index, rel="nofollow") == [("http://b.org/p", "http://www.target.co.uk/x", "text"),
-                                           ("http://blog.a.com/1", "http://shop.target.co.uk/", "image")]
-    assert live(index, from_domain="b.org") == [("http://b.org/p", "http://www.target.co.uk/x", "canonical"),
-                                                ("http://b.org/p", "http://www.target.co.uk/x", "text")]
+    assert live(index, rel="nofollow") == [
+        ("http://b.org/p", "http://www.target.co.uk/x", "text"),
+        ("http://blog.a.com/1", "http://shop.target.co.uk/", "image"),
+    ]
+    assert live(index, from_domain="b.org") == [
+        ("http://b.org/p", "http://www.target.co.uk/x", "canonical"),
+        ("http://b.org/p", "http://www.target.co.uk/x", "text"),
+    ]
     assert live(index, anchor_contains="AGAIN") == [("http://b.org/p", "http://www.target.co.uk/x", "text")]
     assert live(index, anchor_contains="%") == [] and live(index, anchor_contains="_") == []
     since = int((T0 + timedelta(seconds=30)).timestamp())
@@ -232,14 +278,21 @@ def test_one_per_domain_keeps_the_best_link(index):
     index.write(PAGES)
     rows = list(index.query(Target("domain", "target.co.uk"), one_per_domain=True))
     assert sorted((r["source_domain"], r["link_type"], r["nofollow"] or r["ugc"]) for r in rows) == [
-        ("a.com", "text", False), ("b.org", "canonical", False)
+        ("a.com", "text", False),
+        ("b.org", "canonical", False),
     ]
 
 
 @pytest.mark.parametrize("sort", ["first_seen", "source_domain"])
 def test_cursor_pagination_neither_skips_nor_repeats_while_the_crawl_writes(index, sort):
-    pages = [crawled(f"http://s{i % 7}-{i}.example.com/", [Link("http://t.org/x", "text", f"a{i}")],
-                     T0 + timedelta(seconds=i % 5)) for i in range(60)]
+    pages = [
+        crawled(
+            f"http://s{i % 7}-{i}.example.com/",
+            [Link("http://t.org/x", "text", f"a{i}")],
+            T0 + timedelta(seconds=i % 5),
+        )
+        for i in range(60)
+    ]
     index.write(pages)
     target = Target("domain", "t.org")
     before = {r["source_url"] for r in index.query(target)}
@@ -254,9 +307,16 @@ def test_cursor_pagination_neither_skips_nor_repeats_while_the_crawl_writes(inde
         if n >= 5:
             continue
         # The crawl goes on: new links to the target, and old ones seen again.
-        index.write([crawled(f"http://new{n}.example.net/", [Link("http://t.org/x", "text", "new")],
-                             T0 + timedelta(hours=1, seconds=n)),
-                     crawled(pages[n].url, [Link("http://t.org/x", "text", f"a{n}")], T0 + timedelta(hours=2))])
+        index.write(
+            [
+                crawled(
+                    f"http://new{n}.example.net/",
+                    [Link("http://t.org/x", "text", "new")],
+                    T0 + timedelta(hours=1, seconds=n),
+                ),
+                crawled(pages[n].url, [Link("http://t.org/x", "text", f"a{n}")], T0 + timedelta(hours=2)),
+            ]
+        )
     assert len(seen) == len(set(seen))
     assert before <= set(seen)
     assert n < 20  # it ended
@@ -267,8 +327,11 @@ def test_cursor_pagination_neither_skips_nor_repeats_while_the_crawl_writes(inde
 def test_offset_pagination(index):
     index.write(PAGES)
     all_rows = [r["source_url"] + r["link_type"] for r in index.query(Target("domain", "target.co.uk"))]
-    paged = [r["source_url"] + r["link_type"] for off in (0, 2) for r in
-             index.query(Target("domain", "target.co.uk"), limit=2, offset=off)]
+    paged = [
+        r["source_url"] + r["link_type"]
+        for off in (0, 2)
+        for r in index.query(Target("domain", "target.co.uk"), limit=2, offset=off)
+    ]
     assert paged == all_rows
 
 
@@ -277,7 +340,10 @@ def expected_summary(rows, now):
     from collections import Counter
 
     def top(values):
-        return [{"value": v, "count": c} for v, c in sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+        return [
+            {"value": v, "count": c}
+            for v, c in sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        ]
 
     return {
         "backlinks": len(rows),
@@ -289,7 +355,9 @@ def expected_summary(rows, now):
             "ugc": sum(r["ugc"] for r in rows),
             "sponsored": sum(r["sponsored"] for r in rows),
         },
-        "by_type": {t: sum(r["link_type"] == t for r in rows) for t in ("text", "image", "canonical", "redirect")},
+        "by_type": {
+            t: sum(r["link_type"] == t for r in rows) for t in ("text", "image", "canonical", "redirect")
+        },
         "top_anchors": top(r["anchor_text"] for r in rows),
         "top_referring_domains": top(r["source_domain"] for r in rows),
         "top_pages": top(r["target_url"] for r in rows),
@@ -298,12 +366,25 @@ def expected_summary(rows, now):
     }
 
 
-@pytest.mark.parametrize("target", [Target("domain", "target.co.uk"), Target("host", "www.target.co.uk"),
-                                    Target("url", "http://www.target.co.uk/x")])
+@pytest.mark.parametrize(
+    "target",
+    [
+        Target("domain", "target.co.uk"),
+        Target("host", "www.target.co.uk"),
+        Target("url", "http://www.target.co.uk/x"),
+    ],
+)
 def test_summary_equals_what_the_records_say(index, target):
     index.write(PAGES)
-    index.write([crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X")],
-                         T0 + timedelta(days=20))])  # the image link is lost on day 20
+    index.write(
+        [
+            crawled(
+                "http://blog.a.com/1",
+                [Link("http://www.target.co.uk/x", "text", "Target X")],
+                T0 + timedelta(days=20),
+            )
+        ]
+    )  # the image link is lost on day 20
     now = T0 + timedelta(days=25)
     got = index.summary(target, now=now)
     rows = list(index.query(target, limit=0))

@@ -28,8 +28,21 @@ def test_one_document_per_edge_with_a_deterministic_id(standin):
     assert all(isinstance(d["_id"], bytes) and len(d["_id"]) == 16 for d in docs)
     assert not any(isinstance(v, list) for d in docs for v in d.values())  # no arrays of sources
     assert set(docs[0]) == {
-        "_id", "source_url", "target_url", "link_type", "anchor_text", "nofollow", "ugc", "sponsored",
-        "source_host", "source_domain", "target_host", "target_domain", "first_seen", "last_seen", "lost_at",
+        "_id",
+        "source_url",
+        "target_url",
+        "link_type",
+        "anchor_text",
+        "nofollow",
+        "ugc",
+        "sponsored",
+        "source_host",
+        "source_domain",
+        "target_host",
+        "target_domain",
+        "first_seen",
+        "last_seen",
+        "lost_at",
     }
 
 
@@ -44,11 +57,13 @@ def test_update_documents_are_what_a_real_server_accepts():
 
 
 def test_transient_errors_are_retried_and_every_edge_lands_once(standin):
-    many = [crawled(f"http://s{i}.example.com/", [Link(f"http://t{j}.org/", "text", f"a{i}") for j in range(5)])
-            for i in range(40)]
+    many = [
+        crawled(f"http://s{i}.example.com/", [Link(f"http://t{j}.org/", "text", f"a{i}") for j in range(5)])
+        for i in range(40)
+    ]
     flaky = Flaky(standin._links, fail_before={1, 4}, fail_after={2, 7})
     for i in range(0, 40, 10):  # four batches
-        standin.write(many[i:i + 10])
+        standin.write(many[i : i + 10])
     assert flaky.calls == 4 * 2 + 4  # each batch: edges, then lost marks; four tries failed
     rows = list(standin.export())
     assert len(rows) == 200
@@ -88,8 +103,10 @@ def test_credentials_are_never_shown(caplog):
 def test_tls_uris_are_accepted_by_the_driver():
     """With no server here, a TLS URI must fail to connect, not to configure."""
     with pytest.raises(IndexUnavailable) as err:
-        open_index("mongodb://127.0.0.1:9/backlinks?tls=true&tlsAllowInvalidCertificates=true"
-                   "&serverSelectionTimeoutMS=300")
+        open_index(
+            "mongodb://127.0.0.1:9/backlinks?tls=true&tlsAllowInvalidCertificates=true"
+            "&serverSelectionTimeoutMS=300"
+        )
     assert "cannot open index" in str(err.value) and "Unknown option" not in str(err.value)
     import pymongo
 
@@ -114,8 +131,11 @@ def test_indexes_are_created_for_every_query():
 def test_queries_use_the_indexes_on_a_real_server(index):
     """explain() on a real server (the stand-in's explain always says COLLSCAN)."""
     index.write(PAGES)
-    for field, value in (("target_url", "http://www.target.co.uk/x"), ("target_host", "shop.target.co.uk"),
-                         ("target_domain", "target.co.uk")):
+    for field, value in (
+        ("target_url", "http://www.target.co.uk/x"),
+        ("target_host", "shop.target.co.uk"),
+        ("target_domain", "target.co.uk"),
+    ):
         plan = index._links.find({field: value}).sort([("first_seen", 1), ("_id", 1)]).limit(10).explain()
         text = str(plan["queryPlanner"]["winningPlan"])
         assert "IXSCAN" in text and f"by_{field}" in text and "SORT" not in text, text
@@ -140,8 +160,12 @@ def test_pipeline_keeps_a_batch_the_index_refused(tmp_path):
     pipe.run = maybeDeferred  # write in place: no reactor runs here
     pipe.index = MongoIndex("mongodb://standin/backlinks", client=strict_client(), retry_seconds=0.2)
     flaky = Flaky(pipe.index._links, fail_before={1, 2, 3, 4, 5, 6, 7, 8}, fail_after=set())
-    pipe.process_item(Page("http://a.org/", [Link("http://b.org/1", "text"), Link("http://b.org/2", "text"),
-                                             Link("http://b.org/3", "text")]))
+    pipe.process_item(
+        Page(
+            "http://a.org/",
+            [Link("http://b.org/1", "text"), Link("http://b.org/2", "text"), Link("http://b.org/3", "text")],
+        )
+    )
     assert len(pipe.pending) == 1  # the write failed; the page is still pending
     flaky.fail_before.clear()
     pipe.process_item(Page("http://c.org/", [Link("http://b.org/4", "text")] * 3))

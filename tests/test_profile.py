@@ -11,8 +11,12 @@ import pytest
 from conftest import CALENDAR_BUDGET, FAST, run_cli
 from synthweb import SyntheticWeb
 
-TARGETS = [("bob.github.io", "domain"), ("blueleaf.co.uk", "domain"), ("www.blueleaf.co.uk", "host"),
-           ("http://www.blueleaf.co.uk/rel/0", "url")]
+TARGETS = [
+    ("bob.github.io", "domain"),
+    ("blueleaf.co.uk", "domain"),
+    ("www.blueleaf.co.uk", "host"),
+    ("http://www.blueleaf.co.uk/rel/0", "url"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +26,16 @@ def crawled(tmp_path_factory, proxy, web):
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('profile') / 'links.db'}"
     env = {**os.environ, "http_proxy": proxy.url, "https_proxy": proxy.url}
-    res = run_cli("crawl", "http://www.hub-directory.com/", "--index", uri, *FAST,
-                  "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}", env=env)
+    res = run_cli(
+        "crawl",
+        "http://www.hub-directory.com/",
+        "--index",
+        uri,
+        *FAST,
+        "-s",
+        f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
+        env=env,
+    )
     assert res.returncode == 0, res.stderr
     return uri
 
@@ -38,7 +50,10 @@ def truth_for(web: SyntheticWeb, value: str, scope: str):
 
 
 def top(values):
-    return [{"value": v, "count": c} for v, c in sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+    return [
+        {"value": v, "count": c}
+        for v, c in sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    ]
 
 
 @pytest.mark.parametrize("value, scope", TARGETS)
@@ -57,15 +72,32 @@ def test_summary_figures_equal_the_ground_truth(crawled, web, value, scope):
         "ugc": sum(e.ugc for e in edges),
         "sponsored": sum(e.sponsored for e in edges),
     }
-    assert got["by_type"] == {t: sum(e.link_type == t for e in edges) for t in ("text", "image", "canonical", "redirect")}
+    assert got["by_type"] == {
+        t: sum(e.link_type == t for e in edges) for t in ("text", "image", "canonical", "redirect")
+    }
     assert got["top_anchors"] == top(e.anchor_text for e in edges)
     assert got["top_referring_domains"] == top(e.source_domain for e in edges)
     assert got["top_pages"] == top(e.target_url for e in edges)
-    assert got["new"]["7d"] == {"backlinks": len(edges), "referring_domains": len({e.source_domain for e in edges})}
+    assert got["new"]["7d"] == {
+        "backlinks": len(edges),
+        "referring_domains": len({e.source_domain for e in edges}),
+    }
     assert got["lost"]["30d"] == {"backlinks": 0, "referring_domains": 0}
-    assert {"backlinks", "referring_pages", "referring_domains", "referring_hosts", "by_rel", "by_type",
-            "top_anchors", "top_referring_domains", "top_pages", "first_seen", "last_seen", "new",
-            "lost"} <= set(got)
+    assert {
+        "backlinks",
+        "referring_pages",
+        "referring_domains",
+        "referring_hosts",
+        "by_rel",
+        "by_type",
+        "top_anchors",
+        "top_referring_domains",
+        "top_pages",
+        "first_seen",
+        "last_seen",
+        "new",
+        "lost",
+    } <= set(got)
 
 
 def test_summary_table_for_people(crawled):
@@ -77,7 +109,9 @@ def test_summary_table_for_people(crawled):
 def query(uri, *args):
     res = run_cli("query", *args, "--format", "jsonl", "--limit", "0", "--index", uri)
     assert res.returncode in (0, 1), res.stderr
-    return {(r["source_url"], r["target_url"], r["link_type"]) for r in map(json.loads, res.stdout.splitlines())}
+    return {
+        (r["source_url"], r["target_url"], r["link_type"]) for r in map(json.loads, res.stdout.splitlines())
+    }
 
 
 def keys(edges):
@@ -88,14 +122,20 @@ def test_each_filter_returns_exactly_the_ground_truth_subset(crawled, web):
     edges = truth_for(web, "blueleaf.co.uk", "domain")
     assert query(crawled, "blueleaf.co.uk") == keys(edges)
     assert query(crawled, "blueleaf.co.uk", "--follow-only") == keys(
-        e for e in edges if not (e.nofollow or e.ugc or e.sponsored))
+        e for e in edges if not (e.nofollow or e.ugc or e.sponsored)
+    )
     assert query(crawled, "blueleaf.co.uk", "--nofollow-only") == keys(
-        e for e in edges if e.nofollow or e.ugc or e.sponsored)
-    assert query(crawled, "blueleaf.co.uk", "--type", "image") == keys(e for e in edges if e.link_type == "image")
+        e for e in edges if e.nofollow or e.ugc or e.sponsored
+    )
+    assert query(crawled, "blueleaf.co.uk", "--type", "image") == keys(
+        e for e in edges if e.link_type == "image"
+    )
     assert query(crawled, "blueleaf.co.uk", "--from-domain", "www.example-times.com") == keys(
-        e for e in edges if e.source_domain == "example-times.com")
+        e for e in edges if e.source_domain == "example-times.com"
+    )
     assert query(crawled, "blueleaf.co.uk", "--anchor-contains", "REL ") == keys(
-        e for e in edges if "rel " in e.anchor_text.lower())
+        e for e in edges if "rel " in e.anchor_text.lower()
+    )
     assert query(crawled, "blueleaf.co.uk", "--since", "2000-01-01") == keys(edges)
     assert query(crawled, "blueleaf.co.uk", "--since", "2999-01-01") == set()
     assert query(crawled, "blueleaf.co.uk", "--lost") == set()
@@ -103,8 +143,11 @@ def test_each_filter_returns_exactly_the_ground_truth_subset(crawled, web):
     assert len(best) == len({e.source_domain for e in edges})
     follow_domains = {e.source_domain for e in edges if not (e.nofollow or e.ugc or e.sponsored)}
     by_key = {(e.source_url, e.target_url, e.link_type): e for e in edges}
-    assert {by_key[k].source_domain for k in best if not (by_key[k].nofollow or by_key[k].ugc or by_key[k].sponsored)} \
-        == follow_domains
+    assert {
+        by_key[k].source_domain
+        for k in best
+        if not (by_key[k].nofollow or by_key[k].ugc or by_key[k].sponsored)
+    } == follow_domains
 
 
 def test_pagination_with_a_cursor_walks_every_row_once(crawled, web):
@@ -128,14 +171,24 @@ def test_a_recrawl_after_the_web_changed_marks_exactly_the_removed_edges_lost(tm
     uri = f"sqlite:///{tmp_path / 'recrawl.db'}"
     with ProxyServer(web) as server:
         env = {**proxy_env, "http_proxy": server.url, "https_proxy": server.url}
-        res = run_cli("crawl", "http://www.hub-directory.com/", "--index", uri, *FAST,
-                      "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}", env=env)
+        res = run_cli(
+            "crawl",
+            "http://www.hub-directory.com/",
+            "--index",
+            uri,
+            *FAST,
+            "-s",
+            f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
+            env=env,
+        )
         assert res.returncode == 0, res.stderr
         before = web.expected(calendar_pages=CALENDAR_BUDGET)
         web.mutate()
         after = web.expected(calendar_pages=CALENDAR_BUDGET)
         web.reset_log()
-        res = run_cli("crawl", "--recrawl", "--index", uri, *FAST, "-s", "BACKLINKS_LOST_AFTER_FAILURES=1", env=env)
+        res = run_cli(
+            "crawl", "--recrawl", "--index", uri, *FAST, "-s", "BACKLINKS_LOST_AFTER_FAILURES=1", env=env
+        )
         assert res.returncode == 0, res.stderr
         fetched = web.requests_per_url()
     # The re-crawl re-visited the pages in the index and followed no new links.
@@ -144,8 +197,9 @@ def test_a_recrawl_after_the_web_changed_marks_exactly_the_removed_edges_lost(tm
     live = {(r["source_url"], r["target_url"], r["link_type"]) for r in export} - query_lost(uri, export)
     assert live == keys(after)
     assert query_lost(uri, export) == keys(before) - keys(after)
-    assert keys(after) - keys(before) == {("http://shop.greenleaf.co.uk/products", "http://bob.github.io/new-partner",
-                                           "text")}
+    assert keys(after) - keys(before) == {
+        ("http://shop.greenleaf.co.uk/products", "http://bob.github.io/new-partner", "text")
+    }
     new = run_cli("summary", "bob.github.io", "--format", "json", "--index", uri)
     profile = json.loads(new.stdout)
     assert profile["lost"]["7d"]["backlinks"] == 0

@@ -22,7 +22,9 @@ def test_normalize(url, normal):
     assert normalize(url) == normal
 
 
-@pytest.mark.parametrize("bad", ["example.com", "ftp://example.com/", "mailto:x@y.z", "http://", "", "http://[::"])
+@pytest.mark.parametrize(
+    "bad", ["example.com", "ftp://example.com/", "mailto:x@y.z", "http://", "", "http://[::"]
+)
 def test_normalize_rejects_what_is_not_a_web_url(bad):
     with pytest.raises(BadURL):
         normalize(bad)

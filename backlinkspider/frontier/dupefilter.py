@@ -79,8 +79,12 @@ class BloomDupeFilter:
         self.hashes = max(1, round(self.bits / capacity * math.log(2)))
         self._push = server.register_script(_BLOOM_PUSH)
         # Allocate the whole bitmap at once: grown bit by bit, Redis over-allocates it by up to 1 MB.
-        server.eval("if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SETBIT', KEYS[1], ARGV[1], 0) end",
-                    1, defaults.BLOOM_KEY, self.bits - 1)
+        server.eval(
+            "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SETBIT', KEYS[1], ARGV[1], 0) end",
+            1,
+            defaults.BLOOM_KEY,
+            self.bits - 1,
+        )
 
     def offsets(self, fingerprint: bytes) -> list[int]:
         h1 = int.from_bytes(fingerprint[:8], "big")
@@ -103,7 +107,7 @@ class BloomDupeFilter:
                 pipe.getbit(defaults.BLOOM_KEY, offset)
         bits = pipe.execute()
         k = self.hashes
-        return [all(bits[i * k:(i + 1) * k]) for i in range(len(fingerprints))]
+        return [all(bits[i * k : (i + 1) * k]) for i in range(len(fingerprints))]
 
     def seen(self) -> int:
         return int(self.server.get(defaults.SEEN_COUNT_KEY) or 0)
@@ -114,6 +118,9 @@ def from_settings(server: redis.Redis, settings) -> SetDupeFilter | BloomDupeFil
     if kind == "set":
         return SetDupeFilter(server)
     if kind == "bloom":
-        return BloomDupeFilter(server, settings.getint("BACKLINKS_BLOOM_CAPACITY"),
-                               settings.getfloat("BACKLINKS_BLOOM_ERROR_RATE"))
+        return BloomDupeFilter(
+            server,
+            settings.getint("BACKLINKS_BLOOM_CAPACITY"),
+            settings.getfloat("BACKLINKS_BLOOM_ERROR_RATE"),
+        )
     raise ValueError(f"BACKLINKS_DUPEFILTER must be 'set' or 'bloom', not {kind!r}")

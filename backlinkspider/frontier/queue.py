@@ -73,7 +73,9 @@ class LeasedQueue:
 
     def reap(self, limit: int = 1000) -> int:
         """Put expired leases back in the queue; returns how many."""
-        return self._reap(keys=[defaults.LEASES_KEY, defaults.LEASE_ENTRIES_KEY, defaults.QUEUE_KEY], args=[limit])
+        return self._reap(
+            keys=[defaults.LEASES_KEY, defaults.LEASE_ENTRIES_KEY, defaults.QUEUE_KEY], args=[limit]
+        )
 
     def size(self) -> int:
         return self.server.zcard(defaults.QUEUE_KEY)

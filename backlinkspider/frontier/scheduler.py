@@ -79,8 +79,10 @@ class RedisScheduler:
         self.flush()
         # Entries leased but not started go back to the queue now, not when their lease expires.
         if self.local:
-            back = [(r.url, serializer.dumps(r.url, r.meta.get("depth", 0), r.priority), -r.priority)
-                    for r in self.local]
+            back = [
+                (r.url, serializer.dumps(r.url, r.meta.get("depth", 0), r.priority), -r.priority)
+                for r in self.local
+            ]
             pipe = self.server.pipeline(transaction=False)
             for _, entry, score in back:
                 pipe.zadd(defaults.QUEUE_KEY, {entry: score})
@@ -175,13 +177,16 @@ class RedisScheduler:
             elapsed = max(time.time() - self.started, 1e-9)
             pages = stats.get_value("backlinks/pages", 0) + stats.get_value("backlinks/errors", 0)
             key = defaults.WORKER_KEY % self.worker
-            self.server.hset(key, mapping={
-                "pages": pages,
-                "links": stats.get_value("backlinks/edges_written", 0),
-                "errors": stats.get_value("backlinks/errors", 0),
-                "pages_per_s": round(pages / elapsed, 2),
-                "started": int(self.started),
-            })
+            self.server.hset(
+                key,
+                mapping={
+                    "pages": pages,
+                    "links": stats.get_value("backlinks/edges_written", 0),
+                    "errors": stats.get_value("backlinks/errors", 0),
+                    "pages_per_s": round(pages / elapsed, 2),
+                    "started": int(self.started),
+                },
+            )
             self.server.expire(key, defaults.HEARTBEAT_SECONDS * 3)
         except redis.RedisError as exc:
             logger.error("frontier heartbeat failed: %s", exc)

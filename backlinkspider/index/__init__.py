@@ -42,7 +42,9 @@ def open_index(uri: str, *, create: bool = True) -> LinkIndex:
     """Open the index a URI names. ``create=False`` (readers) fails on an index that does not exist yet."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        raise IndexUnavailable(f"not an index URI: {redact(uri)!r} (expected sqlite:///PATH or mongodb://...)")
+        raise IndexUnavailable(
+            f"not an index URI: {redact(uri)!r} (expected sqlite:///PATH or mongodb://...)"
+        )
     if scheme == "sqlite":
         from backlinkspider.index.sqlite import SQLiteIndex
 

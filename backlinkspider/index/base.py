@@ -163,17 +163,32 @@ def redact(uri: str) -> str:
     return uri
 
 
-def profile(*, backlinks: int, referring_pages: int, referring_domains: int, referring_hosts: int,
-             tlds: dict[str, int], by_rel: dict[str, int], by_type: dict[str, int],
-             top_anchors: list, top_referring_domains: list, top_pages: list,
-             first: int | None, last: int | None, new: dict, lost: dict) -> dict[str, Any]:
+def profile(
+    *,
+    backlinks: int,
+    referring_pages: int,
+    referring_domains: int,
+    referring_hosts: int,
+    tlds: dict[str, int],
+    by_rel: dict[str, int],
+    by_type: dict[str, int],
+    top_anchors: list,
+    top_referring_domains: list,
+    top_pages: list,
+    first: int | None,
+    last: int | None,
+    new: dict,
+    lost: dict,
+) -> dict[str, Any]:
     """A summary in the documented shape (the same for every backend and scope)."""
     return {
         "backlinks": backlinks,
         "referring_pages": referring_pages,
         "referring_domains": referring_domains,
         "referring_hosts": referring_hosts,
-        "referring_tlds": [{"value": k, "count": v} for k, v in sorted(tlds.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "referring_tlds": [
+            {"value": k, "count": v} for k, v in sorted(tlds.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
         "by_rel": by_rel,
         "by_type": {t: by_type.get(t, 0) for t in ("text", "image", "canonical", "redirect")},
         "top_anchors": top_anchors,
@@ -216,7 +231,9 @@ class LinkIndex(abc.ABC):
         """
 
     @abc.abstractmethod
-    def summary(self, target: Target, *, include_lost: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    def summary(
+        self, target: Target, *, include_lost: bool = False, now: datetime | None = None
+    ) -> dict[str, Any]:
         """The backlink profile of ``target`` (see ``cli summary`` for its keys)."""
 
     @abc.abstractmethod

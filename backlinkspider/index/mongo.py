@@ -178,18 +178,32 @@ class MongoIndex(LinkIndex):
                 edge_ops.append(UpdateOne(filter_, update, upsert=True))
             if not page.failed:
                 # This fetch's edges were just seen; the page's other live edges are gone.
-                lost_ops.append(UpdateMany({"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
-                                           {"$set": {"lost_at": seen}}))
+                lost_ops.append(
+                    UpdateMany(
+                        {"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
+                        {"$set": {"lost_at": seen}},
+                    )
+                )
                 failures = 0
             else:
                 failures = 1 + ((self._pages.find_one({"_id": page.url}) or {}).get("failures") or 0)
                 if failures >= lost_after_failures:
-                    lost_ops.append(UpdateMany({"source_url": page.url, "lost_at": None}, {"$set": {"lost_at": seen}}))
-            page_ops.append(UpdateOne({"_id": page.url}, {"$set": {"failures": failures},
-                                                          "$max": {"last_crawled": seen}}, upsert=True))
+                    lost_ops.append(
+                        UpdateMany({"source_url": page.url, "lost_at": None}, {"$set": {"lost_at": seen}})
+                    )
+            page_ops.append(
+                UpdateOne(
+                    {"_id": page.url},
+                    {"$set": {"failures": failures}, "$max": {"last_crawled": seen}},
+                    upsert=True,
+                )
+            )
         # The lost marks go after the edges, in order: they read the last_seen the upserts just moved.
-        for collection, ops, ordered in ((self._links, edge_ops, False), (self._links, lost_ops, True),
-                                         (self._pages, page_ops, False)):
+        for collection, ops, ordered in (
+            (self._links, edge_ops, False),
+            (self._links, lost_ops, True),
+            (self._pages, page_ops, False),
+        ):
             if ops:
                 self._with_retries(lambda: collection.bulk_write(ops, ordered=ordered), "write to")
         return len(edge_ops)
@@ -212,25 +226,37 @@ class MongoIndex(LinkIndex):
             value, edge_id = decode_cursor(cursor)
             if sort != "source_domain":
                 value = datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
-            where = {"$and": [where, {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}]}
+            where = {
+                "$and": [where, {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}]
+            }
         order = [(sort, 1), ("_id", 1)]
         if one_per_domain:
-            best = [("source_domain", 1), ("nofollow", 1), ("ugc", 1), ("sponsored", 1), ("first_seen", 1),
-                    ("_id", 1)]
+            best = [
+                ("source_domain", 1),
+                ("nofollow", 1),
+                ("ugc", 1),
+                ("sponsored", 1),
+                ("first_seen", 1),
+                ("_id", 1),
+            ]
             pipeline: list[dict[str, Any]] = [
                 {"$match": where},
                 {"$sort": dict(best)},
                 {"$group": {"_id": "$source_domain", "doc": {"$first": "$$ROOT"}}},
             ]
-            docs = sorted((g["doc"] for g in self._links.aggregate(pipeline)), key=lambda d: (d[sort], d["_id"]))
-            docs = docs[offset:offset + limit] if limit else docs[offset:]
+            docs = sorted(
+                (g["doc"] for g in self._links.aggregate(pipeline)), key=lambda d: (d[sort], d["_id"])
+            )
+            docs = docs[offset : offset + limit] if limit else docs[offset:]
             return (_record(d, sort) for d in docs)
         found = self._links.find(where, _PROJECTION).sort(order).skip(offset)
         if limit:
             found = found.limit(limit)
         return self._stream(found, sort)
 
-    def summary(self, target: Target, *, include_lost: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    def summary(
+        self, target: Target, *, include_lost: bool = False, now: datetime | None = None
+    ) -> dict[str, Any]:
         """Aggregated on demand ($match, $group, $sort, $limit), for every scope."""
         now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         base = self._where(target, Filters(status="all" if include_lost else "live"))
@@ -239,9 +265,15 @@ class MongoIndex(LinkIndex):
         def group(field: str, match: dict[str, Any] = base, top: int | None = None) -> list[dict[str, Any]]:
             pipeline: list[dict[str, Any]] = [
                 {"$match": match},
-                {"$group": {"_id": f"${field}", "count": {"$sum": 1}, "first": {"$min": "$first_seen"},
-                            "last_lost": {"$max": "$lost_at"},
-                            "live": {"$sum": {"$cond": [{"$eq": ["$lost_at", None]}, 1, 0]}}}},
+                {
+                    "$group": {
+                        "_id": f"${field}",
+                        "count": {"$sum": 1},
+                        "first": {"$min": "$first_seen"},
+                        "last_lost": {"$max": "$lost_at"},
+                        "live": {"$sum": {"$cond": [{"$eq": ["$lost_at", None]}, 1, 0]}},
+                    }
+                },
                 {"$sort": {"count": -1, "_id": 1}},
             ]
             if top:
@@ -259,21 +291,36 @@ class MongoIndex(LinkIndex):
         all_domains = group("source_domain", every)
         for w, days in (("7d", 7), ("30d", 30)):
             since = now - timedelta(days=days)
-            new[w] = {"backlinks": count({**every, "first_seen": {"$gte": since}}),
-                      "referring_domains": sum(1 for g in all_domains if g["first"] >= since)}
-            lost[w] = {"backlinks": count({**every, "lost_at": {"$gte": since}}),
-                       "referring_domains": sum(1 for g in all_domains
-                                                if g["live"] == 0 and g["last_lost"] and g["last_lost"] >= since)}
+            new[w] = {
+                "backlinks": count({**every, "first_seen": {"$gte": since}}),
+                "referring_domains": sum(1 for g in all_domains if g["first"] >= since),
+            }
+            lost[w] = {
+                "backlinks": count({**every, "lost_at": {"$gte": since}}),
+                "referring_domains": sum(
+                    1 for g in all_domains if g["live"] == 0 and g["last_lost"] and g["last_lost"] >= since
+                ),
+            }
         by_rel = {
             "follow": count({**base, "nofollow": False, "ugc": False, "sponsored": False}),
             "nofollow": count({**base, "nofollow": True}),
             "ugc": count({**base, "ugc": True}),
             "sponsored": count({**base, "sponsored": True}),
         }
-        span = list(self._links.aggregate([
-            {"$match": base},
-            {"$group": {"_id": None, "first": {"$min": "$first_seen"}, "last": {"$max": "$last_seen"}}},
-        ]))
+        span = list(
+            self._links.aggregate(
+                [
+                    {"$match": base},
+                    {
+                        "$group": {
+                            "_id": None,
+                            "first": {"$min": "$first_seen"},
+                            "last": {"$max": "$last_seen"},
+                        }
+                    },
+                ]
+            )
+        )
 
         def top(field: str) -> list[dict[str, Any]]:
             return [{"value": g["_id"], "count": g["count"]} for g in group(field, top=TOP)]

@@ -102,9 +102,9 @@ _DIMENSIONS = [
 def _add(row: str) -> str:
     return "\n".join(
         f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
-    SELECT {row}.target_domain, '{dim}', {value.replace('X.', row + '.')}, 1, {row}.lost_at IS NULL,
+    SELECT {row}.target_domain, '{dim}', {value.replace("X.", row + ".")}, 1, {row}.lost_at IS NULL,
            {row}.first_seen, {row}.lost_at
-    WHERE {cond.replace('X.', row + '.')}
+    WHERE {cond.replace("X.", row + ".")}
     ON CONFLICT (target_domain, dim, value) DO UPDATE SET
         n_all = n_all + 1,
         n_live = n_live + excluded.n_live,
@@ -120,8 +120,8 @@ def _remove_old() -> str:
         n_all = n_all - 1,
         n_live = n_live - (OLD.lost_at IS NULL),
         lost_at = CASE WHEN OLD.lost_at IS NULL AND n_live = 1 THEN NEW.lost_at ELSE lost_at END
-    WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace('X.', 'OLD.')}
-      AND {cond.replace('X.', 'OLD.')};"""
+    WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace("X.", "OLD.")}
+      AND {cond.replace("X.", "OLD.")};"""
         for dim, value, cond in _DIMENSIONS
     )
 
@@ -130,14 +130,14 @@ def _remove_old() -> str:
 # counts net to zero but for n_live when the edge is lost or found again).
 _TRIGGERS = f"""
 CREATE TRIGGER IF NOT EXISTS agg_insert AFTER INSERT ON links BEGIN
-{_add('NEW')}
+{_add("NEW")}
 END;
 CREATE TRIGGER IF NOT EXISTS agg_update AFTER UPDATE OF lost_at, anchor_text, nofollow, ugc, sponsored ON links
 WHEN OLD.lost_at IS NOT NEW.lost_at OR OLD.anchor_text IS NOT NEW.anchor_text
   OR OLD.nofollow != NEW.nofollow OR OLD.ugc != NEW.ugc OR OLD.sponsored != NEW.sponsored
 BEGIN
 {_remove_old()}
-{_add('NEW')}
+{_add("NEW")}
 END;
 """
 
@@ -154,7 +154,9 @@ ON CONFLICT (edge_id) DO UPDATE SET
     lost_at = NULL
 """
 # Edges of a fetched page that this fetch did not see again.
-_MARK_MISSING_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
+_MARK_MISSING_LOST = (
+    "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
+)
 _MARK_ALL_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL"
 _PAGE_OK = """
 INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 0)
@@ -276,7 +278,9 @@ class SQLiteIndex(LinkIndex):
         sql = f"SELECT * FROM ({source})" if one_per_domain else source
         if cursor:
             value, edge_id = decode_cursor(cursor)
-            sql += (" WHERE " if one_per_domain else " AND ") + f"({sort} > ? OR ({sort} = ? AND edge_id > ?))"
+            sql += (
+                " WHERE " if one_per_domain else " AND "
+            ) + f"({sort} > ? OR ({sort} = ? AND edge_id > ?))"
             args += [value, value, edge_id]
         sql += f" ORDER BY {sort}, edge_id"
         if limit or offset:
@@ -285,7 +289,9 @@ class SQLiteIndex(LinkIndex):
         position = _SORT_POSITION[sort]
         return (_record(row, position) for row in self._rows(sql, args))
 
-    def summary(self, target: Target, *, include_lost: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    def summary(
+        self, target: Target, *, include_lost: bool = False, now: datetime | None = None
+    ) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         if target.scope == "domain":
             return self._summary_from_aggregates(target.value, include_lost, now)
@@ -346,8 +352,9 @@ class SQLiteIndex(LinkIndex):
         db = self._db
 
         def counts(dim: str) -> dict[str, int]:
-            rows = db.execute(f"SELECT value, {n} FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0",
-                              (domain, dim))
+            rows = db.execute(
+                f"SELECT value, {n} FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0", (domain, dim)
+            )
             return dict(rows.fetchall())
 
         def distinct(dim: str) -> int:
@@ -355,22 +362,36 @@ class SQLiteIndex(LinkIndex):
             return db.execute(sql, (domain, dim)).fetchone()[0]
 
         def top(dim: str) -> list[dict[str, Any]]:
-            sql = (f"SELECT value, {n} FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0"
-                   f" ORDER BY {n} DESC, value LIMIT {TOP}")
+            sql = (
+                f"SELECT value, {n} FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0"
+                f" ORDER BY {n} DESC, value LIMIT {TOP}"
+            )
             return [{"value": v, "count": c} for v, c in db.execute(sql, (domain, dim))]
 
         # Referring domains per public suffix, grouped in SQL (a big domain has 100k+ of them).
-        tld = ("CASE WHEN value GLOB '[0-9]*.[0-9]*.[0-9]*.[0-9]*' OR instr(value, '.') = 0 THEN value"
-               " ELSE substr(value, instr(value, '.') + 1) END")
-        tlds = dict(db.execute(
-            f"SELECT {tld} AS t, count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND {n} > 0"
-            " GROUP BY t", (domain,)).fetchall())
+        tld = (
+            "CASE WHEN value GLOB '[0-9]*.[0-9]*.[0-9]*.[0-9]*' OR instr(value, '.') = 0 THEN value"
+            " ELSE substr(value, instr(value, '.') + 1) END"
+        )
+        tlds = dict(
+            db.execute(
+                f"SELECT {tld} AS t, count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND {n} > 0"
+                " GROUP BY t",
+                (domain,),
+            ).fetchall()
+        )
         # The oldest and newest edges by index order: the first live one from each end.
         live = "" if include_lost else " AND lost_at IS NULL"
-        first = db.execute(f"SELECT first_seen FROM links WHERE target_domain = ?{live}"
-                           " ORDER BY first_seen, edge_id LIMIT 1", (domain,)).fetchone()
-        last = db.execute(f"SELECT last_seen FROM links WHERE target_domain = ?{live}"
-                          " ORDER BY last_seen DESC, edge_id DESC LIMIT 1", (domain,)).fetchone()
+        first = db.execute(
+            f"SELECT first_seen FROM links WHERE target_domain = ?{live}"
+            " ORDER BY first_seen, edge_id LIMIT 1",
+            (domain,),
+        ).fetchone()
+        last = db.execute(
+            f"SELECT last_seen FROM links WHERE target_domain = ?{live}"
+            " ORDER BY last_seen DESC, edge_id DESC LIMIT 1",
+            (domain,),
+        ).fetchone()
         first, last = (first or (None,))[0], (last or (None,))[0]
         windows = self._windows(now)
         new, lost = {}, {}
@@ -428,18 +449,23 @@ class SQLiteIndex(LinkIndex):
             tlds[tld_of(ref_domain)] = tlds.get(tld_of(ref_domain), 0) + 1
         new, lost = {}, {}
         for w, since in self._windows(now).items():
-            first_by_domain = (f"SELECT source_domain, min(first_seen) AS f FROM links WHERE {col} = ?"
-                               " GROUP BY source_domain")
+            first_by_domain = (
+                f"SELECT source_domain, min(first_seen) AS f FROM links WHERE {col} = ?"
+                " GROUP BY source_domain"
+            )
             new[w] = {
                 "backlinks": one(f"SELECT count(*) FROM links WHERE {col} = ? AND first_seen >= ?", since)[0],
                 "referring_domains": one(f"SELECT count(*) FROM ({first_by_domain}) WHERE f >= ?", since)[0],
             }
-            lost_domains = (f"SELECT source_domain, max(lost_at) AS l, sum(lost_at IS NULL) AS live"
-                            f" FROM links WHERE {col} = ? GROUP BY source_domain")
+            lost_domains = (
+                f"SELECT source_domain, max(lost_at) AS l, sum(lost_at IS NULL) AS live"
+                f" FROM links WHERE {col} = ? GROUP BY source_domain"
+            )
             lost[w] = {
                 "backlinks": one(f"SELECT count(*) FROM links WHERE {col} = ? AND lost_at >= ?", since)[0],
-                "referring_domains": one(f"SELECT count(*) FROM ({lost_domains}) WHERE live = 0 AND l >= ?",
-                                         since)[0],
+                "referring_domains": one(
+                    f"SELECT count(*) FROM ({lost_domains}) WHERE live = 0 AND l >= ?", since
+                )[0],
             }
         by_rel = one(
             "SELECT sum(NOT (nofollow OR ugc OR sponsored)), sum(nofollow), sum(ugc), sum(sponsored) " + base
@@ -452,7 +478,9 @@ class SQLiteIndex(LinkIndex):
             referring_hosts=one(f"SELECT count(DISTINCT source_host) {base}")[0],
             tlds=tlds,
             by_rel=dict(zip(("follow", "nofollow", "ugc", "sponsored"), (v or 0 for v in by_rel))),
-            by_type=dict(db.execute(f"SELECT link_type, count(*) {base} GROUP BY link_type", (target.value,))),
+            by_type=dict(
+                db.execute(f"SELECT link_type, count(*) {base} GROUP BY link_type", (target.value,))
+            ),
             top_anchors=top("anchor_text"),
             top_referring_domains=top("source_domain"),
             top_pages=top("target_url"),
@@ -461,4 +489,3 @@ class SQLiteIndex(LinkIndex):
             new=new,
             lost=lost,
         )
-

@@ -132,7 +132,9 @@ class BacklinksSpider(Spider):
                 spider.unreachable = True
             else:
                 # The cluster frontier: shared queue, dupefilter and leases in Redis.
-                settings.set("SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider")
+                settings.set(
+                    "SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider"
+                )
         spider.scope = settings.get("BACKLINKS_SCOPE")
         if spider.scope not in ("all", "seeds"):
             raise ValueError(f"BACKLINKS_SCOPE must be 'all' or 'seeds', not {spider.scope!r}")
@@ -143,7 +145,9 @@ class BacklinksSpider(Spider):
         network_errors = tuple(
             e if isinstance(e, type) else load_object(e) for e in settings.getlist("RETRY_EXCEPTIONS")
         )
-        logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(NetworkErrorsOnOneLine(network_errors))
+        logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(
+            NetworkErrorsOnOneLine(network_errors)
+        )
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -221,4 +225,3 @@ class BacklinksSpider(Spider):
             self.crawler.stats.inc_value("backlinks/trap_urls")
             return False
         return True
-
