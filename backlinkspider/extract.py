@@ -104,9 +104,9 @@ def extract_html(url: str, html: str, nofollow: bool = False) -> Page:
         elif "name" in attrs:  # meta robots
             nofollow = nofollow or robots_says_nofollow(attrs.get("content") or "")
         else:  # meta refresh
-            href = refresh_url(attrs.get("content") or "")
-            if href:
-                found.append((REDIRECT, href, "", None))
+            refresh = refresh_url(attrs.get("content") or "")
+            if refresh:
+                found.append((REDIRECT, refresh, "", None))
 
     links: dict[tuple[str, str], Link] = {}
     resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once

@@ -13,8 +13,8 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from backlinkspider.extract import Page
-from backlinkspider.signals import pages_done
 from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index, redact
+from backlinkspider.signals import pages_done
 from backlinkspider.urls import host_of, registered_domain
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,12 @@ class IndexPipeline:
             if self.writing is not None and self.pending_edges >= self.BACKLOG * self.batch_size:
                 # Writes fall behind: hold this item until the one under way is done.
                 waiting: Deferred = Deferred()
-                self.writing.addBoth(lambda result: (waiting.callback(item), result)[1])
+
+                def release(result: Any) -> Any:
+                    waiting.callback(item)
+                    return result
+
+                self.writing.addBoth(release)
                 return waiting
         return item
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -52,7 +53,7 @@ def worker(kind: str, index: str) -> None:
         """Follows every <a href>; extracts and stores nothing."""
 
         name = "noop"
-        custom_settings = {"REDIRECT_ENABLED": True, "ITEM_PIPELINES": {}}
+        custom_settings: ClassVar[dict] = {"REDIRECT_ENABLED": True, "ITEM_PIPELINES": {}}
 
         async def start(self):
             yield scrapy.Request(HUB)

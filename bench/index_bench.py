@@ -25,7 +25,23 @@ from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, open_index
 from backlinkspider.pipelines import page_edges
 
-WORDS = "best garden tools review cheap seeds organic guide how to grow tomatoes winter shop news".split()
+WORDS = [
+    "best",
+    "garden",
+    "tools",
+    "review",
+    "cheap",
+    "seeds",
+    "organic",
+    "guide",
+    "how",
+    "to",
+    "grow",
+    "tomatoes",
+    "winter",
+    "shop",
+    "news",
+]
 
 
 def synthetic_pages(edges: int, seed: int = 1) -> list[CrawledPage]:

@@ -113,8 +113,8 @@ def measure(index, name: str, size: int) -> None:
     median = ordered[len(ordered) // 2]
     for label, domain in (("biggest", biggest), ("median", median)):
         target = Target("domain", domain)
-        summary_ms = timed(lambda: index.summary(target))
-        query_ms = timed(lambda: list(index.query(target, limit=100)))
+        summary_ms = timed(lambda t=target: index.summary(t))
+        query_ms = timed(lambda t=target: list(index.query(t, limit=100)))
         print(
             f"{name:7} {size:,} edges  {label:7} target {domain:17} {sizes[domain]:>9,} backlinks:"
             f"  summary {summary_ms:7.1f} ms   first page (100 rows) {query_ms:6.1f} ms",

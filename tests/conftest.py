@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from synthweb import HUB, ProxyServer, SyntheticWeb
 
 BACKLINKS = [sys.executable, "-m", "backlinkspider.cli"]

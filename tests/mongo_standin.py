@@ -47,7 +47,7 @@ def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool, 
 
 
 class StrictCollection(mongomock_ng.collection.Collection):
-    def bulk_write(self, requests, ordered=True, **kwargs):  # noqa: ANN001 - pymongo's signature
+    def bulk_write(self, requests, ordered=True, **kwargs):
         for op in requests:
             if isinstance(op, (UpdateOne, UpdateMany)):
                 # Only links is sharded (deploy/README.md); pages is keyed by URL.
@@ -56,7 +56,7 @@ class StrictCollection(mongomock_ng.collection.Collection):
 
 
 class StrictDatabase(mongomock_ng.database.Database):
-    def get_collection(self, name, *args, **kwargs):  # noqa: ANN001
+    def get_collection(self, name, *args, **kwargs):
         # mongomock keeps one store per collection name; only the Python wrapper changes here.
         collection = super().get_collection(name, *args, **kwargs)
         collection.__class__ = StrictCollection

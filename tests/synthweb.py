@@ -16,6 +16,7 @@ each home page to every page of its site.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import random
 import re
@@ -28,10 +29,36 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HUB = "http://www.hub-directory.com/"
 IDN_HOST = "xn--bcher-caf-j4a4r.de"  # bücher-café.de, as its pages are served
 CALENDAR_HOST = "calendar.trapville.org"
-WORDS = (
-    "garden seeds compost tomato review guide best cheap organic soil rose winter news blog price "
-    "shop tools recipe climate local market fresh café naïve crème brûlée élan façade"
-).split()
+WORDS = [
+    "garden",
+    "seeds",
+    "compost",
+    "tomato",
+    "review",
+    "guide",
+    "best",
+    "cheap",
+    "organic",
+    "soil",
+    "rose",
+    "winter",
+    "news",
+    "blog",
+    "price",
+    "shop",
+    "tools",
+    "recipe",
+    "climate",
+    "local",
+    "market",
+    "fresh",
+    "café",
+    "naïve",
+    "crème",
+    "brûlée",
+    "élan",
+    "façade",
+]
 
 
 @dataclass(frozen=True)
@@ -240,7 +267,7 @@ class SyntheticWeb:
 
     def _spell(self, target: str, source: str) -> str:
         """Another way to write ``target`` in a page at ``source`` that resolves to the same URL."""
-        scheme, _, host, path = target.split("/", 3)
+        _scheme, _, host, path = target.split("/", 3)
         path = "/" + path
         same_host = source.split("/")[2] == host
         choice = self.rng.randrange(9)
@@ -701,7 +728,5 @@ if __name__ == "__main__":
             f"export http_proxy={server.url} https_proxy={server.url}  # then: backlinks crawl {HUB}",
             flush=True,
         )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

@@ -7,12 +7,12 @@ import io
 import json
 
 import pytest
+from conftest import run_cli
+from test_index import T0
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import FIELDS, CrawledPage, open_index
 from backlinkspider.pipelines import page_edges
-from conftest import run_cli
-from test_index import T0
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_follow_nofollow_off_does_not_fetch_nofollow_targets(web, crawl):
 
 
 def test_max_pages_stops_the_crawl(web, crawl):
-    _, rows = crawl("--max-pages", "5", "-s", "CONCURRENT_REQUESTS=1")
+    _, _rows = crawl("--max-pages", "5", "-s", "CONCURRENT_REQUESTS=1")
     pages = {url for url in web.requests_per_url() if not url.endswith("/robots.txt")}
     assert 5 <= len(pages) <= 8  # pages already in flight when the limit is reached finish
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from conftest import CALENDAR_BUDGET, FAST, RedisServer, edge_key, run_cli
 from synthweb import HUB, ProxyServer, SyntheticWeb
 
@@ -171,19 +171,19 @@ def test_a_hostile_queue_entry_is_dropped_not_executed(cluster, tmp_path):
 
 
 def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
-    web, server, env = cluster
+    web, _server, env = cluster
     db = tmp_path / "polite.db"
     args = ["-s", "BACKLINKS_HOST_DELAY=0.25", "-s", "BACKLINKS_SCOPE=seeds"]
     workers = [worker(env, db, *args, seeds="http://www.site0.com/"), worker(env, db, *args)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com")
     assert len(times) >= 8
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.25 - 0.02, gaps
 
 
 def test_seed_status_and_idle_close(cluster, tmp_path):
-    web, server, env = cluster
+    web, _server, env = cluster
     res = run_cli(
         "seed", "http://alice.github.io/", "http://Alice.GitHub.io:80/#x", "http://bob.github.io/", env=env
     )
@@ -202,7 +202,7 @@ def test_seed_status_and_idle_close(cluster, tmp_path):
 
 
 def test_status_shows_workers_while_they_run(cluster, tmp_path):
-    web, server, env = cluster
+    _web, _server, env = cluster
     w = worker(env, tmp_path / "st.db", "-s", "BACKLINKS_HOST_DELAY=0.2", seeds=HUB)
     try:
         deadline = time.monotonic() + 60
@@ -217,7 +217,7 @@ def test_status_shows_workers_while_they_run(cluster, tmp_path):
 
 
 def test_redis_unreachable_or_wrong_password_is_one_line(cluster, tmp_path):
-    web, server, env = cluster
+    _web, server, env = cluster
     for url, message in (
         (f"redis://127.0.0.1:{server.port + 1}/0", "cannot reach Redis at"),
         (server.url.replace("s3cret", "wrong"), "cannot reach Redis at"),

@@ -12,9 +12,9 @@ import pytest
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import (
     BadTarget,
-    Filters,
     CrawledPage,
     Edge,
+    Filters,
     IndexUnavailable,
     Target,
     open_index,
@@ -41,8 +41,9 @@ def index(request, tmp_path):
     if request.param == "sqlite":
         idx = open_index(f"sqlite:///{tmp_path / 'links.db'}")
     elif request.param == "mongo-standin":
-        from backlinkspider.index.mongo import MongoIndex
         from mongo_standin import strict_client
+
+        from backlinkspider.index.mongo import MongoIndex
 
         idx = MongoIndex("mongodb://standin/backlinks", client=strict_client())
     else:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from mongo_standin import Flaky, ServerWouldReject, check_update, strict_client
+from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import Filters, IndexUnavailable, Target, open_index
 from backlinkspider.index.mongo import INDEXES, MongoIndex, update_for
-from mongo_standin import Flaky, ServerWouldReject, check_update, strict_client
-from test_index import PAGES, REAL_MONGO, T0, crawled
 
 
 @pytest.fixture
@@ -150,10 +150,9 @@ def test_pages_with_no_edges_write_nothing(standin):
 def test_pipeline_keeps_a_batch_the_index_refused(tmp_path):
     """A batch that fails to write is kept and written with the next flush: nothing is lost."""
     from scrapy.utils.test import get_crawler
+    from twisted.internet.defer import maybeDeferred
 
     from backlinkspider.pipelines import IndexPipeline
-
-    from twisted.internet.defer import maybeDeferred
 
     crawler = get_crawler(settings_dict={"BACKLINKS_BATCH_SIZE": 3, "BACKLINKS_FLUSH_SECONDS": 60})
     pipe = IndexPipeline.from_crawler(crawler)

@@ -7,7 +7,6 @@ import json
 from collections import Counter
 
 import pytest
-
 from conftest import CALENDAR_BUDGET, FAST, run_cli
 from synthweb import SyntheticWeb
 

@@ -113,7 +113,7 @@ class BloomDupeFilter:
         return int(self.server.get(defaults.SEEN_COUNT_KEY) or 0)
 
 
-def from_settings(server: redis.Redis, settings) -> SetDupeFilter | BloomDupeFilter:  # noqa: ANN001
+def from_settings(server: redis.Redis, settings) -> SetDupeFilter | BloomDupeFilter:
     kind = settings.get("BACKLINKS_DUPEFILTER", defaults.DUPEFILTER)
     if kind == "set":
         return SetDupeFilter(server)

@@ -63,7 +63,7 @@ class LeasedQueue:
         """Lease up to ``count`` entries, highest priority first."""
         return self._pop(keys=list(self.keys), args=[count, self.lease_seconds])
 
-    def complete(self, urls: Iterable[str]) -> None:
+    def complete(self, urls: Iterable[str | bytes]) -> None:
         urls = list(urls)
         if urls:
             pipe = self.server.pipeline(transaction=False)

@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from backlinkspider.index.base import (
@@ -153,7 +154,9 @@ class MongoIndex(LinkIndex):
         self.retry_seconds = retry_seconds
         try:
             # A dead server at start is reported in seconds, not pymongo's 30, unless the URI says otherwise.
-            timeout = {} if "serverselectiontimeoutms" in uri.lower() else {"serverSelectionTimeoutMS": 5000}
+            timeout: dict[str, Any] = (
+                {} if "serverselectiontimeoutms" in uri.lower() else {"serverSelectionTimeoutMS": 5000}
+            )
             self._client = client or pymongo.MongoClient(uri, appname="backlinkspider", **timeout)
             db = self._client.get_default_database(default=DEFAULT_DATABASE)
             self._links = db[COLLECTION]
@@ -205,7 +208,7 @@ class MongoIndex(LinkIndex):
             (self._pages, page_ops, False),
         ):
             if ops:
-                self._with_retries(lambda: collection.bulk_write(ops, ordered=ordered), "write to")
+                self._with_retries(partial(collection.bulk_write, ops, ordered=ordered), "write to")
         return len(edge_ops)
 
     def query(

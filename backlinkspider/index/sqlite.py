@@ -477,7 +477,9 @@ class SQLiteIndex(LinkIndex):
             referring_domains=one(f"SELECT count(DISTINCT source_domain) {base}")[0],
             referring_hosts=one(f"SELECT count(DISTINCT source_host) {base}")[0],
             tlds=tlds,
-            by_rel=dict(zip(("follow", "nofollow", "ugc", "sponsored"), (v or 0 for v in by_rel))),
+            by_rel=dict(
+                zip(("follow", "nofollow", "ugc", "sponsored"), (v or 0 for v in by_rel), strict=False)
+            ),
             by_type=dict(
                 db.execute(f"SELECT link_type, count(*) {base} GROUP BY link_type", (target.value,))
             ),

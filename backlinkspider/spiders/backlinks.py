@@ -11,7 +11,7 @@ import collections
 import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, StopDownload
@@ -84,7 +84,13 @@ class BacklinksSpider(Spider):
 
     name = "backlinks"
     # 3xx responses come to parse() (see the module docstring).
-    handle_httpstatus_list = [301, 302, 303, 307, 308]
+    handle_httpstatus_list: ClassVar[list[int]] = [301, 302, 303, 307, 308]
+    # Read from the settings in from_crawler.
+    scope: str
+    follow_nofollow: bool
+    max_url_length: int
+    max_segment_repeats: int
+    unreachable: bool = False
 
     def __init__(
         self,
@@ -151,7 +157,7 @@ class BacklinksSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        if getattr(self, "unreachable", False):
+        if self.unreachable:
             return
         if self.recrawl:
             from backlinkspider.index import open_index
@@ -182,10 +188,10 @@ class BacklinksSpider(Spider):
         robots.txt and budget refusals are skips, not errors."""
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             self.crawler.stats.inc_value("backlinks/skipped")
-            self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])
+            self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])  # type: ignore[attr-defined]
             return
         self.crawler.stats.inc_value("backlinks/errors")
-        yield Page(failure.request.url, failed=True)
+        yield Page(failure.request.url, failed=True)  # type: ignore[attr-defined]
 
     def headers_received(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
         """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own
