@@ -11,6 +11,10 @@ first, so a test fails here where production would fail on a server:
 - an upsert into the sharded links collection names the shard key (``target_domain``, ``_id``) by
   equality, as sharded upserts require.
 
+``deny_writes(client)`` makes the client act as a user with the ``read`` role only: every write command
+fails with the server's Unauthorized error (code 13), even one that would match nothing, as authorization
+is checked before a command runs.
+
 Run as a script it is the stand-in for a whole CLI run in one process:
 ``python tests/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
 runs ``export`` and prints it, after the crawl (the data lives in this process's memory).
@@ -23,7 +27,7 @@ from typing import Any
 
 import mongomock_ng
 from pymongo import UpdateMany, UpdateOne
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 SHARD_KEY = ("target_domain", "_id")
 
@@ -46,7 +50,46 @@ def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool, 
         raise ServerWouldReject(f"a sharded upsert must name {SHARD_KEY} by equality: {filter_}")
 
 
+WRITE_COMMANDS = {
+    "bulk_write": "update",
+    "insert_one": "insert",
+    "insert_many": "insert",
+    "update_one": "update",
+    "update_many": "update",
+    "replace_one": "update",
+    "delete_one": "delete",
+    "delete_many": "delete",
+    "find_one_and_update": "findAndModify",
+    "create_index": "createIndexes",
+    "create_indexes": "createIndexes",
+    "drop_index": "dropIndexes",
+    "drop": "drop",
+}
+
+
+def deny_writes(client: Any) -> Any:
+    """The client now acts as a user who may read but not write (see the module's docstring)."""
+    client._standin_read_only = True
+    return client
+
+
+def _unauthorized(collection: Any, command: str) -> OperationFailure:
+    db = collection.database.name
+    message = f'not authorized on {db} to execute command {{ {command}: "{collection.name}", ... }}'
+    return OperationFailure(message, 13, {"ok": 0, "errmsg": message, "code": 13, "codeName": "Unauthorized"})
+
+
 class StrictCollection(mongomock_ng.collection.Collection):
+    def __getattribute__(self, name):
+        if name in WRITE_COMMANDS and vars(self.database.client).get("_standin_read_only", False):
+            error = _unauthorized(self, WRITE_COMMANDS[name])
+
+            def denied(*args: Any, **kwargs: Any) -> Any:
+                raise error
+
+            return denied
+        return super().__getattribute__(name)
+
     def bulk_write(self, requests, ordered=True, **kwargs):
         for op in requests:
             if isinstance(op, (UpdateOne, UpdateMany)):

@@ -214,6 +214,75 @@ def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):
         open_index(f"sqlite:///{tmp_path}")  # a directory
 
 
+def unprivileged(fn):
+    """``fn()`` run in a forked child that file permissions bind (root drops to nobody, as root ignores
+    them); returns ``("ok", result)`` or ``("error", "ExceptionName: message")``."""
+    import pickle
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest teardown, only os._exit
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            out = ("ok", fn())
+        except BaseException as exc:
+            out = ("error", f"{type(exc).__name__}: {exc}")
+        os.write(write, pickle.dumps(out))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return pickle.loads(data)
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory outside pytest's private tmp, which an unprivileged child can reach."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="backlinks-test-")
+    os.chmod(path, 0o777)
+    yield path
+    os.chmod(path, 0o755)
+    shutil.rmtree(path)
+
+
+def test_check_writable_refuses_a_read_only_sqlite_index_and_changes_nothing(shared_dir):
+    db = os.path.join(shared_dir, "links.db")
+    with open_index(f"sqlite:///{db}") as idx:
+        idx.write(PAGES)
+        before = list(idx.export())
+        idx.check_writable()  # a writable index passes, unchanged
+        assert list(idx.export()) == before
+
+    def check(path):
+        with open_index(f"sqlite:///{path}") as idx:
+            idx.check_writable()
+            return len(list(idx.export()))
+
+    os.chmod(db, 0o444)  # a read-only file in a writable directory: it opens, but cannot be written
+    status, message = unprivileged(lambda: check(db))
+    assert status == "error" and message.startswith("IndexUnavailable: cannot write to index")
+    assert db in message and "\n" not in message
+    os.chmod(db, 0o666)
+    os.chmod(shared_dir, 0o555)  # a read-only directory: the WAL cannot be made next to the file
+    status, message = unprivileged(lambda: check(db))
+    assert status == "error" and message.startswith("IndexUnavailable: cannot")
+    status, message = unprivileged(lambda: check(os.path.join(shared_dir, "new.db")))
+    assert status == "error" and message.startswith("IndexUnavailable: cannot open index")
+    os.chmod(shared_dir, 0o777)
+    for path in (db, f"{db}-wal", f"{db}-shm"):  # with the WAL files the child made read-only, too
+        if os.path.exists(path):
+            os.chmod(path, 0o666)
+    assert unprivileged(lambda: check(db)) == ("ok", 5)  # writable again
+    with open_index(f"sqlite:///{db}") as idx:
+        assert list(idx.export()) == before
+
+
 # --- lost links, filters, pagination, summaries (the backlink profile) ---------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from mongo_standin import Flaky, ServerWouldReject, check_update, strict_client
+from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, strict_client
 from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.extract import Link, Page
@@ -89,6 +89,24 @@ def test_user_input_never_becomes_an_operator(standin):
     assert list(standin.query(Target("domain", "target.co.uk"), Filters(anchor_contains=".*"))) == []
     assert list(standin.query(Target("domain", "target.co.uk"), Filters(from_domain='{"$gt": ""}'))) == []
     assert len(list(standin.query(Target("domain", "target.co.uk")))) == 4
+
+
+def test_check_writable_refuses_a_user_without_write_rights_and_changes_nothing():
+    client = strict_client()
+    writer = MongoIndex("mongodb://crawler:s3cret@standin/backlinks", client=client)
+    writer.write(PAGES)
+    before = (list(writer._links.find({})), list(writer._pages.find({})))
+    writer.check_writable()
+    assert (list(writer._links.find({})), list(writer._pages.find({}))) == before
+    deny_writes(client)
+    reader = MongoIndex("mongodb://crawler:s3cret@standin/backlinks", create=False, client=client)
+    assert len(list(reader.export())) == 5  # reading is allowed
+    with pytest.raises(IndexUnavailable) as err:
+        reader.check_writable()
+    message = str(err.value)
+    assert message.startswith("cannot write to index mongodb://crawler:***@standin/backlinks: not authorized")
+    assert "s3cret" not in message and "\n" not in message
+    assert (list(writer._links.find({})), list(writer._pages.find({}))) == before
 
 
 def test_credentials_are_never_shown(caplog):

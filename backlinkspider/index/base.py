@@ -211,6 +211,12 @@ class LinkIndex(abc.ABC):
         """Record a batch of fetched pages (see ``CrawledPage``); returns the number of edges written."""
 
     @abc.abstractmethod
+    def check_writable(self) -> None:
+        """Raise ``IndexUnavailable`` (one line, no password) unless the index accepts a write now: a
+        read-only file or directory, a user without write rights ... Changes no data. A crawl calls it
+        before fetching anything, so it never fetches pages it cannot keep."""
+
+    @abc.abstractmethod
     def query(
         self,
         target: Target,

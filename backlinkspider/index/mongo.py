@@ -162,8 +162,12 @@ class MongoIndex(LinkIndex):
             self._links = db[COLLECTION]
             self._pages = db[PAGES]
             self._client.admin.command("ping")
-            if not create and COLLECTION not in db.list_collection_names():
-                raise IndexUnavailable(f"no index at {self.safe_uri} (crawl first, or pass --index)")
+            if not create:
+                # A reader writes nothing (a user with the read role only can query); the writer that
+                # made the collection made its indexes.
+                if COLLECTION not in db.list_collection_names():
+                    raise IndexUnavailable(f"no index at {self.safe_uri} (crawl first, or pass --index)")
+                return
             for name, keys in INDEXES:
                 self._links.create_index(keys, name=name)
             self._pages.create_index([("last_crawled", 1)], name="by_last_crawled")
@@ -210,6 +214,17 @@ class MongoIndex(LinkIndex):
             if ops:
                 self._with_retries(partial(collection.bulk_write, ops, ordered=ordered), "write to")
         return len(edge_ops)
+
+    def check_writable(self) -> None:
+        # Updates that match no document: a server checks the user's rights (and that it is a writable
+        # primary) before it looks for matches, and nothing is written.
+        from pymongo import UpdateOne
+
+        for collection, probe in (
+            (self._links, UpdateOne({"_id": b"", "target_domain": ""}, {"$set": {"lost_at": None}})),
+            (self._pages, UpdateOne({"_id": ""}, {"$set": {"failures": 0}})),
+        ):
+            self._with_retries(partial(collection.bulk_write, [probe]), "write to")
 
     def query(
         self,

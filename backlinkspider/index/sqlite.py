@@ -254,6 +254,17 @@ class SQLiteIndex(LinkIndex):
             raise IndexUnavailable(f"cannot write to index {self.path}: {exc}") from None
         return len(rows)
 
+    def check_writable(self) -> None:
+        # Rewriting the header's user_version with its own value commits a real write and changes nothing
+        # (BEGIN IMMEDIATE alone succeeds on a read-only file).
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                self._db.execute(f"PRAGMA user_version = {version}")
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"cannot write to index {self.path}: {exc}") from None
+
     def query(
         self,
         target: Target,
