@@ -30,6 +30,7 @@ from backlinkspider.index.base import SORTS, Filters
 from backlinkspider.urls import BadURL, normalize_host, registered_domain
 
 FORMATS = ("table", "jsonl", "csv")
+MAX_ROWS = 2**63 - 1  # what a SQLite or MongoDB integer holds
 
 index_option = click.option(
     "--index",
@@ -58,6 +59,12 @@ def cli() -> None:
 @click.option(
     "--recrawl", is_flag=True, help="Re-visit the pages in the index, least recently crawled first."
 )
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Keep the crawl's state in DIR; the same command again continues an interrupted crawl.",
+)
 @index_option
 @click.option(
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Any Scrapy or BACKLINKS_* setting."
@@ -68,13 +75,18 @@ def crawl(
     max_depth: int | None,
     max_pages: int | None,
     recrawl: bool,
+    resume: str | None,
     index: str,
     overrides: tuple[str, ...],
 ) -> None:
-    """Crawl from seed URLs and index every outbound link, with a live progress line."""
+    """Crawl from seed URLs and index every outbound link, with a live progress line.
+
+    The exit code is 0 only when the crawl ran to its end and every page it fetched is in the index.
+    """
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
+    from backlinkspider import config
     from backlinkspider.spiders.backlinks import BacklinksSpider
 
     seeds = _read_seeds(urls, seeds_file)
@@ -92,19 +104,48 @@ def crawl(
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
         settings.set(name, value, priority="cmdline")
-    if not seeds and not recrawl and not settings.get("REDIS_URL"):  # a cluster worker may start empty
+    try:
+        for warning in config.check(settings):
+            _warn(warning)
+    except config.BadSetting as exc:
+        raise click.BadParameter(str(exc), param_hint="-s") from None
+    cluster = settings.get("REDIS_URL")
+    if resume and cluster:
+        raise click.UsageError("--resume is for one process: with REDIS_URL the cluster frontier persists")
+    if not seeds and not recrawl and not cluster:
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
-    _check_index(settings["BACKLINKS_INDEX"], create=not recrawl).close()
-    if settings.get("REDIS_URL"):
-        _redis(settings["REDIS_URL"]).close()
+    if resume:
+        settings.set("JOBDIR", resume, priority="cmdline")
+    with _check_index(settings["BACKLINKS_INDEX"], create=not recrawl) as idx:
+        try:
+            idx.check_writable()
+        except IndexUnavailable as exc:
+            raise Failure(str(exc)) from None
+    if cluster:
+        _redis(cluster).close()
+        idle = settings.getfloat("BACKLINKS_IDLE_TIMEOUT")
+        _warn(
+            f"running as a cluster worker of {redact(cluster)} (REDIS_URL): "
+            + (
+                f"stops after {idle:g} s without work"
+                if idle
+                else "never stops idle (BACKLINKS_IDLE_TIMEOUT=0)"
+            )
+        )
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BacklinksSpider)
     process.crawl(crawler, seeds=seeds, max_depth=max_depth, max_pages=max_pages, recrawl=recrawl)
     process.start()
-    reason = crawler.stats.get_value("finish_reason")
-    if reason not in ("finished", "closespider_itemcount", "shutdown"):
-        raise Failure(f"crawl ended early: {reason}")
+    problem = (
+        crawler.spider.failure() if isinstance(crawler.spider, BacklinksSpider) else "crawl did not start"
+    )
+    if problem:
+        raise Failure(problem)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"backlinks: warning: {message}", err=True)
 
 
 def _target_options(command: Any) -> Any:
@@ -133,6 +174,11 @@ redis_option = click.option(
 def _redis(url: str) -> Any:
     from backlinkspider.frontier.connection import RedisUnavailable, connect_once
 
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise click.BadParameter(
+            f"{redact(url)!r} is not a Redis URL (redis://HOST:PORT/DB or rediss://...)",
+            param_hint="--redis-url",
+        )
     try:
         return connect_once(url)
     except RedisUnavailable as exc:
@@ -250,8 +296,8 @@ def _status_table(server: Any, settings: Any) -> Any:
     "--one-per-domain", is_flag=True, help="The best link per referring domain (follow, then oldest)."
 )
 @click.option("--sort", type=click.Choice(SORTS), default="first_seen", show_default=True)
-@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 = all.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
+@click.option("--limit", type=click.IntRange(0, MAX_ROWS), default=100, show_default=True, help="0 = all.")
+@click.option("--offset", type=click.IntRange(0, MAX_ROWS), default=0, help="Skip this many rows.")
 @click.option("--cursor", help="Continue after the page that printed this cursor (stable while crawling).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @index_option
@@ -362,16 +408,20 @@ def export(fmt: str, index: str) -> None:
 
 
 def _read_seeds(urls: tuple[str, ...], seeds_file: str | None) -> list[str]:
-    from backlinkspider.spiders.backlinks import read_seeds
+    """The seeds; a bad seeds-file line is a warning with its number, and the other lines are used."""
+    from backlinkspider.seeds import read_seeds
 
     try:
-        return read_seeds(list(urls), seeds_file)
+        seeds = read_seeds(urls, seeds_file)
     except BadURL as exc:
         raise click.BadParameter(str(exc), param_hint="URL") from None
     except OSError as exc:
         raise click.BadParameter(
             f"cannot read {seeds_file}: {exc.strerror}", param_hint="--seeds-file"
         ) from None
+    for line in seeds.bad_lines:
+        _warn(f"skipped seed: {line}")
+    return seeds.urls
 
 
 def _check_index(uri: str, create: bool = False) -> Any:
@@ -405,8 +455,8 @@ def _write(rows: Iterable[dict[str, Any]], fmt: str, title: str = "") -> int:
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
+        for row in rows:  # booleans as JSONL spells them
+            writer.writerow({k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()})
             count += 1
     else:
         count = _table(rows, title)

@@ -10,6 +10,8 @@ from backlinkspider.index import DEFAULT_INDEX
 BOT_NAME = "backlinkspider"
 SPIDER_MODULES = ["backlinkspider.spiders"]
 NEWSPIDER_MODULE = "backlinkspider.spiders"
+# `scrapy crawl` checks settings and spider arguments first, and exits non-zero when pages were lost.
+COMMANDS_MODULE = "backlinkspider.commands"
 
 # --- backlinkspider ----------------------------------------------------------------------------------
 

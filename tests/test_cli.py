@@ -124,9 +124,9 @@ def test_missing_or_broken_index_is_one_line(tmp_path):
 
 
 def test_crawl_with_no_reachable_pages_keeps_the_index(uri, tmp_path, proxy_env):
-    """A crawl that fetches nothing useful leaves what the index already holds untouched."""
+    """A crawl that fetches nothing fails, and leaves what the index already holds untouched."""
     res = run_cli("crawl", "http://nowhere.example/", "--index", uri, "-s", "RETRY_TIMES=0", env=proxy_env)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1 and "nothing was fetched" in res.stderr, res.stderr
     assert len(run_cli("export", "--index", uri).stdout.splitlines()) == 4
 
 

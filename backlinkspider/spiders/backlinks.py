@@ -11,7 +11,7 @@ import collections
 import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, StopDownload
@@ -22,26 +22,73 @@ from twisted.python.failure import Failure
 
 from backlinkspider import __version__
 from backlinkspider.extract import REDIRECT, Link, Page, extract
+from backlinkspider.seeds import read_seeds
 from backlinkspider.signals import pages_done
-from backlinkspider.urls import BadURL, host_of, normalize, registered_domain
+from backlinkspider.urls import BadURL, host_of, registered_domain
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 _SMALL_BODY = 256 * 1024  # bytes; more than one socket read, so never complete with the headers
 
 
-def read_seeds(seeds: str | Iterable[str] | None = None, seeds_file: str | None = None) -> list[str]:
-    """Normalized seed URLs from a comma-separated string or list, and a file of one URL a line.
+class BadArgument(ValueError):
+    """A spider argument (``-a NAME=VALUE``) that cannot be used; the message is one line for a person."""
 
-    Raises BadURL (with the offending line) or OSError for an unreadable file.
-    """
-    if isinstance(seeds, str):
-        seeds = seeds.split(",")
-    raw = [s for s in (seeds or []) if s.strip()]
-    if seeds_file:
-        lines = Path(seeds_file).read_text(encoding="utf-8").splitlines()
-        raw += [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    return list(dict.fromkeys(normalize(s) for s in raw))
+
+class Arguments(NamedTuple):
+    """The spider's arguments, checked and converted (see ``BacklinksSpider``)."""
+
+    seeds: list[str]
+    bad_seed_lines: list[str]
+    max_depth: int | None
+    max_pages: int | None
+    recrawl: bool
+
+
+def arguments(
+    seeds: str | Iterable[str] | None = None,
+    seeds_file: str | None = None,
+    max_depth: str | int | None = None,
+    max_pages: str | int | None = None,
+    recrawl: str | bool = False,
+) -> Arguments:
+    """Check and convert the spider's arguments; BadArgument names the one that is wrong. ``scrapy
+    crawl`` calls this before it starts, so a bad argument is one line (backlinkspider/commands)."""
+    try:
+        read = read_seeds(seeds, seeds_file)
+    except BadURL as exc:
+        raise BadArgument(f"seeds: {exc}") from None
+    except OSError as exc:
+        raise BadArgument(f"seeds_file: cannot read {seeds_file}: {exc.strerror}") from None
+    flag = str(recrawl).strip().lower()
+    if flag not in _TRUE + _FALSE:
+        raise BadArgument(f"recrawl must be true or false, not {recrawl!r}")
+    return Arguments(
+        read.urls,
+        read.bad_lines,
+        _whole_number("max_depth", max_depth, 0),
+        _whole_number("max_pages", max_pages, 1),
+        flag in _TRUE,
+    )
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _whole_number(name: str, value: str | int | None, minimum: int) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise BadArgument(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return number
 
 
 def looks_like_trap(url: str, max_length: int, max_repeats: int) -> bool:
@@ -91,6 +138,7 @@ class BacklinksSpider(Spider):
     max_url_length: int
     max_segment_repeats: int
     unreachable: bool = False
+    resumed: bool = False
 
     def __init__(
         self,
@@ -102,22 +150,15 @@ class BacklinksSpider(Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        try:
-            self.seeds = read_seeds(seeds, seeds_file)
-        except (BadURL, OSError) as exc:
-            self.logger.error("bad seeds, nothing to crawl: %s", exc)
-            self.seeds = []
-        self.recrawl = str(recrawl).lower() in ("1", "true", "yes", "on")
-        self.max_depth = 0 if self.recrawl else None if max_depth in (None, "") else int(max_depth)
-        self.max_pages = None if max_pages in (None, "") else int(max_pages)
-        if (self.max_depth is not None and self.max_depth < 0) or (
-            self.max_pages is not None and self.max_pages < 1
-        ):
-            raise ValueError("max_depth must be >= 0 and max_pages >= 1")
+        args = arguments(seeds, seeds_file, max_depth, max_pages, recrawl)
+        for line in args.bad_seed_lines:
+            self.logger.warning("skipped seed: %s", line)
+        self.seeds, self.recrawl, self.max_pages = args.seeds, args.recrawl, args.max_pages
+        self.max_depth = 0 if self.recrawl else args.max_depth
         self.seed_domains = {registered_domain(host_of(u)) for u in self.seeds}
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BacklinksSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         if spider.max_pages:
@@ -142,8 +183,10 @@ class BacklinksSpider(Spider):
                     "SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider"
                 )
         spider.scope = settings.get("BACKLINKS_SCOPE")
-        if spider.scope not in ("all", "seeds"):
-            raise ValueError(f"BACKLINKS_SCOPE must be 'all' or 'seeds', not {spider.scope!r}")
+        # A crawl resumed from a job directory has fetched its seeds before (Scrapy's dupefilter keeps
+        # requests.seen there).
+        jobdir = settings.get("JOBDIR")
+        spider.resumed = bool(jobdir) and Path(jobdir, "requests.seen").exists()
         spider.follow_nofollow = settings.getbool("BACKLINKS_FOLLOW_NOFOLLOW")
         spider.max_url_length = settings.getint("BACKLINKS_MAX_URL_LENGTH")
         spider.max_segment_repeats = settings.getint("BACKLINKS_MAX_SEGMENT_REPEATS")
@@ -172,6 +215,31 @@ class BacklinksSpider(Spider):
             self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
         for url in self.seeds:
             yield self.request(url, 0)
+
+    def failure(self) -> str | None:
+        """Why this finished crawl must exit non-zero, in one line; None when it ran to its end and
+        every page it fetched is in the index. A cluster worker closing idle is a normal end."""
+        stats = self.crawler.stats
+        assert stats is not None
+        reason = stats.get_value("finish_reason")
+        pages = stats.get_value("backlinks/pages", 0) + stats.get_value("backlinks/errors", 0)
+        lost = stats.get_value("backlinks/pages_not_indexed", 0)
+        if lost:
+            return f"{lost:,} of {pages:,} pages fetched were not indexed (see the errors above)"
+        if self.unreachable:
+            return "the cluster's Redis could not be reached; nothing was crawled"
+        if reason == "shutdown":
+            resume = self.crawler.settings.get("JOBDIR")
+            hint = (
+                "run the same command to resume" if resume else "use --resume DIR to make a crawl resumable"
+            )
+            return f"crawl interrupted after {pages:,} pages ({hint})"
+        if reason not in ("finished", "closespider_itemcount"):
+            return f"crawl ended early: {reason}"
+        cluster = self.crawler.settings.get("REDIS_URL")  # its seeds may have been crawled by others
+        if self.seeds and not stats.get_value("backlinks/pages", 0) and not (self.resumed or cluster):
+            return f"nothing was fetched from the {len(self.seeds):,} seed URL(s) (see the errors above)"
+        return None
 
     def parse(self, response: Any) -> Iterable[Any]:
         self.crawler.stats.inc_value("backlinks/pages")

@@ -1,0 +1,2 @@
+"""The project's Scrapy commands (``COMMANDS_MODULE``): ``scrapy crawl`` with the checks and exit code of
+``backlinks crawl``."""
