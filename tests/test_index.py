@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tracemalloc
 import uuid
@@ -11,9 +12,9 @@ import pytest
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import (
+    BadRow,
     BadTarget,
     CrawledPage,
-    Edge,
     Filters,
     IndexUnavailable,
     Target,
@@ -181,27 +182,31 @@ def test_export_streams_in_constant_memory(index, request):
     assert peak < 5_000_000  # the 100k rows would take ~60 MB as a list
 
 
-def test_a_failed_batch_changes_nothing(tmp_path):
-    idx = open_index(f"sqlite:///{tmp_path / 'links.db'}")
-    idx.write(PAGES)
-    bad = Edge(
-        "http://x.org/",
-        "http://y.org/",
-        "text",
-        None,
-        False,
-        False,
-        False,  # type: ignore[arg-type]
-        "x.org",
-        "x.org",
-        "y.org",
-        "y.org",
-    )
+def bad_edge(**changes):
+    good = page_edges(Page("http://x.org/", [Link("http://y.org/", "text", "ok")]), False)[0]
+    return dataclasses.replace(good, **changes)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"anchor_text": None},
+        {"anchor_text": "broken \udc80 text"},  # a lone surrogate: no backend can encode it
+        {"nofollow": "yes"},
+        {"target_domain": 7},
+    ],
+)
+def test_a_batch_with_a_bad_row_is_refused_as_bad_data_and_changes_nothing(index, bad):
+    index.write(PAGES)
+    before = list(index.export())
     good = page_edges(Page("http://z.org/", [Link("http://y.org/", "text", "ok")]), False)
-    with pytest.raises(IndexUnavailable):
-        idx.write([CrawledPage("http://x.org/", T0, (*good, bad))])
-    assert idx.count() == 5
-    idx.close()
+    pages = [CrawledPage("http://z.org/", T0, good), CrawledPage("http://x.org/", T0, (bad_edge(**bad),))]
+    with pytest.raises(BadRow) as err:
+        index.write(pages)
+    assert err.value.url == "http://x.org/" and "\n" not in str(err.value)
+    assert not isinstance(err.value, IndexUnavailable)  # retrying cannot help: the pipeline splits the batch
+    assert list(index.export()) == before
+    assert index.write(pages[:1]) == 1  # the rest of the batch is fine
 
 
 def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):

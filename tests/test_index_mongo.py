@@ -9,7 +9,7 @@ from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, s
 from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import Filters, IndexUnavailable, Target, open_index
+from backlinkspider.index import BadRow, Filters, IndexUnavailable, Target, open_index
 from backlinkspider.index.mongo import INDEXES, MongoIndex, update_for
 
 
@@ -79,6 +79,23 @@ def test_an_outage_longer_than_the_retry_window_is_one_clear_error(standin):
     with pytest.raises(IndexUnavailable, match="for 0s: connection closed"):
         standin.write(PAGES)
     assert time.monotonic() - started < 3
+
+
+def test_a_document_the_server_refuses_is_bad_data_not_an_outage(standin):
+    """A server's write error other than a duplicate key (here: too large) is BadRow, never retried."""
+    from pymongo.errors import BulkWriteError
+
+    calls = []
+
+    def refuse(requests, **kwargs):
+        calls.append(1)
+        error = {"index": 0, "code": 10334, "errmsg": "BSONObj size: 17000000 is invalid"}
+        raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": [], "nInserted": 0})
+
+    standin._links.bulk_write = refuse
+    with pytest.raises(BadRow, match=r"refused the batch: .*BSONObj size"):
+        standin.write(PAGES)
+    assert len(calls) == 1
 
 
 def test_user_input_never_becomes_an_operator(standin):

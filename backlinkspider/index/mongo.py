@@ -33,11 +33,13 @@ from typing import Any
 from backlinkspider.index.base import (
     SORTS,
     TOP,
+    BadRow,
     CrawledPage,
     Filters,
     IndexUnavailable,
     LinkIndex,
     Target,
+    checked,
     decode_cursor,
     encode_cursor,
     iso,
@@ -178,7 +180,7 @@ class MongoIndex(LinkIndex):
         from pymongo import UpdateMany, UpdateOne
 
         edge_ops, lost_ops, page_ops = [], [], []
-        for page in pages:
+        for page in checked(pages):
             seen = page.seen_at.astimezone(UTC).replace(microsecond=0, tzinfo=None)  # BSON dates are UTC
             for edge in page.edges:
                 filter_, update = update_for(edge, seen)
@@ -413,6 +415,7 @@ class MongoIndex(LinkIndex):
 
     def _with_retries(self, operation: Any, verb: str) -> Any:
         """Run ``operation``, retrying transient failures with exponential backoff for ``retry_seconds``."""
+        from bson.errors import InvalidDocument
         from pymongo.errors import AutoReconnect, BulkWriteError, PyMongoError
 
         deadline = time.monotonic() + self.retry_seconds
@@ -420,8 +423,13 @@ class MongoIndex(LinkIndex):
         while True:
             try:
                 return operation()
+            except InvalidDocument as exc:  # one too large for a server, say: found before sending
+                raise BadRow(f"index {self.safe_uri} refused the batch: {_one_line(exc)}") from None
             except (AutoReconnect, BulkWriteError) as exc:
                 if isinstance(exc, BulkWriteError) and not _only_duplicate_keys(exc):
+                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                        # The server refused a document (too large, failed validation): data, not reach.
+                        raise BadRow(f"index {self.safe_uri} refused the batch: {_one_line(exc)}") from None
                     raise IndexUnavailable(f"cannot {verb} index {self.safe_uri}: {_one_line(exc)}") from None
                 if time.monotonic() + delay > deadline:
                     raise IndexUnavailable(

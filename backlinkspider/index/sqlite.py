@@ -20,11 +20,13 @@ from typing import Any
 
 from backlinkspider.index.base import (
     TOP,
+    BadRow,
     CrawledPage,
     Filters,
     IndexUnavailable,
     LinkIndex,
     Target,
+    checked,
     decode_cursor,
     encode_cursor,
     iso,
@@ -218,7 +220,7 @@ class SQLiteIndex(LinkIndex):
             raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from None
 
     def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
-        pages = list(pages)
+        pages = checked(pages)
         rows = [
             (
                 e.edge_id,
@@ -250,6 +252,15 @@ class SQLiteIndex(LinkIndex):
                         self._db.execute(_PAGE_OK, (t, page.url))
                     elif self._db.execute(_PAGE_FAILED, (t, page.url)).fetchone()[0] >= lost_after_failures:
                         self._db.execute(_MARK_ALL_LOST, (t, page.url))
+        except (
+            sqlite3.IntegrityError,
+            sqlite3.DataError,
+            sqlite3.ProgrammingError,
+            sqlite3.InterfaceError,
+        ) as exc:
+            raise BadRow(
+                f"index {self.path} refused the batch: {exc}"
+            ) from None  # a constraint, a too big row
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"cannot write to index {self.path}: {exc}") from None
         return len(rows)
