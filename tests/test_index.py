@@ -129,6 +129,42 @@ def test_rewrite_is_idempotent_keeps_first_seen_and_moves_last_seen(index):
     assert row["last_seen"] == "2026-01-05T03:04:05Z"
 
 
+def test_a_late_write_of_an_older_fetch_changes_nothing_a_newer_one_set(index):
+    """Only a fetch at least as new as all an edge reflects changes its anchor, rel flags or lost state
+    (a retried batch or a slow worker writes old news late)."""
+    url, target = "http://blog.a.com/1", "http://www.target.co.uk/x"
+    t1, t2, t3 = (T0 + timedelta(days=d) for d in (1, 2, 3))
+
+    def row(link_type="text"):
+        return next(r for r in index.export() if r["source_url"] == url and r["link_type"] == link_type)
+
+    index.write(PAGES)  # at T0: "Target X", follow; and an image link
+    index.write([crawled(url, [Link(target, "text", "$100 off", sponsored=True)], t2)])  # image lost at t2
+    late = crawled(
+        url, [Link(target, "text", "stale"), Link("http://shop.target.co.uk/", "image", "logo")], t1
+    )
+    index.write([late])
+    got = row()
+    assert (got["anchor_text"], got["sponsored"], got["last_seen"]) == (
+        "$100 off",
+        True,
+        "2026-01-04T03:04:05Z",
+    )
+    assert live(index, status="lost") == [(url, "http://shop.target.co.uk/", "image")]  # still lost
+    # A late failed fetch does not lose what a newer fetch saw.
+    index.write([CrawledPage(url, t1, (), failed=True)], lost_after_failures=1)
+    assert live(index, status="lost") == [(url, "http://shop.target.co.uk/", "image")]
+    # A newer fetch still changes everything.
+    index.write(
+        [crawled(url, [Link(target, "text", "fresh"), Link("http://shop.target.co.uk/", "image")], t3)]
+    )
+    assert (row()["anchor_text"], row()["sponsored"]) == ("fresh", False)
+    assert live(index, status="lost") == []
+    domain = Target("domain", "target.co.uk")  # the aggregates followed every change
+    got, want = index.summary(domain, now=t3), expected_summary(list(index.query(domain, limit=0)), t3)
+    assert {k: got[k] for k in want} == want and got["by_rel"]["sponsored"] == 0
+
+
 def test_query_by_scope(index):
     index.write(PAGES)
     url = list(index.query(Target("url", "http://www.target.co.uk/x")))

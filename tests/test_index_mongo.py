@@ -54,6 +54,10 @@ def test_update_documents_are_what_a_real_server_accepts():
         check_update(filter_, {"$set": {"first_seen": T0}, "$setOnInsert": {"first_seen": T0}}, True)
     with pytest.raises(ServerWouldReject):
         check_update({"_id": edge.edge_id}, update, upsert=True)  # no shard key
+    with pytest.raises(ServerWouldReject):
+        check_update(filter_, [{"$set": {"target_domain": "x"}}], upsert=True)  # the shard key
+    with pytest.raises(ServerWouldReject):
+        check_update(filter_, [{"$match": {}}], upsert=True)  # not an update stage
 
 
 def test_transient_errors_are_retried_and_every_edge_lands_once(standin):
