@@ -109,13 +109,12 @@ def main() -> None:
 
     import bson
 
-    from backlinkspider.index.mongo import update_for
+    from backlinkspider.index.mongo import document_for
 
     sample = [e for p in pages[:2000] for e in p.edges]
     doc_bytes = 0
     for e in sample:
-        filter_, update = update_for(e, pages[0].seen_at)
-        doc = {**filter_, **update["$setOnInsert"], **update["$set"], **update["$max"]}
+        doc = {"_id": e.edge_id, **document_for(e, pages[0].seen_at)}
         doc_bytes += len(bson.encode(doc))
     print(
         f"mongodb: {doc_bytes / len(sample):,.0f} bytes/edge of BSON per document (before compression and"

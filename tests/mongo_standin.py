@@ -8,6 +8,8 @@ first, so a test fails here where production would fail on a server:
 - no field is named by two operators, nor is one a prefix of another (a server: "would create a
   conflict"), e.g. ``$set`` and ``$setOnInsert`` of one field;
 - ``_id`` is never written by an operator (immutable);
+- an update pipeline holds only the stages a server allows there, and writes neither ``_id`` nor the
+  shard key;
 - an upsert into the sharded links collection names the shard key (``target_domain``, ``_id``) by
   equality, as sharded upserts require.
 
@@ -36,10 +38,27 @@ class ServerWouldReject(AssertionError):
     """A write the stand-in accepts but a real MongoDB server rejects."""
 
 
-def check_update(filter_: dict[str, Any], update: dict[str, Any], upsert: bool, sharded: bool = True) -> None:
-    if not update or not all(k.startswith("$") for k in update):
-        raise ServerWouldReject(f"update must hold only operators: {update}")
-    paths = [path for op in update.values() for path in op]
+PIPELINE_STAGES = {"$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"}
+
+
+def check_update(
+    filter_: dict[str, Any], update: dict[str, Any] | list[dict[str, Any]], upsert: bool, sharded: bool = True
+) -> None:
+    if isinstance(update, list):  # an update pipeline: only these stages, and never _id or the shard key
+        if not update or not all(
+            len(stage) == 1 and next(iter(stage)) in PIPELINE_STAGES for stage in update
+        ):
+            raise ServerWouldReject(f"an update pipeline allows only {sorted(PIPELINE_STAGES)}: {update}")
+        written = {
+            path for stage in update for body in stage.values() if isinstance(body, dict) for path in body
+        }
+        if written & set(SHARD_KEY):
+            raise ServerWouldReject(f"an update pipeline must not write _id or the shard key: {update}")
+        paths: list[str] = []
+    else:
+        if not update or not all(k.startswith("$") for k in update):
+            raise ServerWouldReject(f"update must hold only operators: {update}")
+        paths = [path for op in update.values() for path in op]
     for i, a in enumerate(paths):
         for b in paths[i + 1 :]:
             if a == b or a.startswith(b + ".") or b.startswith(a + "."):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tracemalloc
 import uuid
@@ -11,9 +12,9 @@ import pytest
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import (
+    BadRow,
     BadTarget,
     CrawledPage,
-    Edge,
     Filters,
     IndexUnavailable,
     Target,
@@ -128,6 +129,42 @@ def test_rewrite_is_idempotent_keeps_first_seen_and_moves_last_seen(index):
     assert row["last_seen"] == "2026-01-05T03:04:05Z"
 
 
+def test_a_late_write_of_an_older_fetch_changes_nothing_a_newer_one_set(index):
+    """Only a fetch at least as new as all an edge reflects changes its anchor, rel flags or lost state
+    (a retried batch or a slow worker writes old news late)."""
+    url, target = "http://blog.a.com/1", "http://www.target.co.uk/x"
+    t1, t2, t3 = (T0 + timedelta(days=d) for d in (1, 2, 3))
+
+    def row(link_type="text"):
+        return next(r for r in index.export() if r["source_url"] == url and r["link_type"] == link_type)
+
+    index.write(PAGES)  # at T0: "Target X", follow; and an image link
+    index.write([crawled(url, [Link(target, "text", "$100 off", sponsored=True)], t2)])  # image lost at t2
+    late = crawled(
+        url, [Link(target, "text", "stale"), Link("http://shop.target.co.uk/", "image", "logo")], t1
+    )
+    index.write([late])
+    got = row()
+    assert (got["anchor_text"], got["sponsored"], got["last_seen"]) == (
+        "$100 off",
+        True,
+        "2026-01-04T03:04:05Z",
+    )
+    assert live(index, status="lost") == [(url, "http://shop.target.co.uk/", "image")]  # still lost
+    # A late failed fetch does not lose what a newer fetch saw.
+    index.write([CrawledPage(url, t1, (), failed=True)], lost_after_failures=1)
+    assert live(index, status="lost") == [(url, "http://shop.target.co.uk/", "image")]
+    # A newer fetch still changes everything.
+    index.write(
+        [crawled(url, [Link(target, "text", "fresh"), Link("http://shop.target.co.uk/", "image")], t3)]
+    )
+    assert (row()["anchor_text"], row()["sponsored"]) == ("fresh", False)
+    assert live(index, status="lost") == []
+    domain = Target("domain", "target.co.uk")  # the aggregates followed every change
+    got, want = index.summary(domain, now=t3), expected_summary(list(index.query(domain, limit=0)), t3)
+    assert {k: got[k] for k in want} == want and got["by_rel"]["sponsored"] == 0
+
+
 def test_query_by_scope(index):
     index.write(PAGES)
     url = list(index.query(Target("url", "http://www.target.co.uk/x")))
@@ -181,27 +218,31 @@ def test_export_streams_in_constant_memory(index, request):
     assert peak < 5_000_000  # the 100k rows would take ~60 MB as a list
 
 
-def test_a_failed_batch_changes_nothing(tmp_path):
-    idx = open_index(f"sqlite:///{tmp_path / 'links.db'}")
-    idx.write(PAGES)
-    bad = Edge(
-        "http://x.org/",
-        "http://y.org/",
-        "text",
-        None,
-        False,
-        False,
-        False,  # type: ignore[arg-type]
-        "x.org",
-        "x.org",
-        "y.org",
-        "y.org",
-    )
+def bad_edge(**changes):
+    good = page_edges(Page("http://x.org/", [Link("http://y.org/", "text", "ok")]), False)[0]
+    return dataclasses.replace(good, **changes)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"anchor_text": None},
+        {"anchor_text": "broken \udc80 text"},  # a lone surrogate: no backend can encode it
+        {"nofollow": "yes"},
+        {"target_domain": 7},
+    ],
+)
+def test_a_batch_with_a_bad_row_is_refused_as_bad_data_and_changes_nothing(index, bad):
+    index.write(PAGES)
+    before = list(index.export())
     good = page_edges(Page("http://z.org/", [Link("http://y.org/", "text", "ok")]), False)
-    with pytest.raises(IndexUnavailable):
-        idx.write([CrawledPage("http://x.org/", T0, (*good, bad))])
-    assert idx.count() == 5
-    idx.close()
+    pages = [CrawledPage("http://z.org/", T0, good), CrawledPage("http://x.org/", T0, (bad_edge(**bad),))]
+    with pytest.raises(BadRow) as err:
+        index.write(pages)
+    assert err.value.url == "http://x.org/" and "\n" not in str(err.value)
+    assert not isinstance(err.value, IndexUnavailable)  # retrying cannot help: the pipeline splits the batch
+    assert list(index.export()) == before
+    assert index.write(pages[:1]) == 1  # the rest of the batch is fine
 
 
 def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):

@@ -9,7 +9,7 @@ from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, s
 from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import Filters, IndexUnavailable, Target, open_index
+from backlinkspider.index import BadRow, Filters, IndexUnavailable, Target, open_index
 from backlinkspider.index.mongo import INDEXES, MongoIndex, update_for
 
 
@@ -54,6 +54,10 @@ def test_update_documents_are_what_a_real_server_accepts():
         check_update(filter_, {"$set": {"first_seen": T0}, "$setOnInsert": {"first_seen": T0}}, True)
     with pytest.raises(ServerWouldReject):
         check_update({"_id": edge.edge_id}, update, upsert=True)  # no shard key
+    with pytest.raises(ServerWouldReject):
+        check_update(filter_, [{"$set": {"target_domain": "x"}}], upsert=True)  # the shard key
+    with pytest.raises(ServerWouldReject):
+        check_update(filter_, [{"$match": {}}], upsert=True)  # not an update stage
 
 
 def test_transient_errors_are_retried_and_every_edge_lands_once(standin):
@@ -79,6 +83,23 @@ def test_an_outage_longer_than_the_retry_window_is_one_clear_error(standin):
     with pytest.raises(IndexUnavailable, match="for 0s: connection closed"):
         standin.write(PAGES)
     assert time.monotonic() - started < 3
+
+
+def test_a_document_the_server_refuses_is_bad_data_not_an_outage(standin):
+    """A server's write error other than a duplicate key (here: too large) is BadRow, never retried."""
+    from pymongo.errors import BulkWriteError
+
+    calls = []
+
+    def refuse(requests, **kwargs):
+        calls.append(1)
+        error = {"index": 0, "code": 10334, "errmsg": "BSONObj size: 17000000 is invalid"}
+        raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": [], "nInserted": 0})
+
+    standin._links.bulk_write = refuse
+    with pytest.raises(BadRow, match=r"refused the batch: .*BSONObj size"):
+        standin.write(PAGES)
+    assert len(calls) == 1
 
 
 def test_user_input_never_becomes_an_operator(standin):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from backlinkspider.index.base import (
     FIELDS,
+    BadRow,
     BadTarget,
     CrawledPage,
     Edge,
@@ -25,6 +26,7 @@ DEFAULT_INDEX = "sqlite:///backlinks.db"
 __all__ = [
     "DEFAULT_INDEX",
     "FIELDS",
+    "BadRow",
     "BadTarget",
     "CrawledPage",
     "Edge",

@@ -41,6 +41,15 @@ class IndexUnavailable(Exception):
     """The index cannot be opened, read or written; the message is one line for a person."""
 
 
+class BadRow(ValueError):
+    """Data the index refuses (a field of the wrong type, text that is not Unicode, a row too large):
+    writing it again cannot succeed, unlike ``IndexUnavailable``. ``url``: the page at fault, if known."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class BadTarget(ValueError):
     """A query target that is not a URL, host or domain."""
 
@@ -85,6 +94,52 @@ class CrawledPage:
     seen_at: datetime
     edges: tuple[Edge, ...]
     failed: bool = False
+
+
+_TEXT_FIELDS = (
+    "source_url",
+    "target_url",
+    "link_type",
+    "anchor_text",
+    "source_host",
+    "source_domain",
+    "target_host",
+    "target_domain",
+)
+_FLAG_FIELDS = ("nofollow", "ugc", "sponsored")
+
+
+def checked(pages: Iterable[CrawledPage]) -> list[CrawledPage]:
+    """The pages, if every backend can store them all; else ``BadRow`` naming the first page at fault.
+
+    Every backend checks the same way before writing anything, so both refuse the same data (SQLite
+    would store a None anchor that MongoDB would not, and neither can encode a lone surrogate)."""
+    pages = list(pages)
+    for page in pages:
+        url = page.url if isinstance(page.url, str) else None
+        problem = _problem(page)
+        if problem:
+            raise BadRow(f"page {url!r} cannot be indexed: {problem}", url)
+    return pages
+
+
+def _problem(page: CrawledPage) -> str | None:
+    if not isinstance(page.url, str) or not isinstance(page.seen_at, datetime):
+        return "its url must be a string and seen_at a datetime"
+    for edge in page.edges:
+        for name in _TEXT_FIELDS:
+            value = getattr(edge, name)
+            if not isinstance(value, str):
+                return f"{name} is {type(value).__name__}, not text"
+            if not value.isascii():
+                try:
+                    value.encode()
+                except UnicodeEncodeError:
+                    return f"{name} is not Unicode text: {value!r:.80}"
+        for name in _FLAG_FIELDS:
+            if not isinstance(getattr(edge, name), bool):
+                return f"{name} is {type(getattr(edge, name)).__name__}, not a bool"
+    return None
 
 
 SORTS = ("first_seen", "last_seen", "source_domain")
@@ -208,7 +263,13 @@ class LinkIndex(abc.ABC):
 
     @abc.abstractmethod
     def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
-        """Record a batch of fetched pages (see ``CrawledPage``); returns the number of edges written."""
+        """Record a batch of fetched pages (see ``CrawledPage``); returns the number of edges written.
+
+        Raises ``IndexUnavailable`` when the index cannot be reached or written (a lost server, a full
+        disk, a locked or read-only file: the same batch may succeed later), ``BadRow`` when it refuses
+        the data itself (then no retry helps: split the batch to find the page at fault). A batch
+        refused by SQLite changes nothing; on MongoDB, other rows of it may have landed (every write is
+        an idempotent upsert, so writing them again is harmless)."""
 
     @abc.abstractmethod
     def check_writable(self) -> None:

@@ -4,16 +4,16 @@ Model: ``_id`` is the edge's 16-byte ``edge_id``, so a write is an upsert that n
 target never grows a document (there are no arrays of sources). Documents carry the export's fields plus
 both hosts; ``first_seen`` / ``last_seen`` are BSON dates truncated to the second (as SQLite keeps them).
 
-Writes: ``bulk_write`` of ``UpdateOne(upsert=True)``, ``ordered=False``. ``$setOnInsert`` sets
-``first_seen`` and the key fields once, ``$set`` the fields a re-crawl may change, ``$max`` moves
-``last_seen`` forward; no field is named by two operators (a server rejects that; see
-``tests/mongo_standin.py``). Every filter includes ``target_domain``, the shard key's prefix, as upserts
+Writes: ``bulk_write`` of ``UpdateOne(upsert=True)``, ``ordered=False``, each an update pipeline (see
+``update_for``): ``first_seen`` is set once, ``last_seen`` only moves forward, and the anchor, rel flags
+and lost state change only for a fetch at least as new as the edge's ``last_seen`` and ``lost_at``, so a
+late write of an older fetch (a retried batch, a slow worker) reverts nothing. Every filter includes ``target_domain``, the shard key's prefix, as upserts
 on a sharded collection require. Transient errors (``AutoReconnect`` and its kin: not-primary, network
 timeouts, no server) and duplicate-key races between two upserts of one new edge are retried with backoff
 for ``retry_seconds``; upserts are idempotent, so a batch retried whole lands once.
 
 Only what a real server and the in-process stand-in the tests use honour identically: bulk_write of
-UpdateOne upserts (and UpdateMany by source_url, to mark a re-crawled page's vanished edges lost), find
+UpdateOne upserts by pipeline ($set of $literal, $cond, $and, $gte, $ifNull, $max) (and UpdateMany by source_url, to mark a re-crawled page's vanished edges lost), find
 on indexed equality and ranges with sort, skip and limit, count_documents, aggregate with $match /
 $group / $sort / $limit. Summaries aggregate on demand. Index use is checked with ``explain()`` against a real server only (the stand-in's explain is a
 fake COLLSCAN); see tests/test_index.py.
@@ -33,11 +33,13 @@ from typing import Any
 from backlinkspider.index.base import (
     SORTS,
     TOP,
+    BadRow,
     CrawledPage,
     Filters,
     IndexUnavailable,
     LinkIndex,
     Target,
+    checked,
     decode_cursor,
     encode_cursor,
     iso,
@@ -79,29 +81,50 @@ _PROJECTION = {
 _DUPLICATE_KEY = 11000
 
 
-def update_for(edge: Any, seen: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The filter and update document that upsert one edge seen at ``seen``."""
-    filter_ = {"_id": edge.edge_id, "target_domain": edge.target_domain}
-    update = {
-        "$setOnInsert": {
-            "source_url": edge.source_url,
-            "target_url": edge.target_url,
-            "link_type": edge.link_type,
-            "source_host": edge.source_host,
-            "source_domain": edge.source_domain,
-            "target_host": edge.target_host,
-            "first_seen": seen,
-        },
-        "$set": {
-            "anchor_text": edge.anchor_text,
-            "nofollow": edge.nofollow,
-            "ugc": edge.ugc,
-            "sponsored": edge.sponsored,
-            "lost_at": None,  # seen again: live
-        },
-        "$max": {"last_seen": seen},
+def document_for(edge: Any, seen: datetime) -> dict[str, Any]:
+    """The document a first sighting of ``edge`` at ``seen`` creates (``_id`` aside)."""
+    return {
+        "target_domain": edge.target_domain,
+        "source_url": edge.source_url,
+        "target_url": edge.target_url,
+        "link_type": edge.link_type,
+        "source_host": edge.source_host,
+        "source_domain": edge.source_domain,
+        "target_host": edge.target_host,
+        "first_seen": seen,
+        "last_seen": seen,
+        "anchor_text": edge.anchor_text,
+        "nofollow": edge.nofollow,
+        "ugc": edge.ugc,
+        "sponsored": edge.sponsored,
+        "lost_at": None,
     }
-    return filter_, update
+
+
+_KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
+_NEWS_FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "lost_at")  # what only newer news changes
+
+
+def update_for(edge: Any, seen: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The filter and update pipeline that upsert one edge seen at ``seen``.
+
+    One ``$set`` stage, whose expressions all read the document as it was: a sighting at least as new
+    as everything the edge reflects (its ``last_seen`` and, if lost, its ``lost_at``) sets the anchor and
+    rel flags and makes it live; an older one only moves ``last_seen`` forward, as ``$max`` does.
+    Values go in as ``$literal`` (an anchor like ``$100 off`` is text, not a field path)."""
+    filter_ = {"_id": edge.edge_id, "target_domain": edge.target_domain}
+    doc = document_for(edge, seen)
+    newer = {
+        "$and": [
+            {"$gte": [seen, {"$ifNull": ["$last_seen", seen]}]},
+            {"$gte": [seen, {"$ifNull": ["$lost_at", seen]}]},
+        ]
+    }
+    fields: dict[str, Any] = {name: {"$literal": doc[name]} for name in _KEY_FIELDS}
+    fields["first_seen"] = {"$ifNull": ["$first_seen", seen]}
+    fields["last_seen"] = {"$max": [{"$ifNull": ["$last_seen", seen]}, seen]}
+    fields.update({name: {"$cond": [newer, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})
+    return filter_, [{"$set": fields}]
 
 
 def _seconds(value: datetime) -> int:
@@ -178,7 +201,7 @@ class MongoIndex(LinkIndex):
         from pymongo import UpdateMany, UpdateOne
 
         edge_ops, lost_ops, page_ops = [], [], []
-        for page in pages:
+        for page in checked(pages):
             seen = page.seen_at.astimezone(UTC).replace(microsecond=0, tzinfo=None)  # BSON dates are UTC
             for edge in page.edges:
                 filter_, update = update_for(edge, seen)
@@ -196,7 +219,10 @@ class MongoIndex(LinkIndex):
                 failures = 1 + ((self._pages.find_one({"_id": page.url}) or {}).get("failures") or 0)
                 if failures >= lost_after_failures:
                     lost_ops.append(
-                        UpdateMany({"source_url": page.url, "lost_at": None}, {"$set": {"lost_at": seen}})
+                        UpdateMany(
+                            {"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
+                            {"$set": {"lost_at": seen}},
+                        )
                     )
             page_ops.append(
                 UpdateOne(
@@ -413,6 +439,7 @@ class MongoIndex(LinkIndex):
 
     def _with_retries(self, operation: Any, verb: str) -> Any:
         """Run ``operation``, retrying transient failures with exponential backoff for ``retry_seconds``."""
+        from bson.errors import InvalidDocument
         from pymongo.errors import AutoReconnect, BulkWriteError, PyMongoError
 
         deadline = time.monotonic() + self.retry_seconds
@@ -420,8 +447,13 @@ class MongoIndex(LinkIndex):
         while True:
             try:
                 return operation()
+            except InvalidDocument as exc:  # one too large for a server, say: found before sending
+                raise BadRow(f"index {self.safe_uri} refused the batch: {_one_line(exc)}") from None
             except (AutoReconnect, BulkWriteError) as exc:
                 if isinstance(exc, BulkWriteError) and not _only_duplicate_keys(exc):
+                    if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                        # The server refused a document (too large, failed validation): data, not reach.
+                        raise BadRow(f"index {self.safe_uri} refused the batch: {_one_line(exc)}") from None
                     raise IndexUnavailable(f"cannot {verb} index {self.safe_uri}: {_one_line(exc)}") from None
                 if time.monotonic() + delay > deadline:
                     raise IndexUnavailable(

@@ -20,11 +20,13 @@ from typing import Any
 
 from backlinkspider.index.base import (
     TOP,
+    BadRow,
     CrawledPage,
     Filters,
     IndexUnavailable,
     LinkIndex,
     Target,
+    checked,
     decode_cursor,
     encode_cursor,
     iso,
@@ -146,18 +148,21 @@ INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofo
                    source_host, source_domain, target_host, target_domain, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (edge_id) DO UPDATE SET
-    anchor_text = excluded.anchor_text,
-    nofollow = excluded.nofollow,
-    ugc = excluded.ugc,
-    sponsored = excluded.sponsored,
-    last_seen = max(last_seen, excluded.last_seen),
-    lost_at = NULL
-"""
+    anchor_text = CASE WHEN {newer} THEN excluded.anchor_text ELSE anchor_text END,
+    nofollow = CASE WHEN {newer} THEN excluded.nofollow ELSE nofollow END,
+    ugc = CASE WHEN {newer} THEN excluded.ugc ELSE ugc END,
+    sponsored = CASE WHEN {newer} THEN excluded.sponsored ELSE sponsored END,
+    lost_at = CASE WHEN {newer} THEN NULL ELSE lost_at END,
+    last_seen = max(last_seen, excluded.last_seen)
+""".format(
+    # Only a fetch at least as new as all the edge reflects changes it (expressions read the old row).
+    newer="excluded.last_seen >= last_seen AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
+)
 # Edges of a fetched page that this fetch did not see again.
 _MARK_MISSING_LOST = (
     "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
 )
-_MARK_ALL_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL"
+_MARK_ALL_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
 _PAGE_OK = """
 INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 0)
 ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = 0
@@ -218,7 +223,7 @@ class SQLiteIndex(LinkIndex):
             raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from None
 
     def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
-        pages = list(pages)
+        pages = checked(pages)
         rows = [
             (
                 e.edge_id,
@@ -250,6 +255,15 @@ class SQLiteIndex(LinkIndex):
                         self._db.execute(_PAGE_OK, (t, page.url))
                     elif self._db.execute(_PAGE_FAILED, (t, page.url)).fetchone()[0] >= lost_after_failures:
                         self._db.execute(_MARK_ALL_LOST, (t, page.url))
+        except (
+            sqlite3.IntegrityError,
+            sqlite3.DataError,
+            sqlite3.ProgrammingError,
+            sqlite3.InterfaceError,
+        ) as exc:
+            raise BadRow(
+                f"index {self.path} refused the batch: {exc}"
+            ) from None  # a constraint, a too big row
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"cannot write to index {self.path}: {exc}") from None
         return len(rows)
