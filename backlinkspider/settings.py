@@ -37,6 +37,9 @@ BACKLINKS_FLUSH_SECONDS = 5.0
 # A page that fails this many re-crawls in a row (404, 410, 5xx, a gone host) has lost its links; one
 # failure is a blip.
 BACKLINKS_LOST_AFTER_FAILURES = 3
+# Index writes that keep failing (a full disk, a lost server) are retried with backoff for this many
+# seconds in a row; then the crawl stops and exits non-zero with the count of pages not indexed.
+BACKLINKS_WRITE_RETRY_SECONDS = 300.0
 # --- the cluster frontier (only with REDIS_URL; see backlinkspider/frontier) --------------------------
 
 # redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS (also the REDIS_URL environment variable). Unset:

@@ -193,18 +193,26 @@ def test_pipeline_keeps_a_batch_the_index_refused(tmp_path):
 
     from backlinkspider.pipelines import IndexPipeline
 
-    crawler = get_crawler(settings_dict={"BACKLINKS_BATCH_SIZE": 3, "BACKLINKS_FLUSH_SECONDS": 60})
+    crawler = get_crawler(
+        settings_dict={
+            "BACKLINKS_BATCH_SIZE": 3,
+            "BACKLINKS_FLUSH_SECONDS": 60,
+            "BACKLINKS_WRITE_RETRY_SECONDS": 60,
+        }
+    )
     pipe = IndexPipeline.from_crawler(crawler)
-    pipe.run = maybeDeferred  # write in place: no reactor runs here
+    pipe.run = maybeDeferred  # write and retry in place: no reactor runs here
+    pipe.later = lambda delay, retry: retry()
     pipe.index = MongoIndex("mongodb://standin/backlinks", client=strict_client(), retry_seconds=0.2)
     flaky = Flaky(pipe.index._links, fail_before={1, 2, 3, 4, 5, 6, 7, 8}, fail_after=set())
+    assert flaky.calls == 0
     pipe.process_item(
         Page(
             "http://a.org/",
             [Link("http://b.org/1", "text"), Link("http://b.org/2", "text"), Link("http://b.org/3", "text")],
         )
     )
-    assert len(pipe.pending) == 1  # the write failed; the page is still pending
-    flaky.fail_before.clear()
+    assert pipe.index.count() == 3  # written by a retry after the failures
     pipe.process_item(Page("http://c.org/", [Link("http://b.org/4", "text")] * 3))
-    assert pipe.pending == [] and pipe.index.count() == 4
+    assert not pipe.batches and pipe.index.count() == 4
+    assert crawler.stats.get_value("backlinks/pages_not_indexed") is None
