@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from scrapy import Request
+from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from backlinkspider.frontier.defaults import BUDGET_KEY
@@ -37,7 +37,16 @@ class HostBudgetMiddleware:
             from backlinkspider.frontier.connection import connect
 
             server = connect(crawler.settings.get("REDIS_URL"))
-        return cls(budget, crawler.stats, server)
+        mw = cls(budget, crawler.stats, server)
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        return mw
+
+    def spider_opened(self, spider: Spider) -> None:
+        # A resumable crawl (JOBDIR: backlinks crawl --resume) saves the counts with the spider's state,
+        # so a resumed crawl does not spend each host's budget a second time.
+        state = getattr(spider, "state", None)
+        if isinstance(state, dict):
+            self.fetched = state.setdefault("host_budget", self.fetched)
 
     def process_request(self, request: Request) -> None:
         if request.meta.get("dont_obey_robotstxt"):  # robots.txt itself
