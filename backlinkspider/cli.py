@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,8 +26,13 @@ from backlinkspider.index import (
     parse_target,
     redact,
 )
-from backlinkspider.index.base import SORTS, Filters
+from backlinkspider.index.base import SORTS, Filters, LinkIndex
 from backlinkspider.urls import BadURL, normalize_host, registered_domain
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rich.table import Table
+    from scrapy.settings import Settings
 
 FORMATS = ("table", "jsonl", "csv")
 MAX_ROWS = 2**63 - 1  # what a SQLite or MongoDB integer holds
@@ -171,7 +176,7 @@ redis_option = click.option(
 )
 
 
-def _redis(url: str) -> Any:
+def _redis(url: str) -> Redis:
     from backlinkspider.frontier.connection import RedisUnavailable, connect_once
 
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -231,7 +236,7 @@ def status(watch: bool, redis_url: str) -> None:
             pass
 
 
-def _settings() -> Any:
+def _settings() -> Settings:
     from scrapy.settings import Settings
 
     settings = Settings()
@@ -239,7 +244,7 @@ def _settings() -> Any:
     return settings
 
 
-def _status_table(server: Any, settings: Any) -> Any:
+def _status_table(server: Any, settings: Settings) -> Table:
     from rich.table import Table
 
     from backlinkspider.frontier import defaults
@@ -424,7 +429,7 @@ def _read_seeds(urls: tuple[str, ...], seeds_file: str | None) -> list[str]:
     return seeds.urls
 
 
-def _check_index(uri: str, create: bool = False) -> Any:
+def _check_index(uri: str, create: bool = False) -> LinkIndex:
     try:
         return open_index(uri, create=create)
     except IndexUnavailable as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
@@ -11,6 +11,10 @@ from rich.text import Text
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet.task import LoopingCall
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
 
 # When stderr is not a terminal (a log file, CI), print a plain line this often instead.
 LOG_EVERY = 30.0
@@ -20,7 +24,7 @@ class ProgressLine:
     """Pages, links indexed, pages/s and errors on stderr: redrawn every second on a terminal, a line every
     ``LOG_EVERY`` seconds elsewhere, and a final line at the end."""
 
-    def __init__(self, stats: Any) -> None:
+    def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
         self.started = time.monotonic()
         self.console = Console(stderr=True)
@@ -32,7 +36,7 @@ class ProgressLine:
         self.ticker = LoopingCall(self.refresh)
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> ProgressLine:
+    def from_crawler(cls, crawler: Crawler) -> ProgressLine:
         if not crawler.settings.getbool("BACKLINKS_PROGRESS"):
             raise NotConfigured
         ext = cls(crawler.stats)

@@ -215,3 +215,9 @@ def test_csv_booleans_are_spelled_like_jsonl(tmp_path):
     header, row = res.stdout.splitlines()
     flags = dict(zip(header.split(","), row.split(","), strict=True))
     assert (flags["nofollow"], flags["ugc"], flags["sponsored"]) == ("true", "false", "false")
+
+
+def test_scrapy_parse_prints_the_page_and_its_links(proxy_env):
+    res = scrapy("parse", "--spider=backlinks", HUB, env=proxy_env)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "'target_url': 'http://alice.github.io/'" in res.stdout and "'link_type': 'text'" in res.stdout

@@ -28,6 +28,7 @@ from backlinkspider.urls import BadURL, host_of, registered_domain
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.http import Headers, Response
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
@@ -241,7 +242,7 @@ class BacklinksSpider(Spider):
             return f"nothing was fetched from the {len(self.seeds):,} seed URL(s) (see the errors above)"
         return None
 
-    def parse(self, response: Any) -> Iterable[Any]:
+    def parse(self, response: Response) -> Iterable[Page | Request]:
         self.crawler.stats.inc_value("backlinks/pages")
         page = extract(response)
         yield page
@@ -261,7 +262,7 @@ class BacklinksSpider(Spider):
         self.crawler.stats.inc_value("backlinks/errors")
         yield Page(failure.request.url, failed=True)  # type: ignore[attr-defined]
 
-    def headers_received(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
+    def headers_received(self, headers: Headers, body_length: int, request: Request, spider: Spider) -> None:
         """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own
         requests (not robots.txt, which is plain text).
 
