@@ -129,13 +129,14 @@ def crawl(
     if cluster:
         _redis(cluster).close()
         idle = settings.getfloat("BACKLINKS_IDLE_TIMEOUT")
-        _warn(
-            f"running as a cluster worker of {redact(cluster)} (REDIS_URL): "
+        click.echo(
+            f"backlinks: running as a cluster worker of {redact(cluster)} (REDIS_URL): "
             + (
                 f"stops after {idle:g} s without work"
                 if idle
                 else "never stops idle (BACKLINKS_IDLE_TIMEOUT=0)"
-            )
+            ),
+            err=True,
         )
 
     process = CrawlerProcess(settings)

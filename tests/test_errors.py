@@ -182,6 +182,23 @@ def test_a_crawl_that_fetched_nothing_from_its_seeds_fails(tmp_path, proxy_env):
     one_line(res, 1, "nothing was fetched from the 1 seed URL(s)")
 
 
+def test_scrapy_crawl_that_fetched_nothing_fails(tmp_path, proxy_env):
+    res = scrapy(
+        "crawl",
+        "backlinks",
+        "-a",
+        "seeds=http://nowhere.example/",
+        "-s",
+        f"BACKLINKS_INDEX=sqlite:///{tmp_path / 'x.db'}",
+        "-s",
+        "RETRY_TIMES=0",
+        "-s",
+        "LOG_LEVEL=WARNING",
+        env=proxy_env,
+    )
+    one_line(res, 1, "nothing was fetched from the 1 seed URL(s)")
+
+
 def test_a_cluster_worker_says_so_and_when_it_stops(tmp_path, redis_server):
     import os
 
