@@ -94,6 +94,13 @@ SETTINGS = {
         Setting("BACKLINKS_BLOOM_ERROR_RATE", float, positive=True, maximum=0.5),
         Setting("BACKLINKS_FRONTIER_BATCH", int, minimum=1),
         Setting("BACKLINKS_PROGRESS", bool),
+        Setting("BACKLINKS_HEARTBEAT_TTL", float, positive=True),
+        Setting("BACKLINKS_PSL_FILE", str),
+        Setting("BACKLINKS_TRAP_HOPS", int, minimum=0),
+        Setting("BACKLINKS_ALLOW_PRIVATE_ADDRESSES", bool),
+        Setting("BACKLINKS_EXTRACT_PROCESSES", int, minimum=1),
+        Setting("BACKLINKS_EXTRACT_TIMEOUT", float, positive=True),
+        Setting("BACKLINKS_MAX_LINKS_PER_PAGE", int, minimum=0),
         # Scrapy's, as the project tunes them (settings.py); Scrapy would fail on these with a traceback.
         Setting("LOG_LEVEL", str, choices=LOG_LEVELS),
         Setting("ROBOTSTXT_OBEY", bool),
@@ -121,7 +128,7 @@ def check(settings: BaseSettings) -> list[str]:
     from backlinkspider import settings as defaults
 
     known = dict(SETTINGS)
-    for name in dir(defaults):
+    for name in dir(defaults):  # a setting added to settings.py before its row: checked by its type
         value = getattr(defaults, name)
         if name.startswith(PREFIX) and name not in known and isinstance(value, (bool, int, float, str)):
             known[name] = Setting(name, type(value))

@@ -78,8 +78,8 @@ def test_every_default_passes_and_every_setting_has_a_row():
 
     from backlinkspider import settings as defaults
 
-    names = {n for n in dir(defaults) if n.startswith("BACKLINKS_")}
-    assert names <= set(config.SETTINGS), names - set(config.SETTINGS)
+    missing = {n for n in dir(defaults) if n.startswith("BACKLINKS_")} - set(config.SETTINGS)
+    assert not missing, f"add a row to config.SETTINGS (type, range or choices) for {sorted(missing)}"
     settings = Settings()
     settings.setmodule(defaults)
     assert config.check(settings) == []
