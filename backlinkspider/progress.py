@@ -21,8 +21,8 @@ LOG_EVERY = 30.0
 
 
 class ProgressLine:
-    """Pages, links indexed, pages/s and errors on stderr: redrawn every second on a terminal, a line every
-    ``LOG_EVERY`` seconds elsewhere, and a final line at the end."""
+    """Pages, links indexed, pages/s, errors (and pages not indexed, if any) on stderr: redrawn every
+    second on a terminal, a line every ``LOG_EVERY`` seconds elsewhere, and a final line at the end."""
 
     def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
@@ -48,8 +48,10 @@ class ProgressLine:
         pages = self.stats.get_value("backlinks/pages", 0)
         links = self.stats.get_value("backlinks/edges_written", 0)
         errors = self.stats.get_value("backlinks/errors", 0)
+        lost = self.stats.get_value("backlinks/pages_not_indexed", 0)
         rate = pages / max(time.monotonic() - self.started, 1e-9)
-        return Text(f"pages {pages:,}  links indexed {links:,}  {rate:,.1f} pages/s  errors {errors:,}")
+        line = f"pages {pages:,}  links indexed {links:,}  {rate:,.1f} pages/s  errors {errors:,}"
+        return Text(line + (f"  pages not indexed {lost:,}" if lost else ""))
 
     def refresh(self) -> None:
         if self.live is not None:
