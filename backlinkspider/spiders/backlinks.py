@@ -49,6 +49,10 @@ class Arguments(NamedTuple):
     recrawl: bool
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
 def arguments(
     seeds: str | Iterable[str] | None = None,
     seeds_file: str | None = None,
@@ -74,10 +78,6 @@ def arguments(
         _whole_number("max_pages", max_pages, 1),
         flag in _TRUE,
     )
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
 
 
 def _whole_number(name: str, value: str | int | None, minimum: int) -> int | None:
