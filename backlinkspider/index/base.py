@@ -166,12 +166,25 @@ def encode_cursor(sort_value: Any, edge_id: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[Any, bytes]:
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second every backend can store
+
+
+def decode_cursor(token: str, sort: str) -> tuple[int | str, bytes]:
+    """The sort value and edge_id a cursor holds, checked against ``sort``'s type (epoch seconds for the
+    dates, text for source_domain), so a crafted token is refused in one line, never passed on (as a
+    MongoDB operator such as ``{"$ne": null}``, say)."""
     try:
         value, edge_hex = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return value, bytes.fromhex(edge_hex)
+        edge_id = bytes.fromhex(edge_hex)
     except (ValueError, TypeError) as exc:
-        raise BadTarget(f"not a cursor from this tool: {token!r}") from exc
+        raise BadTarget(f"not a cursor from this tool: {token[:60]!r}") from exc
+    if sort == "source_domain":
+        valid = isinstance(value, str)
+    else:
+        valid = type(value) is int and 0 <= value <= _MAX_SECONDS
+    if not valid or len(edge_id) != 16:
+        raise BadTarget(f"not a cursor for --sort {sort}: {token[:60]!r}")
+    return value, edge_id
 
 
 def tld_of(domain: str) -> str:

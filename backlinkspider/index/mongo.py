@@ -267,9 +267,10 @@ class MongoIndex(LinkIndex):
             raise ValueError(f"unknown sort {sort!r}")
         where = self._where(target, filters)
         if cursor:
-            value, edge_id = decode_cursor(cursor)
-            if sort != "source_domain":
-                value = datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+            decoded, edge_id = decode_cursor(cursor, sort)
+            value: Any = decoded
+            if isinstance(decoded, int):  # a date sort
+                value = datetime.fromtimestamp(decoded, UTC).replace(tzinfo=None)
             where = {
                 "$and": [where, {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}]
             }

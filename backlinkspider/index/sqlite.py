@@ -302,7 +302,7 @@ class SQLiteIndex(LinkIndex):
             )
         sql = f"SELECT * FROM ({source})" if one_per_domain else source
         if cursor:
-            value, edge_id = decode_cursor(cursor)
+            value, edge_id = decode_cursor(cursor, sort)
             sql += (
                 " WHERE " if one_per_domain else " AND "
             ) + f"({sort} > ? OR ({sort} = ? AND edge_id > ?))"
