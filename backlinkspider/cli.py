@@ -24,9 +24,9 @@ from backlinkspider.index import (
     Target,
     open_index,
     parse_target,
-    redact,
 )
 from backlinkspider.index.base import SORTS, Filters
+from backlinkspider.redact import redact
 from backlinkspider.urls import BadURL, normalize_host, registered_domain
 
 FORMATS = ("table", "jsonl", "csv")

@@ -11,8 +11,7 @@ from conftest import run_cli
 from test_index import T0
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import FIELDS, CrawledPage, open_index
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import FIELDS, CrawledPage, open_index, page_edges
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from backlinkspider.index import (
     IndexUnavailable,
     Target,
     open_index,
+    page_edges,
     parse_target,
 )
-from backlinkspider.pipelines import page_edges
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -187,6 +187,17 @@ def test_query_filters(index):
     ]
     assert [r["link_type"] for r in index.query(domain, Filters(link_type="image"))] == ["image"]
     assert len(list(index.query(domain, limit=2))) == 2
+
+
+def test_redact_hides_passwords_in_every_uri_shown():
+    from backlinkspider.redact import redact
+
+    assert redact("mongodb://crawler:s3cret@db1,db2/backlinks?tls=true") == (
+        "mongodb://crawler:***@db1,db2/backlinks?tls=true"
+    )
+    assert redact("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert redact("rediss://user:p@ss@host/0") == "rediss://user:***@host/0"
+    assert redact("sqlite:///backlinks.db") == "sqlite:///backlinks.db"
 
 
 def test_parse_target():

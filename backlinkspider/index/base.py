@@ -16,9 +16,12 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from backlinkspider.urls import BadURL, host_of, normalize, normalize_host, registered_domain
+
+if TYPE_CHECKING:
+    from backlinkspider.extract import Page
 
 # The fields of an exported or queried edge, in this order (JSONL keys, CSV columns).
 FIELDS = (
@@ -79,6 +82,35 @@ class Edge:
         """16 bytes naming the edge: the same edge gets the same id in every backend, with no read."""
         key = f"{self.source_url}\n{self.target_url}\n{self.link_type}".encode()  # URLs hold no newline
         return hashlib.blake2b(key, digest_size=16).digest()
+
+
+def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
+    """The edges of a page as the index stores them: with hosts and registered domains, and without
+    internal links unless ``keep_internal``."""
+    source_host = host_of(page.url)
+    source_domain = registered_domain(source_host)
+    edges = []
+    for link in page.links:
+        target_host = host_of(link.target_url)
+        target_domain = registered_domain(target_host)
+        if target_domain == source_domain and not keep_internal:
+            continue
+        edges.append(
+            Edge(
+                page.url,
+                link.target_url,
+                link.link_type,
+                link.anchor_text,
+                link.nofollow,
+                link.ugc,
+                link.sponsored,
+                source_host,
+                source_domain,
+                target_host,
+                target_domain,
+            )
+        )
+    return tuple(edges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,17 +250,6 @@ def parse_target(text: str, scope: str = "auto") -> Target:
 def iso(ts: int) -> str:
     """Epoch seconds as ISO 8601 UTC, the form every output uses."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def redact(uri: str) -> str:
-    """An index URI fit for logs and messages: any password replaced by ``***``."""
-    scheme, sep, rest = uri.partition("://")
-    authority, slash, tail = rest.partition("/")
-    if sep and "@" in authority:
-        userinfo, host = authority.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}{slash}{tail}"
-    return uri
 
 
 def profile(

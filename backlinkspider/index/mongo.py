@@ -44,9 +44,9 @@ from backlinkspider.index.base import (
     encode_cursor,
     iso,
     profile,
-    redact,
     tld_of,
 )
+from backlinkspider.redact import redact
 from backlinkspider.urls import host_of, registered_domain
 
 log = logging.getLogger(__name__)
