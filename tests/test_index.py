@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -333,6 +335,76 @@ def test_check_writable_refuses_a_read_only_sqlite_index_and_changes_nothing(sha
     assert unprivileged(lambda: check(db)) == ("ok", 5)  # writable again
     with open_index(f"sqlite:///{db}") as idx:
         assert list(idx.export()) == before
+
+
+def in_processes(jobs, start_at=None):
+    """Run each ``job()`` in a forked process, all starting at the same moment (``start_at``, by
+    time.time()); returns their results, or "ExceptionName: message" for those that raised."""
+    import pickle
+
+    start_at = start_at or time.time() + 0.05
+    children = []
+    for job in jobs:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: no pytest teardown, only os._exit
+            try:
+                while time.time() < start_at:
+                    pass
+                out = job()
+            except BaseException as exc:
+                out = f"{type(exc).__name__}: {exc}"
+            os.write(write, pickle.dumps(out))
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    results = []
+    for pid, read in children:
+        with os.fdopen(read, "rb") as pipe:
+            results.append(pickle.loads(pipe.read()))
+        os.waitpid(pid, 0)
+    return results
+
+
+def open_and_write(path, n):
+    with open_index(f"sqlite:///{path}") as idx:
+        return idx.write([crawled(f"http://w{n}.example.org/", [Link("http://t.org/", "text", "x")])])
+
+
+def test_opening_waits_for_another_process_writing_the_same_new_file(tmp_path):
+    """The moment a race hits: another process holds the write lock of the new, not yet WAL, file (as
+    one does while it switches the file to WAL). Opening must wait for it, not fail "database is
+    locked"."""
+    import sqlite3
+
+    path = tmp_path / "new.db"
+
+    def hold_the_write_lock():
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE IF NOT EXISTS placeholder (x)")
+        time.sleep(0.5)
+        other.execute("COMMIT")
+        return time.monotonic()
+
+    def open_meanwhile():
+        time.sleep(0.1)
+        return open_and_write(path, 0), time.monotonic()
+
+    released, opened = in_processes([hold_the_write_lock, open_meanwhile])
+    assert opened[0] == 1 and opened[1] >= released, opened  # it waited for the lock, then wrote
+
+
+def test_workers_opening_a_new_sqlite_index_at_once_all_succeed(tmp_path):
+    """Several processes open the same new file at the same moment, many times over: each opens, makes
+    the schema (once) and writes."""
+    workers, rounds = 4, 12
+    for r in range(rounds):
+        path = tmp_path / f"race{r}.db"
+        results = in_processes([partial(open_and_write, path, n) for n in range(workers)])
+        assert results == [1] * workers, (r, results)
+        with open_index(f"sqlite:///{path}", create=False) as idx:
+            assert idx.count() == workers
 
 
 # --- lost links, filters, pagination, summaries (the backlink profile) ---------------------------------
