@@ -431,7 +431,7 @@ def _table(rows: Iterable[dict[str, Any]], title: str) -> int:
             rel,
             r["target_url"],
             r["first_seen"][:10],
-            r["last_seen"][:10],
+            r["last_seen"][:10] + (f", lost {r['lost_at'][:10]}" if r.get("lost_at") else ""),
         )
     Console().print(table)
     return count

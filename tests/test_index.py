@@ -14,6 +14,7 @@ import pytest
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import (
+    FIELDS,
     BadRow,
     BadTarget,
     CrawledPage,
@@ -96,6 +97,7 @@ def test_write_then_export_round_trips_every_field(index):
         "sponsored": False,
         "first_seen": "2026-01-02T03:04:05Z",
         "last_seen": "2026-01-02T03:04:05Z",
+        "lost_at": None,
     }
     assert sorted((r["source_url"], r["target_url"], r["link_type"]) for r in rows) == [
         ("http://b.org/p", "http://other.net/", "redirect"),
@@ -433,6 +435,39 @@ def test_a_recrawl_marks_vanished_edges_lost_and_returning_ones_live(index):
         ]
     )
     assert live(index, status="lost") == [("http://blog.a.com/1", "http://www.target.co.uk/x", "text")]
+
+
+def test_rows_say_when_a_link_was_lost(index):
+    """``lost_at``: null while live, the time of the crawl that found the link gone once lost; the
+    same in export and query rows, on every backend; found again, it is null again."""
+    index.write(PAGES)
+    t1 = T0 + timedelta(days=1)
+    index.write([crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X")], t1)])
+    exported = {(r["source_url"], r["target_url"], r["link_type"]): r["lost_at"] for r in index.export()}
+    image = ("http://blog.a.com/1", "http://shop.target.co.uk/", "image")
+    assert exported.pop(image) == "2026-01-03T03:04:05Z"
+    assert set(exported.values()) == {None}
+    domain = Target("domain", "target.co.uk")
+    for status, want in (
+        ("lost", ["2026-01-03T03:04:05Z"]),
+        ("all", ["2026-01-03T03:04:05Z", None, None, None]),
+    ):
+        for kwargs in ({}, {"one_per_domain": True}, {"sort": "last_seen"}):
+            rows = list(index.query(domain, Filters(status=status), **kwargs))
+            assert all(tuple(r)[:-1] == FIELDS for r in rows)
+            if not kwargs:
+                assert sorted((r["lost_at"] for r in rows), key=str) == sorted(want, key=str)
+    assert {r["lost_at"] for r in index.query(domain)} == {None}
+    index.write(
+        [
+            crawled(
+                "http://blog.a.com/1",
+                [Link("http://shop.target.co.uk/", "image", "logo")],
+                t1 + timedelta(days=1),
+            )
+        ]
+    )
+    assert next(r for r in index.export() if r["link_type"] == "image")["lost_at"] is None
 
 
 def test_a_page_that_fails_loses_its_links_only_after_repeated_failures(index):

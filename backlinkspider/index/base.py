@@ -36,6 +36,7 @@ FIELDS = (
     "sponsored",
     "first_seen",
     "last_seen",
+    "lost_at",  # when a crawl found the link gone; None (JSON null, empty in CSV) while it is live
 )
 SCOPES = ("auto", "domain", "host", "url")
 

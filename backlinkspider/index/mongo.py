@@ -77,6 +77,7 @@ _PROJECTION = {
     "sponsored": 1,
     "first_seen": 1,
     "last_seen": 1,
+    "lost_at": 1,
 }
 _DUPLICATE_KEY = 11000
 
@@ -146,6 +147,7 @@ def _record(doc: dict[str, Any], sort: str | None = None) -> dict[str, Any]:
         "sponsored": doc["sponsored"],
         "first_seen": iso(_seconds(doc["first_seen"])),
         "last_seen": iso(_seconds(doc["last_seen"])),
+        "lost_at": iso(_seconds(doc["lost_at"])) if doc.get("lost_at") is not None else None,
     }
     if sort is not None:
         key = doc[sort] if sort == "source_domain" else _seconds(doc[sort])

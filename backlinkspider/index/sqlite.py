@@ -176,7 +176,7 @@ RETURNING failures
 
 _COLUMNS = (
     "source_url, target_url, source_domain, target_domain, link_type, anchor_text,"
-    " nofollow, ugc, sponsored, first_seen, last_seen, edge_id"
+    " nofollow, ugc, sponsored, first_seen, last_seen, edge_id, lost_at"
 )
 _SCOPE_COLUMN = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
 
@@ -195,6 +195,7 @@ def _record(row: tuple, sort_position: int | None = None) -> dict[str, Any]:
         "sponsored": bool(row[8]),
         "first_seen": iso(row[9]),
         "last_seen": iso(row[10]),
+        "lost_at": iso(row[12]) if row[12] is not None else None,
     }
     if sort_position is not None:
         record["_cursor"] = encode_cursor(row[sort_position], row[11])
