@@ -24,9 +24,9 @@ from backlinkspider.index import (
     Target,
     open_index,
     parse_target,
-    redact,
 )
 from backlinkspider.index.base import SORTS, Filters, LinkIndex
+from backlinkspider.redact import redact
 from backlinkspider.urls import BadURL, normalize_host, registered_domain
 
 if TYPE_CHECKING:
@@ -487,7 +487,7 @@ def _table(rows: Iterable[dict[str, Any]], title: str) -> int:
             rel,
             r["target_url"],
             r["first_seen"][:10],
-            r["last_seen"][:10],
+            r["last_seen"][:10] + (f", lost {r['lost_at'][:10]}" if r.get("lost_at") else ""),
         )
     Console().print(table)
     return count

@@ -16,9 +16,9 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from backlinkspider.extract import Page
-from backlinkspider.index import BadRow, CrawledPage, Edge, LinkIndex, open_index, redact
+from backlinkspider.index import BadRow, CrawledPage, LinkIndex, open_index, page_edges
+from backlinkspider.redact import redact
 from backlinkspider.signals import pages_done
-from backlinkspider.urls import host_of, registered_domain
 
 if TYPE_CHECKING:
     from scrapy.core.engine import ExecutionEngine
@@ -27,35 +27,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-
-def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
-    """The edges of a page as the index stores them: with hosts and registered domains, and without
-    internal links unless ``keep_internal``."""
-    source_host = host_of(page.url)
-    source_domain = registered_domain(source_host)
-    edges = []
-    for link in page.links:
-        target_host = host_of(link.target_url)
-        target_domain = registered_domain(target_host)
-        if target_domain == source_domain and not keep_internal:
-            continue
-        edges.append(
-            Edge(
-                page.url,
-                link.target_url,
-                link.link_type,
-                link.anchor_text,
-                link.nofollow,
-                link.ugc,
-                link.sponsored,
-                source_host,
-                source_domain,
-                target_host,
-                target_domain,
-            )
-        )
-    return tuple(edges)
 
 
 class IndexPipeline:

@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, open_index
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import CrawledPage, open_index, page_edges
 
 WORDS = [
     "best",

@@ -26,8 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, Target, open_index
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import CrawledPage, Target, open_index, page_edges
 
 DOMAINS = 200_000
 BIGGEST_SHARE = 0.2

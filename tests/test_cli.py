@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from conftest import run_cli
 from test_index import T0
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import FIELDS, CrawledPage, open_index
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import FIELDS, CrawledPage, open_index, page_edges
 
 
 @pytest.fixture
@@ -69,6 +69,20 @@ def test_query_table_and_csv(uri):
     res = run_cli("query", "target.co.uk", "--format", "csv", "--index", uri)
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert len(rows) == 3 and tuple(rows[0]) == FIELDS
+
+
+def test_export_and_query_show_lost_links_with_lost_at(uri):
+    """A lost link says when it was lost (JSONL: a time, CSV: the same; live links: null / empty)."""
+    with open_index(uri) as idx:  # b.org/p is crawled again without its links: both are lost
+        idx.write([CrawledPage("http://b.org/p", T0 + timedelta(days=1), ())])
+    res = run_cli("export", "--index", uri)
+    lost = {json.loads(line)["source_url"]: json.loads(line)["lost_at"] for line in res.stdout.splitlines()}
+    assert lost == {"http://blog.a.com/1": None, "http://b.org/p": "2026-01-03T03:04:05Z"}
+    res = run_cli("query", "target.co.uk", "--include-lost", "--format", "csv", "--index", uri)
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert sorted(r["lost_at"] for r in rows) == ["", "", "2026-01-03T03:04:05Z"]
+    res = run_cli("query", "target.co.uk", "--lost", "--index", uri)
+    assert res.returncode == 0 and "lost" in res.stdout and "2026-01-03" in res.stdout
 
 
 def test_export_jsonl_and_csv(uri):

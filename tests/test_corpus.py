@@ -15,7 +15,7 @@ import pytest
 from w3lib.encoding import html_to_unicode
 
 from backlinkspider.extract import extract_html
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import page_edges
 from backlinkspider.urls import normalize
 
 CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))

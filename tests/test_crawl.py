@@ -53,6 +53,7 @@ def test_crawl_indexes_exactly_the_ground_truth(web, crawl):
             "sponsored",
             "first_seen",
             "last_seen",
+            "lost_at",
         )
     }
 

@@ -6,7 +6,7 @@ import pytest
 from scrapy.http import Headers, HtmlResponse, Response, TextResponse
 
 from backlinkspider.extract import Link, extract, extract_html, refresh_url, robots_says_nofollow
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import page_edges
 
 PAGE = "http://www.example.com/dir/page.html"
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import (
+    FIELDS,
     BadRow,
     BadTarget,
     CrawledPage,
@@ -19,9 +22,9 @@ from backlinkspider.index import (
     IndexUnavailable,
     Target,
     open_index,
+    page_edges,
     parse_target,
 )
-from backlinkspider.pipelines import page_edges
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -94,6 +97,7 @@ def test_write_then_export_round_trips_every_field(index):
         "sponsored": False,
         "first_seen": "2026-01-02T03:04:05Z",
         "last_seen": "2026-01-02T03:04:05Z",
+        "lost_at": None,
     }
     assert sorted((r["source_url"], r["target_url"], r["link_type"]) for r in rows) == [
         ("http://b.org/p", "http://other.net/", "redirect"),
@@ -187,6 +191,17 @@ def test_query_filters(index):
     ]
     assert [r["link_type"] for r in index.query(domain, Filters(link_type="image"))] == ["image"]
     assert len(list(index.query(domain, limit=2))) == 2
+
+
+def test_redact_hides_passwords_in_every_uri_shown():
+    from backlinkspider.redact import redact
+
+    assert redact("mongodb://crawler:s3cret@db1,db2/backlinks?tls=true") == (
+        "mongodb://crawler:***@db1,db2/backlinks?tls=true"
+    )
+    assert redact("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert redact("rediss://user:p@ss@host/0") == "rediss://user:***@host/0"
+    assert redact("sqlite:///backlinks.db") == "sqlite:///backlinks.db"
 
 
 def test_parse_target():
@@ -324,6 +339,76 @@ def test_check_writable_refuses_a_read_only_sqlite_index_and_changes_nothing(sha
         assert list(idx.export()) == before
 
 
+def in_processes(jobs, start_at=None):
+    """Run each ``job()`` in a forked process, all starting at the same moment (``start_at``, by
+    time.time()); returns their results, or "ExceptionName: message" for those that raised."""
+    import pickle
+
+    start_at = start_at or time.time() + 0.05
+    children = []
+    for job in jobs:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: no pytest teardown, only os._exit
+            try:
+                while time.time() < start_at:
+                    pass
+                out = job()
+            except BaseException as exc:
+                out = f"{type(exc).__name__}: {exc}"
+            os.write(write, pickle.dumps(out))
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    results = []
+    for pid, read in children:
+        with os.fdopen(read, "rb") as pipe:
+            results.append(pickle.loads(pipe.read()))
+        os.waitpid(pid, 0)
+    return results
+
+
+def open_and_write(path, n):
+    with open_index(f"sqlite:///{path}") as idx:
+        return idx.write([crawled(f"http://w{n}.example.org/", [Link("http://t.org/", "text", "x")])])
+
+
+def test_opening_waits_for_another_process_writing_the_same_new_file(tmp_path):
+    """The moment a race hits: another process holds the write lock of the new, not yet WAL, file (as
+    one does while it switches the file to WAL). Opening must wait for it, not fail "database is
+    locked"."""
+    import sqlite3
+
+    path = tmp_path / "new.db"
+
+    def hold_the_write_lock():
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE IF NOT EXISTS placeholder (x)")
+        time.sleep(0.5)
+        other.execute("COMMIT")
+        return time.monotonic()
+
+    def open_meanwhile():
+        time.sleep(0.1)
+        return open_and_write(path, 0), time.monotonic()
+
+    released, opened = in_processes([hold_the_write_lock, open_meanwhile])
+    assert opened[0] == 1 and opened[1] >= released, opened  # it waited for the lock, then wrote
+
+
+def test_workers_opening_a_new_sqlite_index_at_once_all_succeed(tmp_path):
+    """Several processes open the same new file at the same moment, many times over: each opens, makes
+    the schema (once) and writes."""
+    workers, rounds = 4, 12
+    for r in range(rounds):
+        path = tmp_path / f"race{r}.db"
+        results = in_processes([partial(open_and_write, path, n) for n in range(workers)])
+        assert results == [1] * workers, (r, results)
+        with open_index(f"sqlite:///{path}", create=False) as idx:
+            assert idx.count() == workers
+
+
 # --- lost links, filters, pagination, summaries (the backlink profile) ---------------------------------
 
 
@@ -350,6 +435,39 @@ def test_a_recrawl_marks_vanished_edges_lost_and_returning_ones_live(index):
         ]
     )
     assert live(index, status="lost") == [("http://blog.a.com/1", "http://www.target.co.uk/x", "text")]
+
+
+def test_rows_say_when_a_link_was_lost(index):
+    """``lost_at``: null while live, the time of the crawl that found the link gone once lost; the
+    same in export and query rows, on every backend; found again, it is null again."""
+    index.write(PAGES)
+    t1 = T0 + timedelta(days=1)
+    index.write([crawled("http://blog.a.com/1", [Link("http://www.target.co.uk/x", "text", "Target X")], t1)])
+    exported = {(r["source_url"], r["target_url"], r["link_type"]): r["lost_at"] for r in index.export()}
+    image = ("http://blog.a.com/1", "http://shop.target.co.uk/", "image")
+    assert exported.pop(image) == "2026-01-03T03:04:05Z"
+    assert set(exported.values()) == {None}
+    domain = Target("domain", "target.co.uk")
+    for status, want in (
+        ("lost", ["2026-01-03T03:04:05Z"]),
+        ("all", ["2026-01-03T03:04:05Z", None, None, None]),
+    ):
+        for kwargs in ({}, {"one_per_domain": True}, {"sort": "last_seen"}):
+            rows = list(index.query(domain, Filters(status=status), **kwargs))
+            assert all(tuple(r)[:-1] == FIELDS for r in rows)
+            if not kwargs:
+                assert sorted((r["lost_at"] for r in rows), key=str) == sorted(want, key=str)
+    assert {r["lost_at"] for r in index.query(domain)} == {None}
+    index.write(
+        [
+            crawled(
+                "http://blog.a.com/1",
+                [Link("http://shop.target.co.uk/", "image", "logo")],
+                t1 + timedelta(days=1),
+            )
+        ]
+    )
+    assert next(r for r in index.export() if r["link_type"] == "image")["lost_at"] is None
 
 
 def test_a_page_that_fails_loses_its_links_only_after_repeated_failures(index):
@@ -433,6 +551,39 @@ def test_cursor_pagination_neither_skips_nor_repeats_while_the_crawl_writes(inde
     assert n < 20  # it ended
     values = [r[sort] for r in index.query(target, sort=sort, limit=0)]
     assert values == sorted(values)
+
+
+def test_crafted_cursors_are_refused_in_one_line(index):
+    """A cursor's value must have its sort's type: never an operator, a float, a bool or a wrong id."""
+    import base64
+    import json
+
+    index.write(PAGES)
+    target = Target("domain", "target.co.uk")
+    edge = "00" * 16
+
+    def token(value, edge_hex=edge):
+        return base64.urlsafe_b64encode(json.dumps([value, edge_hex]).encode()).decode().rstrip("=")
+
+    crafted = {
+        "first_seen": [{"$ne": None}, {"$gt": 0}, None, "2026", 1.5, True, -1, 10**20, [1]],
+        "last_seen": [{"$ne": None}, "x"],
+        "source_domain": [{"$ne": None}, {"$gt": ""}, 5, None, ["a.com"]],
+    }
+    for sort, values in crafted.items():
+        for value in values:
+            with pytest.raises(BadTarget, match=f"not a cursor for --sort {sort}") as err:
+                list(index.query(target, sort=sort, cursor=token(value)))
+            assert "\n" not in str(err.value)
+    for bad in (token(0, "zz"), token(0, "00"), token(0, {"$gt": ""}), "%%%", "a" * 5000):
+        with pytest.raises(BadTarget) as err:
+            list(index.query(target, cursor=bad))
+        assert len(str(err.value)) < 200
+    # A real cursor still works, and a cursor of another sort is refused rather than misread.
+    rows = list(index.query(target, sort="source_domain", limit=1))
+    assert len(list(index.query(target, sort="source_domain", cursor=rows[0]["_cursor"]))) == 3
+    with pytest.raises(BadTarget, match="for --sort first_seen"):
+        list(index.query(target, sort="first_seen", cursor=rows[0]["_cursor"]))
 
 
 def test_offset_pagination(index):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, strict_client
 from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import BadRow, Filters, IndexUnavailable, Target, open_index
+from backlinkspider.index import BadRow, CrawledPage, Filters, IndexUnavailable, Target, open_index
 from backlinkspider.index.mongo import INDEXES, MongoIndex, update_for
 
 
@@ -68,7 +69,7 @@ def test_transient_errors_are_retried_and_every_edge_lands_once(standin):
     flaky = Flaky(standin._links, fail_before={1, 4}, fail_after={2, 7})
     for i in range(0, 40, 10):  # four batches
         standin.write(many[i : i + 10])
-    assert flaky.calls == 4 * 2 + 4  # each batch: edges, then lost marks; four tries failed
+    assert flaky.calls == 4 + 4  # each batch: its edges (new pages have nothing to mark lost); 4 failed
     rows = list(standin.export())
     assert len(rows) == 200
     assert {(r["source_url"], r["target_url"]) for r in rows} == {
@@ -100,6 +101,36 @@ def test_a_document_the_server_refuses_is_bad_data_not_an_outage(standin):
     with pytest.raises(BadRow, match=r"refused the batch: .*BSONObj size"):
         standin.write(PAGES)
     assert len(calls) == 1
+
+
+def test_lost_marks_are_routed_by_the_shard_key(standin):
+    """Marking a re-crawled page's vanished edges lost names the target domains it linked to (the shard
+    key), so a sharded cluster sends it only to the shards holding them, not to every shard."""
+    from pymongo import UpdateMany
+
+    standin.write(PAGES)
+    sent = []
+    original = standin._links.bulk_write
+
+    def recording(requests, **kwargs):
+        sent.extend(op for op in requests if isinstance(op, UpdateMany))
+        return original(requests, **kwargs)
+
+    standin._links.bulk_write = recording
+    t1 = T0 + timedelta(days=1)
+    standin.write([crawled("http://blog.a.com/1", [Link("http://elsewhere.org/", "text")], t1)])
+    standin.write([CrawledPage("http://b.org/p", t1, (), failed=True)] * 3)  # lost after 3 failures
+    assert [op._filter["target_domain"] for op in sent] == [
+        {"$in": ["target.co.uk"]},
+        {"$in": ["other.net", "target.co.uk"]},
+    ]
+    lost = {(r["source_url"], r["target_url"]) for r in standin.export() if r["lost_at"]}
+    assert lost == {
+        ("http://blog.a.com/1", "http://www.target.co.uk/x"),
+        ("http://blog.a.com/1", "http://shop.target.co.uk/"),
+        ("http://b.org/p", "http://www.target.co.uk/x"),
+        ("http://b.org/p", "http://other.net/"),
+    }
 
 
 def test_user_input_never_becomes_an_operator(standin):

@@ -19,8 +19,7 @@ from test_crawl import truth
 from test_index import T0
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, open_index
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import CrawledPage, open_index, page_edges
 
 
 @pytest.fixture

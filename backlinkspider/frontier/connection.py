@@ -10,7 +10,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from scrapy_redis.connection import get_redis
 
-from backlinkspider.index import redact
+from backlinkspider.redact import redact
 
 
 class RedisUnavailable(Exception):

@@ -17,9 +17,10 @@ from backlinkspider.index.base import (
     IndexUnavailable,
     LinkIndex,
     Target,
+    page_edges,
     parse_target,
-    redact,
 )
+from backlinkspider.redact import redact
 
 DEFAULT_INDEX = "sqlite:///backlinks.db"
 
@@ -35,8 +36,8 @@ __all__ = [
     "LinkIndex",
     "Target",
     "open_index",
+    "page_edges",
     "parse_target",
-    "redact",
 ]
 
 

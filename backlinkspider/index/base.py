@@ -16,9 +16,12 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from backlinkspider.urls import BadURL, host_of, normalize, normalize_host, registered_domain
+
+if TYPE_CHECKING:
+    from backlinkspider.extract import Page
 
 # The fields of an exported or queried edge, in this order (JSONL keys, CSV columns).
 FIELDS = (
@@ -33,6 +36,7 @@ FIELDS = (
     "sponsored",
     "first_seen",
     "last_seen",
+    "lost_at",  # when a crawl found the link gone; None (JSON null, empty in CSV) while it is live
 )
 SCOPES = ("auto", "domain", "host", "url")
 
@@ -79,6 +83,35 @@ class Edge:
         """16 bytes naming the edge: the same edge gets the same id in every backend, with no read."""
         key = f"{self.source_url}\n{self.target_url}\n{self.link_type}".encode()  # URLs hold no newline
         return hashlib.blake2b(key, digest_size=16).digest()
+
+
+def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
+    """The edges of a page as the index stores them: with hosts and registered domains, and without
+    internal links unless ``keep_internal``."""
+    source_host = host_of(page.url)
+    source_domain = registered_domain(source_host)
+    edges = []
+    for link in page.links:
+        target_host = host_of(link.target_url)
+        target_domain = registered_domain(target_host)
+        if target_domain == source_domain and not keep_internal:
+            continue
+        edges.append(
+            Edge(
+                page.url,
+                link.target_url,
+                link.link_type,
+                link.anchor_text,
+                link.nofollow,
+                link.ugc,
+                link.sponsored,
+                source_host,
+                source_domain,
+                target_host,
+                target_domain,
+            )
+        )
+    return tuple(edges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +199,25 @@ def encode_cursor(sort_value: Any, edge_id: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[Any, bytes]:
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second every backend can store
+
+
+def decode_cursor(token: str, sort: str) -> tuple[int | str, bytes]:
+    """The sort value and edge_id a cursor holds, checked against ``sort``'s type (epoch seconds for the
+    dates, text for source_domain), so a crafted token is refused in one line, never passed on (as a
+    MongoDB operator such as ``{"$ne": null}``, say)."""
     try:
         value, edge_hex = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return value, bytes.fromhex(edge_hex)
+        edge_id = bytes.fromhex(edge_hex)
     except (ValueError, TypeError) as exc:
-        raise BadTarget(f"not a cursor from this tool: {token!r}") from exc
+        raise BadTarget(f"not a cursor from this tool: {token[:60]!r}") from exc
+    if sort == "source_domain":
+        valid = isinstance(value, str)
+    else:
+        valid = type(value) is int and 0 <= value <= _MAX_SECONDS
+    if not valid or len(edge_id) != 16:
+        raise BadTarget(f"not a cursor for --sort {sort}: {token[:60]!r}")
+    return value, edge_id
 
 
 def tld_of(domain: str) -> str:
@@ -205,17 +251,6 @@ def parse_target(text: str, scope: str = "auto") -> Target:
 def iso(ts: int) -> str:
     """Epoch seconds as ISO 8601 UTC, the form every output uses."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def redact(uri: str) -> str:
-    """An index URI fit for logs and messages: any password replaced by ``***``."""
-    scheme, sep, rest = uri.partition("://")
-    authority, slash, tail = rest.partition("/")
-    if sep and "@" in authority:
-        userinfo, host = authority.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}{slash}{tail}"
-    return uri
 
 
 def profile(

@@ -13,7 +13,9 @@ timeouts, no server) and duplicate-key races between two upserts of one new edge
 for ``retry_seconds``; upserts are idempotent, so a batch retried whole lands once.
 
 Only what a real server and the in-process stand-in the tests use honour identically: bulk_write of
-UpdateOne upserts by pipeline ($set of $literal, $cond, $and, $gte, $ifNull, $max) (and UpdateMany by source_url, to mark a re-crawled page's vanished edges lost), find
+UpdateOne upserts by pipeline ($set of $literal, $cond, $and, $gte, $ifNull, $max) (and UpdateMany by
+target_domain $in the domains a page links to, as ``pages.target_domains`` keeps them, and source_url, to
+mark a re-crawled page's vanished edges lost: routed by the shard key, not broadcast), find
 on indexed equality and ranges with sort, skip and limit, count_documents, aggregate with $match /
 $group / $sort / $limit. Summaries aggregate on demand. Index use is checked with ``explain()`` against a real server only (the stand-in's explain is a
 fake COLLSCAN); see tests/test_index.py.
@@ -44,9 +46,9 @@ from backlinkspider.index.base import (
     encode_cursor,
     iso,
     profile,
-    redact,
     tld_of,
 )
+from backlinkspider.redact import redact
 from backlinkspider.urls import host_of, registered_domain
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ _PROJECTION = {
     "sponsored": 1,
     "first_seen": 1,
     "last_seen": 1,
+    "lost_at": 1,
 }
 _DUPLICATE_KEY = 11000
 
@@ -146,6 +149,7 @@ def _record(doc: dict[str, Any], sort: str | None = None) -> dict[str, Any]:
         "sponsored": doc["sponsored"],
         "first_seen": iso(_seconds(doc["first_seen"])),
         "last_seen": iso(_seconds(doc["last_seen"])),
+        "lost_at": iso(_seconds(doc["lost_at"])) if doc.get("lost_at") is not None else None,
     }
     if sort is not None:
         key = doc[sort] if sort == "source_domain" else _seconds(doc[sort])
@@ -200,42 +204,56 @@ class MongoIndex(LinkIndex):
     def write(self, pages: Iterable[CrawledPage], *, lost_after_failures: int = 3) -> int:
         from pymongo import UpdateMany, UpdateOne
 
+        pages = checked(pages)
+        # Per page: its failures in a row, and the target domains its edges point at (the shard keys
+        # that route its lost marks; None for a page indexed before they were kept: then broadcast).
+        stored = {
+            doc["_id"]: (doc.get("failures") or 0, doc.get("target_domains"))
+            for doc in self._with_retries(
+                lambda: list(
+                    self._pages.find(
+                        {"_id": {"$in": list({p.url for p in pages})}}, ["failures", "target_domains"]
+                    )
+                ),
+                "read",
+            )
+        }
         edge_ops, lost_ops, page_ops = [], [], []
-        for page in checked(pages):
+        for page in pages:
             seen = page.seen_at.astimezone(UTC).replace(microsecond=0, tzinfo=None)  # BSON dates are UTC
             for edge in page.edges:
                 filter_, update = update_for(edge, seen)
                 edge_ops.append(UpdateOne(filter_, update, upsert=True))
-            if not page.failed:
+            failures, known = stored.get(page.url, (0, []))
+            failures = 0 if not page.failed else failures + 1
+            if not page.failed or failures >= lost_after_failures:
                 # This fetch's edges were just seen; the page's other live edges are gone.
-                lost_ops.append(
-                    UpdateMany(
-                        {"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
-                        {"$set": {"lost_at": seen}},
-                    )
-                )
-                failures = 0
-            else:
-                failures = 1 + ((self._pages.find_one({"_id": page.url}) or {}).get("failures") or 0)
-                if failures >= lost_after_failures:
-                    lost_ops.append(
-                        UpdateMany(
-                            {"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}},
-                            {"$set": {"lost_at": seen}},
-                        )
-                    )
+                lost: dict[str, Any] = {"source_url": page.url, "lost_at": None, "last_seen": {"$lt": seen}}
+                if known:
+                    lost = {"target_domain": {"$in": sorted(known)}, **lost}
+                if known is None or known:
+                    lost_ops.append(UpdateMany(lost, {"$set": {"lost_at": seen}}))
+            domains = sorted({edge.target_domain for edge in page.edges})
+            if known is not None:
+                known = sorted(set(known) | set(domains))
+            stored[page.url] = (failures, known)
             page_ops.append(
                 UpdateOne(
                     {"_id": page.url},
-                    {"$set": {"failures": failures}, "$max": {"last_crawled": seen}},
+                    {
+                        "$set": {"failures": failures},
+                        "$max": {"last_crawled": seen},
+                        "$addToSet": {"target_domains": {"$each": domains}},
+                    },
                     upsert=True,
                 )
             )
-        # The lost marks go after the edges, in order: they read the last_seen the upserts just moved.
+        # Pages first: a page's target domains are kept before any of its edges can exist. The lost
+        # marks go after the edges, in order: they read the last_seen the upserts just moved.
         for collection, ops, ordered in (
+            (self._pages, page_ops, True),
             (self._links, edge_ops, False),
             (self._links, lost_ops, True),
-            (self._pages, page_ops, False),
         ):
             if ops:
                 self._with_retries(partial(collection.bulk_write, ops, ordered=ordered), "write to")
@@ -267,9 +285,10 @@ class MongoIndex(LinkIndex):
             raise ValueError(f"unknown sort {sort!r}")
         where = self._where(target, filters)
         if cursor:
-            value, edge_id = decode_cursor(cursor)
-            if sort != "source_domain":
-                value = datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+            decoded, edge_id = decode_cursor(cursor, sort)
+            value: Any = decoded
+            if isinstance(decoded, int):  # a date sort
+                value = datetime.fromtimestamp(decoded, UTC).replace(tzinfo=None)
             where = {
                 "$and": [where, {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}]
             }

@@ -13,6 +13,7 @@ Hosts and URLs, far smaller as targets, are summarized from their edges on deman
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,7 +176,7 @@ RETURNING failures
 
 _COLUMNS = (
     "source_url, target_url, source_domain, target_domain, link_type, anchor_text,"
-    " nofollow, ugc, sponsored, first_seen, last_seen, edge_id"
+    " nofollow, ugc, sponsored, first_seen, last_seen, edge_id, lost_at"
 )
 _SCOPE_COLUMN = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
 
@@ -194,6 +195,7 @@ def _record(row: tuple, sort_position: int | None = None) -> dict[str, Any]:
         "sponsored": bool(row[8]),
         "first_seen": iso(row[9]),
         "last_seen": iso(row[10]),
+        "lost_at": iso(row[12]) if row[12] is not None else None,
     }
     if sort_position is not None:
         record["_cursor"] = encode_cursor(row[sort_position], row[11])
@@ -201,6 +203,26 @@ def _record(row: tuple, sort_position: int | None = None) -> dict[str, Any]:
 
 
 _SORT_POSITION = {"first_seen": 9, "last_seen": 10, "source_domain": 2}
+
+
+_BUSY_SECONDS = 30.0  # how long to wait for another process's write lock
+
+
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: switching a new file takes its exclusive lock without the
+    busy handler, so it fails at once ("database is locked") while another process writes the same new
+    file, as one opening it at the same moment does."""
+    deadline = time.monotonic() + _BUSY_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 class SQLiteIndex(LinkIndex):
@@ -214,11 +236,15 @@ class SQLiteIndex(LinkIndex):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread off: the crawl's pipeline writes from a worker thread, one write at a time.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # The busy timeout is set by connect, before anything touches the file.
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
+            )
+            _switch_to_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA + _TRIGGERS)
+            # The schema in one write transaction: IMMEDIATE waits for the lock (a deferred one could
+            # fail at once when another process opening the same new file wrote first).
+            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} {_TRIGGERS} COMMIT;")
         except (sqlite3.Error, OSError) as exc:
             raise IndexUnavailable(f"cannot open index {self.path}: {exc}") from None
 
@@ -302,7 +328,7 @@ class SQLiteIndex(LinkIndex):
             )
         sql = f"SELECT * FROM ({source})" if one_per_domain else source
         if cursor:
-            value, edge_id = decode_cursor(cursor)
+            value, edge_id = decode_cursor(cursor, sort)
             sql += (
                 " WHERE " if one_per_domain else " AND "
             ) + f"({sort} > ? OR ({sort} = ? AND edge_id > ?))"
