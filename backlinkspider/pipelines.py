@@ -113,13 +113,17 @@ class IndexPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
             return item
-        edges = page_edges(item, self.keep_internal)
-        page = CrawledPage(item.url, datetime.now(UTC), edges, item.failed)
+        try:
+            page = CrawledPage(item.url, datetime.now(UTC), page_edges(item, self.keep_internal), item.failed)
+        except Exception as exc:  # an item no index can take (a URL that is not one ...): counted, not fatal
+            logger.error("page not indexed: %r: %s", getattr(item, "url", item), exc)
+            self.stats.inc_value("backlinks/pages_not_indexed")
+            return item
         if self.gave_up:
             self._not_indexed([page])
             return item
         self.collecting.append(page)
-        self.collecting_edges += len(edges)
+        self.collecting_edges += len(page.edges)
         if (
             self.collecting_edges >= self.batch_size
             or time.monotonic() - self.last_flush >= self.flush_seconds

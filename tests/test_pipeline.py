@@ -160,11 +160,14 @@ def test_a_page_the_index_refuses_is_set_aside_and_the_rest_written(tmp_path, ca
         Page("http://a.org/", [Link("http://t.org/1", "text", "fine")]),
         Page("http://bad.org/", [Link("http://t.org/2", "text", "lone \udcff surrogate")]),
         Page("http://c.org/", [Link("http://t.org/3", "text", "fine too")]),
+        Page("not a URL", [Link("http://t.org/4", "text")]),
     ]
     for page in pages:
         pipe.process_item(page)
     pipe.flush()
     assert {r["source_url"] for r in pipe.index.export()} == {"http://a.org/", "http://c.org/"}
-    assert crawler.stats.get_value("backlinks/pages_not_indexed") == 1
+    assert crawler.stats.get_value("backlinks/pages_not_indexed") == 2
     assert crawler.stats.get_value("backlinks/pages_indexed") == 2
-    assert "page not indexed: http://bad.org/" in caplog.text
+    assert (
+        "page not indexed: http://bad.org/" in caplog.text and "page not indexed: 'not a URL'" in caplog.text
+    )
