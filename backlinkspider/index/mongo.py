@@ -284,34 +284,32 @@ class MongoIndex(LinkIndex):
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}")
         where = self._where(target, filters)
+        after: dict[str, Any] = {}
         if cursor:
             decoded, edge_id = decode_cursor(cursor, sort)
             value: Any = decoded
             if isinstance(decoded, int):  # a date sort
                 value = datetime.fromtimestamp(decoded, UTC).replace(tzinfo=None)
-            where = {
-                "$and": [where, {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}]
-            }
+            after = {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}
         order = [(sort, 1), ("_id", 1)]
         if one_per_domain:
-            best = [
-                ("source_domain", 1),
-                ("nofollow", 1),
-                ("ugc", 1),
-                ("sponsored", 1),
-                ("first_seen", 1),
-                ("_id", 1),
-            ]
+            # SQLite's rule: each referring domain's best link (follow before any of nofollow / ugc /
+            # sponsored, then the oldest, then the lowest edge_id) is chosen first, and only then are the
+            # best links paged, so no domain comes back on a later page.
             pipeline: list[dict[str, Any]] = [
                 {"$match": where},
-                {"$sort": dict(best)},
+                {"$set": {"_flagged": {"$or": ["$nofollow", "$ugc", "$sponsored"]}}},
+                {"$sort": {"source_domain": 1, "_flagged": 1, "first_seen": 1, "_id": 1}},
                 {"$group": {"_id": "$source_domain", "doc": {"$first": "$$ROOT"}}},
+                {"$replaceWith": "$doc"},
+                *([{"$match": after}] if after else []),
+                {"$sort": dict(order)},
+                *([{"$skip": offset}] if offset else []),
+                *([{"$limit": limit}] if limit else []),
             ]
-            docs = sorted(
-                (g["doc"] for g in self._links.aggregate(pipeline)), key=lambda d: (d[sort], d["_id"])
-            )
-            docs = docs[offset : offset + limit] if limit else docs[offset:]
-            return (_record(d, sort) for d in docs)
+            return self._stream(self._links.aggregate(pipeline, allowDiskUse=True), sort)
+        if after:
+            where = {"$and": [where, after]}
         found = self._links.find(where, _PROJECTION).sort(order).skip(offset)
         if limit:
             found = found.limit(limit)
