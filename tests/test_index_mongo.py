@@ -133,6 +133,32 @@ def test_lost_marks_are_routed_by_the_shard_key(standin):
     }
 
 
+def test_a_summary_is_one_facet_aggregation_and_one_stream_of_domains(standin):
+    """Not a pass per figure: every count in one $facet, the referring domains in one more pass, both
+    allowed to spill to disk; the figures themselves are checked against the records in test_index."""
+    standin.write(PAGES)
+    calls = []
+    aggregate, count_documents = standin._links.aggregate, standin._links.count_documents
+
+    def recording_aggregate(pipeline, **kwargs):
+        calls.append(("aggregate", [next(iter(stage)) for stage in pipeline], kwargs.get("allowDiskUse")))
+        return aggregate(pipeline, **kwargs)
+
+    def recording_count(*args, **kwargs):
+        calls.append(("count_documents", [], None))
+        return count_documents(*args, **kwargs)
+
+    standin._links.aggregate, standin._links.count_documents = recording_aggregate, recording_count
+    for scope, value in (("domain", "target.co.uk"), ("url", "http://www.target.co.uk/x")):
+        calls.clear()
+        got = standin.summary(Target(scope, value), now=T0)
+        assert calls == [
+            ("aggregate", ["$match", "$facet"], True),
+            ("aggregate", ["$match", "$match", "$group"], True),
+        ]
+        assert got["backlinks"] == (4 if scope == "domain" else 3)
+
+
 def test_user_input_never_becomes_an_operator(standin):
     standin.write(PAGES)
     assert list(standin.query(Target("domain", '{"$gt": ""}'))) == []
