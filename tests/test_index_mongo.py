@@ -221,6 +221,11 @@ def test_indexes_are_created_for_every_query():
     names = set(idx._links.index_information())
     assert {name for name, _ in INDEXES} <= names
     MongoIndex("mongodb://standin/backlinks", client=idx._client)  # idempotent
+    # A reader creates none: a collection made elsewhere keeps only its _id index.
+    client = strict_client()
+    client.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
+    MongoIndex("mongodb://standin/backlinks", create=False, client=client)
+    assert set(client.get_database("backlinks")["links"].index_information()) == {"_id_"}
 
 
 @pytest.mark.skipif(not REAL_MONGO, reason="needs a real server: set BACKLINKS_TEST_MONGO_URI")
