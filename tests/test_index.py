@@ -512,6 +512,38 @@ def test_one_per_domain_keeps_the_best_link(index):
     ]
 
 
+def test_one_per_domain_is_the_same_rule_on_every_backend_and_pages_never_repeat_a_domain(index):
+    """Best link per referring domain: follow before any of nofollow / ugc / sponsored (all alike), then
+    the oldest; chosen before paging, so a domain shows once however the rows are paged."""
+    t = lambda minutes: T0 + timedelta(minutes=minutes)  # noqa: E731
+    index.write(
+        [
+            crawled(
+                "http://d.com/1", [Link("http://t.org/a", "text", "nofollow, oldest", nofollow=True)], t(0)
+            ),
+            crawled("http://d.com/2", [Link("http://t.org/b", "text", "ugc, newer", ugc=True)], t(2)),
+            crawled("http://e.com/1", [Link("http://t.org/c", "text", "sponsored", sponsored=True)], t(1)),
+            crawled("http://e.com/2", [Link("http://t.org/d", "text", "follow, newest")], t(5)),
+            crawled("http://f.com/1", [Link("http://t.org/e", "text", "only")], t(3)),
+        ]
+    )
+    target = Target("domain", "t.org")
+    best = {r["source_domain"]: r["anchor_text"] for r in index.query(target, one_per_domain=True)}
+    assert best == {"d.com": "nofollow, oldest", "e.com": "follow, newest", "f.com": "only"}
+    for sort in ("first_seen", "last_seen", "source_domain"):
+        whole = [r["source_domain"] for r in index.query(target, sort=sort, one_per_domain=True)]
+        paged, cursor = [], None
+        while batch := list(index.query(target, sort=sort, limit=1, cursor=cursor, one_per_domain=True)):
+            paged += [r["source_domain"] for r in batch]
+            cursor = batch[-1]["_cursor"]
+        by_offset = [
+            r["source_domain"]
+            for n in range(4)
+            for r in index.query(target, sort=sort, limit=1, offset=n, one_per_domain=True)
+        ]
+        assert paged == by_offset == whole and sorted(whole) == ["d.com", "e.com", "f.com"], sort
+
+
 @pytest.mark.parametrize("sort", ["first_seen", "source_domain"])
 def test_cursor_pagination_neither_skips_nor_repeats_while_the_crawl_writes(index, sort):
     pages = [

@@ -133,6 +133,32 @@ def test_lost_marks_are_routed_by_the_shard_key(standin):
     }
 
 
+def test_a_summary_is_one_facet_aggregation_and_one_stream_of_domains(standin):
+    """Not a pass per figure: every count in one $facet, the referring domains in one more pass, both
+    allowed to spill to disk; the figures themselves are checked against the records in test_index."""
+    standin.write(PAGES)
+    calls = []
+    aggregate, count_documents = standin._links.aggregate, standin._links.count_documents
+
+    def recording_aggregate(pipeline, **kwargs):
+        calls.append(("aggregate", [next(iter(stage)) for stage in pipeline], kwargs.get("allowDiskUse")))
+        return aggregate(pipeline, **kwargs)
+
+    def recording_count(*args, **kwargs):
+        calls.append(("count_documents", [], None))
+        return count_documents(*args, **kwargs)
+
+    standin._links.aggregate, standin._links.count_documents = recording_aggregate, recording_count
+    for scope, value in (("domain", "target.co.uk"), ("url", "http://www.target.co.uk/x")):
+        calls.clear()
+        got = standin.summary(Target(scope, value), now=T0)
+        assert calls == [
+            ("aggregate", ["$match", "$facet"], True),
+            ("aggregate", ["$match", "$match", "$group"], True),
+        ]
+        assert got["backlinks"] == (4 if scope == "domain" else 3)
+
+
 def test_user_input_never_becomes_an_operator(standin):
     standin.write(PAGES)
     assert list(standin.query(Target("domain", '{"$gt": ""}'))) == []
@@ -195,6 +221,11 @@ def test_indexes_are_created_for_every_query():
     names = set(idx._links.index_information())
     assert {name for name, _ in INDEXES} <= names
     MongoIndex("mongodb://standin/backlinks", client=idx._client)  # idempotent
+    # A reader creates none: a collection made elsewhere keeps only its _id index.
+    client = strict_client()
+    client.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
+    MongoIndex("mongodb://standin/backlinks", create=False, client=client)
+    assert set(client.get_database("backlinks")["links"].index_information()) == {"_id_"}
 
 
 @pytest.mark.skipif(not REAL_MONGO, reason="needs a real server: set BACKLINKS_TEST_MONGO_URI")

@@ -17,7 +17,8 @@ UpdateOne upserts by pipeline ($set of $literal, $cond, $and, $gte, $ifNull, $ma
 target_domain $in the domains a page links to, as ``pages.target_domains`` keeps them, and source_url, to
 mark a re-crawled page's vanished edges lost: routed by the shard key, not broadcast), find
 on indexed equality and ranges with sort, skip and limit, count_documents, aggregate with $match /
-$group / $sort / $limit. Summaries aggregate on demand. Index use is checked with ``explain()`` against a real server only (the stand-in's explain is a
+$group / $sort / $skip / $limit / $set / $replaceWith / $count / $facet (allowDiskUse). Summaries aggregate
+on demand, in two passes (see ``summary``); readers (``create=False``) create no indexes. Index use is checked with ``explain()`` against a real server only (the stand-in's explain is a
 fake COLLSCAN); see tests/test_index.py.
 """
 
@@ -284,34 +285,32 @@ class MongoIndex(LinkIndex):
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}")
         where = self._where(target, filters)
+        after: dict[str, Any] = {}
         if cursor:
             decoded, edge_id = decode_cursor(cursor, sort)
             value: Any = decoded
             if isinstance(decoded, int):  # a date sort
                 value = datetime.fromtimestamp(decoded, UTC).replace(tzinfo=None)
-            where = {
-                "$and": [where, {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}]
-            }
+            after = {"$or": [{sort: {"$gt": value}}, {sort: value, "_id": {"$gt": edge_id}}]}
         order = [(sort, 1), ("_id", 1)]
         if one_per_domain:
-            best = [
-                ("source_domain", 1),
-                ("nofollow", 1),
-                ("ugc", 1),
-                ("sponsored", 1),
-                ("first_seen", 1),
-                ("_id", 1),
-            ]
+            # SQLite's rule: each referring domain's best link (follow before any of nofollow / ugc /
+            # sponsored, then the oldest, then the lowest edge_id) is chosen first, and only then are the
+            # best links paged, so no domain comes back on a later page.
             pipeline: list[dict[str, Any]] = [
                 {"$match": where},
-                {"$sort": dict(best)},
+                {"$set": {"_flagged": {"$or": ["$nofollow", "$ugc", "$sponsored"]}}},
+                {"$sort": {"source_domain": 1, "_flagged": 1, "first_seen": 1, "_id": 1}},
                 {"$group": {"_id": "$source_domain", "doc": {"$first": "$$ROOT"}}},
+                {"$replaceWith": "$doc"},
+                *([{"$match": after}] if after else []),
+                {"$sort": dict(order)},
+                *([{"$skip": offset}] if offset else []),
+                *([{"$limit": limit}] if limit else []),
             ]
-            docs = sorted(
-                (g["doc"] for g in self._links.aggregate(pipeline)), key=lambda d: (d[sort], d["_id"])
-            )
-            docs = docs[offset : offset + limit] if limit else docs[offset:]
-            return (_record(d, sort) for d in docs)
+            return self._stream(self._links.aggregate(pipeline, allowDiskUse=True), sort)
+        if after:
+            where = {"$and": [where, after]}
         found = self._links.find(where, _PROJECTION).sort(order).skip(offset)
         if limit:
             found = found.limit(limit)
@@ -320,89 +319,122 @@ class MongoIndex(LinkIndex):
     def summary(
         self, target: Target, *, include_lost: bool = False, now: datetime | None = None
     ) -> dict[str, Any]:
-        """Aggregated on demand ($match, $group, $sort, $limit), for every scope."""
+        """Two passes over the target's edges, with ``allowDiskUse``: one ``$facet`` aggregation for
+        every count, and one stream of its referring domains (their public suffixes are counted here;
+        as a list they could outgrow a facet's 16 MB result)."""
         now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-        base = self._where(target, Filters(status="all" if include_lost else "live"))
         every = self._where(target, Filters(status="all"))
+        shown: list[dict[str, Any]] = [] if include_lost else [{"$match": {"lost_at": None}}]
+        never = datetime(1970, 1, 1)
+        windows = {w: now - timedelta(days=d) for w, d in (("7d", 7), ("30d", 30))}
+        flag = {"$or": ["$nofollow", "$ugc", "$sponsored"]}
 
-        def group(field: str, match: dict[str, Any] = base, top: int | None = None) -> list[dict[str, Any]]:
-            pipeline: list[dict[str, Any]] = [
-                {"$match": match},
-                {
-                    "$group": {
-                        "_id": f"${field}",
-                        "count": {"$sum": 1},
-                        "first": {"$min": "$first_seen"},
-                        "last_lost": {"$max": "$lost_at"},
-                        "live": {"$sum": {"$cond": [{"$eq": ["$lost_at", None]}, 1, 0]}},
-                    }
-                },
-                {"$sort": {"count": -1, "_id": 1}},
-            ]
-            if top:
-                pipeline.append({"$limit": top})
-            return list(self._with_retries(lambda: list(self._links.aggregate(pipeline)), "read"))
-
-        def count(match: dict[str, Any]) -> int:
-            return self._with_retries(lambda: self._links.count_documents(match), "read")
-
-        ref_domains = group("source_domain")
-        tlds: dict[str, int] = {}
-        for g in ref_domains:
-            tlds[tld_of(g["_id"])] = tlds.get(tld_of(g["_id"]), 0) + 1
-        new, lost = {}, {}
-        all_domains = group("source_domain", every)
-        for w, days in (("7d", 7), ("30d", 30)):
-            since = now - timedelta(days=days)
-            new[w] = {
-                "backlinks": count({**every, "first_seen": {"$gte": since}}),
-                "referring_domains": sum(1 for g in all_domains if g["first"] >= since),
-            }
-            lost[w] = {
-                "backlinks": count({**every, "lost_at": {"$gte": since}}),
-                "referring_domains": sum(
-                    1 for g in all_domains if g["live"] == 0 and g["last_lost"] and g["last_lost"] >= since
-                ),
-            }
-        by_rel = {
-            "follow": count({**base, "nofollow": False, "ugc": False, "sponsored": False}),
-            "nofollow": count({**base, "nofollow": True}),
-            "ugc": count({**base, "ugc": True}),
-            "sponsored": count({**base, "sponsored": True}),
-        }
-        span = list(
-            self._links.aggregate(
-                [
-                    {"$match": base},
-                    {
-                        "$group": {
-                            "_id": None,
-                            "first": {"$min": "$first_seen"},
-                            "last": {"$max": "$last_seen"},
-                        }
-                    },
-                ]
-            )
-        )
+        def count_if(condition: Any) -> dict[str, Any]:
+            return {"$sum": {"$cond": [condition, 1, 0]}}
 
         def top(field: str) -> list[dict[str, Any]]:
-            return [{"value": g["_id"], "count": g["count"]} for g in group(field, top=TOP)]
+            group = {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}
+            return [*shown, group, {"$sort": {"count": -1, "_id": 1}}, {"$limit": TOP}]
 
+        def distinct(field: str) -> list[dict[str, Any]]:
+            return [*shown, {"$group": {"_id": f"${field}"}}, {"$count": "n"}]
+
+        lost_at = {"$ifNull": ["$lost_at", never]}
+        facets: dict[str, list[dict[str, Any]]] = {
+            "edges": [
+                *shown,
+                {
+                    "$group": {
+                        "_id": None,
+                        "n": {"$sum": 1},
+                        "first": {"$min": "$first_seen"},
+                        "last": {"$max": "$last_seen"},
+                        "follow": {"$sum": {"$cond": [flag, 0, 1]}},
+                        "nofollow": count_if("$nofollow"),
+                        "ugc": count_if("$ugc"),
+                        "sponsored": count_if("$sponsored"),
+                    }
+                },
+            ],
+            "types": [*shown, {"$group": {"_id": "$link_type", "count": {"$sum": 1}}}],
+            "pages": distinct("source_url"),
+            "hosts": distinct("source_host"),
+            "top_anchors": top("anchor_text"),
+            "top_domains": top("source_domain"),
+            "top_pages": top("target_url"),
+            # New and lost count every edge, live or not.
+            "new_lost_edges": [
+                {
+                    "$group": {
+                        "_id": None,
+                        **{f"new{w}": count_if({"$gte": ["$first_seen", t]}) for w, t in windows.items()},
+                        **{f"lost{w}": count_if({"$gte": [lost_at, t]}) for w, t in windows.items()},
+                    }
+                }
+            ],
+            "new_lost_domains": [
+                {
+                    "$group": {
+                        "_id": "$source_domain",
+                        "first": {"$min": "$first_seen"},
+                        "last_lost": {"$max": lost_at},
+                        "live": count_if({"$eq": ["$lost_at", None]}),
+                    }
+                },
+                {
+                    "$group": {
+                        "_id": None,
+                        **{f"new{w}": count_if({"$gte": ["$first", t]}) for w, t in windows.items()},
+                        **{
+                            f"lost{w}": count_if(
+                                {"$and": [{"$eq": ["$live", 0]}, {"$gte": ["$last_lost", t]}]}
+                            )
+                            for w, t in windows.items()
+                        },
+                    }
+                },
+            ],
+        }
+        pipeline = [{"$match": every}, {"$facet": facets}]
+        got = self._with_retries(lambda: next(self._links.aggregate(pipeline, allowDiskUse=True)), "read")
+        one = {name: (rows[0] if rows else {}) for name, rows in got.items()}
+        domains = [*shown, {"$group": {"_id": "$source_domain"}}]
+        tlds: dict[str, int] = {}
+        referring_domains = 0
+        for g in self._with_retries(
+            lambda: list(self._links.aggregate([{"$match": every}, *domains], allowDiskUse=True)), "read"
+        ):
+            referring_domains += 1
+            tlds[tld_of(g["_id"])] = tlds.get(tld_of(g["_id"]), 0) + 1
+        edges = one["edges"]
+        listed = lambda name: [{"value": g["_id"], "count": g["count"]} for g in got[name]]  # noqa: E731
         return profile(
-            backlinks=count(base),
-            referring_pages=len(group("source_url")),
-            referring_domains=len(ref_domains),
-            referring_hosts=len(group("source_host")),
+            backlinks=edges.get("n", 0),
+            referring_pages=one["pages"].get("n", 0),
+            referring_domains=referring_domains,
+            referring_hosts=one["hosts"].get("n", 0),
             tlds=tlds,
-            by_rel=by_rel,
-            by_type={g["_id"]: g["count"] for g in group("link_type")},
-            top_anchors=top("anchor_text"),
-            top_referring_domains=top("source_domain"),
-            top_pages=top("target_url"),
-            first=_seconds(span[0]["first"]) if span else None,
-            last=_seconds(span[0]["last"]) if span else None,
-            new=new,
-            lost=lost,
+            by_rel={k: edges.get(k, 0) for k in ("follow", "nofollow", "ugc", "sponsored")},
+            by_type={g["_id"]: g["count"] for g in got["types"]},
+            top_anchors=listed("top_anchors"),
+            top_referring_domains=listed("top_domains"),
+            top_pages=listed("top_pages"),
+            first=_seconds(edges["first"]) if edges else None,
+            last=_seconds(edges["last"]) if edges else None,
+            new={
+                w: {
+                    "backlinks": one["new_lost_edges"].get(f"new{w}", 0),
+                    "referring_domains": one["new_lost_domains"].get(f"new{w}", 0),
+                }
+                for w in windows
+            },
+            lost={
+                w: {
+                    "backlinks": one["new_lost_edges"].get(f"lost{w}", 0),
+                    "referring_domains": one["new_lost_domains"].get(f"lost{w}", 0),
+                }
+                for w in windows
+            },
         )
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
