@@ -16,20 +16,26 @@ from functools import lru_cache
 import ada_url
 import tldextract
 
+from backlinkspider.encoding import UTF8, encode_query
+
 _PSL = tldextract.TLDExtract(suffix_list_urls=(), include_psl_private_domains=True, cache_dir=None)
 _WEB_SCHEMES = ("http://", "https://")
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
 
 class BadURL(ValueError):
     """A string that is not an absolute http(s) URL."""
 
 
-def resolve(base: str, href: str) -> str | None:
+def resolve(base: str, href: str, encoding: str = UTF8) -> str | None:
     """The absolute http(s) URL that ``href`` names on a page whose base URL is ``base``, or None.
 
     None for anything a crawler cannot follow: unparsable hrefs and other schemes (javascript:,
-    mailto:, tel:, data:, ftp: ...).
+    mailto:, tel:, data:, ftp: ...). ``encoding`` is the page's: the query is percent-encoded in it.
     """
+    if encoding != UTF8 and not href.isascii():
+        href = _encode_query_in(href, encoding)
     try:
         url = ada_url.join_url(base, href)
     except ValueError:
@@ -38,6 +44,21 @@ def resolve(base: str, href: str) -> str | None:
         return None
     # In a serialized URL the first '#' can only start the fragment: every other one is escaped.
     return url.split("#", 1)[0]
+
+
+def _encode_query_in(href: str, encoding: str) -> str:
+    """``href`` with its query percent-encoded in ``encoding`` (Ada, like the rest, takes only UTF-8).
+
+    The URL parser's own first steps come first (trim C0 controls and spaces, drop tabs and newlines) so
+    that the query is the one the parser would see: from the first ``?`` to the first ``#``.
+    """
+    href = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
+    start, end = href.find("?") + 1, href.find("#")
+    if end < 0:
+        end = len(href)
+    if not start or start > end:
+        return href  # no query, or the '?' is in the fragment
+    return href[:start] + encode_query(href[start:end], encoding) + href[end:]
 
 
 def normalize(url: str) -> str:
