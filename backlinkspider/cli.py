@@ -27,7 +27,7 @@ from backlinkspider.index import (
     redact,
 )
 from backlinkspider.index.base import SORTS, Filters
-from backlinkspider.urls import BadURL, normalize_host, registered_domain
+from backlinkspider.urls import BadURL, normalize_host, registered_domain, use_suffix_list
 
 FORMATS = ("table", "jsonl", "csv")
 
@@ -94,6 +94,10 @@ def crawl(
         settings.set(name, value, priority="cmdline")
     if not seeds and not recrawl and not settings.get("REDIS_URL"):  # a cluster worker may start empty
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
+    try:
+        use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="BACKLINKS_PSL_FILE") from None
     _check_index(settings["BACKLINKS_INDEX"], create=not recrawl).close()
     if settings.get("REDIS_URL"):
         _redis(settings["REDIS_URL"]).close()

@@ -35,6 +35,11 @@ BACKLINKS_FLUSH_SECONDS = 5.0
 # A page that fails this many re-crawls in a row (404, 410, 5xx, a gone host) has lost its links; one
 # failure is a blip.
 BACKLINKS_LOST_AFTER_FAILURES = 3
+# A public suffix list file (public_suffix_list.dat) newer than the one shipped with the package, read
+# offline; it decides which hosts are one site (also the BACKLINKS_PSL_FILE environment variable, which
+# the query commands read too). Empty: the shipped list.
+BACKLINKS_PSL_FILE = os.environ.get("BACKLINKS_PSL_FILE", "")
+
 # --- the cluster frontier (only with REDIS_URL; see backlinkspider/frontier) --------------------------
 
 # redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS (also the REDIS_URL environment variable). Unset:

@@ -4,21 +4,24 @@ Resolution and serialization follow the WHATWG URL Standard (via Ada, the parser
 means here what it means in a browser: lower-case scheme and host, IDN hosts in punycode, default port
 dropped, dot segments resolved, an empty path as ``/``. Fragments are dropped: they never reach a server.
 
-Sites are registered domains from the public suffix list *with* its private section, read from
-tldextract's bundled snapshot and never fetched: ``alice.github.io`` and ``bob.github.io`` are two sites,
-``shop.greenleaf.co.uk`` and ``greenleaf.co.uk`` one.
+Sites are registered domains from the public suffix list *with* its private section, never fetched: the
+copy shipped in ``backlinkspider/data`` or the file ``BACKLINKS_PSL_FILE`` names. ``alice.github.io`` and
+``bob.github.io`` are two sites, ``shop.greenleaf.co.uk`` and ``greenleaf.co.uk`` one, and a TLD the list
+lacks (``.internal``, a new gTLD) is a public suffix by the list's implicit ``*`` rule.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
 import ada_url
-import tldextract
+from publicsuffixlist import PublicSuffixList
 
 from backlinkspider.encoding import UTF8, encode_query
 
-_PSL = tldextract.TLDExtract(suffix_list_urls=(), include_psl_private_domains=True, cache_dir=None)
 _WEB_SCHEMES = ("http://", "https://")
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
@@ -90,7 +93,36 @@ def normalize_host(text: str) -> str:
     return host_of(normalize(f"http://{text}/"))
 
 
+def use_suffix_list(path: str | Path | None = None) -> None:
+    """Read sites from this public suffix list file (None: ``BACKLINKS_PSL_FILE``, else the shipped
+    copy). Raises OSError, or ValueError for a file that holds no rules."""
+    global _suffix_list
+    path = path or os.environ.get("BACKLINKS_PSL_FILE") or None
+    if path is None:
+        text = resources.files("backlinkspider").joinpath("data/public_suffix_list.dat").read_text("utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    if "\ncom\n" not in text:
+        raise ValueError(f"not a public suffix list (no rule for .com): {path}")
+    _suffix_list = PublicSuffixList(text, accept_unknown=True)
+    registrable_domain.cache_clear()
+
+
+_suffix_list: PublicSuffixList | None = None
+
+
 @lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str | None:
+    """The registrable domain (eTLD+1) of a normalized host by the public suffix list, or None for a
+    public suffix itself (``co.uk``, ``localhost``) and for IP addresses."""
+    if _suffix_list is None:
+        use_suffix_list()
+    if host.startswith("[") or host.rsplit(".", 1)[-1].isdigit():
+        return None  # an IPv6 or (the parser made it so) an IPv4 address
+    assert _suffix_list is not None
+    return _suffix_list.privatesuffix(host)
+
+
 def registered_domain(host: str) -> str:
-    """The registered domain (eTLD+1) of a host; the host itself when it has none (IPs, ``localhost``)."""
-    return _PSL(host).top_domain_under_public_suffix or host
+    """The site a host belongs to: its registrable domain, else the host itself (IPs, ``localhost``)."""
+    return registrable_domain(host) or host

@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from backlinkspider import __version__
 from backlinkspider.extract import REDIRECT, Link, Page, extract
 from backlinkspider.signals import pages_done
-from backlinkspider.urls import BadURL, host_of, normalize, registered_domain
+from backlinkspider.urls import BadURL, host_of, normalize, registered_domain, use_suffix_list
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
@@ -118,8 +118,10 @@ class BacklinksSpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
+        # Before the seeds' sites are computed (in __init__).
+        use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
+        spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.max_pages:
             # Each fetched page yields exactly one item, so Scrapy's item count is our page count.
             settings.set("CLOSESPIDER_ITEMCOUNT", spider.max_pages, priority="spider")
