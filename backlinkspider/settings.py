@@ -91,6 +91,9 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see backlinkspider/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "backlinkspider.robots.RobotsTxtMiddleware": 100,
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
     "backlinkspider.middlewares.HostBudgetMiddleware": 120,
     # Only with REDIS_URL: the per-host delay that holds across all workers.
