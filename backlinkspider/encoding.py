@@ -37,15 +37,23 @@ _ASCII_WS = "\t\n\x0c\r "
 _CP1252_GAPS = frozenset(b"\x81\x8d\x8f\x90\x9d")
 # A <meta> that may declare an encoding (the prescan decides).
 _META_CHARSET = re.compile(rb"<meta[\t\n\x0c\r /][^>]*?charset", re.IGNORECASE)
+# Code points the Encoding Standard's encoders encode though Python's codecs lack them: windows-1252's
+# five unassigned bytes, and gbk's euro sign.
+_ENCODER_EXTRAS = {"windows-1252": {b: bytes([b]) for b in _CP1252_GAPS}, "gbk": {0x20AC: b"\x80"}}
+# Code points the Encoding Standard's encoders refuse though Python's codecs encode them, and the code
+# point the error reports (ISO-2022-JP's shift and escape controls; the GB18030-2005 mapping of U+E5E5,
+# which GB18030-2022 and the standard dropped).
+_ENCODER_ERRORS = {"iso-2022-jp": {0x0E: 0xFFFD, 0x0F: 0xFFFD, 0x1B: 0xFFFD}, "gb18030": {0xE5E5: 0xE5E5}}
+# Encodings where even an ASCII query may change (ISO-2022-JP refuses three ASCII controls).
+ASCII_UNSAFE = frozenset({"iso-2022-jp"})
 # The special-query percent-encode set, beyond the bytes above 0x7E.
 _QUERY_ESCAPED = frozenset(range(0x21)) | frozenset(b"\"#<>'")
 
 
-def _cp1252_gaps(exc: UnicodeError) -> tuple[str | bytes, int]:
+def _cp1252_gaps(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding windows-1252: the bytes cp1252 leaves unassigned are C1 controls (the standard's map)."""
     if isinstance(exc, UnicodeDecodeError) and exc.object[exc.start] in _CP1252_GAPS:
         return chr(exc.object[exc.start]), exc.start + 1
-    if isinstance(exc, UnicodeEncodeError) and ord(exc.object[exc.start]) in _CP1252_GAPS:
-        return bytes([ord(exc.object[exc.start])]), exc.start + 1
     raise exc
 
 
@@ -92,6 +100,8 @@ def decode_html(body: bytes, content_type: str | bytes | None = None) -> tuple[s
         return ("\ufffd" if body else ""), encoding
     if encoding == WINDOWS_1252:
         return body.decode("cp1252", "backlinkspider-cp1252"), encoding
+    if encoding == "gbk":  # the standard decodes gbk with gb18030's decoder (a superset)
+        return body.decode("gb18030", "replace"), encoding
     return _codec(encoding).decode(body, "replace")[0], encoding
 
 
@@ -110,22 +120,26 @@ def encode_query(query: str, encoding: str) -> str:
     if encoding in _UTF8_QUERIES:
         return query
     codec = _codec(encoding)
-    errors = "backlinkspider-cp1252" if encoding == WINDOWS_1252 else "strict"
+    refused = _ENCODER_ERRORS.get(encoding, {})
+    extras = _ENCODER_EXTRAS.get(encoding, {})
     out: list[str] = []
     rest = query
     while rest:
+        # Encode up to the first character the codec lacks (a stateful encoder such as ISO-2022-JP
+        # returns to ASCII there, as the standard's does), then that one on its own.
+        cut = next((i for i, c in enumerate(rest) if ord(c) in refused), len(rest)) if refused else len(rest)
         try:
-            encoded, bad = codec.encode(rest, errors)[0], ""
+            encoded = codec.encode(rest[:cut])[0]
         except UnicodeEncodeError as exc:
-            # Encoding stops at the first character it lacks (a stateful encoder such as ISO-2022-JP
-            # returns to ASCII first, as the standard's does).
-            encoded, bad = codec.encode(rest[: exc.start], errors)[0], rest[exc.start]
-            rest = rest[exc.start + 1 :]
-        else:
-            rest = ""
+            cut = exc.start
+            encoded = codec.encode(rest[:cut])[0]
+        if cut < len(rest):
+            code_point = ord(rest[cut])
+            encoded += extras.get(code_point, b"")
         out.extend(f"%{b:02X}" if b > 0x7E or b in _QUERY_ESCAPED else chr(b) for b in encoded)
-        if bad:
-            out.append(f"%26%23{ord(bad)}%3B")
+        if cut < len(rest) and code_point not in extras:
+            out.append(f"%26%23{refused.get(code_point, code_point)}%3B")
+        rest = rest[cut + 1 :]
     return "".join(out)
 
 

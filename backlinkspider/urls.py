@@ -20,9 +20,10 @@ from pathlib import Path
 import ada_url
 from publicsuffixlist import PublicSuffixList
 
-from backlinkspider.encoding import UTF8, encode_query
+from backlinkspider.encoding import ASCII_UNSAFE, UTF8, encode_query
 
 _WEB_SCHEMES = ("http://", "https://")
+_ASCII_WS = " \t\n\r\f"  # trimmed from typed URLs and hosts (a subset of what the parser trims)
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
@@ -37,7 +38,7 @@ def resolve(base: str, href: str, encoding: str = UTF8) -> str | None:
     None for anything a crawler cannot follow: unparsable hrefs and other schemes (javascript:,
     mailto:, tel:, data:, ftp: ...). ``encoding`` is the page's: the query is percent-encoded in it.
     """
-    if encoding != UTF8 and not href.isascii():
+    if encoding != UTF8 and (not href.isascii() or encoding in ASCII_UNSAFE):
         href = _encode_query_in(href, encoding)
     try:
         url = ada_url.join_url(base, href)
@@ -66,7 +67,7 @@ def _encode_query_in(href: str, encoding: str) -> str:
 
 def normalize(url: str) -> str:
     """The canonical spelling of an absolute http(s) URL; raises BadURL for anything else."""
-    text = url.strip()
+    text = url.strip(_ASCII_WS)
     try:
         out = ada_url.normalize_url(text)
     except ValueError:
@@ -87,7 +88,7 @@ def host_of(url: str) -> str:
 
 def normalize_host(text: str) -> str:
     """A host name as the URL parser serializes it (``Bücher.DE`` -> ``xn--bcher-kva.de``)."""
-    text = text.strip()
+    text = text.strip(_ASCII_WS)
     if not text or any(c in text for c in "/?#@ "):
         raise BadURL(f"not a host name: {text!r}")
     return host_of(normalize(f"http://{text}/"))
