@@ -40,7 +40,7 @@ _ASCII_WS = " \t\n\r\f"
 # Where foreign (SVG, MathML) content ends: the nearest of these above an element says which it is in.
 _FOREIGN_ROOTS = frozenset({"svg", "math"})
 _HTML_INTEGRATION_POINTS = frozenset(
-    {"foreignobject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"}
+    {"foreignObject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"}
 )
 
 
