@@ -13,6 +13,7 @@ lacks (``.internal``, a new gTLD) is a public suffix by the list's implicit ``*`
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -103,7 +104,7 @@ def use_suffix_list(path: str | Path | None = None) -> None:
         text = resources.files("backlinkspider").joinpath("data/public_suffix_list.dat").read_text("utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    if "\ncom\n" not in text:
+    if not re.search(r"^com\s*$", text, re.MULTILINE):
         raise ValueError(f"not a public suffix list (no rule for .com): {path}")
     _suffix_list = PublicSuffixList(text, accept_unknown=True)
     registrable_domain.cache_clear()
