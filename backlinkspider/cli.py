@@ -27,7 +27,7 @@ from backlinkspider.index import (
 )
 from backlinkspider.index.base import SORTS, Filters, LinkIndex
 from backlinkspider.redact import redact
-from backlinkspider.urls import BadURL, normalize_host, registered_domain
+from backlinkspider.urls import BadURL, normalize_host, registered_domain, use_suffix_list
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -121,6 +121,10 @@ def crawl(
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file, or --recrawl")
     if resume:
         settings.set("JOBDIR", resume, priority="cmdline")
+    try:
+        use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="BACKLINKS_PSL_FILE") from None
     with _check_index(settings["BACKLINKS_INDEX"], create=not recrawl) as idx:
         try:
             idx.check_writable()

@@ -2,27 +2,32 @@
 
 The rules (the crawl issue states them; tests/test_extract.py and the corpus test hold them):
 
-1. Links are ``<a href>`` and ``<area href>`` whose resolved URL is http(s). ``javascript:``, ``mailto:``,
+1. Links are ``<a href>`` and ``<area href>`` whose resolved URL is http(s), and SVG's ``<a href>`` or
+   ``<a xlink:href>``. ``javascript:``, ``mailto:``,
    ``tel:``, ``data:``, empty and fragment-only hrefs are not links; nor is anything inside comments,
    ``<script>`` or ``<template>`` (the HTML5 parser makes those inert, as a browser does).
-2. Relative hrefs resolve against the first ``<base href>``, else the page URL (see ``urls``).
+2. Relative hrefs resolve against the first HTML ``<base href>`` (not SVG's), else the page URL (see
+   ``urls``), with queries percent-encoded in the page's encoding (see ``encoding``).
 3. ``image`` when an ``<a>`` has no text but holds an ``<img>`` (anchor: the image's alt), else ``text``
    (anchor: DOM text content, whitespace collapsed; ``<area>``: its alt). ``<link rel=canonical>`` gives a
    ``canonical`` link, a 3xx Location or a ``<meta http-equiv=refresh>`` URL a ``redirect`` link.
 4. ``nofollow`` / ``ugc`` / ``sponsored`` from rel tokens; a page whose meta robots or X-Robots-Tag says
    ``nofollow`` or ``none`` makes all its links nofollow.
 5. One link per (target_url, link_type) per page; the first occurrence wins.
-6. Only 2xx HTML responses are parsed; a 3xx contributes its redirect.
+6. Only 2xx HTML responses are parsed, decoded as browsers decode them (see ``encoding``); a 3xx
+   contributes its redirect.
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from scrapy.http import HtmlResponse, Response
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from backlinkspider.encoding import UTF8, decode_html
 from backlinkspider.urls import resolve
 
 TEXT, IMAGE, CANONICAL, REDIRECT = "text", "image", "canonical", "redirect"
@@ -30,10 +35,13 @@ LINK_TYPES = (TEXT, IMAGE, CANONICAL, REDIRECT)
 
 # Every element that can carry a link or change how links are read, matched in one pass in document order.
 # (`~=` splits on ASCII whitespace as rel does; `i` compares ASCII case-insensitively as HTML does.)
-_SELECTOR = (
-    "a[href], area[href], link[href][rel~=canonical i], meta[name=robots i], meta[http-equiv=refresh i]"
-)
+_SELECTOR = "a, area[href], link[href][rel~=canonical i], meta[name=robots i], meta[http-equiv=refresh i]"
 _ASCII_WS = " \t\n\r\f"
+# Where foreign (SVG, MathML) content ends: the nearest of these above an element says which it is in.
+_FOREIGN_ROOTS = frozenset({"svg", "math"})
+_HTML_INTEGRATION_POINTS = frozenset(
+    {"foreignObject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"}
+)
 
 
 class Link(NamedTuple):
@@ -63,28 +71,35 @@ def extract(response: Response) -> Page:
     page_nofollow = any(robots_says_nofollow(v.decode("latin-1")) for v in headers.getlist(b"X-Robots-Tag"))
     if 300 <= response.status < 400:
         location = headers.get(b"Location")
-        target = resolve(response.url, _decode_header(location)) if location else None
+        target = resolve(response.url, location_href(location)) if location else None
         links = [Link(target, REDIRECT, nofollow=page_nofollow)] if target else []
         return Page(response.url, links, page_nofollow)
     if 200 <= response.status < 300 and isinstance(response, HtmlResponse):
-        return extract_html(response.url, response.text, page_nofollow)
+        text, encoding = decode_html(response.body, headers.get(b"Content-Type"))
+        return extract_html(response.url, text, page_nofollow, encoding)
     return Page(response.url, [], page_nofollow)
 
 
-def extract_html(url: str, html: str, nofollow: bool = False) -> Page:
-    """The links of an HTML document served at ``url``; ``nofollow`` if its headers already said so."""
+def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UTF8) -> Page:
+    """The links of an HTML document served at ``url``, decoded from ``encoding``; ``nofollow`` if its
+    headers already said so."""
     tree = LexborHTMLParser(html)
     base = url
-    base_node = tree.css_first("base[href]")
-    if base_node is not None:
-        base = resolve(url, base_node.attributes["href"] or "") or url
+    for base_node in tree.css("base[href]"):
+        if not _in_foreign_content(base_node):
+            base = resolve(url, base_node.attributes["href"] or "", encoding) or url
+            break
     # (link_type, href, anchor, rel) in document order; a meta robots nofollow may come after links.
     found: list[tuple[str, str, str, str | None]] = []
     for node in tree.css(_SELECTOR):
         tag = node.tag
         attrs = node.attributes
         if tag == "a" or tag == "area":
-            href = attrs.get("href") or ""
+            href = attrs.get("href")
+            if href is None:  # SVG's <a xlink:href> (an HTML <a> has only href)
+                href = attrs.get("xlink:href")
+                if href is None or not _in_foreign_content(node):
+                    continue
             stripped = href.strip(_ASCII_WS)
             if not stripped or stripped[0] == "#":
                 continue
@@ -113,7 +128,7 @@ def extract_html(url: str, html: str, nofollow: bool = False) -> Page:
     for link_type, href, anchor, rel in found:
         target = resolved.get(href, "")
         if target == "":
-            target = resolved[href] = resolve(base, href)
+            target = resolved[href] = resolve(base, href, encoding)
         if target is None or (target, link_type) in links:
             continue
         if rel:
@@ -194,8 +209,29 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _decode_header(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
+def _in_foreign_content(node: LexborNode) -> bool:
+    """True for an element inside SVG or MathML (and not back in HTML through a foreignObject ...)."""
+    parent = node.parent
+    while parent is not None:
+        tag = parent.tag
+        if tag in _FOREIGN_ROOTS:
+            return True
+        if tag in _HTML_INTEGRATION_POINTS:
+            return False
+        parent = parent.parent
+    return False
+
+
+def location_href(value: bytes) -> str:
+    """A Location header as the URL parser reads it: bytes that are not UTF-8 are percent-encoded as
+    they are (``/caf\\xe9`` -> ``/caf%E9``), as browsers do, not decoded as latin-1 and re-encoded."""
+    return value.decode("utf-8", "backlinkspider-percent")
+
+
+def _percent_encode_bytes(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(f"%{b:02X}" for b in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error("backlinkspider-percent", _percent_encode_bytes)

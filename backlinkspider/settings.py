@@ -40,6 +40,11 @@ BACKLINKS_LOST_AFTER_FAILURES = 3
 # Index writes that keep failing (a full disk, a lost server) are retried with backoff for this many
 # seconds in a row; then the crawl stops and exits non-zero with the count of pages not indexed.
 BACKLINKS_WRITE_RETRY_SECONDS = 300.0
+# A public suffix list file (public_suffix_list.dat) newer than the one shipped with the package, read
+# offline; it decides which hosts are one site (also the BACKLINKS_PSL_FILE environment variable, which
+# the query commands read too). Empty: the shipped list.
+BACKLINKS_PSL_FILE = os.environ.get("BACKLINKS_PSL_FILE", "")
+
 # --- the cluster frontier (only with REDIS_URL; see backlinkspider/frontier) --------------------------
 
 # redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS (also the REDIS_URL environment variable). Unset:
@@ -91,6 +96,9 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see backlinkspider/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "backlinkspider.robots.RobotsTxtMiddleware": 100,
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
     "backlinkspider.middlewares.HostBudgetMiddleware": 120,
     # Only with REDIS_URL: the per-host delay that holds across all workers.

@@ -562,6 +562,15 @@ class SyntheticWeb:
             "http://news.example-times.com/private/other",
             "example-times.com",
         )
+        # A Location with a raw latin-1 byte: browsers percent-encode the byte as it is.
+        redirect(
+            "http://blog.techfeed.net/r-latin1",
+            301,
+            "/caf\xe9",
+            "http://blog.techfeed.net/caf%E9",
+            "techfeed.net",
+        )
+        self.resources["blog.techfeed.net/caf%E9"] = Resource(200, b"<html><body>Caf\xe9</body></html>")
         p = self._page("http://blog.techfeed.net/refresh")
         p.expect("http://alice.github.io/landing", "alice.github.io", "redirect")
         self._serve(p, head='<meta http-equiv="Refresh" content="0; URL=\'http://alice.github.io/landing\'">')
@@ -610,6 +619,14 @@ class SyntheticWeb:
             "bob.github.io",
             "Café – naïve résumé",
         )
+        # The query takes the page's encoding (the URL Standard), the path stays UTF-8.
+        p.link(
+            "http://bob.github.io/search?q=café",
+            "http://bob.github.io/search?q=caf%E9",
+            "bob.github.io",
+            "Search café",
+        )
+        self.resources["bob.github.io/search?q=caf%E9"] = Resource(200, b"<html><body>Results</body></html>")
         self._serve(p, charset="windows-1252")
         p = self._page("http://www.blueleaf.co.uk/latin-meta")
         p.link(
@@ -639,6 +656,17 @@ class SyntheticWeb:
         self.resources["www.blueleaf.co.uk/broken"] = Resource(200, body)
         self.site_pages["www.blueleaf.co.uk"].append(p.url)
         self.edges.extend(p.edges.values())
+
+        # SVG: its <a xlink:href> is a link; its <base> is not the document's base.
+        p = self._page("http://blog.techfeed.net/svg")
+        p.parts.append(
+            '<svg xmlns:xlink="http://www.w3.org/1999/xlink"><base href="http://wrong.example/"/>'
+            '<a xlink:href="http://alice.github.io/svg"><text>Alice in SVG</text></a></svg>'
+            '<a href="/svg-next">next</a>'
+        )
+        p.expect("http://alice.github.io/svg", "alice.github.io", "text", "Alice in SVG")
+        p.expect("http://blog.techfeed.net/svg-next", "techfeed.net", "text", "next")
+        self._serve(p)
 
         # An IDN host, linked in Unicode and upper case.
         p = self._page(f"http://{IDN_HOST}/")

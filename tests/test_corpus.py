@@ -2,6 +2,11 @@
 
 The expected files come from an independent reference implementation of the same rules (the corpus
 README says how). Compared as sets keyed by (target_url, link_type), then field by field, and in order.
+
+Pages are decoded as the crawler decodes them (the HTML Standard's sniffing, backlinkspider/encoding.py);
+the expected files were made from w3lib's decoding. On these 461 pages the two agree on every page (the
+one page declaring its encoding past the first 1024 bytes, 0203, is read in it by both), so no page is
+listed for decoding.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import os
 from pathlib import Path
 
 import pytest
-from w3lib.encoding import html_to_unicode
 
+from backlinkspider.encoding import decode_html
 from backlinkspider.extract import extract_html
 from backlinkspider.index import page_edges
 from backlinkspider.urls import normalize
@@ -44,6 +49,23 @@ KNOWN_DIFFERENCES = {
 }
 
 
+# Sites by the public suffix list the project ships (2026-08-19) where the expected files used
+# tldextract's older snapshot (2025-04-07): {domain in the expected files: domain by the shipped list}.
+NEWER_SUFFIX_LIST = {
+    # The list's "*.uberspace.de" rule gave way to "uber.space": its sub-domains are hosts of uberspace.de.
+    "blog.uberspace.de": "uberspace.de",
+    "wiki.uberspace.de": "uberspace.de",
+}
+
+
+def _by_shipped_list(edge: dict) -> dict:
+    source = NEWER_SUFFIX_LIST.get(edge["source_domain"], edge["source_domain"])
+    target = NEWER_SUFFIX_LIST.get(edge["target_domain"], edge["target_domain"])
+    if (source, target) == (edge["source_domain"], edge["target_domain"]):
+        return edge
+    return {**edge, "source_domain": source, "target_domain": target, "external": source != target}
+
+
 def _pages() -> list[dict]:
     index = CORPUS / "index.jsonl"
     if not index.is_file():
@@ -60,9 +82,10 @@ def test_the_corpus_is_there():
 
 @pytest.mark.parametrize("page", PAGES, ids=[p["id"] for p in PAGES])
 def test_page_links_equal_expected(page):
-    _, text = html_to_unicode(None, gzip.decompress((CORPUS / page["page"]).read_bytes()))
+    # Decoded as the crawler decodes a page (the corpus has no HTTP headers).
+    text, encoding = decode_html(gzip.decompress((CORPUS / page["page"]).read_bytes()))
     # The crawler requests normalized URLs, so a page's URL is always in that form.
-    extracted = extract_html(normalize(page["url"]), text)
+    extracted = extract_html(normalize(page["url"]), text, encoding=encoding)
     edges = page_edges(extracted, keep_internal=True)
     expected = [json.loads(line) for line in (CORPUS / page["expected"]).read_text().splitlines()]
 
@@ -71,7 +94,7 @@ def test_page_links_equal_expected(page):
     known = KNOWN_DIFFERENCES.get(page["id"], set())
     assert set(got) ^ set(want) == known
     for key in set(got) & set(want):
-        g, w = got[key], want[key]
+        g, w = got[key], _by_shipped_list(want[key])
         # Known difference: for 3 pages whose corpus URL has a fragment (0128, 0139, 0203) the expected
         # source_url keeps it. Rule 2 drops fragments from every URL, and a fetched page's URL never has
         # one (fragments are not sent to servers), so we compare without it.

@@ -66,6 +66,8 @@ def test_crawl_indexes_exactly_the_ground_truth(web, crawl):
     assert sum(1 for url in fetched if url.startswith(CALENDAR_HOST + "/cal/")) == CALENDAR_BUDGET
     assert "blog.techfeed.net/tag/tag/" in fetched
     assert "blog.techfeed.net/tag/tag/tag/" not in fetched
+    # URLs are requested as browsers spell them: a windows-1252 page's query, a raw Location byte.
+    assert {"bob.github.io/search?q=caf%E9", "blog.techfeed.net/caf%E9"} <= set(fetched)
     # Links into images and PDFs are indexed but not fetched; a large non-HTML body is not downloaded.
     assert "docs.blueleaf.co.uk/report.pdf" not in fetched
     assert web.aborted == ["blog.techfeed.net/video?id=1"]

@@ -246,7 +246,9 @@ def test_every_synthetic_page_extracts_to_its_ground_truth(web):
         url = f"http://{key}"
         if "/private/" in url:
             continue  # robots.txt keeps the crawler out: its links are not in the ground truth
-        headers = Headers({"Content-Type": res.content_type, **res.headers})
+        # Header values as the server sends them: latin-1 bytes (http.server's encoding).
+        raw = {name: value.encode("latin-1") for name, value in res.headers.items()}
+        headers = Headers({"Content-Type": res.content_type, **raw})
         cls = responsetypes.from_args(headers=headers, url=url, body=res.body)
         page = extract(cls(url=url, status=res.status, headers=headers, body=res.body))
         got = {
@@ -278,3 +280,120 @@ def test_every_synthetic_page_extracts_to_its_ground_truth(web):
             for e in truth.get(url, ())
         }
         assert got == want, url
+
+
+# --- decoding, as the HTML Standard sniffs an encoding ------------------------------------------------
+
+
+def anchors(body: bytes, content_type: str = "text/html") -> list[str]:
+    return [x.anchor_text for x in extract(html_response(body, headers={"Content-Type": content_type})).links]
+
+
+def test_an_undeclared_western_page_is_windows_1252_not_a_guess():
+    # A detector reads these bytes as cp1250 ("Açăo"); the standard's default for them is windows-1252.
+    assert anchors('<a href="/p">Ação – São Paulo</a>'.encode("cp1252")) == ["Ação – São Paulo"]
+
+
+def test_an_undeclared_page_that_is_valid_utf8_is_utf8():
+    assert anchors('<a href="/p">Ação – 日本</a>'.encode()) == ["Ação – 日本"]
+
+
+def test_meta_utf16_on_an_ascii_compatible_page_means_utf8():
+    assert anchors('<meta charset="utf-16"><a href="/p">café</a>'.encode()) == ["café"]
+
+
+def test_sniffing_order_bom_then_content_type_then_meta():
+    body = '<meta charset="koi8-r"><a href="/p">é</a>'
+    assert anchors(b"\xef\xbb\xbf" + body.encode(), "text/html; charset=windows-1252") == ["é"]  # BOM
+    assert anchors(body.encode("cp1252"), "text/html; charset=windows-1252") == ["é"]  # header
+    assert anchors('<meta charset="koi8-r"><a href="/p">Жж</a>'.encode("koi8-r")) == ["Жж"]  # meta
+    # Encoding Standard labels: iso-8859-1 is windows-1252 (0x80 is the euro sign).
+    assert anchors(b'<a href="/p">\x80</a>', "text/html; charset=ISO-8859-1") == ["€"]
+    assert anchors(
+        b'<meta http-equiv="Content-Type" content="text/html; charset=latin1"><a href="/p">\x80</a>'
+    ) == ["€"]
+
+
+def test_a_meta_charset_past_the_first_1024_bytes_still_counts():
+    # Browsers reparse when the parser meets it (the standard's "change the encoding").
+    body = b"<!-- " + b"x" * 2000 + b' --><meta charset="iso-8859-2"><a href="/p">\xb1</a>'
+    assert anchors(body) == ["ą"]
+
+
+# --- query percent-encoding in the page's encoding ------------------------------------------------------
+
+
+def page_in(encoding: str, body: str, content_type: str | None = None) -> list[tuple[str, str]]:
+    headers = {"Content-Type": content_type or f"text/html; charset={encoding}"}
+    page = extract(html_response(body.encode(encoding), headers=headers, url="http://site.example/dir/"))
+    return [(x.target_url, x.link_type) for x in page.links]
+
+
+def test_queries_are_percent_encoded_in_the_page_encoding():
+    assert page_in("windows-1252", '<a href="/s?q=café&e=€">x</a>') == [
+        ("http://site.example/s?q=caf%E9&e=%80", "text")
+    ]
+    # The path is UTF-8 on every page; only the query takes the page's encoding.
+    assert page_in("windows-1252", '<a href="/café?café">x</a>') == [
+        ("http://site.example/caf%C3%A9?caf%E9", "text")
+    ]
+    # Shift_JIS: 日本 is 93 FA 96 7B; "{" is not in the URL Standard's query percent-encode set.
+    assert page_in("shift_jis", '<a href="/s?q=日本">x</a>') == [
+        ("http://site.example/s?q=%93%FA%96{", "text")
+    ]
+    # A character the encoding lacks becomes the character reference &#26085;, percent-encoded.
+    assert page_in("windows-1252", '<a href="/s?q=&#26085;">x</a>') == [
+        ("http://site.example/s?q=%26%2326085%3B", "text")
+    ]
+    # A UTF-8 page keeps UTF-8 queries, and the fragment (dropped) is never re-encoded.
+    assert page_in("utf-8", '<a href="/s?q=café#é">x</a>') == [("http://site.example/s?q=caf%C3%A9", "text")]
+
+
+def test_base_canonical_and_refresh_use_the_page_encoding_too():
+    body = (
+        '<base href="http://base.example/b/?é"><link rel="canonical" href="/c?q=é">'
+        '<meta http-equiv="refresh" content="0; url=/r?q=é"><a href="?q=ü">x</a>'
+    )
+    assert page_in("windows-1252", body) == [
+        ("http://base.example/c?q=%E9", "canonical"),
+        ("http://base.example/r?q=%E9", "redirect"),
+        ("http://base.example/b/?q=%FC", "text"),
+    ]
+    body = '<base href="/b/?x=é"><a href="">self</a><a href="y">y</a>'
+    assert page_in("windows-1252", body) == [("http://site.example/b/y", "text")]
+
+
+def test_a_location_header_with_raw_bytes_is_percent_encoded_as_they_are():
+    def location(raw: bytes) -> str:
+        return extract(html_response(b"", 301, {"Location": raw})).links[0].target_url
+
+    assert location(b"/caf\xe9") == "http://www.example.com/caf%E9"  # latin-1 bytes, as browsers send them
+    assert location(b"/s?q=caf\xe9") == "http://www.example.com/s?q=caf%E9"
+    assert location("/café".encode()) == "http://www.example.com/caf%C3%A9"  # UTF-8 stays UTF-8
+    assert location(b"/caf\xc3\xa9\xe9") == "http://www.example.com/caf%C3%A9%E9"
+
+
+# --- SVG -------------------------------------------------------------------------------------------------
+
+
+def test_svg_base_is_not_the_document_base():
+    body = '<svg><base href="http://svg.example/"></base></svg><a href="x">x</a>'
+    assert targets(body) == [("http://www.example.com/dir/x", "text")]
+    # An HTML base after it (or inside foreignObject, which is HTML again) counts.
+    assert targets(
+        '<svg><base href="http://svg.example/"/></svg><base href="http://html.example/"><a href="x">x</a>'
+    ) == [("http://html.example/x", "text")]
+    body = '<svg><foreignObject><base href="http://fo.example/"></foreignObject></svg><a href="x">x</a>'
+    assert targets(body) == [("http://fo.example/x", "text")]
+
+
+def test_svg_links_are_links():
+    body = (
+        '<svg xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="/old"><text>Old</text></a>'
+        '<a href="/new" xlink:href="/ignored"><text>New</text></a></svg>'
+        '<a xlink:href="/html">an HTML a has only href</a>'
+    )
+    assert [(x.target_url, x.anchor_text) for x in links(body)] == [
+        ("http://www.example.com/old", "Old"),
+        ("http://www.example.com/new", "New"),
+    ]

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_cli
 
-from backlinkspider.urls import BadURL, host_of, normalize, normalize_host, registered_domain, resolve
+from backlinkspider.urls import (
+    BadURL,
+    host_of,
+    normalize,
+    normalize_host,
+    registered_domain,
+    resolve,
+    use_suffix_list,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +55,16 @@ def test_resolve_returns_none_for_unfollowable_hrefs():
         ("www.example.com", "example.com"),
         ("xn--bcher-kva.de", "xn--bcher-kva.de"),
         ("127.0.0.1", "127.0.0.1"),
+        ("[::1]", "[::1]"),
         ("localhost", "localhost"),
+        # The list's implicit "*" rule: a TLD it lacks is a public suffix, so names under it are sites.
+        ("b.example.example", "example.example"),
+        ("api.corp.internal", "corp.internal"),
+        ("a.b.test", "b.test"),
+        # In the shipped 2026-08-19 list, not in tldextract's 2025-04-07 snapshot: *.uberspace.de gave way
+        # to uber.space.
+        ("blog.uberspace.de", "uberspace.de"),
+        ("alice.uber.space", "alice.uber.space"),
     ],
 )
 def test_registered_domain(host, domain):
@@ -59,3 +77,52 @@ def test_hosts():
     assert normalize_host("Bücher.DE") == "xn--bcher-kva.de"
     with pytest.raises(BadURL):
         normalize_host("a/b")
+
+
+@pytest.fixture
+def shipped_list_after(monkeypatch):
+    """Back to the shipped list after the test (before monkeypatch restores the environment)."""
+    yield
+    monkeypatch.delenv("BACKLINKS_PSL_FILE", raising=False)
+    use_suffix_list()
+
+
+def test_a_newer_suffix_list_file_can_be_named(tmp_path, monkeypatch, shipped_list_after):
+    newer = tmp_path / "public_suffix_list.dat"
+    newer.write_text("// a list from the future\ncom\nexample\nhosting.example\n", encoding="utf-8")
+    assert registered_domain("a.b.hosting.example") == "hosting.example"
+    use_suffix_list(newer)
+    assert registered_domain("a.b.hosting.example") == "b.hosting.example"
+    use_suffix_list()
+    assert registered_domain("a.b.hosting.example") == "hosting.example"
+    # The environment variable names it for every command (queries compute sites too).
+    monkeypatch.setenv("BACKLINKS_PSL_FILE", str(newer))
+    use_suffix_list()
+    assert registered_domain("a.b.hosting.example") == "b.hosting.example"
+
+
+def test_a_bad_suffix_list_file_is_refused(tmp_path, shipped_list_after):
+    with pytest.raises(OSError):
+        use_suffix_list(tmp_path / "missing.dat")
+    (tmp_path / "page.html").write_text("<html>503 Service Unavailable</html>")
+    with pytest.raises(ValueError, match="not a public suffix list"):
+        use_suffix_list(tmp_path / "page.html")
+    assert registered_domain("x.co.uk") == "x.co.uk"  # the list in use is unchanged
+
+
+def test_crawl_with_a_missing_suffix_list_file_is_a_one_line_error(tmp_path):
+    index = f"sqlite:///{tmp_path / 'links.db'}"
+    res = run_cli(
+        "crawl", "http://a.example/", "--index", index, "-s", f"BACKLINKS_PSL_FILE={tmp_path}/nope.dat"
+    )
+    assert res.returncode == 2 and "BACKLINKS_PSL_FILE" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "links.db").exists()
+
+
+def test_queries_are_encoded_as_the_parser_sees_them():
+    page = "http://a.org/p"
+    assert resolve(page, "?q=é", "windows-1252") == "http://a.org/p?q=%E9"
+    assert resolve(page, " \t/s?q=\té\n ", "windows-1252") == "http://a.org/s?q=%E9"  # trimmed, tabs dropped
+    assert resolve(page, "/s#?q=é", "windows-1252") == "http://a.org/s"  # a '?' in the fragment
+    assert resolve(page, "/s?a=é#b=é", "windows-1252") == "http://a.org/s?a=%E9"
+    assert resolve(page, "/s?q=é", "utf-8") == "http://a.org/s?q=%C3%A9"

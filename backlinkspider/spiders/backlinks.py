@@ -24,7 +24,7 @@ from backlinkspider import __version__
 from backlinkspider.extract import REDIRECT, Link, Page, extract
 from backlinkspider.seeds import read_seeds
 from backlinkspider.signals import pages_done
-from backlinkspider.urls import BadURL, host_of, registered_domain
+from backlinkspider.urls import BadURL, host_of, registered_domain, use_suffix_list
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -160,8 +160,10 @@ class BacklinksSpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BacklinksSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
+        # Before the seeds' sites are computed (in __init__).
+        use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
+        spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.max_pages:
             # Each fetched page yields exactly one item, so Scrapy's item count is our page count.
             settings.set("CLOSESPIDER_ITEMCOUNT", spider.max_pages, priority="spider")
