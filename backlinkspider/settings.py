@@ -57,6 +57,12 @@ BACKLINKS_FRONTIER_BATCH = frontier.BATCH_SIZE  # 500
 # A live progress line on the terminal (backlinks crawl turns it on).
 BACKLINKS_PROGRESS = False
 
+# --- safety (see the README's "Safety") -------------------------------------------------------------------
+
+# Fetch internal addresses (127/8, 10/8, 169.254.169.254, names resolving to them ...): off, so a crawler on
+# a cloud machine cannot be pointed at its own network. Links to them are indexed either way.
+BACKLINKS_ALLOW_PRIVATE_ADDRESSES = False
+
 # --- Scrapy, for a polite broad crawl -------------------------------------------------------------------
 
 # USER_AGENT is built from BACKLINKS_CONTACT_URL unless set explicitly.
@@ -76,6 +82,10 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control HTTP server (it runs Python sent to it): off, like the telnet console.
+REMOTE_CONTROL_ENABLED = False
+# Scrapy's caching resolver, refusing names that resolve to internal addresses (backlinkspider.addresses).
+TWISTED_DNS_RESOLVER = "backlinkspider.addresses.PrivateAddressResolver"
 LOG_LEVEL = "INFO"
 # The spider reads 3xx responses and meta refreshes itself: each is an edge, then a request.
 REDIRECT_ENABLED = False
@@ -90,6 +100,8 @@ DOWNLOADER_MIDDLEWARES = {
     "backlinkspider.middlewares.HostBudgetMiddleware": 120,
     # Only with REDIS_URL: the per-host delay that holds across all workers.
     "backlinkspider.frontier.politeness.ClusterPolitenessMiddleware": 130,
+    # After RetryMiddleware (550), so a name refused by the resolver is a skip, not retried.
+    "backlinkspider.addresses.PrivateAddressMiddleware": 560,
 }
 ITEM_PIPELINES = {
     "backlinkspider.pipelines.IndexPipeline": 300,
