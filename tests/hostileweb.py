@@ -164,3 +164,47 @@ class _StubDNS(ThreadedResolver):
 class StubResolver(PrivateAddressResolver, _StubDNS):
     """The project's resolver (checks and Scrapy's cache included) over the stub table: its MRO puts
     the table where the real DNS lookup was."""
+
+
+CALENDAR = "events.example"
+ARCHIVE = "lists.example"
+
+
+class TrapWeb(Web):
+    """An endless calendar (each month links the next) beside a mailing-list archive of 1,080 messages,
+    all under one URL pattern (``/archive/YYYY-MM/msgNNNNN.html``), each within three links of the
+    archive's index (index -> year -> month -> message) and linked to the next and previous message."""
+
+    YEARS = range(2022, 2025)
+    PER_MONTH = 30
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "www.trap-hub.example/": Resource(
+                    body=html(f"http://{CALENDAR}/cal/2026-01", f"http://{ARCHIVE}/archive/")
+                )
+            }
+        )
+        months = [f"{y}-{m:02}" for y in self.YEARS for m in range(1, 13)]
+        self.messages = [f"/archive/{ym}/msg{i:05}.html" for ym in months for i in range(self.PER_MONTH)]
+        add = self.resources.__setitem__
+        add(f"{ARCHIVE}/archive/", Resource(body=html(*(f"/archive/{y}/" for y in self.YEARS))))
+        for y in self.YEARS:
+            add(
+                f"{ARCHIVE}/archive/{y}/",
+                Resource(body=html(*(f"/archive/{y}-{m:02}/" for m in range(1, 13)))),
+            )
+        for ym in months:
+            mine = [p for p in self.messages if f"/{ym}/" in p]
+            add(f"{ARCHIVE}/archive/{ym}/", Resource(body=html(*mine)))
+        for i, path in enumerate(self.messages):
+            around = [self.messages[j] for j in (i - 1, i + 1) if 0 <= j < len(self.messages)]
+            add(f"{ARCHIVE}{path}", Resource(body=html(*around, path.rsplit("/", 1)[0] + "/")))
+
+    def lookup(self, host: str, path: str) -> Resource:
+        if host == CALENDAR and path.startswith("/cal/"):
+            year, month = map(int, path[len("/cal/") :].split("-"))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            return Resource(body=html(f"/cal/{year}-{month:02}"))
+        return super().lookup(host, path)

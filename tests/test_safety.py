@@ -9,21 +9,29 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST, run_cli
-from hostileweb import Resource, Server, StubResolver, Web, html
+from hostileweb import ARCHIVE, CALENDAR, Resource, Server, StubResolver, TrapWeb, Web, html
 
 from backlinkspider.addresses import PrivateAddressRefused, is_internal, refusal
+from backlinkspider.traps import RedisDepths, TrapGuard, url_shape
 
 TESTS = Path(__file__).resolve().parent
 
 
-def crawl(proxy: Server, tmp_path: Path, seeds: list[str], *settings: str, no_proxy: str = ""):
+def crawl(
+    proxy: Server,
+    tmp_path: Path,
+    seeds: list[str],
+    *settings: str,
+    no_proxy: str = "",
+    options: tuple[str, ...] = (),
+):
     """``backlinks crawl`` through the hostile web's proxy; returns (exit code, stderr, exported edges)."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy")}
     env.update(http_proxy=proxy.url, https_proxy=proxy.url, no_proxy=no_proxy)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
     uri = f"sqlite:///{tmp_path / 'links.db'}"
     args = [a for s in settings for a in ("-s", s)]
-    res = run_cli("crawl", *seeds, "--index", uri, *FAST, "-s", "LOG_LEVEL=INFO", *args, env=env)
+    res = run_cli("crawl", *seeds, *options, "--index", uri, *FAST, "-s", "LOG_LEVEL=INFO", *args, env=env)
     out = run_cli("export", "--index", uri)
     edges = [json.loads(line) for line in out.stdout.splitlines()]
     return res.returncode, res.stderr, edges
@@ -181,3 +189,134 @@ def test_remote_control_and_telnet_are_off(tmp_path):
     assert "Enabled extensions:" in stderr and "scrapy.extensions.corestats.CoreStats" in stderr
     assert "RemoteControl" not in stderr and "Remote control" not in stderr
     assert "TelnetConsole" not in stderr and "Telnet console listening" not in stderr
+
+
+# --- pages that stall or flood the crawler -------------------------------------------------------------
+
+
+def stall_web() -> Web:
+    """A page of 400k nested <div> (minutes of parsing) beside a chain of 20 normal pages, each served
+    in 0.25 s, that keep the crawler busy while the nested page is being extracted."""
+    deep = b"<html><body>" + b"<div>" * 400_000 + b'<a href="http://from-deep.example/">x</a></body></html>'
+    web = Web({"www.stall.example/": Resource(body=html("/deep", "/chain/1"))})
+    web.resources["www.stall.example/deep"] = Resource(body=deep)
+    for k in range(1, 21):
+        web.resources[f"www.stall.example/chain/{k}"] = Resource(
+            body=html(f"/chain/{k + 1}", f"http://ext{k}.example/"), delay=0.25
+        )
+    return web
+
+
+def test_a_page_that_stalls_the_parser_is_abandoned_and_the_crawl_goes_on(tmp_path):
+    """At the default BACKLINKS_EXTRACT_TIMEOUT the nested page is abandoned (counted, logged, not
+    indexed), requests go on while it is being parsed, and every other page is indexed."""
+    with Server(stall_web()) as proxy:
+        code, stderr, edges = crawl(proxy, tmp_path, ["http://www.stall.example/"])
+        log = list(proxy.web.log)
+    assert code == 0, stderr
+    assert "abandoned http://www.stall.example/deep: extraction took more than 5 s" in stderr
+    assert "'backlinks/extract_timeouts': 1," in stderr
+    assert "Traceback" not in stderr
+    targets = {e["target_url"] for e in edges}
+    assert {f"http://ext{k}.example/" for k in range(1, 21)} <= targets
+    assert "http://from-deep.example/" not in targets
+    (deep_at,) = [t for t, _, path in log if path == "/deep"]
+    during = [path for t, _, path in log if deep_at + 1 < t < deep_at + 4]
+    assert len(during) >= 4, log  # ~12 chain pages are requested while the parse runs
+
+
+def flood_web() -> Web:
+    flood = html(*(f"http://sink.example/l/{i}" for i in range(25_000)))
+    long_url = "http://sink.example/" + "a" * (1 << 20)
+    small = html(*(f"http://sink.example/s/{i}" for i in range(120)))
+    return Web(
+        {
+            "www.flood.example/": Resource(body=flood),
+            "www.flood.example/small": Resource(body=small),
+            "www.long.example/": Resource(
+                body=html(long_url, "http://sink.example/" + "b" * 3000, "http://ok.example/")
+            ),
+        }
+    )
+
+
+def test_links_per_page_are_capped_and_long_urls_dropped(tmp_path):
+    """25k distinct links on a page: the first 10,000 are indexed, the rest only counted. URLs longer
+    than BACKLINKS_MAX_URL_LENGTH (a 1 MB one among them) are neither stored nor followed. (Seeds only:
+    following 10,000 links would be a slow test of the same list.)"""
+    with Server(flood_web()) as proxy:
+        code, stderr, edges = crawl(
+            proxy,
+            tmp_path,
+            ["http://www.flood.example/", "http://www.long.example/"],
+            options=("--max-depth", "0"),
+        )
+    assert code == 0, stderr
+    flood = [e["target_url"] for e in edges if e["source_url"] == "http://www.flood.example/"]
+    assert sorted(flood) == sorted(f"http://sink.example/l/{i}" for i in range(10_000))
+    assert "'backlinks/links_over_cap': 15000," in stderr
+    long_page = {e["target_url"] for e in edges if e["source_url"] == "http://www.long.example/"}
+    assert long_page == {"http://ok.example/"}
+    assert "'backlinks/long_urls': 2," in stderr
+
+
+def test_only_the_links_within_the_cap_are_followed(tmp_path):
+    """The same rule seen from the requests: of 120 links with a cap of 50, the first 50 are fetched; and
+    a long URL, over BACKLINKS_MAX_URL_LENGTH, never is."""
+    with Server(flood_web()) as proxy:
+        code, stderr, edges = crawl(
+            proxy,
+            tmp_path,
+            ["http://www.flood.example/small", "http://www.long.example/"],
+            "BACKLINKS_MAX_LINKS_PER_PAGE=50",
+            options=("--max-depth", "1"),
+        )
+        fetched = proxy.web.fetched()
+    assert code == 0, stderr
+    sink = {url for url in fetched if url.startswith("sink.example/") and url != "sink.example/robots.txt"}
+    assert sink == {f"sink.example/s/{i}" for i in range(50)}
+    assert len(edges) == 51 and "'backlinks/links_over_cap': 70," in stderr
+
+
+# --- traps ----------------------------------------------------------------------------------------------
+
+
+def test_url_shapes_replace_tokens_holding_digits():
+    assert url_shape("http://a.example/cal/2026-11") == "/cal/#-#"
+    assert url_shape("http://a.example/archive/2024-03/msg00042.html") == "/archive/#-#/#.html"
+    assert url_shape("http://a.example/s?page=12&sort=new") == "/s?page=#&sort=new"
+    assert url_shape("http://a.example/about/team") is None
+    assert url_shape("http://a.example/") is None
+
+
+def test_a_calendar_trap_ends_early_and_a_numbered_archive_loses_nothing(tmp_path):
+    """At the default settings (host budget 5,000 pages): the calendar stops after BACKLINKS_TRAP_HOPS
+    (100) pages, far below 500, while all 1,080 messages of the archive, one URL pattern, are fetched."""
+    web = TrapWeb()
+    with Server(web) as proxy:
+        code, stderr, _ = crawl(proxy, tmp_path, ["http://www.trap-hub.example/"])
+        fetched = proxy.web.fetched()
+    assert code == 0, stderr
+    calendar = [url for url in fetched if url.startswith(f"{CALENDAR}/cal/")]
+    assert 90 <= len(calendar) <= 500
+    archive = {url.removeprefix(ARCHIVE) for url in fetched if url.startswith(f"{ARCHIVE}/archive/")}
+    assert set(web.messages) <= archive
+    assert len(archive) == len(web.messages) + 1 + 3 + 36  # and the index, years and months
+    assert "trap on events.example: not following /cal/#-# more than 100 hops deeper" in stderr
+    assert "'backlinks/trap_hops': 1," in stderr
+
+
+def test_the_shape_window_is_shared_by_the_workers_of_a_cluster(redis_server):
+    """Two workers' guards on one Redis: the depth one saw first bounds what the other follows."""
+    from backlinkspider.frontier.connection import connect
+
+    first = TrapGuard(3, 100, RedisDepths(connect(redis_server.url)))
+    second = TrapGuard(3, 100, RedisDepths(connect(redis_server.url)))
+    alone = TrapGuard(3, 100)  # a worker without the cluster's memory
+    assert first.allowed([("http://events.example/cal/2026-02", 2)]) == [True]
+    deep = [("http://events.example/cal/2036-05", 150), ("http://events.example/cal/2034-08", 102)]
+    assert second.allowed(deep) == [False, True]
+    assert alone.allowed(deep) == [True, True]
+    # Another host, another shape: its own window.
+    assert second.allowed([("http://other.example/cal/2040-01", 150)]) == [True]
+    assert second.allowed([("http://events.example/tag/a/tag/b/tag/", 3)]) == [False]  # repeated segment
