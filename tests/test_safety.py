@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST, run_cli
-from hostileweb import ARCHIVE, CALENDAR, Resource, Server, StubResolver, TrapWeb, Web, html
+from hostileweb import ARCHIVE, CALENDAR, Resource, Server, StubResolver, TrapWeb, Web, gzip_bomb, html
 
 from backlinkspider.addresses import PrivateAddressRefused, is_internal, refusal
 from backlinkspider.traps import RedisDepths, TrapGuard, url_shape
@@ -276,6 +276,49 @@ def test_only_the_links_within_the_cap_are_followed(tmp_path):
     sink = {url for url in fetched if url.startswith("sink.example/") and url != "sink.example/robots.txt"}
     assert sink == {f"sink.example/s/{i}" for i in range(50)}
     assert len(edges) == 51 and "'backlinks/links_over_cap': 70," in stderr
+
+
+def pathological_web() -> Web:
+    big = html("http://leak-big.example/") + b" " * (20 << 20)
+    return Web(
+        {
+            "www.fine.example/": Resource(body=html("http://ok.example/")),
+            # 20 MB announced by Content-Length, and 20 MB that only the connection's end delimits.
+            "www.big.example/": Resource(body=big),
+            "www.big.example/unannounced": Resource(body=big, send_length=False),
+            # 100 MB of zeros in 100 KB of gzip.
+            "www.bomb.example/": Resource(
+                body=gzip_bomb(100 << 20),
+                headers={"Content-Type": "text/html", "Content-Encoding": "gzip"},
+            ),
+            # One byte a second.
+            "www.slow.example/": Resource(body=html("http://leak-slow.example/"), bytes_per_second=1),
+        }
+    )
+
+
+def test_huge_compressed_and_slow_pages_end_within_the_download_limits(tmp_path):
+    """At the default DOWNLOAD_MAXSIZE (10 MiB) the 20 MB pages are cut off (the unannounced one after
+    about 10 MiB) and the gzip bomb is not inflated past it; the 1 byte/s page ends at DOWNLOAD_TIMEOUT.
+    Test-only override: DOWNLOAD_TIMEOUT=2 instead of 30, else this one test takes 90 s (3 tries); what is
+    tested is that the timeout ends the page, whatever its value. The crawl goes on and indexes the rest."""
+    seeds = [f"http://www.{name}.example/" for name in ("fine", "big", "bomb", "slow")]
+    with Server(pathological_web()) as proxy:
+        code, stderr, edges = crawl(
+            proxy, tmp_path, [*seeds, "http://www.big.example/unannounced"], "DOWNLOAD_TIMEOUT=2"
+        )
+        sent = dict(proxy.web.sent)
+    assert code == 0, stderr
+    assert {e["target_url"] for e in edges} == {"http://ok.example/"}
+    assert "Traceback" not in stderr
+    # The crawler hangs up soon after 10 MiB (what the sockets' buffers held was sent too).
+    assert sent["www.big.example/unannounced"] < 16 << 20
+    assert "larger than download max size (10485760) in request <GET http://www.big.example/>" in stderr
+    assert "larger than download max size (10485760) in request <GET http://www.big.example/unann" in stderr
+    assert "<200 http://www.bomb.example/> because its body" in stderr
+    assert "exceeded DOWNLOAD_MAXSIZE (10485760 B) during decompression" in stderr
+    assert "Getting http://www.slow.example/ took longer than 2.0 seconds" in stderr
+    assert sent.get("www.slow.example/", 0) < 30
 
 
 # --- traps ----------------------------------------------------------------------------------------------
