@@ -77,7 +77,7 @@ def extract_html(url: str, html: str, nofollow: bool = False) -> Page:
     base = url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
-        base = resolve(url, base_node.attributes["href"] or "") or url
+        base = resolve(url, base_node.attributes.get("href") or "") or url
     # (link_type, href, anchor, rel) in document order; a meta robots nofollow may come after links.
     found: list[tuple[str, str, str, str | None]] = []
     for node in tree.css(_SELECTOR):
