@@ -123,7 +123,7 @@ class TrapGuard:
         s = crawler.settings
         depths = None
         if s.get("REDIS_URL"):
-            # TODO(lead): the frontier's per-process Redis client, once it has one.
+            # The one place this module opens Redis (to become the frontier's per-process client).
             from backlinkspider.frontier.connection import connect
 
             depths = RedisDepths(connect(s.get("REDIS_URL")))
