@@ -175,6 +175,11 @@ class ExtractPool:
                 stats.inc_value("backlinks/links_over_cap", result.over_cap)
         d.callback(result.page)
 
+    def start(self) -> None:
+        """Start the workers now (the pool starts them all with its first task), so that the first pages
+        of the crawl do not wait for them."""
+        self.pool.schedule(_worker_init)
+
     def close(self) -> None:
         """Stop the workers (a page still in one is abandoned)."""
         self.pool.stop()

@@ -137,6 +137,7 @@ class BacklinksSpider(Spider):
         spider.traps = TrapGuard.from_crawler(crawler)
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
         spider.extraction = ExtractPool.from_crawler(crawler)
+        crawler.signals.connect(spider.extraction.start, signal=signals.spider_opened)
         crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
         network_errors = tuple(
             e if isinstance(e, type) else load_object(e) for e in settings.getlist("RETRY_EXCEPTIONS")
