@@ -87,7 +87,7 @@ def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UT
     base = url
     for base_node in tree.css("base[href]"):
         if not _in_foreign_content(base_node):
-            base = resolve(url, base_node.attributes["href"] or "", encoding) or url
+            base = resolve(url, base_node.attributes.get("href") or "", encoding) or url
             break
     # (link_type, href, anchor, rel) in document order; a meta robots nofollow may come after links.
     found: list[tuple[str, str, str, str | None]] = []

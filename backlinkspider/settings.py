@@ -19,10 +19,15 @@ COMMANDS_MODULE = "backlinkspider.commands"
 BACKLINKS_INDEX = os.environ.get("BACKLINKS_INDEX", DEFAULT_INDEX)  # sqlite:///backlinks.db
 # Pages fetched per host at most, so calendars and other endless URL spaces end.
 BACKLINKS_MAX_PAGES_PER_HOST = 5000
-# The trap guard beside it: URLs longer than this, or whose path repeats one segment this many times
-# (/a/b/a/b/a/b...), are not followed. 0 turns either check off.
+# Links to URLs longer than this are neither stored nor followed (0 = no limit).
 BACKLINKS_MAX_URL_LENGTH = 2048
+# The trap guard beside the budget: URLs whose path repeats one segment this many times (/a/b/a/b/a/b...)
+# are not followed (0 = off).
 BACKLINKS_MAX_SEGMENT_REPEATS = 3
+# ... and URLs more than this many link hops deeper than the first link to a URL of the same shape (path
+# with numbers as #) on the same host: a calendar of "next month" links ends after this many pages (0 = off;
+# backlinkspider/traps.py).
+BACKLINKS_TRAP_HOPS = 100
 # "all": follow links to any host. "seeds": stay on the seeds' registered domains.
 BACKLINKS_SCOPE = "all"
 # Follow nofollow links (they are still indexed as nofollow) to discover more pages.
@@ -67,6 +72,18 @@ BACKLINKS_FRONTIER_BATCH = frontier.BATCH_SIZE  # 500
 # A live progress line on the terminal (backlinks crawl turns it on).
 BACKLINKS_PROGRESS = False
 
+# --- safety (see the README's "Safety") -------------------------------------------------------------------
+
+# Fetch internal addresses (127/8, 10/8, 169.254.169.254, names resolving to them ...): off, so a crawler on
+# a cloud machine cannot be pointed at its own network. Links to them are indexed either way.
+BACKLINKS_ALLOW_PRIVATE_ADDRESSES = False
+# Links are extracted in this many worker processes, off the reactor; a page whose extraction takes longer
+# than BACKLINKS_EXTRACT_TIMEOUT seconds is abandoned (its worker killed and replaced), counted and logged.
+BACKLINKS_EXTRACT_PROCESSES = 2
+BACKLINKS_EXTRACT_TIMEOUT = 5.0
+# Of one page's links, the first this many (document order) are stored and followed; the rest are counted.
+BACKLINKS_MAX_LINKS_PER_PAGE = 10000
+
 # --- Scrapy, for a polite broad crawl -------------------------------------------------------------------
 
 # USER_AGENT is built from BACKLINKS_CONTACT_URL unless set explicitly.
@@ -86,6 +103,10 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control HTTP server (it runs Python sent to it): off, like the telnet console.
+REMOTE_CONTROL_ENABLED = False
+# Scrapy's caching resolver, refusing names that resolve to internal addresses (backlinkspider.addresses).
+TWISTED_DNS_RESOLVER = "backlinkspider.addresses.PrivateAddressResolver"
 LOG_LEVEL = "INFO"
 # The spider reads 3xx responses and meta refreshes itself: each is an edge, then a request.
 REDIRECT_ENABLED = False
@@ -103,6 +124,8 @@ DOWNLOADER_MIDDLEWARES = {
     "backlinkspider.middlewares.HostBudgetMiddleware": 120,
     # Only with REDIS_URL: the per-host delay that holds across all workers.
     "backlinkspider.frontier.politeness.ClusterPolitenessMiddleware": 130,
+    # After RetryMiddleware (550), so a name refused by the resolver is a skip, not retried.
+    "backlinkspider.addresses.PrivateAddressMiddleware": 560,
 }
 ITEM_PIPELINES = {
     "backlinkspider.pipelines.IndexPipeline": 300,

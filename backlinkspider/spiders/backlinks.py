@@ -7,7 +7,6 @@ even when its target was already crawled or is disallowed by robots.txt, and the
 
 from __future__ import annotations
 
-import collections
 import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -17,13 +16,16 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
 from backlinkspider import __version__
-from backlinkspider.extract import REDIRECT, Link, Page, extract
+from backlinkspider.extract import REDIRECT, Link, Page
+from backlinkspider.extractpool import ExtractionAbandoned, ExtractPool
 from backlinkspider.seeds import read_seeds
 from backlinkspider.signals import pages_done
+from backlinkspider.traps import TrapGuard
 from backlinkspider.urls import BadURL, host_of, registered_domain, use_suffix_list
 
 if TYPE_CHECKING:
@@ -92,19 +94,6 @@ def _whole_number(name: str, value: str | int | None, minimum: int) -> int | Non
     return number
 
 
-def looks_like_trap(url: str, max_length: int, max_repeats: int) -> bool:
-    """True for URLs that endless URL spaces generate: too long, or a path segment repeated again and
-    again (relative links that stack up: /a/b/a/b/a/b/...)."""
-    if max_length and len(url) > max_length:
-        return True
-    if max_repeats:
-        path = url.split("/", 3)[3].split("?", 1)[0] if url.count("/") >= 3 else ""
-        counts = collections.Counter(seg for seg in path.split("/") if seg)
-        if counts and max(counts.values()) >= max_repeats:
-            return True
-    return False
-
-
 class NetworkErrorsOnOneLine(logging.Filter):
     """Scrapy logs a full traceback when robots.txt cannot be fetched: on a broad crawl, where dead hosts
     are routine, that floods the log. For network errors (Scrapy's RETRY_EXCEPTIONS) keep the one line."""
@@ -136,8 +125,8 @@ class BacklinksSpider(Spider):
     # Read from the settings in from_crawler.
     scope: str
     follow_nofollow: bool
-    max_url_length: int
-    max_segment_repeats: int
+    extraction: ExtractPool
+    traps: TrapGuard
     unreachable: bool = False
     resumed: bool = False
 
@@ -191,9 +180,11 @@ class BacklinksSpider(Spider):
         jobdir = settings.get("JOBDIR")
         spider.resumed = bool(jobdir) and Path(jobdir, "requests.seen").exists()
         spider.follow_nofollow = settings.getbool("BACKLINKS_FOLLOW_NOFOLLOW")
-        spider.max_url_length = settings.getint("BACKLINKS_MAX_URL_LENGTH")
-        spider.max_segment_repeats = settings.getint("BACKLINKS_MAX_SEGMENT_REPEATS")
+        spider.traps = TrapGuard.from_crawler(crawler)
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
+        spider.extraction = ExtractPool.from_crawler(crawler)
+        crawler.signals.connect(spider.extraction.start, signal=signals.spider_opened)
+        crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
         network_errors = tuple(
             e if isinstance(e, type) else load_object(e) for e in settings.getlist("RETRY_EXCEPTIONS")
         )
@@ -244,15 +235,25 @@ class BacklinksSpider(Spider):
             return f"nothing was fetched from the {len(self.seeds):,} seed URL(s) (see the errors above)"
         return None
 
-    def parse(self, response: Response) -> Iterable[Page | Request]:
+    async def parse(self, response: Response) -> AsyncIterator[Page | Request]:
         self.crawler.stats.inc_value("backlinks/pages")
-        page = extract(response)
+        try:
+            page = await maybe_deferred_to_future(self.extraction.extract(response))
+        except ExtractionAbandoned as exc:
+            # A skip like a robots.txt refusal: what the index knows of the page stays as it is.
+            self.logger.warning("abandoned %s: %s", response.url, exc)
+            self.crawler.signals.send_catch_log(pages_done, urls=[response.url])
+            return
         yield page
         depth = response.meta.get("depth", 0)
+        follow = []
         for link in page.links:
             next_depth = depth if link.link_type == REDIRECT else depth + 1
             if self._should_follow(link, next_depth):
-                yield self.request(link.target_url, next_depth)
+                follow.append((link.target_url, next_depth))
+        for (url, next_depth), allowed in zip(follow, self.traps.allowed(follow), strict=True):
+            if allowed:
+                yield self.request(url, next_depth)
 
     def on_error(self, failure: Failure) -> Iterable[Page]:
         """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;
@@ -296,9 +297,4 @@ class BacklinksSpider(Spider):
             return False
         if url.split("?", 1)[0].lower().endswith(_SKIPPED_SUFFIXES):
             return False
-        if self.scope == "seeds" and registered_domain(host_of(url)) not in self.seed_domains:
-            return False
-        if looks_like_trap(url, self.max_url_length, self.max_segment_repeats):
-            self.crawler.stats.inc_value("backlinks/trap_urls")
-            return False
-        return True
+        return not (self.scope == "seeds" and registered_domain(host_of(url)) not in self.seed_domains)
