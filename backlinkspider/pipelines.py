@@ -7,12 +7,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from itemadapter import ItemAdapter, is_item
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from backlinkspider.extract import Page
 from backlinkspider.index import CrawledPage, Edge, IndexUnavailable, LinkIndex, open_index, redact
 from backlinkspider.signals import pages_done
 from backlinkspider.urls import host_of, registered_domain
@@ -20,26 +20,42 @@ from backlinkspider.urls import host_of, registered_domain
 logger = logging.getLogger(__name__)
 
 
-def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
-    """The edges of a page as the index stores them: with hosts and registered domains, and without
-    internal links unless ``keep_internal``."""
-    source_host = host_of(page.url)
+def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
+    """The edges of a page item as the index stores them: with hosts and registered domains, and without
+    internal links unless ``keep_internal``.
+
+    A page item is any item (dict, dataclass, attrs, scrapy.Item; read through itemadapter) with ``url``
+    (str), ``links`` (a list of ``{target_url, link_type, anchor_text, nofollow, ugc, sponsored}``: only
+    ``target_url`` is required; ``link_type`` defaults to "text", the rest to "" and false) and optionally
+    ``failed`` (true: the fetch failed). ``extract.Page`` is one."""
+    adapter = ItemAdapter(page)
+    url = adapter["url"]
+    source_host = host_of(url)
     source_domain = registered_domain(source_host)
     edges = []
-    for link in page.links:
-        target_host = host_of(link.target_url)
+    for link in adapter.get("links") or ():
+        # A dict (or any item) per link, or an object with these attributes (our Link, a NamedTuple).
+        get = (
+            ItemAdapter(link).get
+            if is_item(link)
+            else lambda name, default, link=link: getattr(link, name, default)
+        )
+        target_url = get("target_url", None)
+        if not isinstance(target_url, str):
+            raise ValueError(f"a link of {url} has no target_url string")
+        target_host = host_of(target_url)
         target_domain = registered_domain(target_host)
         if target_domain == source_domain and not keep_internal:
             continue
         edges.append(
             Edge(
-                page.url,
-                link.target_url,
-                link.link_type,
-                link.anchor_text,
-                link.nofollow,
-                link.ugc,
-                link.sponsored,
+                url,
+                target_url,
+                get("link_type", "text"),
+                get("anchor_text", ""),
+                bool(get("nofollow", False)),
+                bool(get("ugc", False)),
+                bool(get("sponsored", False)),
                 source_host,
                 source_domain,
                 target_host,
@@ -104,9 +120,12 @@ class IndexPipeline:
         logger.info("indexing to %s", redact(self.uri))
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, Page):
+        if is_item(item) and isinstance(ItemAdapter(item).get("url"), str):
+            adapter = ItemAdapter(item)
             edges = page_edges(item, self.keep_internal)
-            self.pending.append(CrawledPage(item.url, datetime.now(UTC), edges, item.failed))
+            self.pending.append(
+                CrawledPage(adapter["url"], datetime.now(UTC), edges, bool(adapter.get("failed", False)))
+            )
             self.pending_edges += len(edges)
             if (
                 self.pending_edges >= self.batch_size
