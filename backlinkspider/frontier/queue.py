@@ -186,8 +186,10 @@ else
       if n >= count then break end
     end
   until n >= count or not progress or delay > 0
-  redis.call('SET', KEYS[2], n, 'EX', 600)
-  if n > 0 then redis.call('ZADD', KEYS[3], now, worker) end
+  if n > 0 then
+    redis.call('SET', KEYS[2], n, 'EX', 600)
+    redis.call('ZADD', KEYS[3], now, worker)
+  end
   if dropped > 0 then redis.call('INCRBY', DROPPED, dropped) end
 end
 local wait = -1
