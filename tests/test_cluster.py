@@ -110,7 +110,8 @@ def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow
             re.search(rb'"url":"http://([^"]+)"', client.hget("backlinks:leases", t)).group(1).decode()
             for t in tokens
         }
-        seen_before = {u: n for u, n in web.requests_per_url().items() if u in urls}
+        counts = web.requests_per_url()
+        seen_before = {u: counts.get(u, 0) for u in urls}
         replacement = worker(env, db, *args, "-s", "BACKLINKS_IDLE_TIMEOUT=2")
         assert survivor.wait(timeout=300) == 0 and replacement.wait(timeout=300) == 0
     finally:
@@ -118,12 +119,11 @@ def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow
     fetched = web.requests_per_url()
     failing = web.failing_urls()
     assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))  # nothing lost
-    # Its leased URLs are fetched again, and soon: within the TTL after its last heartbeat (one beat
-    # before the kill at most), plus a host delay and an answer.
-    again = [t for t, host, path, _ in web.log if f"{host}{path}" in seen_before and t > killed_at]
-    refetched = {u for u in seen_before if fetched[u] > seen_before[u]}
-    assert refetched, "the dead worker's URLs came back"
-    assert max(again) - killed_at <= TTL + 1, max(again) - killed_at
+    # Every URL it held is fetched again, and they are back soon: a TTL after its last heartbeat (at
+    # most one beat, TTL/5, before the kill), plus an answer.
+    assert {u for u in seen_before if fetched[u] > seen_before[u]} == set(seen_before)
+    back = min(t for t, host, path, _ in web.log if f"{host}{path}" in seen_before and t > killed_at)
+    assert back - killed_at <= TTL + TTL / 5 + 1, back - killed_at
     assert len(fetched_twice(web, failing)) <= in_flight
 
 
@@ -139,9 +139,9 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
             db = tmp_path / "outage.db"
             args = [
                 "-s",
-                "BACKLINKS_HOST_DELAY=0.3",
+                "BACKLINKS_HOST_DELAY=0.2",
                 "-s",
-                "CONCURRENT_REQUESTS=2",
+                "CONCURRENT_REQUESTS=4",
                 "-s",
                 "LOGSTATS_INTERVAL=2",
                 "-s",
@@ -149,7 +149,7 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
             ]
             logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
             procs = [worker(env, db, *args, seeds=HUB, log=logs[0]), worker(env, db, *args, log=logs[1])]
-            for pages, seconds in ((40, 20), (110, 180)):
+            for pages, seconds in ((40, 20), (100, 180)):
                 while len(web.log) < pages:
                     assert all(p.poll() is None for p in procs), "the crawl ended before the outage"
                     time.sleep(0.05)
@@ -162,7 +162,7 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
     finally:
         server.stop()
     fetched = web.requests_per_url()
-    assert len(fetched) > 110 + 20, "there was work left after the second outage"
+    assert len(fetched) > 100 + 20, "there was work left after the second outage"
     assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))
     assert fetched_twice(web, set()) == {}
     for log in logs:

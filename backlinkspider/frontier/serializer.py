@@ -66,7 +66,7 @@ def dumps(request: Request, spider: Spider | None) -> str:
     d = {k: v for k, v in d.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
     try:
         entry = json.dumps(d, separators=(",", ":"), allow_nan=False)
-        check(json.loads(entry), entry)
+        check(d, entry)
     except (TypeError, ValueError) as exc:
         raise Unserializable(f"{request.url}: meta, cb_kwargs or cookies are not JSON: {exc}") from None
     return entry
@@ -139,7 +139,7 @@ def _depth(obj: Any) -> int:
     deepest, stack = 0, [(obj, 1)]
     while stack:
         node, level = stack.pop()
-        if isinstance(node, dict | list):
+        if isinstance(node, dict | list | tuple):
             deepest = max(deepest, level)
             if level > defaults.MAX_JSON_DEPTH:
                 break
