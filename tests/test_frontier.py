@@ -417,3 +417,25 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and "made with dupefilter=bloom" in errors[0], errors
     assert "'finish_reason': 'frontier_unavailable'" in log.read_text()
+
+
+def test_backlinks_crawl_is_a_cluster_worker_too(cluster, tmp_path):
+    _web, server, env = cluster
+    db = tmp_path / "cli.db"
+    res = run_cli(
+        "crawl",
+        "http://alice.github.io/",
+        "--index",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "BACKLINKS_SCOPE=seeds",
+        "-s",
+        "BACKLINKS_IDLE_TIMEOUT=1",
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert ("http://alice.github.io/", "http://bob.github.io/") in {
+        (r["source_url"], r["target_url"]) for r in export(db)
+    }
+    assert int(redis.Redis.from_url(server.url).get("backlinks:queued")) == 0

@@ -1,9 +1,10 @@
 """The one Redis connection of a worker process, shared by every component that needs Redis.
 
 ``redis_for(crawler)`` is the accessor: the scheduler, the host budget and any other component (a trap
-guard, an extension) call it and get the same ``Connection``; ``.client`` is its redis-py client. Its
-``call(fn, *args)`` runs ``fn(*args)`` (which uses ``.client``) on one daemon thread, never on the reactor, and returns a Deferred; calls run one at
-a time in the order made, so a retried push, a completion and a pop never overtake each other.
+guard, an extension) call it and get the same ``Connection``; ``.client`` is its redis-py client.
+``call(fn, *args)`` runs ``fn(*args)`` (which uses ``.client``) on one daemon thread, never on the
+reactor, and returns a Deferred; calls run one at a time in the order made, so a retried push, a
+completion and a pop never overtake each other.
 
 A Redis that cannot be reached (restarting, loading its append-only file, a network cut) is waited for:
 every call is retried with exponential backoff (capped at 5 s) for as long as it takes, the reactor keeps
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 
 from backlinkspider.index import redact
@@ -55,6 +55,9 @@ class Connection:
     """A Redis client and the thread that runs its calls, retrying through outages."""
 
     def __init__(self, url: str) -> None:
+        from twisted.internet import reactor  # installed by now (imported at the top, it would install one)
+
+        self._reactor: Any = reactor
         self.url = url
         # No retries inside redis-py: every failure reaches call(), which counts it and waits.
         self.client = redis.Redis.from_url(
@@ -87,9 +90,9 @@ class Connection:
             try:
                 result = self._retrying(fn, args)
             except BaseException as exc:  # handed to the Deferred's errback, on the reactor
-                reactor.callFromThread(d.errback, exc)
+                self._reactor.callFromThread(d.errback, exc)
             else:
-                reactor.callFromThread(d.callback, result)
+                self._reactor.callFromThread(d.callback, result)
 
     def _retrying(self, fn: Callable[..., Any], args: tuple) -> Any:
         delay = 0.2

@@ -70,8 +70,8 @@ class RedisScheduler:
         self.outages_seen = 0
         self.frontier: Frontier | None = None
         self.spider: Spider | None = None
-        self.pump = LoopingCall(self.tick)
-        self.beat = LoopingCall(self.heartbeat)
+        self.pump = LoopingCall(self._guarded, self.tick)
+        self.beat = LoopingCall(self._guarded, self.heartbeat)
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.on_pages_done, signal=pages_done)
 
@@ -191,14 +191,15 @@ class RedisScheduler:
         d.addBoth(done)
 
     def fill(self) -> None:
-        """Lease as many requests as there are free download slots, from hosts ready now."""
+        """Lease requests from hosts ready now: enough for the free download slots and as many again, so a
+        slot that frees up finds its next request here rather than waiting for a round trip to Redis."""
         if self.popping or self.closing or self.conn is None or self.frontier is None:
             return
         if time.monotonic() < self.ready_at:
             return
         engine = self.crawler.engine
         active = len(engine.downloader.active) if engine is not None else 0
-        want = min(self.concurrency - active - len(self.local), _POP_MAX)
+        want = min(2 * self.concurrency - active - len(self.local), _POP_MAX)
         if want <= 0:
             return
         self.popping = True
@@ -286,6 +287,13 @@ class RedisScheduler:
         d = self.conn.call(self.frontier.heartbeat, self.ttl, since, busy, figures)
         d.addCallbacks(beaten, self._failed, errbackArgs=("heartbeat",))
         d.addBoth(done)
+
+    def _guarded(self, step: Any) -> None:
+        """A looping step that fails is logged; the loop (the heartbeat!) goes on."""
+        try:
+            step()
+        except Exception:
+            logger.exception("frontier %s failed", step.__name__)
 
     def _failed(self, failure: Failure, what: str) -> None:
         logger.error("frontier %s failed: %s", what, failure.getErrorMessage())
