@@ -195,33 +195,39 @@ def _redis(url: str) -> Redis:
         raise Failure(str(exc)) from None
 
 
+set_option = click.option(
+    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Any Scrapy or BACKLINKS_* setting."
+)
+
+
 @cli.command()
 @click.argument("urls", nargs=-1)
 @click.option("--seeds-file", type=click.Path(dir_okay=False), help="A file of seed URLs, one a line.")
 @redis_option
-def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str) -> None:
+@set_option
+def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, overrides: tuple[str, ...]) -> None:
     """Push seed URLs into the cluster's shared frontier (deduplicated like any other request)."""
-    from scrapy import Request
     from scrapy.utils.request import fingerprint
 
-    from backlinkspider.frontier import serializer
-    from backlinkspider.frontier.dupefilter import from_settings
+    from backlinkspider.frontier.queue import Frontier, push_item
+    from backlinkspider.spiders.backlinks import BacklinksSpider
 
     seeds = _read_seeds(urls, seeds_file)
     if not seeds:
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
     server = _redis(redis_url)
-    filt = from_settings(server, _settings())
-    new = filt.push_new(
-        [(fingerprint(Request(u, meta={"verbatim_url": True})), 0, serializer.dumps(u, 0, 0)) for u in seeds]
-    )
+    frontier = Frontier(server, "seed", _dupefilter(server, _settings(overrides)))
+    spider = BacklinksSpider()
+    requests = [spider.request(url, 0) for url in seeds]
+    new, _ = frontier.push([push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests])
     click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
 
 
 @cli.command()
 @click.option("--watch", is_flag=True, help="Refresh every 2 seconds until interrupted.")
 @redis_option
-def status(watch: bool, redis_url: str) -> None:
+@set_option
+def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
     """The cluster: frontier size, URLs seen, leased requests, and per worker pages, links and pages/s."""
     import time
 
@@ -229,31 +235,49 @@ def status(watch: bool, redis_url: str) -> None:
     from rich.live import Live
 
     server = _redis(redis_url)
+    filt = _dupefilter(server, _settings(overrides))
     if not watch:
-        Console().print(_status_table(server, _settings()))
+        Console().print(_status_table(server, filt))
         return
-    with Live(_status_table(server, _settings()), auto_refresh=False) as live:
+    with Live(_status_table(server, filt), auto_refresh=False) as live:
         try:
             while True:
                 time.sleep(2)
-                live.update(_status_table(server, _settings()), refresh=True)
+                live.update(_status_table(server, filt), refresh=True)
         except KeyboardInterrupt:
             pass
 
 
-def _settings() -> Settings:
+def _settings(overrides: tuple[str, ...] = ()) -> Settings:
     from scrapy.settings import Settings
 
     settings = Settings()
     settings.setmodule("backlinkspider.settings", priority="project")
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
+        settings.set(name, value, priority="cmdline")
     return settings
 
 
-def _status_table(server: Any, settings: Settings) -> Table:
+def _dupefilter(server: Any, settings: Any) -> Any:
+    """The cluster's dupefilter, as the settings ask and as the cluster agrees (else a one-line error)."""
+    from backlinkspider.frontier.dupefilter import FrontierConfigError, from_settings
+
+    try:
+        filt = from_settings(settings)
+        filt.setup(server)
+    except FrontierConfigError as exc:
+        raise Failure(str(exc)) from None
+    return filt
+
+
+def _status_table(server: Any, filt: Any) -> Table:
     from rich.table import Table
 
     from backlinkspider.frontier import defaults
-    from backlinkspider.frontier.dupefilter import from_settings
+    from backlinkspider.frontier.queue import status
 
     workers = []
     for key in sorted(server.scan_iter(match=defaults.WORKERS_PATTERN)):
@@ -282,10 +306,10 @@ def _status_table(server: Any, settings: Settings) -> Table:
         f"{total['pages_per_s']:,.1f}",
         style="bold",
     )
+    f = status(server)
     table.caption = (
-        f"frontier {server.zcard(defaults.QUEUE_KEY):,}  seen {from_settings(server, settings).seen():,}"
-        f"  leased {server.zcard(defaults.LEASES_KEY):,}  workers {len(workers)}"
-        f"  dropped entries {int(server.get(defaults.DROPPED_KEY) or 0):,}"
+        f"frontier {f['queued']:,} on {f['hosts']:,} hosts  seen {filt.seen(server):,}"
+        f"  leased {f['leased']:,}  workers {len(workers)}  dropped entries {f['dropped']:,}"
     )
     return table
 

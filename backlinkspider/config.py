@@ -87,7 +87,6 @@ SETTINGS = {
         Setting("BACKLINKS_LOST_AFTER_FAILURES", int, minimum=1),
         Setting("BACKLINKS_WRITE_RETRY_SECONDS", float, minimum=0),
         Setting("BACKLINKS_IDLE_TIMEOUT", float, minimum=0),
-        Setting("BACKLINKS_LEASE_SECONDS", float, positive=True),
         Setting("BACKLINKS_HOST_DELAY", float, minimum=0),
         Setting("BACKLINKS_DUPEFILTER", str, choices=("set", "bloom")),
         Setting("BACKLINKS_BLOOM_CAPACITY", int, minimum=1),

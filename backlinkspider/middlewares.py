@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import collections
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from backlinkspider.frontier.defaults import BUDGET_KEY
 from backlinkspider.urls import host_of
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from backlinkspider.frontier.connection import Connection
 
 
 class HostBudgetMiddleware:
@@ -18,26 +24,27 @@ class HostBudgetMiddleware:
     and robots.txt, so duplicates and disallowed pages cost nothing. 0 turns it off.
 
     With ``REDIS_URL`` the count is the cluster's (a Redis counter per host, kept for a day), so N workers
-    together fetch no more than the budget.
+    together fetch no more than the budget; it is counted through the process's one Redis connection, off
+    the reactor.
     """
 
-    def __init__(self, budget: int, stats: Any, server: Any = None) -> None:
+    def __init__(self, budget: int, stats: Any, redis: Connection | None = None) -> None:
         self.budget = budget
         self.stats = stats
-        self.server = server
+        self.redis = redis
         self.fetched: collections.Counter[str] = collections.Counter()
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> HostBudgetMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> HostBudgetMiddleware:
         budget = crawler.settings.getint("BACKLINKS_MAX_PAGES_PER_HOST")
         if budget <= 0:
             raise NotConfigured
-        server = None
+        redis = None
         if crawler.settings.get("REDIS_URL"):
-            from backlinkspider.frontier.connection import connect
+            from backlinkspider.frontier.connection import redis_for
 
-            server = connect(crawler.settings.get("REDIS_URL"))
-        mw = cls(budget, crawler.stats, server)
+            redis = redis_for(crawler)
+        mw = cls(budget, crawler.stats, redis)
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         return mw
 
@@ -48,16 +55,19 @@ class HostBudgetMiddleware:
         if isinstance(state, dict):
             self.fetched = state.setdefault("host_budget", self.fetched)
 
-    def process_request(self, request: Request) -> None:
+    def _spend(self, key: str) -> int:
+        assert self.redis is not None
+        pipe = self.redis.client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 86400, nx=True)
+        return int(pipe.execute()[0]) - 1
+
+    async def process_request(self, request: Request) -> None:
         if request.meta.get("dont_obey_robotstxt"):  # robots.txt itself
             return
         host = host_of(request.url)
-        if self.server is not None:
-            key = BUDGET_KEY % host
-            pipe = self.server.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, 86400, nx=True)
-            spent = pipe.execute()[0] - 1
+        if self.redis is not None:
+            spent = await maybe_deferred_to_future(self.redis.call(self._spend, BUDGET_KEY % host))
         else:
             spent = self.fetched[host]
             self.fetched[host] += 1

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from itemadapter import ItemAdapter, is_item
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from backlinkspider.extract import Page
 from backlinkspider.index import BadRow, CrawledPage, LinkIndex, open_index, page_edges
 from backlinkspider.redact import redact
 from backlinkspider.signals import pages_done
@@ -111,12 +111,18 @@ class IndexPipeline:
         logger.info("indexing to %s", redact(self.uri))
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Page):
+        if not is_item(item) or not isinstance(ItemAdapter(item).get("url"), str):
             return item
+        adapter = ItemAdapter(item)
         try:
-            page = CrawledPage(item.url, datetime.now(UTC), page_edges(item, self.keep_internal), item.failed)
+            page = CrawledPage(
+                adapter["url"],
+                datetime.now(UTC),
+                page_edges(item, self.keep_internal),
+                bool(adapter.get("failed", False)),
+            )
         except Exception as exc:  # an item no index can take (a URL that is not one ...): counted, not fatal
-            logger.error("page not indexed: %r: %s", getattr(item, "url", item), exc)
+            logger.error("page not indexed: %r: %s", adapter.get("url"), exc)
             self.stats.inc_value("backlinks/pages_not_indexed")
             return item
         if self.gave_up:

@@ -57,9 +57,11 @@ BACKLINKS_PSL_FILE = os.environ.get("BACKLINKS_PSL_FILE", "")
 REDIS_URL = os.environ.get("REDIS_URL")
 # A worker with no work closes after this many seconds (0 = never).
 BACKLINKS_IDLE_TIMEOUT = frontier.IDLE_TIMEOUT  # 300
-# A leased request not completed in this many seconds (its worker died) goes back to the frontier.
-BACKLINKS_LEASE_SECONDS = frontier.LEASE_SECONDS  # 300
-# Seconds between the starts of two requests to one host, across all workers (0 = off).
+# A worker whose heartbeat (every TTL/5 s) has been missing this many seconds while Redis was up is dead:
+# its leased requests go back to the frontier.
+BACKLINKS_HEARTBEAT_TTL = frontier.HEARTBEAT_TTL  # 15
+# Seconds between two requests to one host, across all workers: the frontier pops a host's next request
+# only this long after its last one (0 = off).
 BACKLINKS_HOST_DELAY = frontier.HOST_DELAY  # 1.0
 # "set": exact, 16 bytes of Redis per URL plus overhead. "bloom": a Bloom filter of about 1.8 bytes per
 # URL at 0.1%, for BACKLINKS_BLOOM_CAPACITY URLs at BACKLINKS_BLOOM_ERROR_RATE false positives.
@@ -122,10 +124,12 @@ DOWNLOADER_MIDDLEWARES = {
     "backlinkspider.robots.RobotsTxtMiddleware": 100,
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
     "backlinkspider.middlewares.HostBudgetMiddleware": 120,
-    # Only with REDIS_URL: the per-host delay that holds across all workers.
-    "backlinkspider.frontier.politeness.ClusterPolitenessMiddleware": 130,
     # After RetryMiddleware (550), so a name refused by the resolver is a skip, not retried.
     "backlinkspider.addresses.PrivateAddressMiddleware": 560,
+}
+# With REDIS_URL: the cluster frontier's scheduler (see backlinkspider/frontier/addon.py).
+ADDONS = {
+    "backlinkspider.frontier.addon.ClusterFrontier": 0,
 }
 ITEM_PIPELINES = {
     "backlinkspider.pipelines.IndexPipeline": 300,

@@ -123,10 +123,10 @@ class TrapGuard:
         s = crawler.settings
         depths = None
         if s.get("REDIS_URL"):
-            # The one place this module opens Redis (to become the frontier's per-process client).
-            from backlinkspider.frontier.connection import connect
+            # The process's one Redis client (the frontier's). One short call per page, on the reactor.
+            from backlinkspider.frontier.connection import redis_for
 
-            depths = RedisDepths(connect(s.get("REDIS_URL")))
+            depths = RedisDepths(redis_for(crawler).client)
         return cls(
             s.getint("BACKLINKS_MAX_SEGMENT_REPEATS"), s.getint("BACKLINKS_TRAP_HOPS"), depths, crawler
         )

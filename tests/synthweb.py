@@ -12,6 +12,10 @@ relative and protocol-relative hrefs, padding whitespace).
 
 Every served page is reachable by plain links: the seed (the hub) links to each site's home page, and
 each home page to every page of its site.
+
+As hostile as the real web when asked: ``latency`` delays every answer (a slow web, where more requests
+in flight go faster); ``faults`` adds a host whose pages answer 503 every time or hang for ``hang``
+seconds without a byte (longer than the crawler's download timeout), beside one page that works.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HUB = "http://www.hub-directory.com/"
 IDN_HOST = "xn--bcher-caf-j4a4r.de"  # bücher-café.de, as its pages are served
 CALENDAR_HOST = "calendar.trapville.org"
+FAULT_HOST = "www.flaky-hosting.net"
 WORDS = [
     "garden",
     "seeds",
@@ -157,8 +162,20 @@ class SyntheticWeb:
     """Generate the web for ``seed``; ``bulk_sites`` x ``pages_per_site`` random pages beside the
     hand-made ones."""
 
-    def __init__(self, seed: int = 7, bulk_sites: int = 24, pages_per_site: int = 10) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        bulk_sites: int = 24,
+        pages_per_site: int = 10,
+        latency: float = 0.0,
+        faults: bool = False,
+        hang: float = 4.0,
+    ) -> None:
         self.rng = random.Random(seed)
+        self.latency = latency  # seconds every answer waits
+        self.hang = hang  # seconds a hanging page waits before answering
+        self.failing: set[str] = set()  # "host/path" of pages that always answer 503
+        self.hanging: set[str] = set()  # "host/path" of pages that answer only after ``hang`` seconds
         self.resources: dict[str, Resource] = {}  # "host/path?query" -> what is served
         self.robots: dict[str, str] = {}
         self.domains: dict[str, str] = {}  # host -> registered domain, as the generator knows it
@@ -170,6 +187,8 @@ class SyntheticWeb:
         self.aborted: list[str] = []  # "host/path" of responses the client stopped reading
         self._bulk(bulk_sites, pages_per_site)
         self._special()
+        if faults:
+            self._faults()
         self._homes()
 
     # --- ground truth -------------------------------------------------------------------------------
@@ -200,6 +219,10 @@ class SyntheticWeb:
     # --- serving -------------------------------------------------------------------------------------
 
     def lookup(self, host: str, path: str) -> Resource:
+        if host + path in self.failing:
+            return Resource(
+                503, b"<html><body>Service unavailable</body></html>", headers={"Retry-After": "1"}
+            )
         if path == "/robots.txt":
             if host in self.robots:
                 return Resource(200, self.robots[host].encode(), "text/plain")
@@ -366,6 +389,22 @@ class SyntheticWeb:
             "Events calendar",
         )
         self._serve(hub, listed=False)
+
+    def _faults(self) -> None:
+        """A host whose pages fail: three always answer 503, two hang; one works and links out."""
+        self._site(FAULT_HOST, "flaky-hosting.net")
+        for kind, count, bucket in (("busy", 3, self.failing), ("hang", 2, self.hanging)):
+            for i in range(count):
+                url = f"http://{FAULT_HOST}/{kind}/{i}"
+                bucket.add(url.split("://", 1)[1])
+                self.site_pages[FAULT_HOST].append(url)
+        p = self._page(f"http://{FAULT_HOST}/ok")
+        p.link("http://bob.github.io/", "http://bob.github.io/", "bob.github.io", "Bob, who hosts with us")
+        self._serve(p)
+
+    def failing_urls(self) -> set[str]:
+        """URLs (as the crawler spells them) that never give a page: every fetch fails."""
+        return {f"http://{key}" for key in self.failing | self.hanging}
 
     def _calendar_page(self, month: int) -> tuple[str, list[Edge]]:
         """An endless calendar: every month links to the next one."""
@@ -723,6 +762,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = "/" + path
         with self.web.log_lock:
             self.web.log.append((time.monotonic(), host, path, self.headers.get("User-Agent", "")))
+        if self.web.latency:
+            time.sleep(self.web.latency)
+        if host + path in self.web.hanging:
+            time.sleep(self.web.hang)  # the client has given up by now
         self._send(self.web.lookup(host, path))
 
     def do_CONNECT(self) -> None:
@@ -731,13 +774,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send(self, res: Resource) -> None:
-        self.send_response(res.status)
-        self.send_header("Content-Type", res.content_type)
-        self.send_header("Content-Length", str(len(res.body)))
-        for name, value in res.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
         try:
+            self.send_response(res.status)
+            self.send_header("Content-Type", res.content_type)
+            self.send_header("Content-Length", str(len(res.body)))
+            for name, value in res.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
             self.wfile.write(res.body)
         except (BrokenPipeError, ConnectionResetError):
             # The crawler stopped reading (a body it does not parse).

@@ -102,72 +102,7 @@ def test_two_workers_crawl_as_one(cluster, tmp_path):
     both = [Path(tmp_path / f"w{i}.log").read_text() for i in (1, 2)]
     assert all("'backlinks/pages'" in log for log in both), "both workers crawled"
     client = redis.Redis.from_url(server.url)
-    assert client.zcard("backlinks:queue") == 0 and client.zcard("backlinks:leases") == 0
-
-
-def test_a_killed_worker_loses_no_page(cluster, tmp_path):
-    web, server, env = cluster
-    db = tmp_path / "kill.db"
-    # Pages fetched again after the kill count against the (cluster-wide) host budget too: give it room.
-    slow = [
-        "-s",
-        "BACKLINKS_HOST_DELAY=0.05",
-        "-s",
-        "BACKLINKS_LEASE_SECONDS=3",
-        "-s",
-        "CONCURRENT_REQUESTS=4",
-        "-s",
-        "BACKLINKS_MAX_PAGES_PER_HOST=60",
-    ]
-    first = worker(env, db, *slow, seeds=HUB)
-    deadline = time.monotonic() + 120
-    while len(web.log) < 80 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    leased = redis.Redis.from_url(server.url).zcard("backlinks:leases")
-    assert leased > 0, "the killed worker held leases"
-    second = worker(env, db, *slow, "-s", "BACKLINKS_IDLE_TIMEOUT=8")
-    assert second.wait(timeout=300) == 0
-    assert {edge_key(r) for r in export(db)} == truth(web)
-
-
-def test_a_hostile_queue_entry_is_dropped_not_executed(cluster, tmp_path):
-    web, server, env = cluster
-    marker = tmp_path / "pwned"
-
-    class Exploit:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    client = redis.Redis.from_url(server.url)
-    client.zadd(
-        "backlinks:queue",
-        {
-            pickle.dumps(Exploit()): -10,
-            b"{not json": -10,
-            json.dumps({"u": "http://x.org/", "d": 0, "p": 0, "_class": "os.system"}): -10,
-            json.dumps({"u": "javascript:alert(1)", "d": 0, "p": 0}): -10,
-        },
-    )
-    log = tmp_path / "w.log"
-    w = worker(
-        env,
-        tmp_path / "h.db",
-        "-s",
-        "BACKLINKS_HOST_DELAY=0",
-        "-s",
-        "BACKLINKS_IDLE_TIMEOUT=2",
-        seeds="http://alice.github.io/",
-        log=log,
-    )
-    assert w.wait(timeout=120) == 0
-    assert not marker.exists()
-    text = log.read_text()
-    assert text.count("dropped a bad frontier entry") == 4 and "'frontier/dropped': 4" in text
-    assert int(client.get("backlinks:dropped")) == 4
-    assert client.zcard("backlinks:leases") == 0  # dropped entries leave no lease behind
-    assert "alice.github.io/" in web.requests_per_url()  # and the worker went on
+    assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
 
 
 def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
@@ -176,7 +111,8 @@ def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
     args = ["-s", "BACKLINKS_HOST_DELAY=0.25", "-s", "BACKLINKS_SCOPE=seeds"]
     workers = [worker(env, db, *args, seeds="http://www.site0.com/"), worker(env, db, *args)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
-    times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com")
+    # robots.txt is each worker's own (Scrapy's download slot spaces it); the frontier spaces the pages.
+    times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com" and path != "/robots.txt")
     assert len(times) >= 8
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.25 - 0.02, gaps
@@ -254,54 +190,6 @@ def test_redis_unreachable_or_wrong_password_is_one_line(cluster, tmp_path):
     assert len(errors) == 1 and "cannot reach Redis" in errors[0] and "Traceback" not in res.stderr
 
 
-def test_a_redis_restart_mid_crawl_is_ridden_out(tmp_path, proxy_env):
-    web = SyntheticWeb()
-    server = RedisServer(tmp_path, persist=True).start()
-    try:
-        with ProxyServer(web) as proxy:
-            env = {**proxy_env, "http_proxy": proxy.url, "https_proxy": proxy.url, "REDIS_URL": server.url}
-            db = tmp_path / "restart.db"
-            w = worker(
-                env,
-                db,
-                "-s",
-                "BACKLINKS_HOST_DELAY=0.05",
-                "-s",
-                "CONCURRENT_REQUESTS=4",
-                "-s",
-                "BACKLINKS_IDLE_TIMEOUT=8",
-                seeds=HUB,
-            )
-            while len(web.log) < 60:
-                time.sleep(0.05)
-            server.stop()  # SIGTERM: Redis writes its append-only file and exits
-            time.sleep(2)
-            server.start()
-            assert w.wait(timeout=300) == 0
-            assert {edge_key(r) for r in export(db)} == truth(web)
-    finally:
-        server.stop()
-
-
-def test_bloom_false_positive_rate_is_within_its_bound(redis_server):
-    from backlinkspider.frontier.dupefilter import BloomDupeFilter
-
-    client = redis.Redis.from_url(redis_server.url)
-    capacity, rate = 20_000, 0.01
-    bloom = BloomDupeFilter(client, capacity, rate)
-    rng = __import__("random").Random(3)
-    inserted = [rng.randbytes(20) for _ in range(capacity)]
-    for i in range(0, capacity, 500):
-        bloom.push_new([(fp, 0, "x") for fp in inserted[i : i + 500]])
-    assert bloom.push_new([(inserted[7], 0, "x")]) == 0  # no false negatives
-    assert all(bloom.might_contain(inserted))
-    fresh = [rng.randbytes(20) for _ in range(50_000)]
-    measured = sum(bloom.might_contain(fresh)) / len(fresh)
-    assert measured <= rate * 1.2, measured  # 50k trials: the 1.2 covers sampling noise at p = 1%
-    assert capacity * (1 - rate) <= bloom.seen() <= capacity  # a few inserts collided: false positives
-    assert bloom.bits / capacity == pytest.approx(9.59, rel=0.01) and bloom.hashes == 7
-
-
 def test_tls_and_password(tmp_path):
     """rediss:// with a password: the same commands work over TLS."""
     server = RedisServer(tmp_path, password="s3cret", tls=True).start()
@@ -314,3 +202,240 @@ def test_tls_and_password(tmp_path):
         assert run_cli("status", env=plain).returncode == 1  # no TLS, no talk
     finally:
         server.stop()
+
+
+# --- the scripts, one at a time ------------------------------------------------------------------------
+
+
+def frontier_for(client, worker="w", dupefilter=None):
+    from backlinkspider.frontier.dupefilter import SetDupeFilter
+    from backlinkspider.frontier.queue import Frontier
+
+    filt = dupefilter or SetDupeFilter()
+    filt.setup(client)
+    return Frontier(client, worker, filt)
+
+
+def items_for(frontier, urls, depth=0, dont_filter=False, token=""):
+    from scrapy.utils.request import fingerprint
+
+    from backlinkspider.frontier.queue import push_item
+    from backlinkspider.spiders.backlinks import BacklinksSpider
+
+    spider = BacklinksSpider()
+    out = []
+    for url in urls:
+        request = spider.request(url, depth, dont_filter=dont_filter)
+        out.append(push_item(request, spider, frontier.dupefilter, fingerprint(request), token))
+    return out
+
+
+def wait_for_uptime(client, seconds):
+    while client.info("server")["uptime_in_seconds"] < seconds:
+        time.sleep(0.2)
+
+
+def test_a_lease_reaped_from_a_silent_worker_is_not_completed_by_it(redis_server):
+    from backlinkspider.frontier.queue import status
+
+    client = redis.Redis.from_url(redis_server.url)
+    a, b = frontier_for(client, "a"), frontier_for(client, "b")
+    a.push(items_for(a, ["http://x.org/"]))
+    a.heartbeat(1, 0, True, {})
+    [(token_a, _)], *_ = a.pop(4, "a:1:", 0, 3)
+    wait_for_uptime(client, 2)  # Redis up for more than a TTL
+    time.sleep(1.2)  # a is silent for more than a TTL
+    now, _, _ = b.heartbeat(1, 0, False, {})
+    assert b.heartbeat(1, now, False, {})[1:] == (0, 0), "b has not yet seen Redis for a TTL itself"
+    time.sleep(1.1)
+    assert b.heartbeat(1, now, False, {})[1:] == (1, 1)  # a's lease is back, a is gone
+    [(token_b, _)], *_ = b.pop(4, "b:1:", 0, 3)
+    assert token_b != token_a
+    assert a.complete([token_a]) == 0, "the old holder's late completion touches nothing"
+    assert client.hexists("backlinks:leases", token_b)
+    assert b.complete([token_b]) == 1
+    assert status(client) == {"queued": 0, "hosts": 0, "leased": 0, "dropped": 0}
+
+
+def test_nobody_is_reaped_after_a_redis_restart_until_a_ttl_has_passed(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    a, b = frontier_for(client, "a"), frontier_for(client, "b")
+    a.push(items_for(a, ["http://x.org/"]))
+    a.heartbeat(60, 0, True, {})
+    a.pop(4, "a:1:", 0, 3)
+    client.zadd("backlinks:heartbeats", {"a": 1.0})  # a's last beat long ago ...
+    # ... but Redis itself has been up for less than the TTL: a may have been waiting for it.
+    assert b.heartbeat(60, 1.0, False, {})[1:] == (0, 0)
+    assert client.hlen("backlinks:leases") == 1
+
+
+def test_per_host_queues_pop_ready_hosts_round_robin_lowest_depth_first(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client)
+    for depth in (3, 1, 2, 0):
+        f.push(items_for(f, [f"http://big.org/{depth}"], depth=depth))
+    f.push(items_for(f, ["http://a.org/", "http://b.org/"], depth=5))
+    pairs, dropped, wait, hosts, _ = f.pop(10, "p1:", 0.4, 3)
+    urls = [json.loads(entry)["url"] for _, entry in pairs]
+    assert sorted(urls) == ["http://a.org/", "http://b.org/", "http://big.org/0"] and dropped == 0
+    assert hosts == 1 and 0.3 < wait <= 0.4  # big.org waits for its delay
+    assert f.pop(10, "p2:", 0.4, 3)[0] == []
+    time.sleep(wait + 0.01)
+    pairs, *_ = f.pop(10, "p3:", 0.4, 3)
+    assert [json.loads(e)["url"] for _, e in pairs] == ["http://big.org/1"]
+    # a retried pop (its reply lost) answers the same leases, and leases nothing more
+    assert f.pop(10, "p3:", 0.4, 3)[0] == pairs
+    assert client.hlen("backlinks:leases") == 4
+    # without a delay (once big.org's slot has come), one host's entries come out together
+    time.sleep(0.41)
+    pairs, *_ = frontier_for(client, "z").pop(10, "p4:", 0, 3)
+    assert [json.loads(e)["url"] for _, e in pairs] == ["http://big.org/2", "http://big.org/3"]
+
+
+def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client)
+    assert f.push(items_for(f, ["http://x.org/"])) == (1, 0)
+    [(token, _)], *_ = f.pop(1, "p1:", 0, 3)
+    assert f.push(items_for(f, ["http://x.org/"])) == (0, 1)  # a duplicate
+    assert f.push(items_for(f, ["http://x.org/"], dont_filter=True, token=token)) == (1, 0)  # a retry
+    assert client.hlen("backlinks:leases") == 0 and int(client.get("backlinks:queued")) == 1
+    assert f.complete([token]) == 0
+
+
+def test_a_request_whose_meta_is_not_json_is_refused_at_push():
+    from scrapy import Request
+
+    from backlinkspider.frontier import serializer
+
+    with pytest.raises(serializer.Unserializable, match=r"http://x.org/: meta.*not JSON"):
+        serializer.dumps(Request("http://x.org/", meta={"when": object()}), None)
+    request = Request("http://x.org/", method="POST", body=b"\xff\x00a=1", headers={"X-A": b"\xe9"})
+    back = serializer.loads(serializer.dumps(request, None), None)
+    assert (back.method, back.body, back.headers[b"X-A"]) == ("POST", b"\xff\x00a=1", b"\xe9")
+
+
+HOSTILE = {
+    "a pickle": None,  # filled in the test (it needs the marker path)
+    "deeply nested JSON": '{"url":"http://evil.example/","meta":{"x":' + "[" * 100_000 + "]" * 100_000 + "}}",
+    "a lone surrogate": '{"url":"http://evil.example/\\ud800"}',
+    "invalid UTF-8": b'{"url":"http://evil.example/\xff\xfe"}',
+    "a depth of 10**400": '{"url":"http://evil.example/d","meta":{"depth":1' + "0" * 400 + "}}",
+    "a depth of 1e400": '{"url":"http://evil.example/e","meta":{"depth":1e400}}',
+    "a _class to import": json.dumps({"url": "http://evil.example/c", "_class": "os.system"}),
+    "a javascript: URL": json.dumps({"url": "javascript:alert(1)"}),
+    "not a spider method": json.dumps({"url": "http://evil.example/m", "callback": "name"}),
+    "not JSON": "{not json",
+}
+
+
+def test_hostile_queue_entries_are_dropped_counted_and_leave_no_lease(cluster, tmp_path):
+    web, server, env = cluster
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    entries = {**HOSTILE, "a pickle": pickle.dumps(Exploit())}
+    client = redis.Redis.from_url(server.url)
+    client.zadd("backlinks:q:evil.example", {entry: i for i, entry in enumerate(entries.values())})
+    client.zadd("backlinks:hosts", {"evil.example": 0})
+    client.set("backlinks:queued", len(entries))
+    log = tmp_path / "w.log"
+    w = worker(
+        env,
+        tmp_path / "h.db",
+        "-s",
+        "BACKLINKS_HOST_DELAY=0",
+        "-s",
+        "BACKLINKS_IDLE_TIMEOUT=2",
+        seeds="http://alice.github.io/",
+        log=log,
+    )
+    assert w.wait(timeout=120) == 0
+    assert not marker.exists()
+    text = log.read_text()
+    assert f"'frontier/dropped': {len(entries)}" in text, text[-3000:]
+    assert int(client.get("backlinks:dropped")) == len(entries)
+    assert client.hlen("backlinks:leases") == 0  # dropped entries leave no lease behind
+    assert "Traceback" not in text
+    assert "alice.github.io/" in web.requests_per_url()  # and the worker went on
+    assert "'finish_reason': 'finished'" in text
+
+
+def test_bloom_false_positive_rate_is_within_its_bound(redis_server):
+    from backlinkspider.frontier.dupefilter import BloomDupeFilter
+
+    client = redis.Redis.from_url(redis_server.url)
+    capacity, rate = 20_000, 0.01
+    bloom = BloomDupeFilter(capacity, rate)
+    f = frontier_for(client, dupefilter=bloom)
+    rng = __import__("random").Random(3)
+    inserted = [rng.randbytes(20) for _ in range(capacity)]
+    for i in range(0, capacity, 500):
+        f.push([(bloom.marks(fp), False, "h.org", 0, "x", "") for fp in inserted[i : i + 500]])
+    assert f.push([(bloom.marks(inserted[7]), False, "h.org", 0, "x", "")]) == (0, 1)  # no false negatives
+    assert all(bloom.might_contain(client, inserted))
+    fresh = [rng.randbytes(20) for _ in range(50_000)]
+    measured = sum(bloom.might_contain(client, fresh)) / len(fresh)
+    assert measured <= rate * 1.2, measured  # 50k trials: the 1.2 covers sampling noise at p = 1%
+    assert capacity * (1 - rate) <= bloom.seen(client) <= capacity  # a few inserts collided
+    assert bloom.bits / capacity == pytest.approx(9.59, rel=0.01) and bloom.hashes == 7
+
+
+def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
+    _web, server, env = cluster
+    bloom = ["-s", "BACKLINKS_DUPEFILTER=bloom", "-s", "BACKLINKS_BLOOM_CAPACITY=10000"]
+    res = run_cli("seed", "http://alice.github.io/", *bloom, env=env)
+    assert res.returncode == 0, res.stderr
+    client = redis.Redis.from_url(server.url)
+    assert client.exists("backlinks:seen:bloom") and not client.exists("backlinks:seen")
+    assert client.hget("backlinks:seen:bloom:params", "capacity") == b"10000"
+    assert "seen 1" in run_cli("status", *bloom, env=env).stdout
+    for args, says in (
+        ([], "made with dupefilter=bloom"),  # the default, set, against a bloom cluster
+        (["-s", "BACKLINKS_DUPEFILTER=bloom"], "capacity=10000"),
+        ([*bloom, "-s", "BACKLINKS_BLOOM_ERROR_RATE=0.01"], "error_rate=0.001"),
+    ):
+        for command in ("seed", "status"):
+            res = run_cli(command, *(["http://bob.github.io/"] if command == "seed" else []), *args, env=env)
+            assert res.returncode == 1 and res.stderr.count("\n") == 1 and says in res.stderr, res.stderr
+    res = run_cli(
+        "seed",
+        "http://bob.github.io/",
+        "-s",
+        "BACKLINKS_DUPEFILTER=bloom",
+        "-s",
+        "BACKLINKS_BLOOM_CAPACITY=1000000000",
+        env=env,
+    )
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "2^32" in res.stderr, res.stderr
+    # a worker asking for another filter: one error line, and it crawls nothing
+    log = tmp_path / "w.log"
+    assert worker(env, tmp_path / "c.db", log=log).wait(timeout=120) == 0
+    errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and "made with dupefilter=bloom" in errors[0], errors
+    assert "'finish_reason': 'frontier_unavailable'" in log.read_text()
+
+
+def test_backlinks_crawl_is_a_cluster_worker_too(cluster, tmp_path):
+    _web, server, env = cluster
+    db = tmp_path / "cli.db"
+    res = run_cli(
+        "crawl",
+        "http://alice.github.io/",
+        "--index",
+        f"sqlite:///{db}",
+        *FAST,
+        "-s",
+        "BACKLINKS_SCOPE=seeds",
+        "-s",
+        "BACKLINKS_IDLE_TIMEOUT=1",
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert ("http://alice.github.io/", "http://bob.github.io/") in {
+        (r["source_url"], r["target_url"]) for r in export(db)
+    }
+    assert int(redis.Redis.from_url(server.url).get("backlinks:queued")) == 0

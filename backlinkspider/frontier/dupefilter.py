@@ -1,126 +1,155 @@
-"""Which URLs the cluster has seen, checked and recorded together with the push to the queue: one
-script call per batch of requests, atomic, so two workers never both take one URL as new.
+"""Which URLs the cluster has seen: the marks a request's fingerprint sets, checked and set by the push
+script (``queue``) together with the push, one script call per batch, so two workers never both take one
+URL as new.
 
 ``SetDupeFilter`` (the default) is exact: a set of 16-byte fingerprints (scrapy-redis keeps 40-character
 hex strings: about 88 bytes of Redis memory per URL; see bench/frontier_bench.py for ours).
 ``BloomDupeFilter`` bounds memory: a Bloom filter on a plain Redis bitmap (no module: Debian's Redis has no
 ``BF.*``), sized from ``BACKLINKS_BLOOM_CAPACITY`` and ``BACKLINKS_BLOOM_ERROR_RATE``: m = -n ln p / (ln 2)²
 bits and k = (m / n) ln 2 hash positions, from two 64-bit halves of the fingerprint (double hashing). At
-0.1% it takes 14.4 bits (1.8 bytes) per URL; one bitmap holds up to 2³² bits (about 298M URLs at 0.1%).
-A false positive means one URL is never crawled, with probability at most the error rate at capacity.
+0.1% it takes 14.4 bits (1.8 bytes) per URL; one bitmap holds at most 2³² bits (about 298M URLs at 0.1%),
+and a capacity it cannot hold at the asked rate is an error, not a silent cap.
+
+The cluster's choice (set or bloom) and the Bloom filter's parameters are stored in Redis by the first
+worker or ``backlinks seed``; anyone asking for others gets ``FrontierConfigError``, one line.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from backlinkspider.frontier import defaults
 
-Item = tuple[bytes, int, str]  # (fingerprint, queue score, entry)
+if TYPE_CHECKING:
+    import redis
+    from scrapy.settings import BaseSettings
 
-# KEYS: seen set, queue. ARGV: fingerprint, score, entry, fingerprint, score, entry, ...
-_SET_PUSH = """
-local added = 0
-for i = 1, #ARGV, 3 do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i + 2])
-    added = added + 1
+_MAX_BITS = 2**32
+
+
+class FrontierConfigError(ValueError):
+    """This worker's frontier settings disagree with the cluster's, or cannot work; one line."""
+
+
+# KEYS: config, bloom params. ARGV: dupefilter kind, then the Bloom parameters as field, value pairs.
+# Returns "" when they agree (stored if new), else what the cluster has.
+_AGREE = """
+local kind = redis.call('HGET', KEYS[1], 'dupefilter')
+if not kind then redis.call('HSET', KEYS[1], 'dupefilter', ARGV[1]); kind = ARGV[1] end
+if kind ~= ARGV[1] then return 'dupefilter=' .. kind end
+if #ARGV > 1 then
+  if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('HSET', KEYS[2], unpack(ARGV, 2)) end
+  for i = 2, #ARGV, 2 do
+    local have = redis.call('HGET', KEYS[2], ARGV[i])
+    if have ~= ARGV[i + 1] then
+      local all = redis.call('HGETALL', KEYS[2])
+      local parts = {}
+      for j = 1, #all, 2 do parts[#parts + 1] = all[j] .. '=' .. all[j + 1] end
+      return table.concat(parts, ' ')
+    end
   end
 end
-return added
-"""
-
-# KEYS: bitmap, queue, counter. ARGV: k, then per item: k bit offsets, score, entry.
-_BLOOM_PUSH = """
-local k = tonumber(ARGV[1])
-local added = 0
-local i = 2
-while i <= #ARGV do
-  local new = false
-  for j = 0, k - 1 do
-    if redis.call('SETBIT', KEYS[1], ARGV[i + j], 1) == 0 then new = true end
-  end
-  if new then
-    redis.call('ZADD', KEYS[2], ARGV[i + k], ARGV[i + k + 1])
-    added = added + 1
-  end
-  i = i + k + 2
-end
-if added > 0 then redis.call('INCRBY', KEYS[3], added) end
-return added
+return ''
 """
 
 
 class SetDupeFilter:
-    def __init__(self, server: redis.Redis) -> None:
-        self.server = server
-        self._push = server.register_script(_SET_PUSH)
+    kind = "set"
+    key = defaults.SEEN_KEY
 
-    def push_new(self, items: Sequence[Item]) -> int:
-        """Push the items whose fingerprint was not seen; returns how many were new."""
-        args: list = []
-        for fingerprint, score, entry in items:
-            args += [fingerprint[:16], score, entry]
-        return self._push(keys=[defaults.SEEN_KEY, defaults.QUEUE_KEY], args=args) if args else 0
+    def marks(self, fingerprint: bytes) -> list[bytes | int]:
+        return [fingerprint[:16]]
 
-    def seen(self) -> int:
-        return self.server.scard(defaults.SEEN_KEY)
+    def setup(self, client: redis.Redis) -> None:
+        _agree(client, self.kind, [])
+
+    def seen(self, client: redis.Redis) -> int:
+        return int(client.scard(defaults.SEEN_KEY))
 
 
 class BloomDupeFilter:
-    def __init__(self, server: redis.Redis, capacity: int, error_rate: float) -> None:
+    kind = "bloom"
+    key = defaults.BLOOM_KEY
+
+    def __init__(self, capacity: int, error_rate: float) -> None:
         if capacity < 1 or not 0 < error_rate < 1:
-            raise ValueError("BACKLINKS_BLOOM_CAPACITY must be >= 1 and BACKLINKS_BLOOM_ERROR_RATE in (0, 1)")
-        self.server = server
-        self.bits = min(math.ceil(-capacity * math.log(error_rate) / math.log(2) ** 2), 2**32)
+            raise FrontierConfigError(
+                "BACKLINKS_BLOOM_CAPACITY must be >= 1 and BACKLINKS_BLOOM_ERROR_RATE in (0, 1)"
+            )
+        self.capacity, self.error_rate = capacity, error_rate
+        self.bits = math.ceil(-capacity * math.log(error_rate) / math.log(2) ** 2)
+        if self.bits > _MAX_BITS:
+            most = math.floor(_MAX_BITS * math.log(2) ** 2 / -math.log(error_rate))
+            raise FrontierConfigError(
+                f"BACKLINKS_BLOOM_CAPACITY={capacity:,} at BACKLINKS_BLOOM_ERROR_RATE={error_rate} needs "
+                f"{self.bits:,} bits; one Redis bitmap holds 2^32 (at most {most:,} URLs at that rate)"
+            )
         self.hashes = max(1, round(self.bits / capacity * math.log(2)))
-        self._push = server.register_script(_BLOOM_PUSH)
+
+    def params(self) -> list[str]:
+        return [
+            "capacity",
+            str(self.capacity),
+            "error_rate",
+            repr(self.error_rate),
+            "bits",
+            str(self.bits),
+            "hashes",
+            str(self.hashes),
+        ]
+
+    def setup(self, client: redis.Redis) -> None:
+        _agree(client, self.kind, self.params())
         # Allocate the whole bitmap at once: grown bit by bit, Redis over-allocates it by up to 1 MB.
-        server.eval(
+        client.eval(
             "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SETBIT', KEYS[1], ARGV[1], 0) end",
             1,
             defaults.BLOOM_KEY,
             self.bits - 1,
         )
 
-    def offsets(self, fingerprint: bytes) -> list[int]:
+    def marks(self, fingerprint: bytes) -> list[int]:
         h1 = int.from_bytes(fingerprint[:8], "big")
         h2 = int.from_bytes(fingerprint[8:16], "big") | 1
         return [(h1 + i * h2) % self.bits for i in range(self.hashes)]
 
-    def push_new(self, items: Sequence[Item]) -> int:
-        args: list = [self.hashes]
-        for fingerprint, score, entry in items:
-            args += [*self.offsets(fingerprint), score, entry]
-        if len(args) == 1:
-            return 0
-        return self._push(keys=[defaults.BLOOM_KEY, defaults.QUEUE_KEY, defaults.SEEN_COUNT_KEY], args=args)
-
-    def might_contain(self, fingerprints: Sequence[bytes]) -> list[bool]:
+    def might_contain(self, client: redis.Redis, fingerprints: Sequence[bytes]) -> list[bool]:
         """Whether each fingerprint may have been added (false positives at the error rate), adding nothing."""
-        pipe = self.server.pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         for fingerprint in fingerprints:
-            for offset in self.offsets(fingerprint):
+            for offset in self.marks(fingerprint):
                 pipe.getbit(defaults.BLOOM_KEY, offset)
         bits = pipe.execute()
         k = self.hashes
         return [all(bits[i * k : (i + 1) * k]) for i in range(len(fingerprints))]
 
-    def seen(self) -> int:
-        return int(self.server.get(defaults.SEEN_COUNT_KEY) or 0)
+    def seen(self, client: redis.Redis) -> int:
+        return int(client.get(defaults.SEEN_COUNT_KEY) or 0)
 
 
-def from_settings(server: redis.Redis, settings) -> SetDupeFilter | BloomDupeFilter:
+DupeFilter = SetDupeFilter | BloomDupeFilter
+
+
+def _agree(client: redis.Redis, kind: str, params: list[str]) -> None:
+    have = client.eval(_AGREE, 2, defaults.CONFIG_KEY, defaults.BLOOM_PARAMS_KEY, kind, *params)
+    if have:
+        asked = (
+            " ".join(f"{params[i]}={params[i + 1]}" for i in range(0, len(params), 2)) or f"dupefilter={kind}"
+        )
+        raise FrontierConfigError(
+            f"the cluster's frontier was made with {have.decode()}; this one asks for {asked}"
+            " (use the same BACKLINKS_DUPEFILTER and BACKLINKS_BLOOM_* everywhere)"
+        )
+
+
+def from_settings(settings: BaseSettings | Any) -> DupeFilter:
     kind = settings.get("BACKLINKS_DUPEFILTER", defaults.DUPEFILTER)
     if kind == "set":
-        return SetDupeFilter(server)
+        return SetDupeFilter()
     if kind == "bloom":
         return BloomDupeFilter(
-            server,
-            settings.getint("BACKLINKS_BLOOM_CAPACITY"),
-            settings.getfloat("BACKLINKS_BLOOM_ERROR_RATE"),
+            settings.getint("BACKLINKS_BLOOM_CAPACITY"), settings.getfloat("BACKLINKS_BLOOM_ERROR_RATE")
         )
-    raise ValueError(f"BACKLINKS_DUPEFILTER must be 'set' or 'bloom', not {kind!r}")
+    raise FrontierConfigError(f"BACKLINKS_DUPEFILTER must be 'set' or 'bloom', not {kind!r}")

@@ -1,84 +1,377 @@
-"""The shared priority queue, with leases.
+"""The shared frontier: per-host queues with a next-allowed time, and leases a live worker keeps.
 
-A worker that pops entries *leases* them: they move, in one atomic script, from the queue to a lease
-set that expires ``lease_seconds`` later (Redis' clock, so workers' clocks do not matter). The worker
-``complete()``s a lease when the page's edges are in the index. Any worker's ``reap()`` puts expired
-leases back in the queue, so a page popped by a worker that then died (SIGKILL, OOM, a lost node) is
-crawled by another: at-least-once, and the index is idempotent, so twice is harmless.
+The model of Heritrix's and URLFrontier's queues and of Scrapy's own downloader slots:
+
+- each host has a queue (``q:HOST``, lowest depth first) and, while it holds entries, a place in
+  ``hosts`` scored by the time (Redis' clock) its next request may start;
+- ``pop`` takes the hosts that are ready now, the longest-waiting first (round robin), one entry from
+  each, and moves each host's next-allowed time ``BACKLINKS_HOST_DELAY`` ahead: the cluster-wide delay
+  decides what is popped, nobody sleeps holding a download slot, and a host with 90% of the frontier gets
+  one request per delay like any other;
+- a popped entry is *leased* under a random token to the worker that popped it, and ``complete`` removes
+  it only if that token still holds it (compare-and-delete), so a late completion by a worker that lost
+  its lease touches nothing;
+- a lease lives as long as its worker's heartbeat (``heartbeat`` renews all of them at once); a worker
+  whose heartbeat has been missing for ``BACKLINKS_HEARTBEAT_TTL`` seconds *while the reaping worker saw
+  Redis up the whole time* is dead, and its leases go back to the queues. After an outage of any length
+  every reaper waits one TTL before reaping, and live workers renew first: nobody is taken for dead
+  because Redis was.
+
+Every entry is checked where it is read: the pop script drops (counts, never leases) any entry that is
+too big, nested too deeply, not an http(s) URL, or whose depth or priority is not an integer in range; the
+worker checks the rest (``serializer.loads``) and drops a bad one with ``drop``, which clears its lease in
+the same script. Every script is safe to retry after a lost reply: a retried pop returns the leases the
+first one made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import redis
+from backlinkspider.frontier import defaults, serializer
 
-from backlinkspider.frontier import defaults
+if TYPE_CHECKING:
+    import redis
+    from scrapy import Request, Spider
 
-# KEYS: queue, leases, lease entries. ARGV: how many, lease seconds.
-_POP = """
-local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #items == 0 then return items end
-redis.call('ZREM', KEYS[1], unpack(items))
-local now = redis.call('TIME')
-local expiry = tonumber(now[1]) + tonumber(ARGV[2])
-for _, entry in ipairs(items) do
-  local ok, obj = pcall(cjson.decode, entry)
-  local id = entry
-  if ok and type(obj) == 'table' and type(obj.u) == 'string' then id = obj.u end
-  redis.call('ZADD', KEYS[2], expiry, id)
-  redis.call('HSET', KEYS[3], id, entry)
+    from backlinkspider.frontier.dupefilter import DupeFilter
+
+# (marks, dont_filter, host, score, entry, lease token to complete or "")
+PushItem = tuple[Sequence[bytes | int], bool, str, float, str, str]
+
+
+def push_item(
+    request: Request, spider: Spider | None, dupefilter: DupeFilter, fingerprint: bytes, token: str = ""
+) -> PushItem:
+    """What ``Frontier.push`` takes for a request; raises serializer.Unserializable."""
+    entry = serializer.dumps(request, spider)
+    host = urlsplit(request.url).hostname or ""
+    if not host or len(host) > defaults.MAX_HOST_LENGTH:
+        raise serializer.Unserializable(f"{request.url}: no host")
+    return dupefilter.marks(fingerprint), request.dont_filter, host, -request.priority, entry, token
+
+
+_COMMON = """
+local HOSTS, LEASES, QUEUED, DROPPED = '$HOSTS', '$LEASES', '$QUEUED', '$DROPPED'
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-return items
-"""
-
-# KEYS: leases, lease entries, queue. ARGV: at most how many.
-_REAP = """
-local now = redis.call('TIME')
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]), 'LIMIT', 0, tonumber(ARGV[1]))
-for _, id in ipairs(ids) do
-  local entry = redis.call('HGET', KEYS[2], id)
-  if entry then
-    local score = 0
-    local ok, obj = pcall(cjson.decode, entry)
-    if ok and type(obj) == 'table' and tonumber(obj.p) then score = -tonumber(obj.p) end
-    redis.call('ZADD', KEYS[3], score, entry)
+local function enqueue(host, score, entry)
+  if redis.call('ZADD', '$QPREFIX' .. host, score, entry) == 1 then redis.call('INCR', QUEUED) end
+  if not redis.call('ZSCORE', HOSTS, host) then
+    redis.call('ZADD', HOSTS, tonumber(redis.call('GET', '$NEXTPREFIX' .. host) or '0'), host)
   end
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
 end
-return #ids
+-- a lease record: host TAB score TAB worker TAB entry
+local function requeue(token)
+  local rec = redis.call('HGET', LEASES, token)
+  if not rec then return 0 end
+  local a = string.find(rec, '\\t', 1, true)
+  local b = string.find(rec, '\\t', a + 1, true)
+  local c = string.find(rec, '\\t', b + 1, true)
+  enqueue(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, c + 1))
+  redis.call('HDEL', LEASES, token)
+  return 1
+end
+"""
+
+# KEYS: seen (set or bitmap), held set of this worker, seen counter.
+# ARGV: mode ("set" | "bloom"), then per item: n, n marks, dont_filter (0|1), host, score, entry, token.
+_PUSH = """
+local mode = ARGV[1]
+local i, added, duplicates, newbits = 2, 0, 0, 0
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local new = false
+  for j = 1, n do
+    if mode == 'set' then
+      if redis.call('SADD', KEYS[1], ARGV[i + j]) == 1 then new = true end
+    elseif redis.call('SETBIT', KEYS[1], ARGV[i + j], 1) == 0 then new = true end
+  end
+  if new and mode == 'bloom' then newbits = newbits + 1 end
+  i = i + n + 1
+  if new or ARGV[i] == '1' then
+    enqueue(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    added = added + 1
+  else
+    duplicates = duplicates + 1
+  end
+  if ARGV[i + 4] ~= '' and redis.call('HDEL', LEASES, ARGV[i + 4]) == 1 then
+    redis.call('SREM', KEYS[2], ARGV[i + 4])
+  end
+  i = i + 5
+end
+if newbits > 0 then redis.call('INCRBY', KEYS[3], newbits) end
+return {added, duplicates}
+"""
+
+# KEYS: held set of this worker, this pop's answer key, busy workers, heartbeats.
+# ARGV: count, worker, delay, token prefix, seconds a heartbeat or busy mark stays fresh,
+#       entry bytes, JSON depth, URL length, depth, priority (the bounds).
+# Returns {token, entry, token, entry, ...}, dropped, seconds until a host is ready (-1: none queued),
+# hosts queued, work elsewhere (fresh busy marks of other workers + leases of workers gone silent).
+_POP = """
+local count, worker, delay, prefix = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local fresh = tonumber(ARGV[5])
+local maxbytes, maxjson, maxurl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local maxdepth, maxprio = tonumber(ARGV[9]), tonumber(ARGV[10])
+local now = now_s()
+local out, dropped = {}, 0
+local function int_in(v, lo, hi)
+  return type(v) == 'number' and v == math.floor(v) and v >= lo and v <= hi
+end
+local function valid(host, entry)
+  if #entry > maxbytes or #host > $MAXHOST or string.find(host, '[%s]') then return false end
+  local ok, obj = pcall(cjson.decode, entry)
+  if not ok or type(obj) ~= 'table' then return false end
+  local url = obj.url
+  if type(url) ~= 'string' or #url > maxurl then return false end
+  if string.sub(url, 1, 7) ~= 'http://' and string.sub(url, 1, 8) ~= 'https://' then return false end
+  local meta = obj.meta
+  if meta ~= nil then
+    if type(meta) ~= 'table' then return false end
+    if meta.depth ~= nil and not int_in(meta.depth, 0, maxdepth) then return false end
+  end
+  if obj.priority ~= nil and not int_in(obj.priority, -maxprio, maxprio) then return false end
+  return true
+end
+pcall(cjson.decode_max_depth, maxjson)
+local done = redis.call('GET', KEYS[2])
+if done then  -- a retried pop: answer what the first one leased
+  for n = 1, tonumber(done) do
+    local rec = redis.call('HGET', LEASES, prefix .. n)
+    if rec then
+      local a = string.find(rec, '\\t', 1, true)
+      local b = string.find(rec, '\\t', a + 1, true)
+      local c = string.find(rec, '\\t', b + 1, true)
+      out[#out + 1] = prefix .. n
+      out[#out + 1] = string.sub(rec, c + 1)
+    end
+  end
+else
+  local n = 0
+  repeat
+    local progress = false
+    local ready = redis.call('ZRANGEBYSCORE', HOSTS, '-inf', now, 'LIMIT', 0, count - n)
+    for _, host in ipairs(ready) do
+      local q = '$QPREFIX' .. host
+      local popped = redis.call('ZPOPMIN', q)
+      if #popped > 0 then
+        redis.call('DECR', QUEUED)
+        progress = true
+        if valid(host, popped[1]) then
+          n = n + 1
+          redis.call('HSET', LEASES, prefix .. n, host .. '\\t' .. popped[2] .. '\\t' .. worker .. '\\t' .. popped[1])
+          redis.call('SADD', KEYS[1], prefix .. n)
+          out[#out + 1] = prefix .. n
+          out[#out + 1] = popped[1]
+          if redis.call('EXISTS', q) == 1 then
+            redis.call('ZADD', HOSTS, now + delay, host)
+          else
+            redis.call('ZREM', HOSTS, host)
+            if delay > 0 then
+              redis.call('SET', '$NEXTPREFIX' .. host, string.format('%.6f', now + delay), 'PX', math.ceil(delay * 1000) + 1000)
+            end
+          end
+        else
+          dropped = dropped + 1
+          if redis.call('EXISTS', q) == 0 then redis.call('ZREM', HOSTS, host) end
+        end
+      else
+        redis.call('ZREM', HOSTS, host)
+      end
+      if n >= count then break end
+    end
+  until n >= count or not progress or delay > 0
+  if n > 0 then
+    redis.call('SET', KEYS[2], n, 'EX', 600)
+    redis.call('ZADD', KEYS[3], now, worker)
+  end
+  if dropped > 0 then redis.call('INCRBY', DROPPED, dropped) end
+end
+local wait = -1
+local first = redis.call('ZRANGE', HOSTS, 0, 0, 'WITHSCORES')
+if #first > 0 then wait = math.max(0, tonumber(first[2]) - now) end
+local elsewhere = 0
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], now - fresh, '+inf')) do
+  if w ~= worker then elsewhere = elsewhere + 1 end
+end
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - fresh))) do
+  elsewhere = elsewhere + redis.call('SCARD', '$HELDPREFIX' .. w)
+end
+return {out, dropped, string.format('%.3f', wait), redis.call('ZCARD', HOSTS), elsewhere}
+"""
+
+# KEYS: held set of this worker. ARGV: tokens. Returns how many were still this worker's.
+_COMPLETE = """
+local n = 0
+for _, token in ipairs(ARGV) do
+  if redis.call('HDEL', LEASES, token) == 1 then
+    redis.call('SREM', KEYS[1], token)
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS: held set of this worker. ARGV: token.
+_DROP = """
+if redis.call('HDEL', LEASES, ARGV[1]) == 1 then redis.call('SREM', KEYS[1], ARGV[1]) end
+return redis.call('INCR', DROPPED)
+"""
+
+# KEYS: held set of this worker, heartbeats, busy workers, this worker's figures.
+# ARGV: tokens to put back, or none for all of them and the worker's departure.
+_RELEASE = """
+local tokens = ARGV
+if #tokens == 0 then tokens = redis.call('SMEMBERS', KEYS[1]) end
+local n = 0
+for _, token in ipairs(tokens) do
+  n = n + requeue(token)
+  redis.call('SREM', KEYS[1], token)
+end
+if #ARGV == 0 then
+  local worker = string.sub(KEYS[1], #'$HELDPREFIX' + 1)
+  redis.call('DEL', KEYS[1], KEYS[4])
+  redis.call('ZREM', KEYS[2], worker)
+  redis.call('ZREM', KEYS[3], worker)
+end
+return n
+"""
+
+# KEYS: heartbeats, busy workers, this worker's figures.
+# ARGV: worker, TTL, Redis time since when this worker has seen Redis without a break (0: not yet),
+#       Redis uptime (s), busy (0|1), then figures as field, value pairs.
+# Returns {Redis time, leases put back, workers reaped}.
+_HEARTBEAT = """
+local worker, ttl, since = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_s()
+redis.call('ZADD', KEYS[1], now, worker)
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], now, worker) end
+if #ARGV > 5 then
+  redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+  redis.call('EXPIRE', KEYS[3], ttl)
+end
+local back, reaped = 0, 0
+if since > 0 then
+  since = math.max(since, now - tonumber(ARGV[4]))
+  if now - since >= ttl then
+    for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))) do
+      local held = '$HELDPREFIX' .. w
+      for _, token in ipairs(redis.call('SMEMBERS', held)) do back = back + requeue(token) end
+      redis.call('DEL', held)
+      redis.call('ZREM', KEYS[1], w)
+      redis.call('ZREM', KEYS[2], w)
+      reaped = reaped + 1
+    end
+  end
+end
+return {string.format('%.6f', now), back, reaped}
 """
 
 
-class LeasedQueue:
-    def __init__(self, server: redis.Redis, lease_seconds: int = defaults.LEASE_SECONDS) -> None:
-        self.server = server
-        self.lease_seconds = lease_seconds
-        self._pop = server.register_script(_POP)
-        self._reap = server.register_script(_REAP)
-        self.keys = (defaults.QUEUE_KEY, defaults.LEASES_KEY, defaults.LEASE_ENTRIES_KEY)
+def _script(body: str) -> str:
+    for name, value in (
+        ("$HOSTS", defaults.HOSTS_KEY),
+        ("$LEASES", defaults.LEASES_KEY),
+        ("$QUEUED", defaults.QUEUED_KEY),
+        ("$DROPPED", defaults.DROPPED_KEY),
+        ("$QPREFIX", defaults.HOST_QUEUE_KEY % ""),
+        ("$NEXTPREFIX", defaults.HOST_NEXT_KEY % ""),
+        ("$HELDPREFIX", defaults.WORKER_LEASES_KEY % ""),
+        ("$MAXHOST", str(defaults.MAX_HOST_LENGTH)),
+    ):
+        body = body.replace(name, value)
+    return body
 
-    def pop(self, count: int) -> list[bytes]:
-        """Lease up to ``count`` entries, highest priority first."""
-        return self._pop(keys=list(self.keys), args=[count, self.lease_seconds])
 
-    def complete(self, urls: Iterable[str | bytes]) -> None:
-        urls = list(urls)
-        if urls:
-            pipe = self.server.pipeline(transaction=False)
-            pipe.zrem(defaults.LEASES_KEY, *urls)
-            pipe.hdel(defaults.LEASE_ENTRIES_KEY, *urls)
-            pipe.execute()
+class Frontier:
+    """The scripts above, bound to one client; every method is one round trip (run them off the reactor,
+    through ``Connection.call``)."""
 
-    def reap(self, limit: int = 1000) -> int:
-        """Put expired leases back in the queue; returns how many."""
-        return self._reap(
-            keys=[defaults.LEASES_KEY, defaults.LEASE_ENTRIES_KEY, defaults.QUEUE_KEY], args=[limit]
+    def __init__(self, client: redis.Redis, worker: str, dupefilter: DupeFilter) -> None:
+        self.client = client
+        self.worker = worker
+        self.dupefilter = dupefilter
+        self.held_key = defaults.WORKER_LEASES_KEY % worker
+        self._push = client.register_script(_script(_COMMON + _PUSH))
+        self._pop = client.register_script(_script(_COMMON + _POP))
+        self._complete = client.register_script(_script(_COMMON + _COMPLETE))
+        self._drop = client.register_script(_script(_COMMON + _DROP))
+        self._release = client.register_script(_script(_COMMON + _RELEASE))
+        self._heartbeat = client.register_script(_script(_COMMON + _HEARTBEAT))
+
+    def push(self, items: Iterable[PushItem]) -> tuple[int, int]:
+        """Queue the items new to the dupefilter, and those with dont_filter whatever it says; complete
+        the lease each names. Returns (queued, duplicates)."""
+        args: list[Any] = [self.dupefilter.kind]
+        for marks, dont_filter, host, score, entry, token in items:
+            args += [len(marks), *marks, int(dont_filter), host, score, entry, token]
+        if len(args) == 1:
+            return 0, 0
+        keys = [self.dupefilter.key, self.held_key, defaults.SEEN_COUNT_KEY]
+        added, duplicates = self._push(keys=keys, args=args)
+        return int(added), int(duplicates)
+
+    def pop(
+        self, count: int, prefix: str, delay: float, fresh: float
+    ) -> tuple[list[tuple[str, bytes]], int, float, int, int]:
+        """Lease up to ``count`` entries from hosts ready now under tokens ``prefix + n``. Returns
+        ((token, entry) pairs, entries dropped, seconds until a host is ready (-1: nothing queued), hosts
+        with queued entries, work elsewhere in the cluster)."""
+        keys = [self.held_key, defaults.POPPED_KEY % prefix, defaults.BUSY_KEY, defaults.HEARTBEATS_KEY]
+        bounds = [
+            defaults.MAX_ENTRY_BYTES,
+            defaults.MAX_JSON_DEPTH,
+            defaults.MAX_URL_LENGTH,
+            defaults.MAX_DEPTH,
+            defaults.MAX_PRIORITY,
+        ]
+        flat, dropped, wait, hosts, elsewhere = self._pop(
+            keys=keys, args=[count, self.worker, delay, prefix, fresh, *bounds]
         )
+        pairs = [(flat[i].decode(), flat[i + 1]) for i in range(0, len(flat), 2)]
+        return pairs, int(dropped), float(wait), int(hosts), int(elsewhere)
 
-    def size(self) -> int:
-        return self.server.zcard(defaults.QUEUE_KEY)
+    def complete(self, tokens: Sequence[str]) -> int:
+        """Remove the leases these tokens still hold; returns how many did."""
+        return int(self._complete(keys=[self.held_key], args=list(tokens))) if tokens else 0
 
-    def leased(self) -> int:
-        return self.server.zcard(defaults.LEASES_KEY)
+    def drop(self, token: str) -> None:
+        """A leased entry the worker found bad: counted, its lease cleared."""
+        self._drop(keys=[self.held_key], args=[token])
+
+    def release(self, tokens: Sequence[str] | None = None) -> int:
+        """Put leases back in the queues: these tokens, or (None) all this worker holds, and leave."""
+        keys = [self.held_key, defaults.HEARTBEATS_KEY, defaults.BUSY_KEY, defaults.WORKER_KEY % self.worker]
+        if tokens is not None and not tokens:
+            return 0
+        return int(self._release(keys=keys, args=list(tokens or [])))
+
+    def heartbeat(
+        self, ttl: float, since: float, busy: bool, figures: Mapping[str, Any]
+    ) -> tuple[float, int, int]:
+        """Renew this worker's leases and figures, and reap dead workers' leases (when ``since``, the
+        Redis time since which this worker has seen Redis without a break, is a TTL ago). Returns
+        (Redis time, leases put back, workers reaped)."""
+        uptime = self.client.info("server")["uptime_in_seconds"]
+        keys = [defaults.HEARTBEATS_KEY, defaults.BUSY_KEY, defaults.WORKER_KEY % self.worker]
+        flat = [x for kv in figures.items() for x in kv]
+        now, back, reaped = self._heartbeat(
+            keys=keys, args=[self.worker, ttl, since, uptime, int(busy), *flat]
+        )
+        return float(now), int(back), int(reaped)
+
+
+def status(client: redis.Redis) -> dict[str, int]:
+    """The frontier's figures for ``backlinks status``."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(defaults.QUEUED_KEY)
+    pipe.zcard(defaults.HOSTS_KEY)
+    pipe.hlen(defaults.LEASES_KEY)
+    pipe.get(defaults.DROPPED_KEY)
+    queued, hosts, leased, dropped = pipe.execute()
+    return {"queued": int(queued or 0), "hosts": hosts, "leased": leased, "dropped": int(dropped or 0)}

@@ -1,199 +1,315 @@
-"""The Scrapy scheduler of a cluster worker (used when ``REDIS_URL`` is set).
+"""The Scrapy scheduler of a cluster worker (installed by the add-on, ``frontier.addon``, when
+``REDIS_URL`` is set), for any spider.
 
-Requests the spider yields are buffered and pushed in batches: one script call checks a whole batch
-against the dupefilter and queues the new ones. ``next_request`` leases a few entries at a time. The
-scheduler also keeps the worker's part of the cluster going: it reaps expired leases, publishes this
-worker's figures for ``backlinks status``, completes leases when pages are indexed (``pages_done``), and
-keeps an idle worker open for ``BACKLINKS_IDLE_TIMEOUT`` seconds (0 = forever) waiting for work.
+Nothing here waits for Redis on the reactor: every call goes through the process's one ``Connection``
+(a thread that retries through outages), and the engine's synchronous questions are answered from what
+this worker holds. Requests the spider yields are buffered and pushed in batches (dupefilter and queue in
+one script); requests with ``dont_filter`` (retries, re-crawls) go to the queue as they are, with their
+retry count, and complete the lease of the request they retry. Leases are popped as download slots free
+up, from hosts whose next-allowed time has come, and completed when the index has a page's edges
+(``pages_done``). A heartbeat every TTL/5 renews this worker's leases, publishes its figures for
+``backlinks status`` and reaps dead workers' leases. The worker is idle, and after
+``BACKLINKS_IDLE_TIMEOUT`` seconds of it closes, only when the frontier is empty and no other worker has
+requests in hand or leases of its own unreaped; at close it puts back every lease it still holds.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import secrets
 import socket
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
 from scrapy import Request, signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
-from backlinkspider.frontier import defaults, dupefilter, serializer
-from backlinkspider.frontier.connection import connect
-from backlinkspider.frontier.queue import LeasedQueue
+from backlinkspider.frontier import dupefilter, serializer
+from backlinkspider.frontier.connection import Connection, RedisUnavailable, connect_once, redis_for
+from backlinkspider.frontier.queue import Frontier, PushItem, push_item
 from backlinkspider.signals import pages_done
 
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
 logger = logging.getLogger(__name__)
-_POP_BATCH = 8
-_LEASED = "_frontier_leased"  # meta flag: already leased, goes straight to this worker's local queue
-
-
-def lease_id(entry: bytes) -> str | bytes:
-    """The id the pop script leased an entry under: its URL, or for a malformed entry the entry itself."""
-    try:
-        obj = json.loads(entry)
-        if isinstance(obj, dict) and isinstance(obj.get("u"), str):
-            return obj["u"]
-    except (ValueError, UnicodeDecodeError):
-        pass
-    return entry
+_WAKE = "_frontier_wake"  # meta flag: a leased request handed to engine.crawl() to wake an idle engine
+_POP_MAX = 64
+_PUMP_SECONDS = 0.1
+_POLL_SECONDS = 0.25  # how soon other workers' pushes are seen by an idle worker
 
 
 class RedisScheduler:
-    def __init__(self, crawler: Any, server: redis.Redis) -> None:
+    def __init__(self, crawler: Crawler, conn: Connection | None, broken: str = "") -> None:
         s = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self.server = server
-        self.queue = LeasedQueue(server, s.getint("BACKLINKS_LEASE_SECONDS"))
-        self.dupefilter = dupefilter.from_settings(server, s)
+        self.conn = conn
+        self.broken = broken  # why this worker cannot crawl ("" when it can)
         self.batch_size = s.getint("BACKLINKS_FRONTIER_BATCH")
         self.idle_timeout = s.getfloat("BACKLINKS_IDLE_TIMEOUT")
+        self.ttl = s.getfloat("BACKLINKS_HEARTBEAT_TTL")
+        self.delay = max(0.0, s.getfloat("BACKLINKS_HOST_DELAY"))
+        self.concurrency = s.getint("CONCURRENT_REQUESTS")
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self.pending: list[dupefilter.Item] = []
+        self.pending: list[PushItem] = []
         self.local: deque[Request] = deque()
-        self.last_work = time.monotonic()
+        self.held: dict[str, str] = {}  # URL -> lease token, for requests leased and not yet done
+        self.pushing = self.popping = self.beating = self.closing = False
+        self.ready_at = 0.0  # monotonic time before which a pop would find nothing ready
+        self.cluster_busy = True
+        self.last_busy = time.monotonic()
         self.started = time.time()
-        self._queued_at = 0.0
-        self._queued = 0
-        self.ticker = LoopingCall(self.heartbeat)
-        self.poller = LoopingCall(self.poll)
+        self.connected_since = 0.0  # Redis time since when this worker has seen Redis without a break
+        self.outages_seen = 0
+        self.frontier: Frontier | None = None
+        self.spider: Spider | None = None
+        self.pump = LoopingCall(self._guarded, self.tick)
+        self.beat = LoopingCall(self._guarded, self.heartbeat)
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.on_pages_done, signal=pages_done)
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> RedisScheduler:
-        return cls(crawler, connect(crawler.settings.get("REDIS_URL")))
+    def from_crawler(cls, crawler: Crawler) -> RedisScheduler:
+        url = crawler.settings["REDIS_URL"]
+        try:
+            # Once, at start: fail fast with one line rather than wait for a Redis that is not there.
+            client = connect_once(url)
+            dupefilter.from_settings(crawler.settings).setup(client)
+            client.close()
+        except (RedisUnavailable, dupefilter.FrontierConfigError) as exc:
+            logger.error("%s; not crawling", exc)
+            return cls(crawler, None, broken="frontier_unavailable")
+        return cls(crawler, redis_for(crawler))
 
-    def open(self, spider: Any) -> None:
+    # --- Scrapy's scheduler interface -------------------------------------------------------------
+
+    def open(self, spider: Spider) -> None:
         self.spider = spider
-        self.reap()
-        self.ticker.start(defaults.HEARTBEAT_SECONDS, now=True)
-        self.poller.start(1.0, now=False)
+        if self.conn is None:
+            return
+        self.frontier = Frontier(
+            self.conn.client, self.worker, dupefilter.from_settings(self.crawler.settings)
+        )
+        self.beat.start(self.ttl / 5, now=True)
+        self.pump.start(_PUMP_SECONDS, now=True)
 
-    def close(self, reason: str) -> None:
-        self.flush()
-        # Entries leased but not started go back to the queue now, not when their lease expires.
-        if self.local:
-            back = [
-                (r.url, serializer.dumps(r.url, r.meta.get("depth", 0), r.priority), -r.priority)
-                for r in self.local
-            ]
-            pipe = self.server.pipeline(transaction=False)
-            for _, entry, score in back:
-                pipe.zadd(defaults.QUEUE_KEY, {entry: score})
-            pipe.execute()
-            self.queue.complete(url for url, _, _ in back)
-        for loop in (self.ticker, self.poller):
+    def close(self, reason: str) -> Deferred | None:
+        if self.conn is None or self.frontier is None:
+            return None
+        self.closing = True
+        for loop in (self.pump, self.beat):
             if loop.running:
                 loop.stop()
-        self.server.delete(defaults.WORKER_KEY % self.worker)
+        frontier = self.frontier
+        while self.pending:  # the Redis thread runs these in order, then the release
+            batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
+            self.conn.call(frontier.push, batch).addErrback(self._failed, "push")
+        # Whatever this worker still holds was not indexed: back to the frontier for another worker.
+        last = self.conn.call(frontier.release, None)
+        last.addCallbacks(self._released, self._failed, errbackArgs=("release",))
+        return last
+
+    def _released(self, count: int) -> None:
+        if count:
+            logger.info("%d leases put back in the frontier", count)
 
     def enqueue_request(self, request: Request) -> bool:
-        if request.meta.pop(_LEASED, False):  # see poll()
+        if self.broken:
+            return False
+        if request.meta.pop(_WAKE, False):
             self.local.appendleft(request)
             return True
-        entry = serializer.dumps(request.url, request.meta.get("depth", 0), request.priority)
+        token = request.meta.pop(serializer.LEASE_META, None)
+        # A retry (or any dont_filter copy) of a request this worker leased takes over its lease.
+        if token is None or not request.dont_filter or self.held.get(request.url) != token:
+            token = ""
+        assert self.frontier is not None
         fingerprint = self.crawler.request_fingerprinter.fingerprint(request)
-        self.pending.append((fingerprint, -request.priority, entry))
+        try:
+            item = push_item(request, self.spider, self.frontier.dupefilter, fingerprint, token)
+        except serializer.Unserializable as exc:
+            logger.error("request refused by the frontier: %s", exc)
+            self.stats.inc_value("frontier/refused")
+            return False
+        if token:
+            del self.held[request.url]
+        self.pending.append(item)
         if len(self.pending) >= self.batch_size:
             self.flush()
         return True
 
-    def flush(self) -> None:
-        if self.pending:
-            new = self.dupefilter.push_new(self.pending)
-            self.stats.inc_value("frontier/pushed", new)
-            self.stats.inc_value("frontier/duplicates", len(self.pending) - new)
-            self.pending = []
-
     def next_request(self) -> Request | None:
-        self.flush()
-        if not self.local:
-            self.lease()
+        if self.pending:
+            self.flush()
         if self.local:
-            self.last_work = time.monotonic()
-            self.stats.inc_value("frontier/leased")
             return self.local.popleft()
+        self.fill()
         return None
 
-    def lease(self) -> None:
-        """Lease a few entries from the shared queue into this worker."""
-        for entry in self.queue.pop(_POP_BATCH):
-            try:
-                url, depth, priority = serializer.loads(entry)
-            except serializer.BadEntry as exc:
-                self.drop(entry, exc)
-                continue
-            self.local.append(self.spider.request(url, depth, priority))
-
-    def poll(self) -> None:
-        """An idle engine asks its scheduler only every few seconds; when other workers have queued work,
-        lease some and hand one to the engine, which wakes it at once."""
-        if self.local or self.pending or self.crawler.engine is None:
-            return
-        try:
-            self.lease()
-        except redis.RedisError as exc:
-            logger.error("frontier poll failed: %s", exc)
-            return
-        if self.local:
-            request = self.local.popleft()
-            request.meta[_LEASED] = True
-            self.crawler.engine.crawl(request)
-
     def has_pending_requests(self) -> bool:
-        if self.pending or self.local:
-            return True
-        now = time.monotonic()
-        if now - self._queued_at > 1.0:  # the engine asks often; Redis is asked once a second
-            self._queued, self._queued_at = self.queue.size(), now
-        return self._queued > 0
+        return bool(self.local or self.pending or self.pushing)
 
     def __len__(self) -> int:
-        return len(self.pending) + len(self.local) + self.queue.size()
+        return len(self.local) + len(self.pending)
 
-    def drop(self, entry: bytes, exc: Exception) -> None:
-        """A malformed or hostile entry: logged, counted, dropped; never run."""
+    # --- talking to Redis, off the reactor --------------------------------------------------------
+
+    def tick(self) -> None:
+        if self.pending:
+            self.flush()
+        if not self.local:
+            self.fill()
+
+    def flush(self) -> None:
+        if self.pushing or not self.pending or self.conn is None or self.frontier is None:
+            return
+        batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
+        self.pushing = True
+
+        def pushed(result: tuple[int, int]) -> None:
+            added, duplicates = result
+            self.stats.inc_value("frontier/pushed", added)
+            self.stats.inc_value("frontier/duplicates", duplicates)
+            if added:
+                self.ready_at = 0.0
+
+        def done(result: Any) -> Any:
+            self.pushing = False
+            if self.pending and (len(self.pending) >= self.batch_size or self.closing is False):
+                self.flush()
+            return result
+
+        d = self.conn.call(self.frontier.push, batch)
+        d.addCallbacks(pushed, self._failed, errbackArgs=("push",))
+        d.addBoth(done)
+
+    def fill(self) -> None:
+        """Lease requests from hosts ready now: enough for the free download slots and as many again, so a
+        slot that frees up finds its next request here rather than waiting for a round trip to Redis."""
+        if self.popping or self.closing or self.conn is None or self.frontier is None:
+            return
+        if time.monotonic() < self.ready_at:
+            return
+        engine = self.crawler.engine
+        active = len(engine.downloader.active) if engine is not None else 0
+        want = min(2 * self.concurrency - active - len(self.local), _POP_MAX)
+        if want <= 0:
+            return
+        self.popping = True
+        fresh = 2 * self.ttl / 5 + 1
+        d = self.conn.call(
+            self.frontier.pop, want, f"{self.worker}:{secrets.token_hex(8)}:", self.delay, fresh
+        )
+        d.addCallbacks(self._popped, self._failed, errbackArgs=("pop",))
+
+        def done(result: Any) -> Any:
+            self.popping = False
+            return result
+
+        d.addBoth(done)
+
+    def _popped(self, result: tuple[list[tuple[str, bytes]], int, float, int, int]) -> None:
+        pairs, dropped, wait, hosts, elsewhere = result
+        now = time.monotonic()
+        self.cluster_busy = hosts > 0 or elsewhere > 0
+        if self.cluster_busy or pairs:
+            self.last_busy = now
+        if dropped:
+            logger.error("dropped %d bad frontier entries (checked by the pop script)", dropped)
+            self.stats.inc_value("frontier/dropped", dropped)
+        for token, entry in pairs:
+            try:
+                request = serializer.loads(entry, self.spider)
+            except serializer.BadEntry as exc:
+                self.drop(token, entry, exc)
+                continue
+            request.meta[serializer.LEASE_META] = token
+            self.held[request.url] = token
+            self.local.append(request)
+            self.stats.inc_value("frontier/leased")
+        # Nothing ready: ask again when the first host is (and soon anyway: others push too).
+        if not pairs:
+            self.ready_at = now + (min(wait, _POLL_SECONDS) if wait >= 0 else _POLL_SECONDS)
+        if self.local and self.crawler.engine is not None and not self.closing:
+            request = self.local.popleft()
+            request.meta[_WAKE] = True
+            self.crawler.engine.crawl(request)  # wakes the engine, which then drains self.local
+
+    def drop(self, token: str, entry: bytes, exc: Exception) -> None:
+        """A malformed or hostile entry: logged, counted, its lease cleared; never run."""
         logger.error("dropped a bad frontier entry (%s): %r", exc, entry[:200])
         self.stats.inc_value("frontier/dropped")
-        self.server.incr(defaults.DROPPED_KEY)
-        self.queue.complete([lease_id(entry)])
-
-    def reap(self) -> None:
-        back = self.queue.reap()
-        if back:
-            logger.warning("%d expired leases put back in the frontier", back)
-            self.stats.inc_value("frontier/reaped", back)
+        assert self.conn is not None and self.frontier is not None
+        self.conn.call(self.frontier.drop, token).addErrback(self._failed, "drop")
 
     def heartbeat(self) -> None:
+        if self.beating or self.conn is None or self.frontier is None:
+            return
+        engine = self.crawler.engine
+        busy = bool(self.local or self.pending or self.popping or self.pushing)
+        if engine is not None and not busy:
+            slot = engine.scraper.slot  # None until the spider is open
+            busy = bool(engine.downloader.active) or (slot is not None and not slot.is_idle())
+        stats = self.stats
+        elapsed = max(time.time() - self.started, 1e-9)
+        pages = stats.get_value("backlinks/pages", 0) + stats.get_value("backlinks/errors", 0)
+        figures = {
+            "pages": pages,
+            "links": stats.get_value("backlinks/edges_written", 0),
+            "errors": stats.get_value("backlinks/errors", 0),
+            "pages_per_s": round(pages / elapsed, 2),
+            "started": int(self.started),
+        }
+        outages = self.conn.outages
+        since = self.connected_since if outages == self.outages_seen else 0.0
+        self.beating = True
+
+        def beaten(result: tuple[float, int, int]) -> None:
+            now, back, reaped = result
+            if self.conn is not None and (self.conn.outages != self.outages_seen or not self.connected_since):
+                self.connected_since, self.outages_seen = now, self.conn.outages
+            if back or reaped:
+                logger.warning("%d leases of %d dead workers put back in the frontier", back, reaped)
+                self.stats.inc_value("frontier/reaped", back)
+                self.ready_at = 0.0
+
+        def done(result: Any) -> Any:
+            self.beating = False
+            return result
+
+        d = self.conn.call(self.frontier.heartbeat, self.ttl, since, busy, figures)
+        d.addCallbacks(beaten, self._failed, errbackArgs=("heartbeat",))
+        d.addBoth(done)
+
+    def _guarded(self, step: Any) -> None:
+        """A looping step that fails is logged; the loop (the heartbeat!) goes on."""
         try:
-            self.reap()
-            stats = self.stats
-            elapsed = max(time.time() - self.started, 1e-9)
-            pages = stats.get_value("backlinks/pages", 0) + stats.get_value("backlinks/errors", 0)
-            key = defaults.WORKER_KEY % self.worker
-            self.server.hset(
-                key,
-                mapping={
-                    "pages": pages,
-                    "links": stats.get_value("backlinks/edges_written", 0),
-                    "errors": stats.get_value("backlinks/errors", 0),
-                    "pages_per_s": round(pages / elapsed, 2),
-                    "started": int(self.started),
-                },
-            )
-            self.server.expire(key, defaults.HEARTBEAT_SECONDS * 3)
-        except redis.RedisError as exc:
-            logger.error("frontier heartbeat failed: %s", exc)
+            step()
+        except Exception:
+            logger.exception("frontier %s failed", step.__name__)
+
+    def _failed(self, failure: Failure, what: str) -> None:
+        logger.error("frontier %s failed: %s", what, failure.getErrorMessage())
+
+    # --- signals -----------------------------------------------------------------------------------
 
     def on_pages_done(self, urls: list[str]) -> None:
-        self.queue.complete(urls)
+        tokens = [t for t in (self.held.pop(url, None) for url in urls) if t]
+        if tokens and self.conn is not None and self.frontier is not None:
+            self.conn.call(self.frontier.complete, tokens).addErrback(self._failed, "complete")
 
     def on_idle(self) -> None:
-        if self.idle_timeout <= 0 or time.monotonic() - self.last_work < self.idle_timeout:
+        if self.broken:
+            raise CloseSpider(self.broken)
+        now = time.monotonic()
+        if self.pending or self.local or self.pushing or self.popping or self.cluster_busy:
+            self.last_busy = now
+        if self.idle_timeout <= 0 or now - self.last_busy < self.idle_timeout:
             raise DontCloseSpider

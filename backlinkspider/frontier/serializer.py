@@ -1,40 +1,170 @@
-"""Frontier entries: a request as the JSON ``{"u": url, "d": depth, "p": priority}``.
+"""Frontier entries: a request as JSON, through Scrapy's own ``request_to_dict`` / ``request_from_dict``,
+so any spider's requests cross Redis and come back with their callbacks, meta, headers and body.
 
-Only what the backlinks spider's requests carry crosses Redis, so nothing in an entry can name code to
-run (scrapy-redis stores pickles: whoever can write to Redis runs code on every worker). ``loads`` checks
-every field and raises ``BadEntry`` for anything else.
+Never pickle (scrapy-redis stores pickles: whoever can write to Redis runs code on every worker), and no
+``_class`` (``request_from_dict`` would import and call whatever it names): a request comes back as a
+plain ``Request``. Bytes (body, headers) are stored as Latin-1 text, which maps every byte to one
+character, so they round-trip exactly. A request whose meta cannot be JSON is refused at push
+(``Unserializable``); an entry read back is checked (size, nesting, URL text, integer depth and priority in
+range, known keys, callbacks that are methods of the spider) and anything else raises ``BadEntry``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
-from backlinkspider.urls import BadURL, normalize
+from scrapy import Request
+from scrapy.utils.request import request_from_dict
+
+from backlinkspider.frontier import defaults
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+
+LEASE_META = "frontier_lease"  # the lease token of a request a worker leased (never stored)
+# Meta keys that describe one download, not the request: not stored.
+_TRANSIENT_META = {LEASE_META, "download_latency", "download_slot", "_auth_proxy"}
+_DEFAULTS: dict[str, Any] = {
+    "method": "GET",
+    "headers": {},
+    "body": "",
+    "cookies": {},
+    "meta": {},
+    "encoding": "utf-8",
+    "priority": 0,
+    "dont_filter": False,
+    "flags": [],
+    "cb_kwargs": {},
+    "callback": None,
+    "errback": None,
+}
+_KEYS = set(Request.attributes) | {"callback", "errback"}
+_METHOD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 class BadEntry(ValueError):
     """A queue entry that is not one this tool wrote."""
 
 
-def dumps(url: str, depth: int, priority: int) -> str:
-    return json.dumps({"u": url, "d": depth, "p": priority}, separators=(",", ":"))
+class Unserializable(ValueError):
+    """A request the frontier cannot store (its meta, cb_kwargs or callback are not JSON or names)."""
 
 
-def loads(entry: bytes | str) -> tuple[str, int, int]:
-    """(url, depth, priority) of an entry."""
+def dumps(request: Request, spider: Spider | None) -> str:
+    """The entry of a request; raises Unserializable."""
     try:
-        obj: Any = json.loads(entry)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadEntry(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict) or set(obj) != {"u", "d", "p"}:
+        d = request.to_dict(spider=spider)
+    except ValueError as exc:  # a callback that is not a method of the spider
+        raise Unserializable(f"{request.url}: {exc}") from None
+    d.pop("_class", None)
+    d["meta"] = {k: v for k, v in d["meta"].items() if k not in _TRANSIENT_META}
+    d["body"] = d["body"].decode("latin-1")
+    d["headers"] = {k.decode("latin-1"): [v.decode("latin-1") for v in vs] for k, vs in d["headers"].items()}
+    d = {k: v for k, v in d.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
+    try:
+        entry = json.dumps(d, separators=(",", ":"), allow_nan=False)
+        check(d, entry)
+    except (TypeError, ValueError) as exc:
+        raise Unserializable(f"{request.url}: meta, cb_kwargs or cookies are not JSON: {exc}") from None
+    return entry
+
+
+def loads(entry: bytes | str, spider: Spider | None) -> Request:
+    """The request of an entry; raises BadEntry for anything ``dumps`` would not have written."""
+    if len(entry) > defaults.MAX_ENTRY_BYTES:
+        raise BadEntry(f"entry of {len(entry)} bytes")
+    try:
+        obj = json.loads(entry)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise BadEntry(f"not JSON: {type(exc).__name__}") from None
+    check(obj, entry)
+    if not all(_is_spider_method(spider, obj.get(name)) for name in ("callback", "errback")):
+        raise BadEntry("callback or errback is not a method of the spider")
+    obj["body"] = obj.get("body", "").encode("latin-1")
+    obj["headers"] = {
+        k.encode("latin-1"): [v.encode("latin-1") for v in vs] for k, vs in obj.get("headers", {}).items()
+    }
+    try:
+        return request_from_dict(obj, spider=spider)
+    except Exception as exc:  # whatever a hostile entry makes Request() raise
+        raise BadEntry(f"not a request: {exc}") from None
+
+
+def check(obj: Any, entry: bytes | str) -> None:
+    """Raise BadEntry unless ``obj`` (decoded from ``entry``) is a request as ``dumps`` writes it."""
+    if len(entry) > defaults.MAX_ENTRY_BYTES:
+        raise BadEntry(f"entry of {len(entry)} bytes")
+    if _depth(obj) > defaults.MAX_JSON_DEPTH:
+        raise BadEntry("JSON nested too deeply")
+    if not isinstance(obj, dict) or not set(obj) <= _KEYS:
         raise BadEntry("not a frontier entry")
-    url, depth, priority = obj["u"], obj["d"], obj["p"]
-    if not isinstance(url, str) or type(depth) is not int or type(priority) is not int or depth < 0:
-        raise BadEntry("bad field types")
+    url = obj.get("url")
+    if not isinstance(url, str) or len(url) > defaults.MAX_URL_LENGTH or not _is_text(url):
+        raise BadEntry("bad URL")
+    if not url.startswith(("http://", "https://")):
+        raise BadEntry("not an http(s) URL")
+    meta = obj.get("meta", {})
+    if not isinstance(meta, dict):
+        raise BadEntry("bad meta")
+    if not _int_in(meta.get("depth", 0), 0, defaults.MAX_DEPTH):
+        raise BadEntry("depth not an integer in range")
+    if not _int_in(obj.get("priority", 0), -defaults.MAX_PRIORITY, defaults.MAX_PRIORITY):
+        raise BadEntry("priority not an integer in range")
+    for name in ("callback", "errback"):
+        value = obj.get(name)
+        if value is not None and not (isinstance(value, str) and _METHOD_NAME.fullmatch(value)):
+            raise BadEntry(f"bad {name}")
+    if not isinstance(obj.get("body", ""), str) or not isinstance(obj.get("headers", {}), dict):
+        raise BadEntry("bad body or headers")
+    for k, vs in obj.get("headers", {}).items():
+        if (
+            not _is_latin1(k)
+            or not isinstance(vs, list)
+            or not all(isinstance(v, str) and _is_latin1(v) for v in vs)
+        ):
+            raise BadEntry("bad headers")
+    if not _is_latin1(obj.get("body", "")):
+        raise BadEntry("bad body")
+
+
+def _is_spider_method(spider: Spider | None, name: str | None) -> bool:
+    return name is None or (spider is not None and inspect.ismethod(getattr(spider, name, None)))
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth, without recursion (a hostile entry could nest thousands of levels)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list | tuple):
+            deepest = max(deepest, level)
+            if level > defaults.MAX_JSON_DEPTH:
+                break
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _is_text(value: str) -> bool:
+    """Encodable as UTF-8: no lone surrogates."""
     try:
-        if normalize(url) != url:
-            raise BadEntry("URL not in normal form")
-    except BadURL as exc:
-        raise BadEntry(str(exc)) from None
-    return url, depth, priority
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_latin1(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True

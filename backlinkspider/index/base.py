@@ -16,12 +16,11 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
+
+from itemadapter import ItemAdapter, is_item
 
 from backlinkspider.urls import BadURL, host_of, normalize, normalize_host, registered_domain
-
-if TYPE_CHECKING:
-    from backlinkspider.extract import Page
 
 # The fields of an exported or queried edge, in this order (JSONL keys, CSV columns).
 FIELDS = (
@@ -85,26 +84,42 @@ class Edge:
         return hashlib.blake2b(key, digest_size=16).digest()
 
 
-def page_edges(page: Page, keep_internal: bool) -> tuple[Edge, ...]:
-    """The edges of a page as the index stores them: with hosts and registered domains, and without
-    internal links unless ``keep_internal``."""
-    source_host = host_of(page.url)
+def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
+    """The edges of a page item as the index stores them: with hosts and registered domains, and without
+    internal links unless ``keep_internal``.
+
+    A page item is any item (dict, dataclass, attrs, scrapy.Item; read through itemadapter) with ``url``
+    (str), ``links`` (a list of ``{target_url, link_type, anchor_text, nofollow, ugc, sponsored}``: only
+    ``target_url`` is required; ``link_type`` defaults to "text", the rest to "" and false) and optionally
+    ``failed`` (true: the fetch failed). ``extract.Page`` is one."""
+    adapter = ItemAdapter(page)
+    url = adapter["url"]
+    source_host = host_of(url)
     source_domain = registered_domain(source_host)
     edges = []
-    for link in page.links:
-        target_host = host_of(link.target_url)
+    for link in adapter.get("links") or ():
+        # A dict (or any item) per link, or an object with these attributes (our Link, a NamedTuple).
+        get = (
+            ItemAdapter(link).get
+            if is_item(link)
+            else lambda name, default, link=link: getattr(link, name, default)
+        )
+        target_url = get("target_url", None)
+        if not isinstance(target_url, str):
+            raise ValueError(f"a link of {url} has no target_url string")
+        target_host = host_of(target_url)
         target_domain = registered_domain(target_host)
         if target_domain == source_domain and not keep_internal:
             continue
         edges.append(
             Edge(
-                page.url,
-                link.target_url,
-                link.link_type,
-                link.anchor_text,
-                link.nofollow,
-                link.ugc,
-                link.sponsored,
+                url,
+                target_url,
+                get("link_type", "text"),
+                get("anchor_text", ""),
+                bool(get("nofollow", False)),
+                bool(get("ugc", False)),
+                bool(get("sponsored", False)),
                 source_host,
                 source_domain,
                 target_host,

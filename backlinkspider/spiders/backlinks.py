@@ -127,7 +127,6 @@ class BacklinksSpider(Spider):
     follow_nofollow: bool
     extraction: ExtractPool
     traps: TrapGuard
-    unreachable: bool = False
     resumed: bool = False
 
     def __init__(
@@ -158,22 +157,6 @@ class BacklinksSpider(Spider):
             settings.set("CLOSESPIDER_ITEMCOUNT", spider.max_pages, priority="spider")
         contact = settings.get("BACKLINKS_CONTACT_URL")
         settings.set("USER_AGENT", f"backlinkspider/{__version__} (+{contact})", priority="project")
-        if settings.get("REDIS_URL"):
-            from backlinkspider.frontier.connection import RedisUnavailable, connect_once
-
-            try:
-                connect_once(settings.get("REDIS_URL")).close()
-            except RedisUnavailable as exc:
-                # One line, and a crawl that does nothing, rather than a traceback per component.
-                spider.logger.error("%s; not crawling", exc)
-                settings.set("REDIS_URL", None, priority="cmdline")
-                spider.seeds, spider.recrawl = [], False
-                spider.unreachable = True
-            else:
-                # The cluster frontier: shared queue, dupefilter and leases in Redis.
-                settings.set(
-                    "SCHEDULER", "backlinkspider.frontier.scheduler.RedisScheduler", priority="spider"
-                )
         spider.scope = settings.get("BACKLINKS_SCOPE")
         # A crawl resumed from a job directory has fetched its seeds before (Scrapy's dupefilter keeps
         # requests.seen there).
@@ -194,16 +177,14 @@ class BacklinksSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        if self.unreachable:
-            return
         if self.recrawl:
             from backlinkspider.index import open_index
 
             with open_index(self.crawler.settings.get("BACKLINKS_INDEX"), create=False) as index:
                 urls = list(index.pages_to_recrawl(self.max_pages))
             self.logger.info("re-crawling %d pages", len(urls))
-            for i, url in enumerate(urls):  # the least recently crawled first
-                yield self.request(url, 0, priority=len(urls) - i)
+            for i, url in enumerate(urls):  # the least recently crawled first; crawled before, so dont_filter
+                yield self.request(url, 0, priority=len(urls) - i, dont_filter=True)
             return
         if not self.seeds and not self.crawler.settings.get("REDIS_URL"):
             self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
@@ -220,7 +201,7 @@ class BacklinksSpider(Spider):
         lost = stats.get_value("backlinks/pages_not_indexed", 0)
         if lost:
             return f"{lost:,} of {pages:,} pages fetched were not indexed (see the errors above)"
-        if self.unreachable:
+        if reason == "frontier_unavailable":
             return "the cluster's Redis could not be reached; nothing was crawled"
         if reason == "shutdown":
             resume = self.crawler.settings.get("JOBDIR")
@@ -279,7 +260,9 @@ class BacklinksSpider(Spider):
         if content_type and not content_type.lower().startswith(_HTML_TYPES):
             raise StopDownload(fail=False)
 
-    def request(self, url: str, depth: int, priority: int | None = None) -> Request:
+    def request(
+        self, url: str, depth: int, priority: int | None = None, dont_filter: bool = False
+    ) -> Request:
         """The request for a normalized URL at a depth; breadth first unless a priority is given.
 
         verbatim_url: send our WHATWG-normalized URL as is, so response.url (the source of the page's
@@ -287,7 +270,9 @@ class BacklinksSpider(Spider):
         """
         meta = {"depth": depth, "verbatim_url": True}
         priority = -depth if priority is None else priority
-        return Request(url, self.parse, errback=self.on_error, meta=meta, priority=priority)
+        return Request(
+            url, self.parse, errback=self.on_error, meta=meta, priority=priority, dont_filter=dont_filter
+        )
 
     def _should_follow(self, link: Link, depth: int) -> bool:
         url = link.target_url

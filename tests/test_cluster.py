@@ -1,0 +1,249 @@
+"""The cluster on a web as hostile as the real one: slow answers, pages that always fail or hang, a worker
+killed mid-crawl, Redis stopped mid-crawl, and a spider that is not ours. Each against a private
+redis-server and the synthetic web (tests/synthweb.py), compared with its ground truth."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import redis
+from conftest import CALENDAR_BUDGET, FAST, RedisServer, edge_key, run_cli
+from synthweb import CALENDAR_HOST, HUB, ProxyServer, SyntheticWeb
+from test_frontier import export, worker
+
+RETRY_TIMES = 2  # the project's default
+TTL = 15  # BACKLINKS_HEARTBEAT_TTL's default
+# The hanging pages wait longer than this; the default (30 s) would only make the test slower.
+TIMEOUT = ["-s", "DOWNLOAD_TIMEOUT=2"]
+
+
+def hostile_web() -> SyntheticWeb:
+    """Small, slow (100 ms an answer), with pages that always answer 503 and pages that hang."""
+    return SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1, faults=True, hang=3.0)
+
+
+def expected(web: SyntheticWeb, fetched: set[str]) -> set[tuple]:
+    """The ground truth, with as many calendar pages as the (cluster-wide) budget let through."""
+    months = sum(1 for u in fetched if u.startswith(f"{CALENDAR_HOST}/cal/"))
+    fields = ("source_url", "target_url", "link_type", "anchor_text", "nofollow", "ugc", "sponsored")
+    fields += ("source_domain", "target_domain")
+    return {tuple(getattr(e, f) for f in fields) for e in web.expected(calendar_pages=months)}
+
+
+def failed_pages(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {url for (url,) in conn.execute("SELECT url FROM pages WHERE failures > 0")}
+
+
+def fetched_twice(web: SyntheticWeb, failing: set[str]) -> dict[str, int]:
+    """Pages fetched more than once, but for robots.txt (each worker reads it) and the failing pages."""
+    return {
+        u: n
+        for u, n in web.requests_per_url().items()
+        if n > 1 and not u.endswith("/robots.txt") and f"http://{u}" not in failing
+    }
+
+
+@pytest.fixture
+def slow_web(proxy_env):
+    web = hostile_web()
+    with ProxyServer(web) as proxy:
+        yield web, {**proxy_env, "http_proxy": proxy.url, "https_proxy": proxy.url}
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["one process without Redis", "two workers"])
+def test_failing_and_slow_pages_end_as_failed_pages_fetched_retry_times_plus_one(slow_web, tmp_path, workers):
+    web, env = slow_web
+    db = tmp_path / "links.db"
+    if workers == 0:
+        budget = ["-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}"]
+        res = run_cli("crawl", HUB, "--index", f"sqlite:///{db}", *FAST, *budget, *TIMEOUT, env=env)
+        assert res.returncode == 0, res.stderr
+    else:
+        server = RedisServer(tmp_path).start()
+        try:
+            env = {**env, "REDIS_URL": server.url}
+            args = [*TIMEOUT, "-s", "BACKLINKS_HOST_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=4"]
+            procs = [worker(env, db, *args, seeds=HUB if i == 0 else None) for i in range(workers)]
+            assert [p.wait(timeout=300) for p in procs] == [0] * workers  # they stop on their own
+            client = redis.Redis.from_url(server.url)
+            assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+        finally:
+            server.stop()
+    fetched = web.requests_per_url()
+    assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))
+    failing = web.failing_urls()
+    assert {u: fetched[u.removeprefix("http://")] for u in failing} == dict.fromkeys(failing, RETRY_TIMES + 1)
+    assert failing <= failed_pages(db)
+    assert fetched_twice(web, failing) == {}
+
+
+def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow_web, tmp_path):
+    web, env = slow_web
+    server = RedisServer(tmp_path).start()
+    try:
+        env = {**env, "REDIS_URL": server.url}
+        client = redis.Redis.from_url(server.url)
+        db = tmp_path / "kill.db"
+        args = [*TIMEOUT, "-s", "BACKLINKS_HOST_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=4"]
+        victim = worker(env, db, *args, seeds=HUB)
+        survivor = worker(env, db, *args, log=tmp_path / "survivor.log")
+        deadline = time.monotonic() + 120
+        while len(web.log) < 120 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        killed_at = time.monotonic()
+        held = f"backlinks:held:{__import__('socket').gethostname()}:{victim.pid}"
+        tokens = client.smembers(held)
+        in_flight = len(tokens)
+        assert in_flight > 0, "the killed worker held leases"
+        urls = {
+            re.search(rb'"url":"http://([^"]+)"', client.hget("backlinks:leases", t)).group(1).decode()
+            for t in tokens
+        }
+        counts = web.requests_per_url()
+        seen_before = {u: counts.get(u, 0) for u in urls}
+        replacement = worker(env, db, *args, "-s", "BACKLINKS_IDLE_TIMEOUT=2")
+        assert survivor.wait(timeout=300) == 0 and replacement.wait(timeout=300) == 0
+    finally:
+        server.stop()
+    fetched = web.requests_per_url()
+    failing = web.failing_urls()
+    assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))  # nothing lost
+    # Every URL it held is fetched again (but the calendar's, whose cluster-wide budget the calendar has
+    # spent by then), and they are back soon: a TTL after its last heartbeat (at most one beat, TTL/5,
+    # before the kill), plus an answer.
+    held = {u for u in seen_before if not u.startswith(CALENDAR_HOST)}
+    assert held and {u for u in held if fetched[u] > seen_before[u]} == held
+    back = min(t for t, host, path, _ in web.log if f"{host}{path}" in seen_before and t > killed_at)
+    assert back - killed_at <= TTL + TTL / 5 + 1, back - killed_at
+    assert len(fetched_twice(web, failing)) <= in_flight
+
+
+def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
+    """Two workers ride out two outages of a persisted Redis: reactors alive (their stats lines keep
+    coming), nothing lost, nothing fetched twice."""
+    web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
+    server = RedisServer(tmp_path, persist=True).start()
+    outages = []
+    try:
+        with ProxyServer(web) as proxy:
+            env = {**proxy_env, "http_proxy": proxy.url, "https_proxy": proxy.url, "REDIS_URL": server.url}
+            db = tmp_path / "outage.db"
+            args = [
+                "-s",
+                "BACKLINKS_HOST_DELAY=0.2",
+                "-s",
+                "CONCURRENT_REQUESTS=4",
+                "-s",
+                "LOGSTATS_INTERVAL=2",
+                "-s",
+                "BACKLINKS_IDLE_TIMEOUT=8",
+            ]
+            logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+            procs = [worker(env, db, *args, seeds=HUB, log=logs[0]), worker(env, db, *args, log=logs[1])]
+            for pages, seconds in ((40, 20), (100, 180)):
+                while len(web.log) < pages:
+                    assert all(p.poll() is None for p in procs), "the crawl ended before the outage"
+                    time.sleep(0.05)
+                server.stop()  # SIGTERM: Redis writes its append-only file and exits
+                outages.append((datetime.now(), datetime.now()))
+                time.sleep(seconds)
+                outages[-1] = (outages[-1][0], datetime.now())
+                server.start()
+            assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    finally:
+        server.stop()
+    fetched = web.requests_per_url()
+    assert len(fetched) > 100 + 20, "there was work left after the second outage"
+    assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))
+    assert fetched_twice(web, set()) == {}
+    for log in logs:
+        text = log.read_text()
+        assert "Traceback" not in text
+        stamps = [
+            datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+            for line in text.splitlines()
+            if "[scrapy.extensions.logstats] INFO: Crawled" in line
+        ]
+        for start, end in outages:  # the reactor kept running: its stats every 2 s, all along
+            during = [s for s in stamps if start <= s <= end]
+            assert len(during) >= (end - start).total_seconds() / 2 - 3, (start, end, len(during))
+        assert "Redis is back" in text
+
+
+THEIR_SPIDER = '''
+import scrapy
+
+
+class TheirSpider(scrapy.Spider):
+    """Not ours: plain Scrapy, dict items, response.follow."""
+
+    name = "theirs"
+    allowed_domains = ["alice.github.io", "bob.github.io"]
+    custom_settings = {
+        "ADDONS": {"backlinkspider.frontier.addon.ClusterFrontier": 0},
+        "ITEM_PIPELINES": {"backlinkspider.pipelines.IndexPipeline": 300},
+        "BACKLINKS_IDLE_TIMEOUT": 2,
+        "BACKLINKS_HOST_DELAY": 0,
+    }
+
+    async def start(self):
+        yield scrapy.Request("http://alice.github.io/", meta={"source": "seed"})
+
+    def parse(self, response):
+        hrefs = response.css("a::attr(href)").getall()
+        yield {
+            "url": response.url,
+            "links": [{"target_url": response.urljoin(h), "anchor_text": "their anchor"} for h in hrefs],
+        }
+        for href in hrefs:
+            yield response.follow(href, self.parse)
+'''
+
+
+def test_a_spider_that_is_not_ours_uses_the_add_on_and_the_pipeline(tmp_path, proxy_env):
+    server = RedisServer(tmp_path).start()
+    try:
+        (tmp_path / "their_spider.py").write_text(THEIR_SPIDER)
+        db = tmp_path / "theirs.db"
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "runspider",
+                "their_spider.py",
+                "-s",
+                f"BACKLINKS_INDEX=sqlite:///{db}",
+                "-s",
+                "LOG_LEVEL=INFO",
+            ],
+            cwd=tmp_path,  # outside our project: nothing of settings.py but what the add-on brings
+            env={**proxy_env, "REDIS_URL": server.url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-3000:]
+        assert "'frontier/leased': " in res.stderr  # its requests went through Redis
+        client = redis.Redis.from_url(server.url)
+        assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+    finally:
+        server.stop()
+    rows = export(db)
+    assert {(r["source_url"], r["target_url"], r["anchor_text"]) for r in rows} >= {
+        ("http://alice.github.io/", "http://bob.github.io/", "their anchor")
+    }
+    with sqlite3.connect(db) as conn:
+        pages = {url for (url,) in conn.execute("SELECT url FROM pages")}
+    assert {"http://alice.github.io/", "http://bob.github.io/"} <= pages
