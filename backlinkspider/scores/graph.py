@@ -30,6 +30,7 @@ class DomainGraph:
     names: list[str]
     indptr: np.ndarray
     indices: np.ndarray
+    links: np.ndarray | None = None  # per edge, the links behind it (read_graph(keep_links=True))
 
     @property
     def n(self) -> int:
@@ -71,14 +72,19 @@ class DomainGraph:
         return out
 
 
-def read_graph(rows: Iterable[tuple[str, str, int]], progress: Progress | None = None) -> DomainGraph:
+def read_graph(
+    rows: Iterable[tuple[str, str, int]], progress: Progress | None = None, *, keep_links: bool = False
+) -> DomainGraph:
     """Build the graph from (source, target, links) rows ordered by source then target, each pair
     once, as ``LinkIndex.domain_graph`` yields them (any other order costs one extra sort)."""
     ids: dict[str, int] = {}
     src, dst = array("i"), array("i")  # 4 bytes a node id: fewer than 2**31 domains
-    for count, (s, t, _links) in enumerate(rows, 1):
+    counts = array("q")
+    for count, (s, t, n_links) in enumerate(rows, 1):
         src.append(ids.setdefault(s, len(ids)))
         dst.append(ids.setdefault(t, len(ids)))
+        if keep_links:
+            counts.append(n_links)
         if progress and not count % 1_000_000:
             progress("read", count, None)
     if not ids:
@@ -99,13 +105,15 @@ def read_graph(rows: Iterable[tuple[str, str, int]], progress: Progress | None =
     del src
     indices: np.ndarray = new_id[np.frombuffer(dst, dtype=np.int32)]
     del dst
+    links = np.frombuffer(counts, dtype=np.int64) if keep_links else None
     if len(sources) > 1 and not (
         np.all(sources[1:] >= sources[:-1])
         and np.all((sources[1:] > sources[:-1]) | (indices[1:] > indices[:-1]))
     ):
         perm = np.lexsort((indices, sources))
         sources, indices = sources[perm], indices[perm]
+        links = links[perm] if links is not None else None
         del perm
     indptr = np.zeros(len(names) + 1, dtype=itype)
     np.cumsum(np.bincount(sources, minlength=len(names)), out=indptr[1:])
-    return DomainGraph(names, indptr, indices)
+    return DomainGraph(names, indptr, indices, links)
