@@ -3,6 +3,7 @@ stand-in, then `backlinks rank`, `graph` and `domains` checked against the gener
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -104,7 +105,7 @@ def test_the_graph_is_the_generators_followed_domain_graph(farmweb, ranked):
 
 def test_every_reciprocal_pair_is_found(farmweb, ranked):
     web, _ = farmweb
-    graph, domains = ranked
+    _graph, domains = ranked
     truth = web.followed_graph()
     by_domain = {d["domain"]: d for d in domains}
     for a, b in web.exchanges:
@@ -135,7 +136,7 @@ def test_farms_and_money_sites_are_flagged(farmweb, ranked):
 def test_authority_is_monotone_in_pagerank_and_pagerank_is_networkx_on_the_graph_file(ranked):
     graph, domains = ranked
     by_pagerank = sorted(domains, key=lambda d: d["pagerank"])
-    assert all(a["authority"] <= b["authority"] for a, b in zip(by_pagerank, by_pagerank[1:], strict=False))
+    assert all(a["authority"] <= b["authority"] for a, b in itertools.pairwise(by_pagerank))
     assert by_pagerank[-1]["authority"] == 100 and by_pagerank[0]["authority"] == 0
     assert abs(sum(d["pagerank"] for d in domains) - 1) < 1e-9
     want = nx.pagerank(
@@ -193,7 +194,7 @@ def test_summary_and_query_show_the_scores(farmweb, sqlite_run):
 
 
 def test_domains_farm_only_and_table(farmweb, sqlite_run):
-    web, _ = farmweb
+    _web, _ = farmweb
     uri, _, domains = sqlite_run
     res = run(
         "domains", "--farm-only", "--sort", "spam_mass", "--format", "jsonl", "--limit", "0", "--index", uri
