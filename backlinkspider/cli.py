@@ -603,7 +603,8 @@ def rank(trusted: Any, index: str) -> None:
 
 
 class _RankProgress:
-    """The stage of a rank and its count on stderr: live on a terminal, a line a stage elsewhere."""
+    """The stage of a rank and its count, live on stderr when it is a terminal (else silent: the result
+    line says it all)."""
 
     LABELS: ClassVar[dict[str, str]] = {
         "read": "reading the domain graph: {done:,} edges",
@@ -616,20 +617,15 @@ class _RankProgress:
     def __enter__(self) -> _RankProgress:
         from rich.console import Console
 
-        self.console = Console(stderr=True)
-        self.stage = ""
-        self.status = self.console.status("") if self.console.is_terminal else None
+        console = Console(stderr=True)
+        self.status = console.status("") if console.is_terminal else None
         if self.status:
             self.status.start()
         return self
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
-        text = self.LABELS[stage].format(done=done, total=total)
         if self.status:
-            self.status.update(text)
-        elif stage != self.stage:
-            self.console.print(text.split(":")[0], highlight=False)
-        self.stage = stage
+            self.status.update(self.LABELS[stage].format(done=done, total=total))
 
     def __exit__(self, *exc: object) -> None:
         if self.status:
