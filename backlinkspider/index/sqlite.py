@@ -203,8 +203,8 @@ def _record(row: tuple, sort_position: int | None = None) -> dict[str, Any]:
 _SORT_POSITION = {"first_seen": 9, "last_seen": 10, "source_domain": 2}
 
 
-# The links that make the domain graph: live, followed, external. The partial index on them holds
-# (source_domain, target_domain) only, so the graph is grouped by an index-only scan in its own order.
+# The links that make the domain graph: live, followed, external. The partial index on them holds the
+# domains and the columns of its condition, so the graph is grouped by a covering index scan in its order.
 _GRAPH_WHERE = "lost_at IS NULL AND NOT (nofollow OR ugc OR sponsored) AND source_domain != target_domain"
 _GRAPH_INDEX = f"CREATE INDEX IF NOT EXISTS links_domain_graph ON links (source_domain, target_domain) WHERE {_GRAPH_WHERE}"
 # Made by the first `backlinks rank`, so an index that never ranks does not carry them.

@@ -80,8 +80,11 @@ def read_graph(
     ids: dict[str, int] = {}
     src, dst = array("i"), array("i")  # 4 bytes a node id: fewer than 2**31 domains
     counts = array("q")
+    last, sid = None, 0
     for count, (s, t, n_links) in enumerate(rows, 1):
-        src.append(ids.setdefault(s, len(ids)))
+        if s != last:  # rows come grouped by source: one lookup per source domain
+            last, sid = s, ids.setdefault(s, len(ids))
+        src.append(sid)
         dst.append(ids.setdefault(t, len(ids)))
         if keep_links:
             counts.append(n_links)
@@ -101,10 +104,17 @@ def read_graph(
     new_id = np.empty(len(order), dtype=itype)
     new_id[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=itype)
     del order
-    sources: np.ndarray = new_id[np.frombuffer(src, dtype=np.int32)]
-    del src
-    indices: np.ndarray = new_id[np.frombuffer(dst, dtype=np.int32)]
-    del dst
+    if wide:
+        sources: np.ndarray = new_id[np.frombuffer(src, dtype=np.int32)]
+        del src
+        indices: np.ndarray = new_id[np.frombuffer(dst, dtype=np.int32)]
+        del dst
+    else:  # renumbered in place, a chunk at a time: no second copy of the edges
+        sources, indices = np.frombuffer(src, dtype=np.int32), np.frombuffer(dst, dtype=np.int32)
+        for lo in range(0, len(indices), 1 << 20):
+            part = slice(lo, lo + (1 << 20))
+            sources[part] = new_id[sources[part]]
+            indices[part] = new_id[indices[part]]
     links = np.frombuffer(counts, dtype=np.int64) if keep_links else None
     if len(sources) > 1 and not (
         np.all(sources[1:] >= sources[:-1])
