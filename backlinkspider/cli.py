@@ -678,14 +678,14 @@ def _domains_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title, title_justify="left")
     columns = (
         ("domain", "domain"),
-        ("authority", "authority"),
-        ("pagerank", "pagerank"),
+        ("auth", "authority"),
+        ("PR", "pagerank"),
         ("trust", "trust"),
-        ("spam mass", "spam_mass"),
+        ("spam", "spam_mass"),
         ("farm", "farm_id"),
-        ("referring", "referring_domains"),
-        ("reciprocal", "reciprocal_domains"),
-        ("links to", "linked_domains"),
+        ("ref", "referring_domains"),
+        ("recip", "reciprocal_domains"),
+        ("out", "linked_domains"),
     )
     for label, _ in columns:
         table.add_column(label, justify="left" if label == "domain" else "right", no_wrap=label == "domain")

@@ -88,7 +88,22 @@ def load(path: Path, edges: int, domains: int, seed: int = 1) -> None:
             s, t = divmod(key, domains)
             su, tu = f"http://d{s}.com/", f"http://d{t}.com/"
             edge_id = hashlib.blake2b(f"{su}\n{tu}\ntext".encode(), digest_size=16).digest()
-            yield (edge_id, su, tu, "text", "", 0, 0, 0, f"d{s}.com", f"d{s}.com", f"d{t}.com", f"d{t}.com", 0, 0)
+            yield (
+                edge_id,
+                su,
+                tu,
+                "text",
+                "",
+                0,
+                0,
+                0,
+                f"d{s}.com",
+                f"d{s}.com",
+                f"d{t}.com",
+                f"d{t}.com",
+                0,
+                0,
+            )
 
     started = time.monotonic()
     db.execute("BEGIN")
