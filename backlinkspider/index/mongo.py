@@ -480,7 +480,8 @@ class MongoIndex(LinkIndex):
             ) from None
 
     def scores_run(self) -> dict[str, Any] | None:
-        run = self._links.database[SCORE_RUNS].find_one({"_id": "latest"})
+        runs = self._links.database[SCORE_RUNS]
+        run = self._with_retries(lambda: runs.find_one({"_id": "latest"}), "read")
         if run:
             run.pop("_id")
         return run
@@ -494,18 +495,18 @@ class MongoIndex(LinkIndex):
         if run is None:
             return []
         found = self._links.database[run["collection"]].find({"farm": True} if farm_only else {})
-        found = found.sort([(sort, -1), ("_id", 1)])
-        if limit:
-            found = found.limit(limit)
-        return [self._score(doc, run) for doc in found]
+        found = found.sort([(sort, -1), ("_id", 1)]).limit(limit or 0)
+        return [self._score(doc, run) for doc in self._with_retries(lambda: list(found), "read")]
 
     def domain_score(self, domain: str) -> dict[str, Any] | None:
         run = self.scores_run()
-        doc = run and self._links.database[run["collection"]].find_one({"_id": str(domain)})
+        scores = self._links.database[run["collection"]] if run else None
+        doc = scores is not None and self._with_retries(lambda: scores.find_one({"_id": str(domain)}), "read")
         return self._score(doc, run) if doc and run else None
 
     def authority_bands(self, domain: str) -> list[dict[str, Any]]:
-        referring = set(self._links.distinct("source_domain", {"target_domain": str(domain), **_GRAPH_MATCH}))
+        where = {"target_domain": str(domain), **_GRAPH_MATCH}
+        referring = set(self._with_retries(lambda: self._links.distinct("source_domain", where), "read"))
         referring.discard(domain)
         counts = [0] * 10
         for authority in self._authorities(referring).values():
@@ -513,9 +514,10 @@ class MongoIndex(LinkIndex):
         return [{"band": f"{b * 10}-{b * 10 + 10}", "referring_domains": counts[b]} for b in range(10)]
 
     def index_fingerprint(self) -> list[Any]:
-        latest = list(self._pages.find({}, {"last_crawled": 1}).sort([("last_crawled", -1)]).limit(1))
+        newest = self._pages.find({}, {"last_crawled": 1}).sort([("last_crawled", -1)]).limit(1)
+        latest = self._with_retries(lambda: list(newest), "read")
         crawled = _seconds(latest[0]["last_crawled"]) if latest else None
-        return [self._links.estimated_document_count(), crawled]
+        return [self._with_retries(self._links.estimated_document_count, "read"), crawled]
 
     def _authorities(self, domains: set[str]) -> dict[str, float]:
         run = self.scores_run()
@@ -523,19 +525,20 @@ class MongoIndex(LinkIndex):
             return {}
         names = sorted(domains)
         found: dict[str, float] = {}
+        scores = self._links.database[run["collection"]]
         for i in range(0, len(names), 1000):
-            query = {"_id": {"$in": names[i : i + 1000]}}
-            for doc in self._links.database[run["collection"]].find(query, {"authority": 1}):
+            docs = scores.find({"_id": {"$in": names[i : i + 1000]}}, {"authority": 1})
+            for doc in self._with_retries(lambda docs=docs: list(docs), "read"):
                 found[doc["_id"]] = doc["authority"]
         return found
 
     def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
         # The (target_domain, source_domain) index answers each one.
-        return {
-            (t, s)
-            for t, s in pairs
-            if self._links.find_one({"target_domain": s, "source_domain": t, **_GRAPH_MATCH}, {"_id": 1})
-        }
+        def back(t: str, s: str) -> bool:
+            where = {"target_domain": s, "source_domain": t, **_GRAPH_MATCH}
+            return self._with_retries(lambda: self._links.find_one(where, {"_id": 1}), "read") is not None
+
+        return {(t, s) for t, s in pairs if back(t, s)}
 
     @staticmethod
     def _score(doc: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
