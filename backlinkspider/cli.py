@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -25,7 +25,7 @@ from backlinkspider.index import (
     open_index,
     parse_target,
 )
-from backlinkspider.index.base import SORTS, Filters, LinkIndex
+from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, SCORE_SORTS, SORTS, Filters, LinkIndex
 from backlinkspider.redact import redact
 from backlinkspider.urls import BadURL, normalize_host, registered_domain, use_suffix_list
 
@@ -329,10 +329,20 @@ def _status_table(server: Any, filt: Any) -> Table:
 @click.option(
     "--one-per-domain", is_flag=True, help="The best link per referring domain (follow, then oldest)."
 )
-@click.option("--sort", type=click.Choice(SORTS), default="first_seen", show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="first_seen",
+    show_default=True,
+    help="authority: the referring domain's authority, best first (from the last `backlinks rank`).",
+)
 @click.option("--limit", type=click.IntRange(0, MAX_ROWS), default=100, show_default=True, help="0 = all.")
 @click.option("--offset", type=click.IntRange(0, MAX_ROWS), default=0, help="Skip this many rows.")
-@click.option("--cursor", help="Continue after the page that printed this cursor (stable while crawling).")
+@click.option(
+    "--cursor",
+    help="Continue after the page that printed this cursor (stable while crawling; with --sort"
+    " authority, until the next `backlinks rank`).",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @index_option
 def query(
@@ -405,7 +415,7 @@ def query(
                 last[:] = [row]
                 yield {k: v for k, v in row.items() if not k.startswith("_")}
 
-        count = _write(shown(), fmt, title=f"Backlinks to {parsed.scope} {parsed.value}")
+        count = _write(shown(), fmt, title=f"Backlinks to {parsed.scope} {parsed.value}", fields=QUERY_FIELDS)
         if limit and count == limit:
             click.echo(f"next page: --cursor {last[0]['_cursor']}", err=True)
 
@@ -417,13 +427,19 @@ def query(
 @index_option
 def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -> None:
     """The backlink profile of TARGET: counts, rel and type split, top anchors, referring domains and
-    pages, first and last seen, new and lost links over 7 and 30 days."""
+    pages, first and last seen, new and lost links over 7 and 30 days; with its domain's scores and the
+    referring domains' authority bands once `backlinks rank` ran."""
+    from backlinkspider.scores import summary_scores
+
     parsed = _parse_target(target, scope)
     with _check_index(index) as idx:
         try:
             profile = idx.summary(parsed, include_lost=include_lost)
+            profile.update(summary_scores(idx, parsed))
         except IndexUnavailable as exc:
             raise Failure(str(exc)) from None
+    if profile["scores_note"]:
+        click.echo(f"backlinks: note: {profile['scores_note']}", err=True)
     if not profile["backlinks"] and not profile["lost"]["30d"]["backlinks"]:
         raise Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
     if fmt == "json":
@@ -478,7 +494,9 @@ def _chain(first: dict[str, Any], rest: Iterable[dict[str, Any]]) -> Iterator[di
     yield from rest
 
 
-def _write(rows: Iterable[dict[str, Any]], fmt: str, title: str = "") -> int:
+def _write(
+    rows: Iterable[dict[str, Any]], fmt: str, title: str = "", fields: tuple[str, ...] = FIELDS
+) -> int:
     """Print rows in a format; returns how many."""
     out = sys.stdout
     count = 0
@@ -487,7 +505,7 @@ def _write(rows: Iterable[dict[str, Any]], fmt: str, title: str = "") -> int:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for row in rows:  # booleans as JSONL spells them
             writer.writerow({k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()})
@@ -502,14 +520,16 @@ def _table(rows: Iterable[dict[str, Any]], title: str) -> int:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("source", "anchor", "type", "rel", "target", "first seen", "last seen"):
-        table.add_column(col, overflow="fold")
+    for col in ("source", "auth", "anchor", "type", "rel", "target", "first seen", "last seen"):
+        table.add_column(col, overflow="fold", no_wrap=col == "auth")
     count = 0
     for r in rows:
         count += 1
         rel = " ".join(flag for flag in ("nofollow", "ugc", "sponsored") if r[flag]) or "follow"
+        authority = r.get("source_authority")
         table.add_row(
-            r["source_url"],
+            r["source_url"] + (" ⇄" if r.get("reciprocal") else ""),
+            "-" if authority is None else f"{authority:.0f}",
             r["anchor_text"],
             r["link_type"],
             rel,
@@ -550,6 +570,17 @@ def _profile_tables(p: dict[str, Any], title: str) -> None:
         ),
     ):
         head.add_row(label, f"{value:,}" if isinstance(value, int) else value)
+    if p.get("scores_computed_at"):
+        for label, key in (
+            ("authority", "authority"),
+            ("pagerank", "pagerank"),
+            ("trust", "trust"),
+            ("spam mass", "spam_mass"),
+            ("link farm", "farm"),
+            ("reciprocal domains", "reciprocal_domains"),
+            ("scores computed", "scores_computed_at"),
+        ):
+            head.add_row(label, _score_text(key, p[key]))
     console.print(head)
     tops = []
     for key, label, title in (
@@ -564,7 +595,190 @@ def _profile_tables(p: dict[str, Any], title: str) -> None:
         for entry in p[key]:
             t.add_row(entry["value"] or "(empty)", f"{entry['count']:,}")
         tops.append(t)
+    if p.get("authority_bands"):
+        t = Table(title="Referring domains by authority", title_justify="left")
+        t.add_column("authority")
+        t.add_column("domains", justify="right")
+        for entry in p["authority_bands"]:
+            t.add_row(entry["band"], f"{entry['referring_domains']:,}")
+        tops.append(t)
     console.print(Columns(tops))
+
+
+# --- domain scores: the domain graph, rank, domains ------------------------------------------------------
+
+GRAPH_FIELDS = ("source_domain", "target_domain", "links", "reciprocal")
+
+
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv", "tsv"]), default="jsonl", show_default=True
+)
+@index_option
+def graph(fmt: str, index: str) -> None:
+    """The domain graph: an edge per pair of registered domains with a live, followed link between them
+    (source_domain, target_domain, links, reciprocal), grouped in the index. Loads into networkx, Gephi,
+    WebGraph."""
+    from backlinkspider.scores import EmptyGraph, read_graph
+
+    with _check_index(index) as idx:
+        try:
+            g = read_graph(idx.domain_graph(), keep_links=True)
+        except IndexUnavailable as exc:
+            raise Failure(str(exc)) from None
+        except EmptyGraph as exc:
+            raise Failure(f"{exc} in {redact(index)}") from None
+    assert g.links is not None
+    reciprocal = g.reciprocal().tolist()
+    links = g.links.tolist()
+    sources = g.sources().tolist()
+    targets = g.indices.tolist()
+    out = sys.stdout
+    if fmt == "jsonl":
+        for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
+            row = dict(zip(GRAPH_FIELDS, (g.names[s], g.names[t], links[i], reciprocal[i]), strict=True))
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer.writerow(GRAPH_FIELDS)
+        for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
+            writer.writerow((g.names[s], g.names[t], links[i], str(reciprocal[i]).lower()))
+
+
+@cli.command()
+@click.option(
+    "--trusted",
+    type=click.File(encoding="utf-8"),
+    help="Trusted domains, one a line, for TrustRank and spam mass (without it both are null).",
+)
+@index_option
+def rank(trusted: Any, index: str) -> None:
+    """Compute and store every domain's scores from the domain graph: PageRank, authority (0-100),
+    trust (TrustRank), spam mass, link farms, reciprocal and referring domains."""
+    from backlinkspider.scores import EmptyGraph, NothingTrusted, rank_index, trusted_domains
+
+    seeds = trusted_domains(trusted) if trusted else None
+    if trusted and not seeds:
+        raise Failure(f"no domain in {trusted.name}")
+    with _check_index(index) as idx, _RankProgress() as progress:
+        try:
+            done = rank_index(idx, seeds, progress)
+        except IndexUnavailable as exc:
+            raise Failure(str(exc)) from None
+        except EmptyGraph:
+            raise Failure(
+                f"nothing to rank: {redact(index)} holds no live, followed link between two domains"
+            ) from None
+        except NothingTrusted as exc:
+            raise Failure(f"{exc} (from {trusted.name})") from None
+    s = done.scores
+    if s.unknown_trusted:
+        click.echo(
+            f"backlinks: note: {len(s.unknown_trusted)} trusted domains are not in the domain graph:"
+            f" {', '.join(s.unknown_trusted[:10])}{' ...' if len(s.unknown_trusted) > 10 else ''}",
+            err=True,
+        )
+    click.echo(
+        f"ranked {s.graph.n:,} domains, {s.graph.edges:,} edges: pagerank {s.iterations} iterations"
+        + (f", trust {s.trust_iterations} iterations" if s.trust is not None else "")
+        + f", {s.farms} link farms; read {done.read_seconds:.1f} s, ranked {done.rank_seconds:.1f} s,"
+        f" stored {done.write_seconds:.1f} s"
+    )
+
+
+class _RankProgress:
+    """The stage of a rank and its count, live on stderr when it is a terminal (else silent: the result
+    line says it all)."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "read": "reading the domain graph: {done:,} edges",
+        "pagerank": "PageRank: iteration {done}",
+        "trustrank": "TrustRank: iteration {done}",
+        "farms": "finding link farms",
+        "write": "storing {total:,} domains' scores",
+    }
+
+    def __enter__(self) -> _RankProgress:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        self.status = console.status("") if console.is_terminal else None
+        if self.status:
+            self.status.start()
+        return self
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self.status:
+            self.status.update(self.LABELS[stage].format(done=done, total=total))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status:
+            self.status.stop()
+
+
+@cli.command()
+@click.option("--sort", type=click.Choice(SCORE_SORTS), default="authority", show_default=True)
+@click.option("--farm-only", is_flag=True, help="Only link farm members and the sites they push.")
+@click.option("--limit", type=click.IntRange(0, MAX_ROWS), default=100, show_default=True, help="0 = all.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@index_option
+def domains(sort: str, farm_only: bool, limit: int, fmt: str, index: str) -> None:
+    """Scored domains, best first: every score `backlinks rank` stored (null trust and spam mass when it
+    had no trusted list)."""
+    from backlinkspider.scores import freshness
+
+    with _check_index(index) as idx:
+        try:
+            rows = idx.domain_scores(sort=sort, farm_only=farm_only, limit=limit or None)
+            fresh = freshness(idx, idx.scores_run())
+        except IndexUnavailable as exc:
+            raise Failure(str(exc)) from None
+    if fresh["scores_computed_at"] is None:
+        raise Failure(f"no scores in {redact(index)}: run `backlinks rank` first")
+    if fresh["scores_note"]:
+        click.echo(f"backlinks: note: {fresh['scores_note']}", err=True)
+    if fmt == "table":
+        _domains_table(rows, f"Domains by {sort} (computed {fresh['scores_computed_at']})")
+    else:
+        _write(rows, fmt, fields=SCORE_FIELDS)
+
+
+def _score_text(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "pagerank":
+        return f"{value:.3g}"
+    if isinstance(value, float):
+        return f"{value:.1f}" if key == "authority" else f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _domains_table(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    columns = (
+        ("domain", "domain"),
+        ("auth", "authority"),
+        ("PR", "pagerank"),
+        ("trust", "trust"),
+        ("spam", "spam_mass"),
+        ("farm", "farm_id"),
+        ("ref", "referring_domains"),
+        ("recip", "reciprocal_domains"),
+        ("out", "linked_domains"),
+    )
+    for label, _ in columns:
+        table.add_column(label, justify="left" if label == "domain" else "right", no_wrap=label == "domain")
+    for r in rows:
+        cells = [_score_text(key, r[key]) for _, key in columns]
+        if r["farm_role"]:
+            cells[5] = f"{r['farm_id']} ({r['farm_role']})"
+        table.add_row(*cells)
+    Console().print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

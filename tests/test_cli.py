@@ -12,7 +12,8 @@ from conftest import run_cli
 from test_index import T0
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import FIELDS, CrawledPage, open_index, page_edges
+from backlinkspider.index import CrawledPage, open_index, page_edges
+from backlinkspider.index.base import QUERY_FIELDS
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_query_jsonl_has_exactly_the_documented_fields(uri):
     res = run_cli("query", "target.co.uk", "--format", "jsonl", "--index", uri)
     assert res.returncode == 0, res.stderr
     rows = [json.loads(line) for line in res.stdout.splitlines()]
-    assert [tuple(r) for r in rows] == [FIELDS] * 3
+    assert [tuple(r) for r in rows] == [QUERY_FIELDS] * 3
     assert sorted(r["anchor_text"] for r in rows) == ["Target X", "logo", "Ünïcode «anchor»"]
 
 
@@ -68,7 +69,7 @@ def test_query_table_and_csv(uri):
     assert res.returncode == 0 and "Target X" in res.stdout and "nofollow" in res.stdout
     res = run_cli("query", "target.co.uk", "--format", "csv", "--index", uri)
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
-    assert len(rows) == 3 and tuple(rows[0]) == FIELDS
+    assert len(rows) == 3 and tuple(rows[0]) == QUERY_FIELDS
 
 
 def test_export_and_query_show_lost_links_with_lost_at(uri):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import base64
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -190,9 +191,12 @@ def _problem(page: CrawledPage) -> str | None:
     return None
 
 
-SORTS = ("first_seen", "last_seen", "source_domain")
+SORTS = ("first_seen", "last_seen", "source_domain", "authority")
 STATUSES = ("live", "lost", "all")
 TOP = 10  # entries in each top list of a summary
+# A queried edge: the exported fields, the referring domain's authority and whether the target's domain
+# links back to it (followed).
+QUERY_FIELDS = (*FIELDS, "source_authority", "reciprocal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +221,7 @@ def encode_cursor(sort_value: Any, edge_id: bytes) -> str:
 _MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second every backend can store
 
 
-def decode_cursor(token: str, sort: str) -> tuple[int | str, bytes]:
+def decode_cursor(token: str, sort: str) -> tuple[Any, bytes]:
     """The sort value and edge_id a cursor holds, checked against ``sort``'s type (epoch seconds for the
     dates, text for source_domain), so a crafted token is refused in one line, never passed on (as a
     MongoDB operator such as ``{"$ne": null}``, say)."""
@@ -228,6 +232,8 @@ def decode_cursor(token: str, sort: str) -> tuple[int | str, bytes]:
         raise BadTarget(f"not a cursor from this tool: {token[:60]!r}") from exc
     if sort == "source_domain":
         valid = isinstance(value, str)
+    elif sort == "authority":  # a referring domain's authority, -1 for one without scores
+        valid = type(value) in (int, float) and -1.0 <= value <= 100.0
     else:
         valid = type(value) is int and 0 <= value <= _MAX_SECONDS
     if not valid or len(edge_id) != 16:
@@ -369,8 +375,115 @@ class LinkIndex(abc.ABC):
     def close(self) -> None:
         """Release the connection; safe to call twice."""
 
+    # --- the domain graph and its scores (backlinkspider/scores) -----------------------------------
+
+    @abc.abstractmethod
+    def domain_graph(self) -> Iterator[tuple[str, str, int]]:
+        """The domain graph, grouped inside the store: one (source_domain, target_domain, links) row per
+        pair of registered domains with at least one live, followed (no nofollow / ugc / sponsored)
+        external link, ``links`` of them, ordered by source then target domain (binary order)."""
+
+    @abc.abstractmethod
+    def save_scores(self, rows: Iterable[tuple[Any, ...]], run: dict[str, Any]) -> None:
+        """Replace the stored scores at once: ``rows`` in ``SCORE_COLUMNS`` order, ``run`` what
+        ``scores_run`` returns (``computed_at`` epoch seconds, ``fingerprint``, counts)."""
+
+    @abc.abstractmethod
+    def scores_run(self) -> dict[str, Any] | None:
+        """What the last ``backlinks rank`` stored about itself, or None."""
+
+    @abc.abstractmethod
+    def domain_scores(
+        self, sort: str = "authority", farm_only: bool = False, limit: int | None = 100
+    ) -> list[dict[str, Any]]:
+        """Scored domains, best first by ``sort`` (one of ``SCORE_SORTS``; nulls last, then by name), as
+        records with ``SCORE_FIELDS``; an empty list when no scores were computed."""
+
+    @abc.abstractmethod
+    def domain_score(self, domain: str) -> dict[str, Any] | None:
+        """The scores of one registered domain, or None."""
+
+    @abc.abstractmethod
+    def authority_bands(self, domain: str) -> list[dict[str, Any]]:
+        """How many of the domain's (live, followed) referring domains fall in each authority band."""
+
+    @abc.abstractmethod
+    def index_fingerprint(self) -> list[Any]:
+        """A cheap value that changes whenever a crawl writes (scores older than it are stale)."""
+
+    @abc.abstractmethod
+    def _authorities(self, domains: set[str]) -> dict[str, float]:
+        """The stored authority of each of ``domains`` that has one."""
+
+    @abc.abstractmethod
+    def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those (target_domain, source_domain) pairs where the target links back (live, followed)."""
+
+    def _with_scores(self, rows: Iterator[dict[str, Any]], batch: int = 256) -> Iterator[dict[str, Any]]:
+        """Query rows with ``source_authority`` and ``reciprocal``, looked up a batch at a time."""
+        while chunk := list(itertools.islice(rows, batch)):
+            scored = self._authorities({r["source_domain"] for r in chunk})
+            back = self._links_back({(r["target_domain"], r["source_domain"]) for r in chunk})
+            for r in chunk:
+                r["source_authority"] = scored.get(r["source_domain"])
+                r["reciprocal"] = (r["target_domain"], r["source_domain"]) in back
+                yield r
+
+    def _by_authority(
+        self,
+        target: Target,
+        filters: Filters,
+        limit: int | None,
+        offset: int,
+        cursor: str | None,
+        one_per_domain: bool,
+    ) -> Iterator[dict[str, Any]]:
+        """``query(sort="authority")``: best referring domain first, then edge_id. Sorted in memory
+        over the target's matching edges; the cursor holds (authority, edge_id), so it is stable until
+        the next ``rank`` changes the authorities."""
+        rows = []
+        for r in self.query(target, filters, one_per_domain=one_per_domain):
+            authority = r["source_authority"] if r["source_authority"] is not None else -1.0
+            rows.append(((-authority, decode_cursor(r["_cursor"], "first_seen")[1]), r))
+        rows.sort(key=lambda kr: kr[0])
+        if cursor:
+            value, edge_id = decode_cursor(cursor, "authority")
+            rows = [kr for kr in rows if kr[0] > (-value, edge_id)]
+        rows = rows[offset : offset + limit] if limit else rows[offset:]
+        for (negative, edge_id), r in rows:
+            r["_cursor"] = encode_cursor(-negative, edge_id)
+            yield r
+
     def __enter__(self) -> LinkIndex:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- domain scores -------------------------------------------------------------------------------------
+
+# Columns of a stored score row (``save_scores``); farm_role: "member" of a farm, or a site it "pushes".
+SCORE_COLUMNS = (
+    "domain",
+    "pagerank",
+    "authority",
+    "trust",
+    "spam_mass",
+    "farm",
+    "farm_id",
+    "farm_role",
+    "reciprocal_domains",
+    "referring_domains",
+    "linked_domains",
+)
+SCORE_FIELDS = (*SCORE_COLUMNS, "computed_at")
+SCORE_SORTS = ("authority", "trust", "spam_mass", "referring_domains")
+
+
+def score_record(row: tuple[Any, ...] | list[Any], computed_at: int) -> dict[str, Any]:
+    """A stored score row as the record every reader returns."""
+    record = dict(zip(SCORE_COLUMNS, row, strict=True))
+    record["farm"] = bool(record["farm"])
+    record["computed_at"] = iso(computed_at)
+    return record

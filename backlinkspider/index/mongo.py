@@ -34,6 +34,8 @@ from functools import partial
 from typing import Any
 
 from backlinkspider.index.base import (
+    SCORE_COLUMNS,
+    SCORE_SORTS,
     SORTS,
     TOP,
     BadRow,
@@ -47,6 +49,7 @@ from backlinkspider.index.base import (
     encode_cursor,
     iso,
     profile,
+    score_record,
     tld_of,
 )
 from backlinkspider.redact import redact
@@ -83,6 +86,11 @@ _PROJECTION = {
     "lost_at": 1,
 }
 _DUPLICATE_KEY = 11000
+# The domain scores: two collections used in turn, so a rank replaces the scores at once (the run document
+# names the current one); the previous scores stay until the next rank.
+SCORES = ("domain_scores_a", "domain_scores_b")
+SCORE_RUNS = "score_runs"  # {_id: "latest", collection, computed_at, fingerprint, ...}
+_GRAPH_MATCH = {"lost_at": None, "nofollow": False, "ugc": False, "sponsored": False}
 
 
 def document_for(edge: Any, seen: datetime) -> dict[str, Any]:
@@ -282,6 +290,8 @@ class MongoIndex(LinkIndex):
         cursor: str | None = None,
         one_per_domain: bool = False,
     ) -> Iterator[dict[str, Any]]:
+        if sort == "authority":
+            return self._by_authority(target, filters, limit, offset, cursor, one_per_domain)
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}")
         where = self._where(target, filters)
@@ -308,13 +318,13 @@ class MongoIndex(LinkIndex):
                 *([{"$skip": offset}] if offset else []),
                 *([{"$limit": limit}] if limit else []),
             ]
-            return self._stream(self._links.aggregate(pipeline, allowDiskUse=True), sort)
+            return self._with_scores(self._stream(self._links.aggregate(pipeline, allowDiskUse=True), sort))
         if after:
             where = {"$and": [where, after]}
         found = self._links.find(where, _PROJECTION).sort(order).skip(offset)
         if limit:
             found = found.limit(limit)
-        return self._stream(found, sort)
+        return self._with_scores(self._stream(found, sort))
 
     def summary(
         self, target: Target, *, include_lost: bool = False, now: datetime | None = None
@@ -515,6 +525,122 @@ class MongoIndex(LinkIndex):
                 delay = min(delay * 2, 5.0)
             except PyMongoError as exc:
                 raise IndexUnavailable(f"cannot {verb} index {self.safe_uri}: {_one_line(exc)}") from None
+
+    # --- the domain graph and its scores ---------------------------------------------------------------
+
+    def domain_graph(self) -> Iterator[tuple[str, str, int]]:
+        """One $group on the server (on the shards of a cluster, spilling to disk past 100 MB); the
+        self-loops (internal links, kept by BACKLINKS_KEEP_INTERNAL) are dropped here, one per domain."""
+        from pymongo.errors import PyMongoError
+
+        pipeline: list[dict[str, Any]] = [
+            {"$match": _GRAPH_MATCH},
+            {
+                "$group": {
+                    "_id": {"s": "$source_domain", "t": "$target_domain"},
+                    "links": {"$sum": 1},
+                }
+            },
+            {"$sort": {"_id.s": 1, "_id.t": 1}},
+        ]
+        try:
+            for g in self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000):
+                if g["_id"]["s"] != g["_id"]["t"]:
+                    yield g["_id"]["s"], g["_id"]["t"], g["links"]
+        except PyMongoError as exc:
+            raise IndexUnavailable(f"cannot read index {self.safe_uri}: {_one_line(exc)}") from None
+
+    def save_scores(self, rows: Iterable[tuple[Any, ...]], run: dict[str, Any]) -> None:
+        from pymongo.errors import PyMongoError
+
+        db = self._links.database
+        current = (self.scores_run() or {}).get("collection")
+        name = SCORES[1] if current == SCORES[0] else SCORES[0]
+        target = db[name]
+        try:
+            target.drop()
+            batch: list[dict[str, Any]] = []
+            for row in rows:
+                doc = dict(zip(SCORE_COLUMNS, row, strict=True))
+                doc["_id"] = doc.pop("domain")
+                batch.append(doc)
+                if len(batch) == 10_000:
+                    target.insert_many(batch, ordered=False)
+                    batch = []
+            if batch:
+                target.insert_many(batch, ordered=False)
+            for sort in SCORE_SORTS:
+                target.create_index([(sort, -1), ("_id", 1)], name=f"by_{sort}")
+            db[SCORE_RUNS].replace_one({"_id": "latest"}, {**run, "collection": name}, upsert=True)
+        except PyMongoError as exc:
+            raise IndexUnavailable(
+                f"cannot write scores to index {self.safe_uri}: {_one_line(exc)}"
+            ) from None
+
+    def scores_run(self) -> dict[str, Any] | None:
+        runs = self._links.database[SCORE_RUNS]
+        run = self._with_retries(lambda: runs.find_one({"_id": "latest"}), "read")
+        if run:
+            run.pop("_id")
+        return run
+
+    def domain_scores(
+        self, sort: str = "authority", farm_only: bool = False, limit: int | None = 100
+    ) -> list[dict[str, Any]]:
+        if sort not in SCORE_SORTS:
+            raise ValueError(f"unknown sort {sort!r}")
+        run = self.scores_run()
+        if run is None:
+            return []
+        found = self._links.database[run["collection"]].find({"farm": True} if farm_only else {})
+        found = found.sort([(sort, -1), ("_id", 1)]).limit(limit or 0)
+        return [self._score(doc, run) for doc in self._with_retries(lambda: list(found), "read")]
+
+    def domain_score(self, domain: str) -> dict[str, Any] | None:
+        run = self.scores_run()
+        scores = self._links.database[run["collection"]] if run else None
+        doc = scores is not None and self._with_retries(lambda: scores.find_one({"_id": str(domain)}), "read")
+        return self._score(doc, run) if doc and run else None
+
+    def authority_bands(self, domain: str) -> list[dict[str, Any]]:
+        where = {"target_domain": str(domain), **_GRAPH_MATCH}
+        referring = set(self._with_retries(lambda: self._links.distinct("source_domain", where), "read"))
+        referring.discard(domain)
+        counts = [0] * 10
+        for authority in self._authorities(referring).values():
+            counts[min(int(authority // 10), 9)] += 1
+        return [{"band": f"{b * 10}-{b * 10 + 10}", "referring_domains": counts[b]} for b in range(10)]
+
+    def index_fingerprint(self) -> list[Any]:
+        newest = self._pages.find({}, {"last_crawled": 1}).sort([("last_crawled", -1)]).limit(1)
+        latest = self._with_retries(lambda: list(newest), "read")
+        crawled = _seconds(latest[0]["last_crawled"]) if latest else None
+        return [self._with_retries(self._links.estimated_document_count, "read"), crawled]
+
+    def _authorities(self, domains: set[str]) -> dict[str, float]:
+        run = self.scores_run()
+        if run is None or not domains:
+            return {}
+        names = sorted(domains)
+        found: dict[str, float] = {}
+        scores = self._links.database[run["collection"]]
+        for i in range(0, len(names), 1000):
+            docs = scores.find({"_id": {"$in": names[i : i + 1000]}}, {"authority": 1})
+            for doc in self._with_retries(lambda docs=docs: list(docs), "read"):
+                found[doc["_id"]] = doc["authority"]
+        return found
+
+    def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        # The (target_domain, source_domain) index answers each one.
+        def back(t: str, s: str) -> bool:
+            where = {"target_domain": s, "source_domain": t, **_GRAPH_MATCH}
+            return self._with_retries(lambda: self._links.find_one(where, {"_id": 1}), "read") is not None
+
+        return {(t, s) for t, s in pairs if back(t, s)}
+
+    @staticmethod
+    def _score(doc: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        return score_record([doc["_id"], *(doc[c] for c in SCORE_COLUMNS[1:])], run["computed_at"])
 
 
 def _only_duplicate_keys(exc: Any) -> bool:

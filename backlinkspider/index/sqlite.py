@@ -12,6 +12,8 @@ Hosts and URLs, far smaller as targets, are summarized from their edges on deman
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from backlinkspider.index.base import (
+    SCORE_COLUMNS,
+    SCORE_SORTS,
     TOP,
     BadRow,
     CrawledPage,
@@ -32,6 +36,7 @@ from backlinkspider.index.base import (
     encode_cursor,
     iso,
     profile,
+    score_record,
     tld_of,
 )
 
@@ -225,6 +230,35 @@ def _switch_to_wal(db: sqlite3.Connection) -> None:
             delay = min(delay * 2, 0.25)
 
 
+# The links that make the domain graph: live, followed, external. The partial index on them holds the
+# domains and the columns of its condition, so the graph is grouped by a covering index scan in its order.
+_GRAPH_WHERE = "lost_at IS NULL AND NOT (nofollow OR ugc OR sponsored) AND source_domain != target_domain"
+_GRAPH_INDEX = f"CREATE INDEX IF NOT EXISTS links_domain_graph ON links (source_domain, target_domain) WHERE {_GRAPH_WHERE}"
+# Made by the first `backlinks rank`, so an index that never ranks does not carry them.
+_SCORES_SCHEMA = f"""
+{_GRAPH_INDEX};
+CREATE TABLE IF NOT EXISTS domain_scores (
+    domain             TEXT PRIMARY KEY,
+    pagerank           REAL NOT NULL,
+    authority          REAL NOT NULL,
+    trust              REAL,             -- NULL when no trusted domains were given
+    spam_mass          REAL,
+    farm               INTEGER NOT NULL,
+    farm_id            INTEGER,
+    farm_role          TEXT,
+    reciprocal_domains INTEGER NOT NULL,
+    referring_domains  INTEGER NOT NULL,
+    linked_domains     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS domain_scores_by_authority ON domain_scores (authority DESC, domain);
+CREATE INDEX IF NOT EXISTS domain_scores_by_trust ON domain_scores (trust DESC, domain);
+CREATE INDEX IF NOT EXISTS domain_scores_by_spam_mass ON domain_scores (spam_mass DESC, domain);
+CREATE INDEX IF NOT EXISTS domain_scores_by_referring ON domain_scores (referring_domains DESC, domain);
+-- The last rank: one row, a JSON document.
+CREATE TABLE IF NOT EXISTS score_runs (id INTEGER PRIMARY KEY CHECK (id = 1), run TEXT NOT NULL);
+"""
+
+
 class SQLiteIndex(LinkIndex):
     """A link index in the SQLite file at ``path``; ``create=False`` refuses to make a new one."""
 
@@ -316,6 +350,8 @@ class SQLiteIndex(LinkIndex):
         cursor: str | None = None,
         one_per_domain: bool = False,
     ) -> Iterator[dict[str, Any]]:
+        if sort == "authority":
+            return self._by_authority(target, filters, limit, offset, cursor, one_per_domain)
         if sort not in _SORT_POSITION:
             raise ValueError(f"unknown sort {sort!r}")
         where, args = self._where(target, filters)
@@ -338,7 +374,7 @@ class SQLiteIndex(LinkIndex):
             sql += " LIMIT ? OFFSET ?"
             args += [limit or -1, offset]
         position = _SORT_POSITION[sort]
-        return (_record(row, position) for row in self._rows(sql, args))
+        return self._with_scores(_record(row, position) for row in self._rows(sql, args))
 
     def summary(
         self, target: Target, *, include_lost: bool = False, now: datetime | None = None
@@ -542,3 +578,92 @@ class SQLiteIndex(LinkIndex):
             new=new,
             lost=lost,
         )
+
+    # --- the domain graph and its scores ---------------------------------------------------------------
+
+    def domain_graph(self) -> Iterator[tuple[str, str, int]]:
+        with contextlib.suppress(sqlite3.Error):  # once; a read-only index is grouped without it
+            self._db.execute(_GRAPH_INDEX)
+        sql = (
+            f"SELECT source_domain, target_domain, count(*) FROM links WHERE {_GRAPH_WHERE}"
+            " GROUP BY source_domain, target_domain ORDER BY source_domain, target_domain"
+        )
+        return self._rows(sql, [])
+
+    def save_scores(self, rows: Iterable[tuple[Any, ...]], run: dict[str, Any]) -> None:
+        marks = ", ".join("?" * len(SCORE_COLUMNS))
+        try:
+            self._db.executescript(_SCORES_SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:  # readers see the old scores until the new ones are all in
+                self._db.execute("DELETE FROM domain_scores")
+                self._db.executemany(
+                    f"INSERT INTO domain_scores ({', '.join(SCORE_COLUMNS)}) VALUES ({marks})", rows
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO score_runs (id, run) VALUES (1, ?)", (json.dumps(run),)
+                )
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"cannot write scores to index {self.path}: {exc}") from None
+
+    def scores_run(self) -> dict[str, Any] | None:
+        row = self._scores_read("SELECT run FROM score_runs WHERE id = 1", [])
+        return json.loads(row[0][0]) if row else None
+
+    def domain_scores(
+        self, sort: str = "authority", farm_only: bool = False, limit: int | None = 100
+    ) -> list[dict[str, Any]]:
+        if sort not in SCORE_SORTS:
+            raise ValueError(f"unknown sort {sort!r}")
+        run = self.scores_run()
+        if run is None:
+            return []
+        sql = f"SELECT {', '.join(SCORE_COLUMNS)} FROM domain_scores"
+        sql += " WHERE farm" if farm_only else ""
+        sql += f" ORDER BY {sort} DESC, domain LIMIT ?"
+        return [score_record(r, run["computed_at"]) for r in self._scores_read(sql, [limit or -1])]
+
+    def domain_score(self, domain: str) -> dict[str, Any] | None:
+        run = self.scores_run()
+        sql = f"SELECT {', '.join(SCORE_COLUMNS)} FROM domain_scores WHERE domain = ?"
+        rows = self._scores_read(sql, [domain]) if run else []
+        return score_record(rows[0], run["computed_at"]) if rows and run else None
+
+    def authority_bands(self, domain: str) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT min(CAST(authority / 10 AS INTEGER), 9), count(*) FROM domain_scores WHERE domain IN"
+            f" (SELECT DISTINCT source_domain FROM links WHERE target_domain = ? AND {_GRAPH_WHERE})"
+            " GROUP BY 1"
+        )
+        counts = dict(self._scores_read(sql, [domain]))
+        return [{"band": f"{b * 10}-{b * 10 + 10}", "referring_domains": counts.get(b, 0)} for b in range(10)]
+
+    def index_fingerprint(self) -> list[Any]:
+        # Both are index lookups: new edges take new ids; every fetch moves a page's last_crawled.
+        edges = self._db.execute("SELECT max(id) FROM links").fetchone()[0]
+        crawled = self._db.execute("SELECT max(last_crawled) FROM pages").fetchone()[0]
+        return [edges, crawled]
+
+    def _authorities(self, domains: set[str]) -> dict[str, float]:
+        names = sorted(domains)
+        found: dict[str, float] = {}
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            sql = (
+                f"SELECT domain, authority FROM domain_scores WHERE domain IN ({', '.join('?' * len(chunk))})"
+            )
+            found.update(self._scores_read(sql, chunk))
+        return found
+
+    def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        sql = f"SELECT 1 FROM links WHERE target_domain = ? AND source_domain = ? AND {_GRAPH_WHERE} LIMIT 1"
+        return {(t, s) for t, s in pairs if self._db.execute(sql, (s, t)).fetchone()}
+
+    def _scores_read(self, sql: str, args: list[Any]) -> list[tuple]:
+        """Rows of a scores query; none when no rank has made the tables yet."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise IndexUnavailable(f"cannot read index {self.path}: {exc}") from None
