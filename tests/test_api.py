@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -317,43 +318,42 @@ def test_the_index_password_never_shows(index, tmp_path):  # noqa: F811
     assert not any(secret in b for b in bodies)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server:
+    """``backlinks serve`` on a port the system picks (read from its log line), stopped by its pid."""
+
+    def __init__(self, uri: str, log: Path, token: str | None = None, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "BACKLINKS_API_TOKEN"}
+        if token:
+            env["BACKLINKS_API_TOKEN"] = token
+        self.log = log
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen(
+                [*BACKLINKS, "serve", "--port", "0", "--index", uri, *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"Uvicorn running on (http://\S+:\d+)", log.read_text())):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {log.read_text()}")
+            time.sleep(0.1)
+        self.url = found.group(1).replace("0.0.0.0", "127.0.0.1")  # reached on loopback only
+        while httpx.get(f"{self.url}/api/v1/healthz", timeout=5).status_code != 200:
+            time.sleep(0.1)
+
+    def stop(self) -> str:
+        """Stop it; returns its log."""
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        return self.log.read_text()
 
 
 def test_serve_runs_workers_with_a_token_off_loopback(crawled_web, tmp_path):
     """The real command: two uvicorn workers bound to every address (reached here on loopback only)."""
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "BACKLINKS_API_TOKEN": "tok-123"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                *BACKLINKS,
-                "serve",
-                "--host",
-                "0.0.0.0",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--index",
-                crawled_web,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    server = Server(crawled_web, tmp_path / "serve.log", "tok-123", "--host", "0.0.0.0", "--workers", "2")
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/api/v1/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        base = server.url
         assert httpx.get(f"{base}/api/v1/summary?target=bob.github.io").status_code == 401
         ok = httpx.get(
             f"{base}/api/v1/summary?target=bob.github.io", headers={"Authorization": "Bearer tok-123"}
@@ -361,8 +361,6 @@ def test_serve_runs_workers_with_a_token_off_loopback(crawled_web, tmp_path):
         assert ok.status_code == 200 and ok.json()["backlinks"] > 0
         assert httpx.get(f"{base}/").status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-    text = log.read_text()
+        text = server.stop()
     assert "tok-123" not in text and "Started parent process" in text, text
     assert text.count("Application startup complete") == 2
