@@ -13,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
 import test_profile
 from conftest import BACKLINKS, run_cli
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
 from test_index import T0, crawled, index  # noqa: F401  (the every-backend fixture)
 from test_profile import TARGETS
 
@@ -364,3 +366,36 @@ def test_serve_runs_workers_with_a_token_off_loopback(crawled_web, tmp_path):
         text = server.stop()
     assert "tok-123" not in text and "Started parent process" in text, text
     assert text.count("Application startup complete") == 2
+
+
+# --- the OpenAPI schema, fuzzed -------------------------------------------------------------------
+
+
+def test_fuzzed_requests_get_no_5xx_and_match_the_schema(client):
+    """Generated requests (valid and not) to every operation: never a server error, and every answer has
+    a status, a content type and a body the schema declares."""
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 6
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        def fuzz(case):
+            case.call_and_validate(checks=checks)
+
+        fuzz()
