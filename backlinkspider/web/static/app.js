@@ -119,11 +119,13 @@ function weekly(id, weeks, what) {
 }
 
 function ranked(id, entries, label) {
+  // Long values (URLs) are cut for the axis, whole in the tooltip.
   const shown = entries.map((e) => e.value || "(empty)");
+  const short = shown.map((v) => v.replace(/^https?:\/\/(www\.)?/, ""));
   draw(id, {
     type: "bar",
     data: {
-      labels: shown.map((v) => (v.length > 32 ? `${v.slice(0, 31)}…` : v)),
+      labels: short.map((v) => (v.length > 24 ? `${v.slice(0, 23)}…` : v)),
       datasets: [{ label, data: entries.map((e) => e.count), backgroundColor: "#1f4e79" }],
     },
     options: {
