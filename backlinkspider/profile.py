@@ -27,22 +27,28 @@ def summary_document(index: LinkIndex, target: Target, *, include_lost: bool = F
     return {"target": {"scope": target.scope, "value": target.value}, **doc, **score_signals(index, target)}
 
 
-# The keys score_signals adds (issue 8's scores); all null until scores are computed.
+# The keys score_signals adds: issue 8's domain scores of the target and their freshness.
 SCORE_KEYS = (
     "authority",
     "pagerank",
     "trust",
     "spam_mass",
     "farm",
+    "farm_id",
+    "farm_role",
     "reciprocal_domains",
     "authority_bands",
     "scores_computed_at",
+    "scores_age_seconds",
+    "scores_stale",
+    "scores_note",
 )
 
 
 def score_signals(index: LinkIndex, target: Target) -> dict[str, Any]:
-    """The authority and spam signals of a target, for the summary. The single place the scores join the
-    profile: until the index computes scores (backlinkspider.scores), every key is null."""
+    """The authority and spam signals of a target, for the summary: the single place the scores join the
+    profile. This version of the index computes no scores, so every key is null (with issue 8's
+    ``backlinkspider.scores`` merged, this returns ``summary_scores(index, target)``)."""
     return dict.fromkeys(SCORE_KEYS)
 
 

@@ -107,10 +107,15 @@ class Summary(BaseModel):
     pagerank: float | None = None
     trust: float | None = None
     spam_mass: float | None = None
-    farm: bool | int | str | None = None
+    farm: bool | None = None
+    farm_id: int | str | None = None
+    farm_role: str | None = None
     reciprocal_domains: int | None = None
     authority_bands: list[AuthorityBand] | None = None
     scores_computed_at: str | None = None
+    scores_age_seconds: int | None = None
+    scores_stale: bool | None = None
+    scores_note: str | None = None
 
 
 class Week(BaseModel):
@@ -157,10 +162,12 @@ class DomainScore(BaseModel):
     authority: float | None = None
     trust: float | None = None
     spam_mass: float | None = None
-    farm: bool | int | str | None = None
+    farm: bool | None = None
     farm_id: int | str | None = None
+    farm_role: str | None = None
     reciprocal_domains: int | None = None
     referring_domains: int | None = None
+    linked_domains: int | None = None
     computed_at: str | None = None
 
 
@@ -337,7 +344,7 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
 
     @api.get("/domains", response_model=Domains, responses=ERRORS, dependencies=guarded)
     def domains(
-        sort: Literal["authority", "pagerank", "trust", "spam_mass"] = Query("authority"),
+        sort: Literal["authority", "trust", "spam_mass", "referring_domains"] = Query("authority"),
         farm_only: bool = Query(False, description="Only domains in a link farm."),
         limit: int = Query(100, ge=1, le=MAX_PAGE),
     ) -> Response:
