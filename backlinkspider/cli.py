@@ -368,7 +368,7 @@ def serve(index: str, host: str, port: int, workers: int | None) -> None:
     if not is_loopback(host) and not os.environ.get(TOKEN_ENV):
         raise Failure(f"refusing to serve on {host} without a token: set {TOKEN_ENV} (or bind 127.0.0.1)")
     _check_index(index).close()
-    click.echo(f"serving {redact(index)} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    click.echo(f"serving {redact(index)}: the page at /, the API at /api/v1, its docs at /docs", err=True)
     run(index, host, port, workers or len(os.sched_getaffinity(0)))
 
 

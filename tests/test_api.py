@@ -341,8 +341,14 @@ class Server:
                 raise RuntimeError(f"server did not start: {log.read_text()}")
             time.sleep(0.1)
         self.url = found.group(1).replace("0.0.0.0", "127.0.0.1")  # reached on loopback only
-        while httpx.get(f"{self.url}/api/v1/healthz", timeout=5).status_code != 200:
+        while time.monotonic() < deadline:  # workers may still be starting
+            try:
+                if httpx.get(f"{self.url}/api/v1/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
             time.sleep(0.1)
+        raise RuntimeError(f"server did not answer: {log.read_text()}")
 
     def stop(self) -> str:
         """Stop it; returns its log."""
