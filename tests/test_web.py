@@ -133,6 +133,8 @@ def test_search_shows_the_cli_figures_and_the_scope_read(page, server, crawled_w
 
 def test_every_chart_draws_the_api_data(page, server, crawled_web):
     want = json.loads(run_cli("summary", TARGET, "--format", "json", "--index", crawled_web).stdout)
+    outside = []  # offline: every request goes to the server under test
+    page.on("request", lambda r: None if r.url.startswith(server.url) else outside.append(r.url))
     search(page, server)
     drawn = page.evaluate(
         """ids => ids.map(id => {
@@ -158,6 +160,7 @@ def test_every_chart_draws_the_api_data(page, server, crawled_web):
     assert by_id["chart-tlds"]["labels"] == [e["value"] for e in want["referring_tlds"][:10]]
     assert sum(by_id["chart-links-history"]["data"][0]) == want["backlinks"]
     assert sum(by_id["chart-domains-history"]["data"][0]) == want["referring_domains"]
+    assert outside == []
 
 
 def test_filters_and_sorting_change_the_table(page, server, crawled_web):
@@ -272,3 +275,16 @@ def test_the_page_asks_for_the_token_once(browser, crawled_web, tmp_path):
     finally:
         context.close()
         server.stop()
+
+
+def test_the_api_docs_render_offline(page, server):
+    """Swagger UI is served from the package: every operation shows with no request leaving the machine."""
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith(server.url) else outside.append(r.url))
+    page.goto(f"{server.url}/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+    assert {p.replace("\u200b", "") for p in paths} == {
+        f"/api/v1/{name}" for name in ("summary", "history", "backlinks", "domains", "status", "healthz")
+    }
+    assert outside == []
