@@ -214,11 +214,13 @@ def test_a_write_invalidates_the_cached_summary(tmp_path):
         with TestClient(create_app(uri)) as c:
             first = c.get("/api/v1/summary", params={"target": "target.co.uk"}).json()
             assert c.get("/api/v1/summary", params={"target": "target.co.uk"}).json() == first
+            assert len(c.get("/api/v1/backlinks", params={"target": "target.co.uk"}).json()["rows"]) == 1
             writer.write([crawled("http://b.org/1", [Link(x, "text", "b")], T0 + timedelta(days=1))])
             after = c.get("/api/v1/summary", params={"target": "target.co.uk"}).json()
             weeks = c.get("/api/v1/history", params={"target": "target.co.uk"}).json()["weeks"]
             edges = c.get("/api/v1/status").json()["index"]["edges"]
-    assert (first["backlinks"], after["backlinks"], edges) == (1, 2, 2)
+            rows = c.get("/api/v1/backlinks", params={"target": "target.co.uk"}).json()["rows"]
+    assert (first["backlinks"], after["backlinks"], edges, len(rows)) == (1, 2, 2, 2)
     assert sum(w["new_backlinks"] for w in weeks) == 2
 
 

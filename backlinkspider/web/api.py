@@ -326,19 +326,24 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
         args = {"sort": sort, "offset": offset, "cursor": cursor, "one_per_domain": one_per_domain}
         if format != "json" and not limit:
             return _download(reader, parsed, filters, args, format)
-        try:
-            rows = [_shown(r) for r in reader.index().query(parsed, filters, limit=limit, **args)]
+
+        def page(idx: LinkIndex) -> tuple[list[dict[str, Any]], str | None, bytes]:
+            rows = [_shown(r) for r in idx.query(parsed, filters, limit=limit, **args)]
+            next_cursor = rows[-1]["_cursor"] if len(rows) == limit else None
+            rows = [_plain(r) for r in rows]
+            doc = {"target": parsed._asdict(), "rows": rows, "next_cursor": next_cursor}
+            return rows, next_cursor, json.dumps(doc, ensure_ascii=False).encode()
+
+        try:  # pages are cached like summaries: a popular target's first page is read once per write
+            rows, next_cursor, body = reader.cached(
+                ("backlinks", *parsed, filters, limit, *args.values()), page
+            )
         except BadTarget as exc:
             raise ApiError(400, f"cursor: {exc}") from None
         if not rows and not (cursor or offset):
             raise ApiError(404, f"no backlinks to {parsed.scope} {parsed.value} match")
-        next_cursor = rows[-1].pop("_cursor") if len(rows) == limit else None
-        for r in rows:
-            r.pop("_cursor", None)
         if format == "json":
-            return _json(
-                BacklinksPage, {"target": parsed._asdict(), "rows": rows, "next_cursor": next_cursor}
-            )
+            return Response(body, media_type="application/json")
         headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
         return Response(_encode(rows, format, header=True), media_type=MEDIA[format], headers=headers)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from backlinkspider.index import LinkIndex, open_index
 
-CACHE_ENTRIES = 1024  # summaries, histories and counts kept per server process
+CACHE_ENTRIES = 1024  # summaries, histories, pages of backlinks and counts kept per server process
 
 
 class Reader:
