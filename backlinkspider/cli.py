@@ -25,9 +25,10 @@ from backlinkspider.index import (
     open_index,
     parse_target,
 )
-from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, SCORE_SORTS, SORTS, Filters, LinkIndex
+from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, SCORE_SORTS, SORTS, LinkIndex
+from backlinkspider.profile import NoBacklinks, query_filters, summary_document
 from backlinkspider.redact import redact
-from backlinkspider.urls import BadURL, normalize_host, registered_domain, use_suffix_list
+from backlinkspider.urls import BadURL, use_suffix_list
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -235,15 +236,16 @@ def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
     from rich.live import Live
 
     server = _redis(redis_url)
-    filt = _dupefilter(server, _settings(overrides))
+    settings = _settings(overrides)
+    _dupefilter(server, settings)  # the cluster agrees with the settings, else one line
     if not watch:
-        Console().print(_status_table(server, filt))
+        Console().print(_status_table(server, settings))
         return
-    with Live(_status_table(server, filt), auto_refresh=False) as live:
+    with Live(_status_table(server, settings), auto_refresh=False) as live:
         try:
             while True:
                 time.sleep(2)
-                live.update(_status_table(server, filt), refresh=True)
+                live.update(_status_table(server, settings), refresh=True)
         except KeyboardInterrupt:
             pass
 
@@ -273,31 +275,22 @@ def _dupefilter(server: Any, settings: Any) -> Any:
     return filt
 
 
-def _status_table(server: Any, filt: Any) -> Table:
+def _status_table(server: Any, settings: Settings) -> Table:
     from rich.table import Table
 
-    from backlinkspider.frontier import defaults
-    from backlinkspider.frontier.queue import status
+    from backlinkspider.frontier.status import figures
 
-    workers = []
-    for key in sorted(server.scan_iter(match=defaults.WORKERS_PATTERN)):
-        fields = {k.decode(): v.decode() for k, v in server.hgetall(key).items()}
-        if fields:
-            workers.append((key.decode().split(":", 2)[2], fields))
+    f = figures(server, settings)
     table = Table(title="backlinkspider cluster", title_justify="left")
     for col in ("worker", "pages", "links indexed", "errors", "pages/s"):
         table.add_column(col, justify="right" if col != "worker" else "left")
     total = {"pages": 0, "links": 0, "errors": 0, "pages_per_s": 0.0}
-    for name, f in workers:
+    for w in f["workers"]:
         table.add_row(
-            name,
-            f"{int(f['pages']):,}",
-            f"{int(f['links']):,}",
-            f"{int(f['errors']):,}",
-            f"{float(f['pages_per_s']):,.1f}",
+            w["name"], f"{w['pages']:,}", f"{w['links']:,}", f"{w['errors']:,}", f"{w['pages_per_s']:,.1f}"
         )
         for k in total:
-            total[k] += float(f[k])
+            total[k] += w[k]
     table.add_row(
         "all",
         f"{int(total['pages']):,}",
@@ -306,10 +299,9 @@ def _status_table(server: Any, filt: Any) -> Table:
         f"{total['pages_per_s']:,.1f}",
         style="bold",
     )
-    f = status(server)
     table.caption = (
-        f"frontier {f['queued']:,} on {f['hosts']:,} hosts  seen {filt.seen(server):,}"
-        f"  leased {f['leased']:,}  workers {len(workers)}  dropped entries {f['dropped']:,}"
+        f"frontier {f['queue']:,} on {f['hosts']:,} hosts  seen {f['seen']:,}  leased {f['leased']:,}"
+        f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}"
     )
     return table
 
@@ -374,19 +366,17 @@ def query(
         raise click.UsageError("--follow-only and --nofollow-only exclude each other")
     if cursor and offset:
         raise click.UsageError("use --cursor or --offset, not both")
-    if from_domain:
-        try:
-            from_domain = registered_domain(normalize_host(from_domain))
-        except BadURL as exc:
-            raise click.BadParameter(str(exc), param_hint="--from-domain") from None
-    filters = Filters(
-        rel="follow" if follow_only else "nofollow" if nofollow_only else None,
-        link_type=link_type,
-        since=int(since.replace(tzinfo=UTC).timestamp()) if since else None,
-        from_domain=from_domain,
-        anchor_contains=anchor_contains,
-        status="all" if include_lost else "live" if live else "lost",
-    )
+    try:
+        filters = query_filters(
+            rel="follow" if follow_only else "nofollow" if nofollow_only else None,
+            link_type=link_type,
+            since=int(since.replace(tzinfo=UTC).timestamp()) if since else None,
+            from_domain=from_domain,
+            anchor_contains=anchor_contains,
+            status="all" if include_lost else "live" if live else "lost",
+        )
+    except BadTarget as exc:
+        raise click.BadParameter(str(exc), param_hint="--from-domain") from None
     with _check_index(index) as idx:
         try:
             rows = _guard(
@@ -429,19 +419,16 @@ def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -
     """The backlink profile of TARGET: counts, rel and type split, top anchors, referring domains and
     pages, first and last seen, new and lost links over 7 and 30 days; with its domain's scores and the
     referring domains' authority bands once `backlinks rank` ran."""
-    from backlinkspider.scores import summary_scores
-
     parsed = _parse_target(target, scope)
     with _check_index(index) as idx:
         try:
-            profile = idx.summary(parsed, include_lost=include_lost)
-            profile.update(summary_scores(idx, parsed))
+            profile = summary_document(idx, parsed, include_lost=include_lost)
         except IndexUnavailable as exc:
             raise Failure(str(exc)) from None
+        except NoBacklinks as exc:
+            raise Failure(f"{exc} in {redact(index)}") from None
     if profile["scores_note"]:
         click.echo(f"backlinks: note: {profile['scores_note']}", err=True)
-    if not profile["backlinks"] and not profile["lost"]["30d"]["backlinks"]:
-        raise Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
     if fmt == "json":
         click.echo(json.dumps(profile, ensure_ascii=False, indent=2))
     else:
@@ -455,6 +442,28 @@ def export(fmt: str, index: str) -> None:
     """Every edge in the index, streamed to stdout."""
     with _check_index(index) as idx:
         _write(_guard(idx.export()), fmt)
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Server processes  [default: the machine's cores]"
+)
+def serve(index: str, host: str, port: int, workers: int | None) -> None:
+    """The web page (/) and the read-only JSON API (/api/v1, docs at /docs) over the index. Any address
+    but loopback needs BACKLINKS_API_TOKEN, a bearer token every API request must carry."""
+    import os
+
+    from backlinkspider.web.app import TOKEN_ENV, is_loopback
+    from backlinkspider.web.app import serve as run
+
+    if not is_loopback(host) and not os.environ.get(TOKEN_ENV):
+        raise Failure(f"refusing to serve on {host} without a token: set {TOKEN_ENV} (or bind 127.0.0.1)")
+    _check_index(index).close()
+    click.echo(f"serving {redact(index)}: the page at /, the API at /api/v1, its docs at /docs", err=True)
+    run(index, host, port, workers or len(os.sched_getaffinity(0)))
 
 
 def _read_seeds(urls: tuple[str, ...], seeds_file: str | None) -> list[str]:

@@ -312,6 +312,39 @@ def profile(
     }
 
 
+def week_start(week: int) -> str:
+    """The Monday (UTC) that starts week number ``week`` (``epoch_week`` of a time), as YYYY-MM-DD."""
+    return datetime.fromtimestamp((week * 7 - 3) * 86400, UTC).strftime("%Y-%m-%d")
+
+
+def epoch_week(ts: int) -> int:
+    """Whole weeks, Monday to Sunday UTC, since the one holding 1970-01-01 (a Thursday)."""
+    return (ts // 86400 + 3) // 7
+
+
+def history(
+    new_links: dict[int, int],
+    lost_links: dict[int, int],
+    new_domains: dict[int, int],
+    lost_domains: dict[int, int],
+) -> list[dict[str, Any]]:
+    """Weekly counts keyed by ``epoch_week`` as the documented rows, every week from the first to the last
+    with activity (quiet weeks are zeros, so a chart's axis is time)."""
+    weeks = set(new_links) | set(lost_links) | set(new_domains) | set(lost_domains)
+    if not weeks:
+        return []
+    return [
+        {
+            "week": week_start(w),
+            "new_backlinks": new_links.get(w, 0),
+            "lost_backlinks": lost_links.get(w, 0),
+            "new_referring_domains": new_domains.get(w, 0),
+            "lost_referring_domains": lost_domains.get(w, 0),
+        }
+        for w in range(min(weeks), max(weeks) + 1)
+    ]
+
+
 class LinkIndex(abc.ABC):
     """A store of edges, written in batches and read by target. Open one with ``open_index(uri)``."""
 
@@ -370,6 +403,18 @@ class LinkIndex(abc.ABC):
     @abc.abstractmethod
     def count(self) -> int:
         """How many edges the index holds, live and lost."""
+
+    @abc.abstractmethod
+    def history(self, target: Target) -> list[dict[str, Any]]:
+        """New and lost backlinks and referring domains of ``target`` per week (Monday UTC): a link is new
+        in the week of its first_seen (lost or not), lost in the week it was lost (if it still is); a
+        referring domain is new in the week of its first link, lost in the week its last live link was
+        lost. Rows as ``base.history`` makes them."""
+
+    @abc.abstractmethod
+    def version(self) -> Any:
+        """A value that changes whenever a write commits, read cheaply: readers cache by it. Comparable
+        only between calls on the same open index."""
 
     @abc.abstractmethod
     def close(self) -> None:

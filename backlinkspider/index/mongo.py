@@ -47,6 +47,8 @@ from backlinkspider.index.base import (
     checked,
     decode_cursor,
     encode_cursor,
+    epoch_week,
+    history,
     iso,
     profile,
     score_record,
@@ -485,6 +487,51 @@ class MongoIndex(LinkIndex):
 
     def count(self) -> int:
         return self._with_retries(lambda: self._links.count_documents({}), "read")
+
+    def history(self, target: Target) -> list[dict[str, Any]]:
+        """Bucketed here from the target's edges (three fields each), streamed once."""
+        from pymongo.errors import PyMongoError
+
+        new_links: dict[int, int] = {}
+        lost_links: dict[int, int] = {}
+        domains: dict[str, list[Any]] = {}  # source domain -> [first seen, last lost, live links]
+        fields = {"_id": 0, "first_seen": 1, "lost_at": 1, "source_domain": 1}
+        found = self._links.find(self._where(target, Filters(status="all")), fields)
+        try:
+            for doc in found:
+                first, lost = _seconds(doc["first_seen"]), doc.get("lost_at")
+                new_links[epoch_week(first)] = new_links.get(epoch_week(first), 0) + 1
+                d = domains.setdefault(doc["source_domain"], [first, None, 0])
+                d[0] = min(d[0], first)
+                if lost is None:
+                    d[2] += 1
+                else:
+                    lost = _seconds(lost)
+                    lost_links[epoch_week(lost)] = lost_links.get(epoch_week(lost), 0) + 1
+                    d[1] = max(d[1] or lost, lost)
+        except PyMongoError as exc:
+            raise IndexUnavailable(f"cannot read index {self.safe_uri}: {_one_line(exc)}") from None
+        new_domains: dict[int, int] = {}
+        lost_domains: dict[int, int] = {}
+        for first, lost, live in domains.values():
+            new_domains[epoch_week(first)] = new_domains.get(epoch_week(first), 0) + 1
+            if not live:
+                lost_domains[epoch_week(lost)] = lost_domains.get(epoch_week(lost), 0) + 1
+        return history(new_links, lost_links, new_domains, lost_domains)
+
+    def version(self) -> tuple[int, int, Any]:
+        """Edges, pages and the newest page's fetch time: every write moves one of them (two batches of
+        re-crawls in one second that only flip links lost are seen at the next write)."""
+
+        def read() -> tuple[int, int, Any]:
+            newest = self._pages.find_one({}, {"last_crawled": 1}, sort=[("last_crawled", -1)])
+            return (
+                self._links.estimated_document_count(),
+                self._pages.estimated_document_count(),
+                newest and newest["last_crawled"],
+            )
+
+        return self._with_retries(read, "read")
 
     def close(self) -> None:
         self._client.close()

@@ -34,6 +34,7 @@ from backlinkspider.index.base import (
     checked,
     decode_cursor,
     encode_cursor,
+    history,
     iso,
     profile,
     score_record,
@@ -393,6 +394,33 @@ class SQLiteIndex(LinkIndex):
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM links").fetchone()[0]
+
+    def history(self, target: Target) -> list[dict[str, Any]]:
+        col = _SCOPE_COLUMN[target.scope]
+        week = "({t} / 86400 + 3) / 7"  # base.epoch_week in SQL
+
+        def weekly(sql: str) -> dict[int, int]:
+            return dict(self._db.execute(sql, (target.value,)).fetchall())
+
+        links = f"FROM links WHERE {col} = ?"
+        if target.scope == "domain":  # referring domains from the aggregates (see the module docstring)
+            domains = "SELECT first_seen AS f, lost_at AS l, n_live AS live FROM agg"
+            domains += " WHERE target_domain = ? AND dim = 'ref_domain'"
+        else:
+            domains = "SELECT min(first_seen) AS f, max(lost_at) AS l, sum(lost_at IS NULL) AS live"
+            domains += f" {links} GROUP BY source_domain"
+        return history(
+            weekly(f"SELECT {week.format(t='first_seen')} AS w, count(*) {links} GROUP BY w"),
+            weekly(
+                f"SELECT {week.format(t='lost_at')} AS w, count(*) {links} AND lost_at IS NOT NULL GROUP BY w"
+            ),
+            weekly(f"SELECT {week.format(t='f')} AS w, count(*) FROM ({domains}) GROUP BY w"),
+            weekly(f"SELECT {week.format(t='l')} AS w, count(*) FROM ({domains}) WHERE live = 0 GROUP BY w"),
+        )
+
+    def version(self) -> int:
+        """SQLite's data_version: it moves when another connection commits (this one only reads)."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()

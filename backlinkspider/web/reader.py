@@ -1,0 +1,90 @@
+"""The server's read side of the index: connections per thread, and a cache that a write invalidates.
+
+FastAPI runs each request in a thread pool. A SQLite connection serves one thread here (each has its own
+read snapshot); a MongoDB client is thread-safe and pooled, so one is shared. Summaries and histories of
+a big domain take tens of milliseconds; they are cached by the index's ``version()``, which moves when a
+crawl commits, so a cached answer is never older than the last write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from backlinkspider.index import LinkIndex, open_index
+
+CACHE_ENTRIES = 1024  # summaries, histories, pages of backlinks and counts kept per server process
+
+
+class Reader:
+    """Opens ``uri`` read-only (``opener`` is for tests that pass a MongoDB stand-in)."""
+
+    def __init__(self, uri: str, opener: Callable[[str], LinkIndex] | None = None) -> None:
+        self.uri = uri
+        self._open = opener or (lambda u: open_index(u, create=False))
+        self._per_thread = uri.startswith("sqlite:")
+        self._main = self._open(uri)  # also the one whose version() the cache reads
+        self._version_lock = threading.Lock()
+        self._local = threading.local()
+        self._all: list[LinkIndex] = [self._main]
+        self._cache: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+
+    def index(self) -> LinkIndex:
+        """The calling thread's index."""
+        if not self._per_thread:
+            return self._main
+        idx = getattr(self._local, "index", None)
+        if idx is None:
+            idx = self._local.index = self._open(self.uri)
+            with self._cache_lock:
+                self._all.append(idx)
+        return idx
+
+    def stream(self) -> Any:
+        """An index of its own for a download: a stream outlives its request's thread. Close it."""
+        return self._open(self.uri) if self._per_thread else _Unclosed(self._main)
+
+    def cached(self, key: tuple, compute: Callable[[LinkIndex], Any]) -> Any:
+        """``compute(index)``, remembered until the index changes; one computation per key at a time."""
+        with self._version_lock:
+            version = self._main.version()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit and hit[0] == version:
+                self._cache.move_to_end(key)
+                return hit[1]
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit and hit[0] == version:
+                    return hit[1]
+            value = compute(self.index())
+            with self._cache_lock:
+                self._cache[key] = (version, value)
+                self._cache.move_to_end(key)
+                while len(self._cache) > CACHE_ENTRIES:
+                    old, _ = self._cache.popitem(last=False)
+                    self._key_locks.pop(old, None)
+            return value
+
+    def close(self) -> None:
+        for idx in self._all:
+            idx.close()
+
+
+class _Unclosed:
+    """A shared index lent to a stream: closing it is a no-op."""
+
+    def __init__(self, index: LinkIndex) -> None:
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._index, name)
+
+    def close(self) -> None:
+        pass
