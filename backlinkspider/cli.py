@@ -26,7 +26,7 @@ from backlinkspider.index import (
     parse_target,
 )
 from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, SCORE_SORTS, SORTS, LinkIndex
-from backlinkspider.profile import NoBacklinks, query_filters, summary_document
+from backlinkspider.profile import NoBacklinks, csv_row, query_filters, summary_document
 from backlinkspider.redact import redact
 from backlinkspider.urls import BadURL, use_suffix_list
 
@@ -516,8 +516,8 @@ def _write(
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        for row in rows:  # booleans as JSONL spells them
-            writer.writerow({k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()})
+        for row in rows:
+            writer.writerow(csv_row(row))
             count += 1
     else:
         count = _table(rows, title)

@@ -27,30 +27,17 @@ def summary_document(index: LinkIndex, target: Target, *, include_lost: bool = F
     return {"target": {"scope": target.scope, "value": target.value}, **doc, **score_signals(index, target)}
 
 
-# The keys score_signals adds: issue 8's domain scores of the target and their freshness.
-SCORE_KEYS = (
-    "authority",
-    "pagerank",
-    "trust",
-    "spam_mass",
-    "farm",
-    "farm_id",
-    "farm_role",
-    "reciprocal_domains",
-    "authority_bands",
-    "scores_computed_at",
-    "scores_age_seconds",
-    "scores_stale",
-    "scores_note",
-)
-
-
 def score_signals(index: LinkIndex, target: Target) -> dict[str, Any]:
     """The authority and spam signals of a target, for the summary: the single place the scores join the
     profile (``backlinkspider.scores.summary_scores``; null where ``backlinks rank`` never ran)."""
     from backlinkspider.scores import summary_scores
 
     return summary_scores(index, target)
+
+
+def csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's CSV cells: booleans spelled as JSONL spells them (``true`` / ``false``)."""
+    return {k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
 
 
 def parse_since(text: str) -> int:

@@ -431,8 +431,8 @@ class MongoIndex(LinkIndex):
             top_anchors=listed("top_anchors"),
             top_referring_domains=listed("top_domains"),
             top_pages=listed("top_pages"),
-            first=_seconds(edges["first"]) if edges else None,
-            last=_seconds(edges["last"]) if edges else None,
+            first=_seconds(edges["first"]) if edges.get("first") else None,
+            last=_seconds(edges["last"]) if edges.get("last") else None,
             new={
                 w: {
                     "backlinks": one["new_lost_edges"].get(f"new{w}", 0),

@@ -8,6 +8,18 @@ from typing import Any
 from backlinkspider.index.base import LinkIndex, Target
 from backlinkspider.urls import host_of, registered_domain
 
+# The target's own scores a summary carries (then its referring domains' authority bands and freshness).
+DOMAIN_KEYS = (
+    "authority",
+    "pagerank",
+    "trust",
+    "spam_mass",
+    "farm",
+    "farm_id",
+    "farm_role",
+    "reciprocal_domains",
+)
+
 
 def freshness(index: LinkIndex, run: dict[str, Any] | None) -> dict[str, Any]:
     """``scores_computed_at``, their age in seconds, whether the index changed since (``scores_stale``),
@@ -51,17 +63,7 @@ def summary_scores(index: LinkIndex, target: Target | str) -> dict[str, Any]:
         domain = target
     run = index.scores_run()
     row = index.domain_score(domain) if run else None
-    keys = (
-        "authority",
-        "pagerank",
-        "trust",
-        "spam_mass",
-        "farm",
-        "farm_id",
-        "farm_role",
-        "reciprocal_domains",
-    )
-    result: dict[str, Any] = {k: (row or {}).get(k) for k in keys}
+    result: dict[str, Any] = {k: (row or {}).get(k) for k in DOMAIN_KEYS}
     result["authority_bands"] = index.authority_bands(domain) if run else []
     result.update(freshness(index, run))
     return result

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backlinkspider.extract import LINK_TYPES
 from backlinkspider.index import BadTarget, LinkIndex, Target, parse_target
 from backlinkspider.index.base import QUERY_FIELDS, SORTS
-from backlinkspider.profile import RELS, NoBacklinks, parse_since, query_filters, summary_document
+from backlinkspider.profile import RELS, NoBacklinks, csv_row, parse_since, query_filters, summary_document
 from backlinkspider.redact import redact
 from backlinkspider.web.reader import Reader
 
@@ -389,7 +389,7 @@ def _encode(rows: list[dict[str, Any]], fmt: str, *, header: bool = False) -> st
     writer = csv.DictWriter(out, fieldnames=QUERY_FIELDS, lineterminator="\n", extrasaction="ignore")
     if header:
         writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(csv_row(r) for r in rows)
     return out.getvalue()
 
 
