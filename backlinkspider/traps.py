@@ -29,6 +29,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from scrapy.utils.defer import maybe_deferred_to_future
+
 from backlinkspider.urls import host_of
 
 logger = logging.getLogger(__name__)
@@ -117,21 +119,28 @@ class TrapGuard:
         self.depths = depths if depths is not None else LocalDepths()
         self.crawler = crawler  # for its stats, which exist once the crawl starts
         self.logged: set[tuple[str, str]] = set()
+        self.connection: Any = None  # the cluster's Redis connection (share_depths)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> TrapGuard:
         s = crawler.settings
-        depths = None
+        guard = cls(s.getint("BACKLINKS_MAX_SEGMENT_REPEATS"), s.getint("BACKLINKS_TRAP_HOPS"), None, crawler)
         if s.get("REDIS_URL"):
-            # The process's one Redis client (the frontier's). One short call per page, on the reactor.
-            from backlinkspider.frontier.connection import redis_for
+            from scrapy import signals
 
-            depths = RedisDepths(redis_for(crawler).client)
-        return cls(
-            s.getint("BACKLINKS_MAX_SEGMENT_REPEATS"), s.getint("BACKLINKS_TRAP_HOPS"), depths, crawler
-        )
+            crawler.signals.connect(guard.share_depths, signal=signals.spider_opened)
+        return guard
 
-    def allowed(self, links: Iterable[tuple[str, int]]) -> list[bool]:
+    def share_depths(self) -> None:
+        """In a cluster, keep the least depths in Redis: one call per page on the process's one Redis
+        connection (the frontier's, made once the reactor runs), off the reactor and retried through
+        Redis outages."""
+        from backlinkspider.frontier.connection import redis_for
+
+        self.connection = redis_for(self.crawler)
+        self.depths = RedisDepths(self.connection.client)
+
+    async def allowed(self, links: Iterable[tuple[str, int]]) -> list[bool]:
         """For each (URL, depth) the spider would follow, whether it may be followed."""
         links = list(links)
         verdicts = [not repeats_a_segment(url, self.max_repeats) for url, _ in links]
@@ -145,7 +154,11 @@ class TrapGuard:
                 tracked.append((i, host_of(url), shape, depth))
         if not tracked:
             return verdicts
-        least = self.depths.lower([(host, shape, depth) for _, host, shape, depth in tracked])
+        entries = [(host, shape, depth) for _, host, shape, depth in tracked]
+        if self.connection is None:
+            least = self.depths.lower(entries)
+        else:
+            least = await maybe_deferred_to_future(self.connection.call(self.depths.lower, entries))
         refused = 0
         for (i, host, shape, depth), first in zip(tracked, least, strict=True):
             if depth > first + self.hops:

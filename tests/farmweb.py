@@ -34,6 +34,10 @@ class FarmWeb:
         self.log: list[tuple[float, str, str, str]] = []
         self.log_lock = threading.Lock()
         self.aborted: list[str] = []
+        # A clean web: synthweb.ProxyServer's latency and hanging pages stay off.
+        self.latency = 0.0
+        self.hang = 0.0
+        self.hanging: set[str] = set()
         self.pages: dict[str, list[tuple[str, str, str]]] = {}  # page URL -> (href, text, rel)
         self.domain_of: dict[str, str] = {}  # host -> registered domain
         tlds = (".com", ".co.uk", ".org", ".net")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import timedelta
 
 import pytest
@@ -82,8 +83,9 @@ def test_export_and_query_show_lost_links_with_lost_at(uri):
     res = run_cli("query", "target.co.uk", "--include-lost", "--format", "csv", "--index", uri)
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert sorted(r["lost_at"] for r in rows) == ["", "", "2026-01-03T03:04:05Z"]
-    res = run_cli("query", "target.co.uk", "--lost", "--index", uri)
-    assert res.returncode == 0 and "lost" in res.stdout and "2026-01-03" in res.stdout
+    wide = {**os.environ, "COLUMNS": "200"}  # the table's width off a terminal is 80 columns
+    res = run_cli("query", "target.co.uk", "--lost", "--index", uri, env=wide)
+    assert res.returncode == 0 and "lost 2026-01-03" in res.stdout
 
 
 def test_export_jsonl_and_csv(uri):

@@ -3,6 +3,7 @@ pages (huge, slow, compressed, deeply nested, link floods, traps) end without st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -351,15 +352,17 @@ def test_a_calendar_trap_ends_early_and_a_numbered_archive_loses_nothing(tmp_pat
 
 def test_the_shape_window_is_shared_by_the_workers_of_a_cluster(redis_server):
     """Two workers' guards on one Redis: the depth one saw first bounds what the other follows."""
-    from backlinkspider.frontier.connection import connect
+    import redis
 
-    first = TrapGuard(3, 100, RedisDepths(connect(redis_server.url)))
-    second = TrapGuard(3, 100, RedisDepths(connect(redis_server.url)))
+    first = TrapGuard(3, 100, RedisDepths(redis.Redis.from_url(redis_server.url)))
+    second = TrapGuard(3, 100, RedisDepths(redis.Redis.from_url(redis_server.url)))
     alone = TrapGuard(3, 100)  # a worker without the cluster's memory
-    assert first.allowed([("http://events.example/cal/2026-02", 2)]) == [True]
+    assert asyncio.run(first.allowed([("http://events.example/cal/2026-02", 2)])) == [True]
     deep = [("http://events.example/cal/2036-05", 150), ("http://events.example/cal/2034-08", 102)]
-    assert second.allowed(deep) == [False, True]
-    assert alone.allowed(deep) == [True, True]
+    assert asyncio.run(second.allowed(deep)) == [False, True]
+    assert asyncio.run(alone.allowed(deep)) == [True, True]
     # Another host, another shape: its own window.
-    assert second.allowed([("http://other.example/cal/2040-01", 150)]) == [True]
-    assert second.allowed([("http://events.example/tag/a/tag/b/tag/", 3)]) == [False]  # repeated segment
+    assert asyncio.run(second.allowed([("http://other.example/cal/2040-01", 150)])) == [True]
+    assert asyncio.run(second.allowed([("http://events.example/tag/a/tag/b/tag/", 3)])) == [
+        False
+    ]  # repeated segment

@@ -202,7 +202,7 @@ class BacklinksSpider(Spider):
         if lost:
             return f"{lost:,} of {pages:,} pages fetched were not indexed (see the errors above)"
         if reason == "frontier_unavailable":
-            return "the cluster's Redis could not be reached; nothing was crawled"
+            return "the cluster frontier could not be used (see the error above); nothing was crawled"
         if reason == "shutdown":
             resume = self.crawler.settings.get("JOBDIR")
             hint = (
@@ -232,7 +232,7 @@ class BacklinksSpider(Spider):
             next_depth = depth if link.link_type == REDIRECT else depth + 1
             if self._should_follow(link, next_depth):
                 follow.append((link.target_url, next_depth))
-        for (url, next_depth), allowed in zip(follow, self.traps.allowed(follow), strict=True):
+        for (url, next_depth), allowed in zip(follow, await self.traps.allowed(follow), strict=True):
             if allowed:
                 yield self.request(url, next_depth)
 
