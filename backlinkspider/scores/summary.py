@@ -5,20 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from backlinkspider.index.base import LinkIndex, Target
+from backlinkspider.index.base import SCORE_COLUMNS, LinkIndex, Target
 from backlinkspider.urls import host_of, registered_domain
 
 # The target's own scores a summary carries (then its referring domains' authority bands and freshness).
-DOMAIN_KEYS = (
-    "authority",
-    "pagerank",
-    "trust",
-    "spam_mass",
-    "farm",
-    "farm_id",
-    "farm_role",
-    "reciprocal_domains",
-)
+DOMAIN_KEYS = tuple(c for c in SCORE_COLUMNS if c not in ("domain", "referring_domains", "linked_domains"))
 
 
 def freshness(index: LinkIndex, run: dict[str, Any] | None) -> dict[str, Any]:
