@@ -632,7 +632,7 @@ def graph(fmt: str, index: str) -> None:
 
     with _check_index(index) as idx:
         try:
-            g = read_graph(idx.domain_graph(), keep_links=True)
+            g = read_graph(idx.graph_domains(), idx.domain_graph(), keep_links=True)
         except IndexUnavailable as exc:
             raise Failure(str(exc)) from None
         except EmptyGraph as exc:
@@ -640,18 +640,19 @@ def graph(fmt: str, index: str) -> None:
     assert g.links is not None
     reciprocal = g.reciprocal().tolist()
     links = g.links.tolist()
+    names = g.names.tolist()
     sources = g.sources().tolist()
     targets = g.indices.tolist()
     out = sys.stdout
     if fmt == "jsonl":
         for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
-            row = dict(zip(GRAPH_FIELDS, (g.names[s], g.names[t], links[i], reciprocal[i]), strict=True))
+            row = dict(zip(GRAPH_FIELDS, (names[s], names[t], links[i], reciprocal[i]), strict=True))
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
         writer.writerow(GRAPH_FIELDS)
         for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
-            writer.writerow((g.names[s], g.names[t], links[i], str(reciprocal[i]).lower()))
+            writer.writerow((names[s], names[t], links[i], str(reciprocal[i]).lower()))
 
 
 @cli.command()

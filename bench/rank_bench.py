@@ -13,7 +13,7 @@ no self-loops, each pair once; one followed link row per edge in the ``links`` t
 The load writes rows with a plain INSERT (the per-domain summary triggers and the query indexes are
 dropped first): this measures reading and ranking the graph, not crawling it (bench/index_bench.py does).
 
-Run:  python bench/rank_bench.py [--edges 10000000] [--domains 1000000] [--path DIR]
+Run:  python bench/rank_bench.py [--edges 10000000] [--domains 1000000] [--db PATH]
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def measure(path: Path, wide: bool) -> dict:
     idx = open_index(f"sqlite:///{path}", create=False)
     peak = PeakRSS()
     started = time.monotonic()
-    g = read_graph(idx.domain_graph())
+    g = read_graph(idx.graph_domains(), idx.domain_graph())
     read_s = time.monotonic() - started
     read_peak = peak.growth()
     trusted = g.names[:: max(1, g.n // 1000)][:1000]
@@ -161,17 +161,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edges", type=int, default=10_000_000)
     parser.add_argument("--domains", type=int, default=1_000_000)
-    parser.add_argument("--path", type=Path, help="Keep the index in this directory (default: a temp dir).")
+    parser.add_argument("--db", type=Path, help="The index file: built if missing, reused if there.")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the fresh measuring process
     parser.add_argument("--wide", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.wide)))
         return
-    print(f"python bench/rank_bench.py --edges {args.edges} --domains {args.domains}")
-    with tempfile.TemporaryDirectory(dir=args.path) as tmp:
-        path = Path(tmp) / "links.db"
-        load(path, args.edges, args.domains)
+    print(f"python bench/rank_bench.py --edges {args.edges} --domains {args.domains}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.db or Path(tmp) / "links.db"
+        if not path.exists():
+            load(path, args.edges, args.domains)
         for wide in (False, True):
             out = subprocess.run(
                 [sys.executable, __file__, "--measure", str(path), *(["--wide"] if wide else [])],

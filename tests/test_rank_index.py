@@ -41,6 +41,7 @@ def test_domain_graph_is_grouped_in_the_store(index):  # noqa: F811
         ("c.net", "b.org", 1),
         ("c.net", "d.io", 1),
     ]
+    assert list(index.graph_domains()) == ["a.com", "b.org", "c.net", "d.io"]  # e.io: only a ugc link
 
 
 def test_scores_are_stored_and_read_back(index):  # noqa: F811

@@ -8,10 +8,14 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from backlinkspider.scores import compute, read_graph
+from backlinkspider.scores import graph as graph_module
+from backlinkspider.scores import pagerank as pagerank_module
 from backlinkspider.scores.authority import authority
 from backlinkspider.scores.farms import MEMBER, PUSHED, find_farms
+from backlinkspider.scores.graph import NameIndex
 from backlinkspider.scores.pagerank import pagerank
 from backlinkspider.scores.spam_mass import spam_mass
 
@@ -35,7 +39,11 @@ def random_edges(seed: int, n: int, m: int) -> set[tuple[str, str]]:
 
 def graph_of(edges):
     rows = sorted((s, t, 1) for s, t in edges)
-    return read_graph(iter(rows))
+    return read_graph(domains_of(rows), iter(rows))
+
+
+def domains_of(rows):
+    return sorted({d for s, t, _ in rows for d in (s, t)})
 
 
 @pytest.mark.parametrize("seed, n, m", [(1, 30, 60), (2, 200, 900), (3, 1000, 3000), (4, 50, 1200)])
@@ -50,11 +58,32 @@ def test_pagerank_equals_networkx(seed, n, m):
     assert 10 < steps < 300
 
 
+def test_pagerank_over_many_blocks_of_rows(monkeypatch):
+    edges = random_edges(12, 300, 1500)
+    graph = graph_of(edges)
+    whole, _ = pagerank(graph)
+    monkeypatch.setattr(pagerank_module, "block_edges", lambda graph: 7)
+    blocked, _ = pagerank(graph)
+    assert np.abs(blocked - whole).max() < 1e-15
+
+
+@pytest.mark.parametrize("max_edges", [1, 3, 50, 10**6])
+def test_transposed_blocks_make_up_the_adjacency_matrix(max_edges):
+    graph = graph_of(random_edges(13, 80, 300))
+    blocks = list(graph.transposed_blocks(max_edges))
+    assert [first for first, _, _ in blocks] == [0, *[last for _, last, _ in blocks][:-1]]
+    assert blocks[-1][1] == graph.n
+    assert all(b.nnz <= max_edges or last - first == 1 for first, last, b in blocks)
+    assert all(not b.nnz or np.shares_memory(b.indices, graph.indices) for _, _, b in blocks)  # no copy
+    stacked = sp.hstack([b for _, _, b in blocks]).T.toarray()
+    assert np.array_equal(stacked, graph.adjacency().toarray())
+
+
 @pytest.mark.parametrize("seed", [5, 6, 7])
 def test_trustrank_equals_networkx_personalized_pagerank(seed):
     edges = random_edges(seed, 300, 1200)
     graph = graph_of(edges)
-    trusted = random.Random(seed).sample(graph.names, 7)
+    trusted = random.Random(seed).sample(graph.names.tolist(), 7)
     personal = np.array([1.0 if name in trusted else 0.0 for name in graph.names])
     ours, _ = pagerank(graph, personal)
     want = nx.pagerank(
@@ -71,10 +100,51 @@ def test_rows_in_any_order_give_the_same_graph():
     sorted_graph = graph_of(edges)
     shuffled = sorted((s, t, 1) for s, t in edges)
     random.Random(1).shuffle(shuffled)
-    graph = read_graph(iter(shuffled))
-    assert graph.names == sorted_graph.names
+    graph = read_graph(domains_of(shuffled), iter(shuffled))
+    assert graph.names.tolist() == sorted_graph.names.tolist()
     assert np.array_equal(graph.indptr, sorted_graph.indptr)
     assert np.array_equal(graph.indices, sorted_graph.indices)
+
+
+def test_rows_naming_a_domain_the_names_lack_are_left_out():
+    """Rows written after the names were read (a crawl beside `rank`) name domains the names lack."""
+    rows = [("a", "b", 1), ("a", "late", 1), ("b", "a", 2), ("late", "b", 1)]
+    graph = read_graph(["a", "b"], iter(rows), keep_links=True)
+    assert graph.names.tolist() == ["a", "b"]
+    assert graph.indices.tolist() == [1, 0] and graph.indptr.tolist() == [0, 1, 2]
+    assert graph.links is not None and graph.links.tolist() == [1, 2]
+
+
+def test_names_whose_hashes_collide_are_told_apart(monkeypatch):
+    edges = random_edges(9, 200, 800)
+    want = graph_of(edges)
+    monkeypatch.setattr(graph_module, "hash", lambda name: len(name) % 3, raising=False)
+    got = graph_of(edges)
+    assert got.names.tolist() == want.names.tolist()
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert NameIndex(got.names).ids(["pair0-a.example", "nowhere.example"]).tolist() == [
+        want.names.tolist().index("pair0-a.example"),
+        -1,
+    ]
+
+
+def test_sources_of_any_range_of_edges():
+    graph = graph_of(random_edges(10, 60, 200))
+    full = graph.sources()
+    assert full.tolist() == [s for s in range(graph.n) for _ in range(graph.out_degree()[s])]
+    for lo, hi in [(0, 0), (0, 1), (5, 17), (17, 17), (100, graph.edges), (graph.edges, graph.edges)]:
+        assert graph.sources(lo, hi).tolist() == full[lo:hi].tolist()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 18])
+def test_reciprocal_edges_of_a_random_graph(chunk):
+    edges = random_edges(11, 300, 2500)
+    graph = graph_of(edges)
+    names = graph.names.tolist()
+    found = graph.reciprocal(chunk)
+    pairs = zip(graph.sources().tolist(), graph.indices.tolist(), strict=True)
+    assert [(names[t], names[s]) in edges for s, t in pairs] == found.tolist()
+    assert found.any()
 
 
 def test_reciprocal_edges_and_degrees():

@@ -423,6 +423,11 @@ class LinkIndex(abc.ABC):
     # --- the domain graph and its scores (backlinkspider/scores) -----------------------------------
 
     @abc.abstractmethod
+    def graph_domains(self) -> Iterator[str]:
+        """The nodes of the domain graph, found inside the store: every registered domain that is the
+        source or the target of a ``domain_graph`` row, each once, in binary order."""
+
+    @abc.abstractmethod
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
         """The domain graph, grouped inside the store: one (source_domain, target_domain, links) row per
         pair of registered domains with at least one live, followed (no nofollow / ugc / sponsored)

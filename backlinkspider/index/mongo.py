@@ -575,6 +575,23 @@ class MongoIndex(LinkIndex):
 
     # --- the domain graph and its scores ---------------------------------------------------------------
 
+    def graph_domains(self) -> Iterator[str]:
+        """One $group of both ends of every graph link on the server, sorted there (spilling to disk)."""
+        from pymongo.errors import PyMongoError
+
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {**_GRAPH_MATCH, "$expr": {"$ne": ["$source_domain", "$target_domain"]}}},
+            {"$project": {"_id": 0, "domain": ["$source_domain", "$target_domain"]}},
+            {"$unwind": "$domain"},
+            {"$group": {"_id": "$domain"}},
+            {"$sort": {"_id": 1}},
+        ]
+        try:
+            for g in self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000):
+                yield g["_id"]
+        except PyMongoError as exc:
+            raise IndexUnavailable(f"cannot read index {self.safe_uri}: {_one_line(exc)}") from None
+
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
         """One $group on the server (on the shards of a cluster, spilling to disk past 100 MB); the
         self-loops (internal links, kept by BACKLINKS_KEEP_INTERNAL) are dropped here, one per domain."""

@@ -609,14 +609,26 @@ class SQLiteIndex(LinkIndex):
 
     # --- the domain graph and its scores ---------------------------------------------------------------
 
+    def graph_domains(self) -> Iterator[str]:
+        self._graph_index()
+        sql = (
+            f"SELECT source_domain FROM links WHERE {_GRAPH_WHERE}"
+            # +target_domain: scan the graph's partial index, not a target index and the table
+            f" UNION SELECT +target_domain FROM links WHERE {_GRAPH_WHERE} ORDER BY 1"
+        )
+        return (domain for (domain,) in self._rows(sql, []))
+
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
-        with contextlib.suppress(sqlite3.Error):  # once; a read-only index is grouped without it
-            self._db.execute(_GRAPH_INDEX)
+        self._graph_index()
         sql = (
             f"SELECT source_domain, target_domain, count(*) FROM links WHERE {_GRAPH_WHERE}"
             " GROUP BY source_domain, target_domain ORDER BY source_domain, target_domain"
         )
         return self._rows(sql, [])
+
+    def _graph_index(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # once; a read-only index is grouped without it
+            self._db.execute(_GRAPH_INDEX)
 
     def save_scores(self, rows: Iterable[tuple[Any, ...]], run: dict[str, Any]) -> None:
         marks = ", ".join("?" * len(SCORE_COLUMNS))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import numpy as np
 from backlinkspider.index.base import LinkIndex
 from backlinkspider.scores.authority import authority
 from backlinkspider.scores.farms import MEMBER, PUSHED, find_farms
-from backlinkspider.scores.graph import DomainGraph, Progress, read_graph
+from backlinkspider.scores.graph import DomainGraph, NameIndex, Progress, read_graph
 from backlinkspider.scores.pagerank import pagerank
 from backlinkspider.scores.spam_mass import spam_mass
 from backlinkspider.urls import BadURL, normalize_host, registered_domain
@@ -54,7 +53,7 @@ class Scores:
             nulls = [None] * (hi - lo)
             farm_id = self.farm_id[part].tolist()
             yield from zip(
-                self.graph.names[part],
+                self.graph.names[part].tolist(),
                 self.pagerank[part].tolist(),
                 self.authority[part].tolist(),
                 self.trust[part].tolist() if self.trust is not None else nulls,
@@ -92,12 +91,9 @@ def compute(graph: DomainGraph, trusted: list[str] | None = None, progress: Prog
     personal = None
     if trusted is not None:
         personal = np.zeros(graph.n)
-        for domain in trusted:
-            i = bisect.bisect_left(graph.names, domain)
-            if i < graph.n and graph.names[i] == domain:
-                personal[i] = 1.0
-            else:
-                unknown.append(domain)
+        ids = NameIndex(graph.names).ids(trusted)
+        personal[ids[ids >= 0]] = 1.0
+        unknown = [domain for domain, i in zip(trusted, ids.tolist(), strict=True) if i < 0]
         if not personal.any():
             raise NothingTrusted(
                 f"none of the {len(trusted)} trusted domains is in the domain graph"
@@ -149,7 +145,7 @@ def rank_index(
     """Read the domain graph from ``index``, compute every score and store them with the time."""
     fingerprint = index.index_fingerprint()  # before the read: a write during the rank makes it stale
     started = time.monotonic()
-    graph = read_graph(index.domain_graph(), progress)
+    graph = read_graph(index.graph_domains(), index.domain_graph(), progress)
     read = time.monotonic()
     scores = compute(graph, trusted, progress)
     ranked = time.monotonic()
