@@ -30,6 +30,7 @@ from backlinkspider.index import CrawledPage, Target, open_index, page_edges
 
 DOMAINS = 200_000
 BIGGEST_SHARE = 0.2
+LINKS_PER_PAGE = 40
 
 
 class TargetDraw:
@@ -58,7 +59,7 @@ def pages(count: int, rng: random.Random, draw: TargetDraw, start: datetime, off
         n += 1
         url = f"https://www.src{rng.randrange(300_000)}.com/{rng.randrange(10**6)}/article-{n}.html"
         links = []
-        for _ in range(min(40, count - made)):
+        for _ in range(min(LINKS_PER_PAGE, count - made)):
             rank = draw()
             target = f"https://www.target{rank}.com/p/{rng.randrange(2000)}"
             rel = rng.random()
