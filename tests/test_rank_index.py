@@ -12,7 +12,7 @@ from test_index import T0, crawled, index  # noqa: F401  (the fixture: every bac
 
 from backlinkspider.extract import Link
 from backlinkspider.index import IndexUnavailable, Target, open_index
-from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS
+from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, Filters, decode_cursor
 from backlinkspider.scores import rank_index, summary_scores
 
 PAGES = [
@@ -112,6 +112,71 @@ def test_sort_by_authority_pages_with_a_cursor(index):  # noqa: F811
         seen += [r["source_url"] for r in page]
         cursor = page[-1]["_cursor"]
     assert seen == [r["source_url"] for r in every]
+
+
+def test_sort_by_authority_is_the_brute_force_order_for_every_filter(index):  # noqa: F811
+    """Domains tie (the leaves s0..s5 share one authority), hold several links each, and one is written
+    after the rank (no scores: last); every page walk, offset and filter gives the brute-force order."""
+    pages = [
+        crawled(
+            f"http://s{i}.com/p{j}",
+            [
+                Link(f"http://t.org/{j}", "text", f"a{i}"),
+                Link("http://www.t.org/", "image", nofollow=j == 1),
+            ],
+        )
+        for i in range(6)
+        for j in range(3)
+    ]
+    pages.append(crawled("http://hub.com/", [Link(f"http://s{i}.com/", "text") for i in range(3)]))
+    pages.append(crawled("http://hub.com/t", [Link("http://t.org/hub", "text")]))
+    index.write(pages)
+    rank_index(index)
+    index.write([crawled("http://late.net/", [Link("http://t.org/late", "text")])])  # after the rank
+
+    def brute(target, filters, one):
+        rows = list(index.query(target, filters, one_per_domain=one))
+        edge = {id(r): decode_cursor(r["_cursor"], "first_seen")[1] for r in rows}
+        scored = {id(r): -1.0 if r["source_authority"] is None else r["source_authority"] for r in rows}
+        rows.sort(key=lambda r: (-scored[id(r)], r["source_domain"], edge[id(r)]))
+        return [r["source_url"] + " " + r["target_url"] for r in rows]
+
+    for target in (Target("domain", "t.org"), Target("host", "www.t.org")):
+        for filters in (Filters(), Filters(rel="follow"), Filters(from_domain="s2.com")):
+            for one in (False, True):
+                want = brute(target, filters, one)
+                key = [
+                    r["source_url"] + " " + r["target_url"]
+                    for r in index.query(target, filters, sort="authority", one_per_domain=one)
+                ]
+                assert key == want and want
+                for size in (1, 4):
+                    walked, cursor = [], None
+                    while page := list(
+                        index.query(
+                            target, filters, sort="authority", limit=size, cursor=cursor, one_per_domain=one
+                        )
+                    ):
+                        walked += [r["source_url"] + " " + r["target_url"] for r in page]
+                        cursor = page[-1]["_cursor"]
+                    assert walked == want
+                assert [
+                    r["source_url"] + " " + r["target_url"]
+                    for r in index.query(
+                        target, filters, sort="authority", offset=3, limit=2, one_per_domain=one
+                    )
+                ] == want[3:5]
+    every = list(index.query(Target("domain", "t.org"), sort="authority"))
+    assert [r["source_domain"] for r in every[::6]] == [
+        "s0.com",
+        "s1.com",
+        "s2.com",
+        "hub.com",
+        "s3.com",
+        "s4.com",
+        "s5.com",
+    ]
+    assert every[-1]["source_domain"] == "late.net" and every[-1]["source_authority"] is None
 
 
 def test_rank_bad_input_is_one_line(tmp_path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import abc
 import base64
+import bisect
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -232,8 +234,14 @@ def decode_cursor(token: str, sort: str) -> tuple[Any, bytes]:
         raise BadTarget(f"not a cursor from this tool: {token[:60]!r}") from exc
     if sort == "source_domain":
         valid = isinstance(value, str)
-    elif sort == "authority":  # a referring domain's authority, -1 for one without scores
-        valid = type(value) in (int, float) and -1.0 <= value <= 100.0
+    elif sort == "authority":  # [the referring domain's authority (-1 without scores), its name]
+        valid = (
+            isinstance(value, list)
+            and len(value) == 2
+            and type(value[0]) in (int, float)
+            and -1.0 <= value[0] <= 100.0
+            and isinstance(value[1], str)
+        )
     else:
         valid = type(value) is int and 0 <= value <= _MAX_SECONDS
     if not valid or len(edge_id) != 16:
@@ -466,6 +474,10 @@ class LinkIndex(abc.ABC):
         """The stored authority of each of ``domains`` that has one."""
 
     @abc.abstractmethod
+    def _referring_domains(self, domain: str) -> set[str]:
+        """Every source domain of a stored link to the registered ``domain`` (any rel, live or lost)."""
+
+    @abc.abstractmethod
     def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those (target_domain, source_domain) pairs where the target links back (live, followed)."""
 
@@ -488,21 +500,47 @@ class LinkIndex(abc.ABC):
         cursor: str | None,
         one_per_domain: bool,
     ) -> Iterator[dict[str, Any]]:
-        """``query(sort="authority")``: best referring domain first, then edge_id. Sorted in memory
-        over the target's matching edges; the cursor holds (authority, edge_id), so it is stable until
-        the next ``rank`` changes the authorities."""
-        rows = []
-        for r in self.query(target, filters, one_per_domain=one_per_domain):
-            authority = r["source_authority"] if r["source_authority"] is not None else -1.0
-            rows.append(((-authority, decode_cursor(r["_cursor"], "first_seen")[1]), r))
-        rows.sort(key=lambda kr: kr[0])
+        """``query(sort="authority")``: the best referring domains first (authority descending, -1 for
+        a domain without scores, then by name), each domain's links together in edge_id order. Only the
+        target's referring domains are ranked in memory (an entry a domain, never a row a link); each
+        is then read with ``from_domain`` until the page is full. The cursor holds (authority, domain,
+        edge_id), so it is stable until the next ``rank`` changes the authorities."""
+        if filters.from_domain is not None:
+            domains = {filters.from_domain}
+        elif target.scope == "domain":
+            domains = self._referring_domains(target.value)
+        else:
+            host = target.value if target.scope == "host" else host_of(target.value)
+            domains = self._referring_domains(registered_domain(host))
+        scored = self._authorities(domains)
+        keys = sorted((-scored.get(d, -1.0), d) for d in domains)
+        start, after = 0, None
         if cursor:
-            value, edge_id = decode_cursor(cursor, "authority")
-            rows = [kr for kr in rows if kr[0] > (-value, edge_id)]
-        rows = rows[offset : offset + limit] if limit else rows[offset:]
-        for (negative, edge_id), r in rows:
-            r["_cursor"] = encode_cursor(-negative, edge_id)
-            yield r
+            (value, last_domain), edge_id = decode_cursor(cursor, "authority")
+            start = bisect.bisect_left(keys, (-value, last_domain))
+            if start < len(keys) and keys[start] == (-value, last_domain):
+                if one_per_domain:
+                    start += 1  # that domain's one row was shown
+                else:
+                    after = encode_cursor(last_domain, edge_id)  # the rest of that domain's links
+        skip, left = offset, limit or None
+        for negative, d in keys[start:]:
+            rows = self.query(
+                target,
+                dataclasses.replace(filters, from_domain=d),
+                sort="source_domain",
+                cursor=after,
+                one_per_domain=one_per_domain,
+            )
+            after = None
+            for r in rows:
+                if skip:
+                    skip -= 1
+                    continue
+                r["_cursor"] = encode_cursor([-negative, d], decode_cursor(r["_cursor"], "source_domain")[1])
+                yield r
+                if left is not None and not (left := left - 1):
+                    return
 
     def __enter__(self) -> LinkIndex:
         return self

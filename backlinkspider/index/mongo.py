@@ -681,6 +681,10 @@ class MongoIndex(LinkIndex):
         crawled = _seconds(latest[0]["last_crawled"]) if latest else None
         return [self._with_retries(self._links.estimated_document_count, "read"), crawled]
 
+    def _referring_domains(self, domain: str) -> set[str]:
+        where = {"target_domain": domain}
+        return set(self._with_retries(lambda: self._links.distinct("source_domain", where), "read"))
+
     def _authorities(self, domains: set[str]) -> dict[str, float]:
         run = self.scores_run()
         if run is None or not domains:

@@ -695,6 +695,10 @@ class SQLiteIndex(LinkIndex):
             found.update(self._scores_read(sql, chunk))
         return found
 
+    def _referring_domains(self, domain: str) -> set[str]:
+        sql = "SELECT DISTINCT source_domain FROM links WHERE target_domain = ?"
+        return {d for (d,) in self._rows(sql, [domain])}
+
     def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
         sql = f"SELECT 1 FROM links WHERE target_domain = ? AND source_domain = ? AND {_GRAPH_WHERE} LIMIT 1"
         return {(t, s) for t, s in pairs if self._db.execute(sql, (s, t)).fetchone()}
