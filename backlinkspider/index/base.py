@@ -474,8 +474,10 @@ class LinkIndex(abc.ABC):
         """The stored authority of each of ``domains`` that has one."""
 
     @abc.abstractmethod
-    def _referring_domains(self, domain: str) -> set[str]:
-        """Every source domain of a stored link to the registered ``domain`` (any rel, live or lost)."""
+    def _referring_domains(self, target: Target) -> set[str]:
+        """Every source domain of a stored link to ``target`` (any rel, live or lost); for a host, those
+        of its registered domain (a superset read off the (domain, source) index, not the host's
+        links one by one)."""
 
     @abc.abstractmethod
     def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -505,13 +507,7 @@ class LinkIndex(abc.ABC):
         target's referring domains are ranked in memory (an entry a domain, never a row a link); each
         is then read with ``from_domain`` until the page is full. The cursor holds (authority, domain,
         edge_id), so it is stable until the next ``rank`` changes the authorities."""
-        if filters.from_domain is not None:
-            domains = {filters.from_domain}
-        elif target.scope == "domain":
-            domains = self._referring_domains(target.value)
-        else:
-            host = target.value if target.scope == "host" else host_of(target.value)
-            domains = self._referring_domains(registered_domain(host))
+        domains = {filters.from_domain} if filters.from_domain else self._referring_domains(target)
         scored = self._authorities(domains)
         keys = sorted((-scored.get(d, -1.0), d) for d in domains)
         start, after = 0, None

@@ -667,8 +667,7 @@ class MongoIndex(LinkIndex):
         return self._score(doc, run) if doc and run else None
 
     def authority_bands(self, domain: str) -> list[dict[str, Any]]:
-        where = {"target_domain": str(domain), **_GRAPH_MATCH}
-        referring = set(self._with_retries(lambda: self._links.distinct("source_domain", where), "read"))
+        referring = self._source_domains({"target_domain": str(domain), **_GRAPH_MATCH})
         referring.discard(domain)
         counts = [0] * 10
         for authority in self._authorities(referring).values():
@@ -681,9 +680,18 @@ class MongoIndex(LinkIndex):
         crawled = _seconds(latest[0]["last_crawled"]) if latest else None
         return [self._with_retries(self._links.estimated_document_count, "read"), crawled]
 
-    def _referring_domains(self, domain: str) -> set[str]:
-        where = {"target_domain": domain}
-        return set(self._with_retries(lambda: self._links.distinct("source_domain", where), "read"))
+    def _referring_domains(self, target: Target) -> set[str]:
+        if target.scope == "host":
+            return self._source_domains({"target_domain": registered_domain(target.value)})
+        return self._source_domains(self._where(target, Filters(status="all")))
+
+    def _source_domains(self, where: dict[str, Any]) -> set[str]:
+        """The distinct source domains of the links ``where`` matches: a $group streamed back in batches
+        (``distinct`` answers in one document of at most 16 MB: ~500k domains)."""
+        pipeline = [{"$match": where}, {"$group": {"_id": "$source_domain"}}]
+        return self._with_retries(
+            lambda: {g["_id"] for g in self._links.aggregate(pipeline, allowDiskUse=True)}, "read"
+        )
 
     def _authorities(self, domains: set[str]) -> dict[str, float]:
         run = self.scores_run()

@@ -40,6 +40,7 @@ from backlinkspider.index.base import (
     score_record,
     tld_of,
 )
+from backlinkspider.urls import registered_domain
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
@@ -447,6 +448,9 @@ class SQLiteIndex(LinkIndex):
         if f.from_domain:
             clauses.append("source_domain = ?")
             args.append(f.from_domain)
+            if target.scope == "host":  # implied; lets a host's links from one domain use (domain, source)
+                clauses.append("target_domain = ?")
+                args.append(registered_domain(target.value))
         if f.anchor_contains:
             clauses.append("instr(lower(anchor_text), lower(?)) > 0")
             args.append(f.anchor_contains)
@@ -695,9 +699,15 @@ class SQLiteIndex(LinkIndex):
             found.update(self._scores_read(sql, chunk))
         return found
 
-    def _referring_domains(self, domain: str) -> set[str]:
-        sql = "SELECT DISTINCT source_domain FROM links WHERE target_domain = ?"
-        return {d for (d,) in self._rows(sql, [domain])}
+    def _referring_domains(self, target: Target) -> set[str]:
+        if target.scope == "url":
+            column, value = "target_url", target.value
+        else:
+            column = "target_domain"
+            value = registered_domain(target.value) if target.scope == "host" else target.value
+        return {
+            d for (d,) in self._rows(f"SELECT DISTINCT source_domain FROM links WHERE {column} = ?", [value])
+        }
 
     def _links_back(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
         sql = f"SELECT 1 FROM links WHERE target_domain = ? AND source_domain = ? AND {_GRAPH_WHERE} LIMIT 1"

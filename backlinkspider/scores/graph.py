@@ -48,7 +48,9 @@ class DomainGraph:
         return np.diff(self.indptr)
 
     def in_degree(self, chunk: int = 1 << 20) -> np.ndarray:
-        """Referring domains of each node (counted a chunk at a time: bincount copies to int64)."""
+        """Referring domains of each node, counted a chunk of edges at a time (bincount copies them to
+        int64); a chunk is at least as long as the count vector it is added to."""
+        chunk = max(chunk, self.n)
         counts = np.zeros(self.n, dtype=np.int64)
         for lo in range(0, self.edges, chunk):
             counts += np.bincount(self.indices[lo : lo + chunk], minlength=self.n)
@@ -66,11 +68,12 @@ class DomainGraph:
         """The float64 0/1 adjacency matrix A as blocks of whole rows ``first:last`` with at most
         ``max_edges`` edges each (a row with more is a block alone), each given transposed,
         ``A[first:last].T``, as a CSC array over the graph's own column indices. The blocks share one
-        array of ones: the matrix costs ``8 * max_edges`` bytes beside the graph, not 8 an edge."""
+        array of ones: the matrix costs ``8 * max_edges`` bytes beside the graph (more only while a
+        row longer than that is a block of its own), not 8 an edge."""
         ones = np.ones(min(max_edges, self.edges))
         first = 0
         while first < self.n:
-            last = int(np.searchsorted(self.indptr, self.indptr[first] + max_edges, side="right")) - 1
+            last = int(np.searchsorted(self.indptr, int(self.indptr[first]) + max_edges, side="right")) - 1
             last = min(self.n, max(last, first + 1))
             lo, hi = int(self.indptr[first]), int(self.indptr[last])
             block = sp.csc_array((self.n, last - first))

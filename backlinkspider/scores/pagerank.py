@@ -59,7 +59,7 @@ def pagerank(
     del out
     blocks = list(graph.transposed_blocks(block_edges(graph)))  # A^T y = sum of A[f:l].T @ y[f:l]
     x = np.full(n, 1.0 / n)
-    work = np.empty(n)  # the step's temporaries reuse one vector: no allocator churn a step
+    work = np.empty(n)  # the step's input and its change are computed in place
     for step in range(1, max_iter + 1):
         last_x = x
         np.multiply(last_x, inv_out, out=work)
