@@ -10,8 +10,8 @@ import pytest
 from conftest import run_cli
 from test_index import T0, crawled, index  # noqa: F401  (the fixture: every backend)
 
-from backlinkspider.extract import Link
-from backlinkspider.index import IndexUnavailable, Target, open_index
+from backlinkspider.extract import Link, Page
+from backlinkspider.index import CrawledPage, IndexUnavailable, Target, open_index, page_edges
 from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, Filters, decode_cursor, encode_cursor
 from backlinkspider.scores import rank_index, summary_scores
 
@@ -35,13 +35,31 @@ PAGES = [
 
 def test_domain_graph_is_grouped_in_the_store(index):  # noqa: F811
     index.write(PAGES)
+    # Internal links kept (BACKLINKS_KEEP_INTERNAL): a domain linking only to itself is no node.
+    own = Page(
+        "http://www.self.net/", [Link("http://blog.self.net/", "text"), Link("http://www.a.com/x", "text")]
+    )
+    index.write([CrawledPage(own.url, T0, page_edges(own, keep_internal=True))])
+    index.write(
+        [
+            CrawledPage(
+                "http://alone.biz/",
+                T0,
+                page_edges(
+                    Page("http://alone.biz/", [Link("http://alone.biz/x", "text")]), keep_internal=True
+                ),
+            )
+        ]
+    )
     assert list(index.domain_graph()) == [
         ("a.com", "b.org", 2),
         ("b.org", "a.com", 1),
         ("c.net", "b.org", 1),
         ("c.net", "d.io", 1),
+        ("self.net", "a.com", 1),
     ]
-    assert list(index.graph_domains()) == ["a.com", "b.org", "c.net", "d.io"]  # e.io: only a ugc link
+    # e.io: only a ugc link; alone.biz: only a link to itself
+    assert list(index.graph_domains()) == ["a.com", "b.org", "c.net", "d.io", "self.net"]
 
 
 def test_scores_are_stored_and_read_back(index):  # noqa: F811

@@ -576,41 +576,33 @@ class MongoIndex(LinkIndex):
     # --- the domain graph and its scores ---------------------------------------------------------------
 
     def graph_domains(self) -> Iterator[str]:
-        """One $group of both ends of every graph link on the server, sorted there (spilling to disk)."""
-        from pymongo.errors import PyMongoError
-
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {**_GRAPH_MATCH, "$expr": {"$ne": ["$source_domain", "$target_domain"]}}},
-            {"$project": {"_id": 0, "domain": ["$source_domain", "$target_domain"]}},
+        """Both ends of the graph's pairs, grouped and sorted on the server (spilling to disk)."""
+        ends: list[dict[str, Any]] = [
+            {"$project": {"_id": 0, "domain": ["$_id.s", "$_id.t"]}},
             {"$unwind": "$domain"},
             {"$group": {"_id": "$domain"}},
             {"$sort": {"_id": 1}},
         ]
-        try:
-            for g in self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000):
-                yield g["_id"]
-        except PyMongoError as exc:
-            raise IndexUnavailable(f"cannot read index {self.safe_uri}: {_one_line(exc)}") from None
+        return (g["_id"] for g in self._graph_aggregate(ends))
 
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
-        """One $group on the server (on the shards of a cluster, spilling to disk past 100 MB); the
-        self-loops (internal links, kept by BACKLINKS_KEEP_INTERNAL) are dropped here, one per domain."""
+        by_pair: list[dict[str, Any]] = [{"$sort": {"_id.s": 1, "_id.t": 1}}]
+        return ((g["_id"]["s"], g["_id"]["t"], g["links"]) for g in self._graph_aggregate(by_pair))
+
+    def _graph_aggregate(self, stages: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``stages`` run on the graph's (source, target) pairs: one $group of the live, followed links on
+        the server (on the shards of a cluster, spilling to disk past 100 MB), the self-loops (internal
+        links, kept by BACKLINKS_KEEP_INTERNAL) dropped after it, one a domain rather than one a link."""
         from pymongo.errors import PyMongoError
 
         pipeline: list[dict[str, Any]] = [
             {"$match": _GRAPH_MATCH},
-            {
-                "$group": {
-                    "_id": {"s": "$source_domain", "t": "$target_domain"},
-                    "links": {"$sum": 1},
-                }
-            },
-            {"$sort": {"_id.s": 1, "_id.t": 1}},
+            {"$group": {"_id": {"s": "$source_domain", "t": "$target_domain"}, "links": {"$sum": 1}}},
+            {"$match": {"$expr": {"$ne": ["$_id.s", "$_id.t"]}}},
+            *stages,
         ]
         try:
-            for g in self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000):
-                if g["_id"]["s"] != g["_id"]["t"]:
-                    yield g["_id"]["s"], g["_id"]["t"], g["links"]
+            yield from self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000)
         except PyMongoError as exc:
             raise IndexUnavailable(f"cannot read index {self.safe_uri}: {_one_line(exc)}") from None
 
