@@ -40,7 +40,10 @@ def test_the_readme_table_is_the_generated_one():
 
 def test_the_markdown_command_prints_the_table():
     res = subprocess.run(
-        [sys.executable, "-m", "backlinkspider.config", "--markdown"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "backlinkspider.config", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert res.stdout == config.markdown()
 
@@ -58,7 +61,7 @@ def test_the_environment_variables_are_the_documented_ones():
 
 def test_the_environment_is_read_when_settings_are_built_not_at_import(environment, monkeypatch):
     reloaded = importlib.reload(project)
-    assert reloaded.BACKLINKS_INDEX == config.SETTINGS["BACKLINKS_INDEX"].default
+    assert reloaded.BACKLINKS_INDEX == "sqlite:///backlinks.db"
     assert reloaded.BACKLINKS_PSL_FILE == ""
     assert not hasattr(reloaded, "REDIS_URL")
     assert {name: config.project_settings().get(name) for name in ENVIRONMENT} == environment
