@@ -36,7 +36,7 @@ _READ: dict[type, Callable[[BaseSettings, str], Any]] = {
     str: BaseSettings.get,
 }
 _SHOWN: dict[Value, str] = {None: "unset", "": "empty"}
-_KIND = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_KIND = {bool: "true or false", int: "an integer", float: "a number"}  # a str without choices takes anything
 
 
 class BadSetting(ValueError):
