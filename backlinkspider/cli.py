@@ -90,31 +90,16 @@ def crawl(
     The exit code is 0 only when the crawl ran to its end and every page it fetched is in the index.
     """
     from scrapy.crawler import CrawlerProcess
-    from scrapy.settings import Settings
 
-    from backlinkspider import config
     from backlinkspider.spiders.backlinks import BacklinksSpider
 
     seeds = _read_seeds(urls, seeds_file)
     if seeds and recrawl:
         raise click.UsageError("--recrawl re-visits the index and takes no seeds")
 
-    settings = Settings()
-    settings.setmodule("backlinkspider.settings", priority="project")
     # The progress line replaces INFO logging on a terminal; -s LOG_LEVEL=INFO brings it back.
-    settings.set("BACKLINKS_PROGRESS", True, priority="cmdline")
-    settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
-    settings.set("BACKLINKS_INDEX", index, priority="cmdline")
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
-        settings.set(name, value, priority="cmdline")
-    try:
-        for warning in config.check(settings):
-            _warn(warning)
-    except config.BadSetting as exc:
-        raise click.BadParameter(str(exc), param_hint="-s") from None
+    settings = _settings(overrides, BACKLINKS_PROGRESS=True, LOG_LEVEL="WARNING", BACKLINKS_INDEX=index)
+    _check_settings(settings)
     cluster = settings.get("REDIS_URL")
     if resume and cluster:
         raise click.UsageError("--resume is for one process: with REDIS_URL the cluster frontier persists")
@@ -250,17 +235,29 @@ def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
             pass
 
 
-def _settings(overrides: tuple[str, ...] = ()) -> Settings:
-    from scrapy.settings import Settings
+def _settings(overrides: tuple[str, ...], **command: Any) -> Settings:
+    """The run's settings (config.project_settings): the command's own values, then its ``-s NAME=VALUE``
+    pairs, which have the last word."""
+    from backlinkspider import config
 
-    settings = Settings()
-    settings.setmodule("backlinkspider.settings", priority="project")
+    pairs = {}
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s")
-        settings.set(name, value, priority="cmdline")
-    return settings
+        pairs[name] = value
+    return config.project_settings({**command, **pairs})
+
+
+def _check_settings(settings: Settings) -> None:
+    """A bad value is a usage error (config.check's one line); an unknown ``BACKLINKS_*`` name a warning."""
+    from backlinkspider import config
+
+    try:
+        for warning in config.check(settings):
+            _warn(warning)
+    except config.BadSetting as exc:
+        raise click.BadParameter(str(exc), param_hint="-s") from None
 
 
 def _dupefilter(server: Any, settings: Any) -> Any:

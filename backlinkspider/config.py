@@ -1,24 +1,42 @@
-"""Settings validation: every ``BACKLINKS_*`` setting, and the Scrapy settings the project tunes, checked
-against one table before a crawl starts, so a bad ``-s NAME=VALUE`` is one clear line, not a traceback
-from deep inside a component.
+"""The one table of settings: every ``BACKLINKS_*`` setting, ``REDIS_URL`` and the Scrapy settings the
+project tunes or checks, each with its default, type, bounds or choices, one line of help and the
+environment variable that may supply it.
 
-``backlinks crawl`` and ``scrapy crawl`` (the project's crawl command, ``backlinkspider/commands``) call
-``check`` before they start anything. A ``BACKLINKS_*`` setting in settings.py without a row here is
-checked against the type of its default; a ``BACKLINKS_*`` name that settings.py does not define is a
-warning (likely a typo), not an error.
+Everything else comes from this table, so that a setting is declared once: ``settings.py`` (the Scrapy
+project module) takes its values from ``defaults()``; ``check`` validates a run's settings before anything
+starts (a bad ``-s NAME=VALUE`` is one clear line, not a traceback from deep inside a component); the
+cluster frontier's add-on fills in ``own_defaults()``; the README's settings table is ``markdown()``
+(``python -m backlinkspider.config --markdown``). The environment is read only when a run's settings are
+built (``project_settings``; ``scrapy crawl`` calls ``apply_environment``), never at import.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from scrapy.settings import BaseSettings
+from scrapy.settings import BaseSettings, Settings
+
+from backlinkspider.index import DEFAULT_INDEX
 
 PREFIX = "BACKLINKS_"
+MODULE = "backlinkspider.settings"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+Value = bool | int | float | str | None
+
+_READ: dict[type, Callable[[BaseSettings, str], Any]] = {
+    bool: BaseSettings.getbool,
+    int: BaseSettings.getint,
+    float: BaseSettings.getfloat,
+    str: BaseSettings.get,
+}
+_SHOWN: dict[Value, str] = {None: "unset", "": "empty"}
+_KIND = {bool: "true or false", int: "an integer", float: "a number"}  # a str without choices takes anything
 
 
 class BadSetting(ValueError):
@@ -27,116 +45,371 @@ class BadSetting(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """A setting's type (int, float, bool or str) and the values it may take: ``minimum`` and
-    ``maximum`` inclusive, ``positive`` for > 0, or one of ``choices``."""
+    """One setting. ``default`` None: the project sets no value (Scrapy's own default, or unset).
+    ``minimum`` and ``maximum`` are inclusive, ``positive`` means > 0; ``env`` names the environment
+    variable that supplies the value of a run when it is set (``-s`` still wins)."""
 
     name: str
     type: type
+    default: Value
+    help: str
     minimum: float | None = None
     maximum: float | None = None
     positive: bool = False
     choices: tuple[str, ...] = ()
+    env: str | None = None
 
     def check(self, settings: BaseSettings) -> None:
+        """Raise BadSetting unless the value, when there is one, is one this setting can take."""
         raw = settings.get(self.name)
-        if raw is None:
-            return
-        try:
-            if self.type is bool:
-                settings.getbool(self.name)
-                return
-            value = settings.getint(self.name) if self.type is int else settings.getfloat(self.name)
-        except (TypeError, ValueError):
-            value = None
-        if self.type is str:
-            if self.choices and str(raw) not in self.choices:
-                raise BadSetting(f"{self.name} must be one of {', '.join(self.choices)}, not {raw!r}")
-            return
-        if (
-            value is None
-            or (self.minimum is not None and value < self.minimum)
-            or (self.maximum is not None and value > self.maximum)
-            or (self.positive and value <= 0)
-        ):
+        if raw is not None and not self.accepts(settings):
             raise BadSetting(f"{self.name} must be {self.expected()}, not {raw!r}")
 
+    def accepts(self, settings: BaseSettings) -> bool:
+        try:
+            value = _READ[self.type](settings, self.name)
+        except (TypeError, ValueError):
+            return False
+        if self.choices:
+            return str(value) in self.choices
+        return not (
+            (self.minimum is not None and value < self.minimum)
+            or (self.maximum is not None and value > self.maximum)
+            or (self.positive and value <= 0)
+        )
+
     def expected(self) -> str:
-        what = {int: "an integer", float: "a number", bool: "true or false"}[self.type]
+        if self.choices:
+            return f"one of {', '.join(self.choices)}"
         bounds = [
             f">= {self.minimum:g}" if self.minimum is not None else "",
             "> 0" if self.positive else "",
             f"<= {self.maximum:g}" if self.maximum is not None else "",
         ]
-        return " ".join([what, *filter(None, bounds)])
+        return " ".join([_KIND[self.type], *filter(None, bounds)])
+
+    def shown_default(self) -> str:
+        """The default as the README shows it: the environment variable first, when there is one."""
+        value = _SHOWN.get(self.default, f"`{self.default}`")
+        return f"env `{self.env}`, else {value}" if self.env else value
 
 
-# One row per setting the project reads; the defaults and their documentation are in settings.py.
 SETTINGS = {
     s.name: s
     for s in (
-        Setting("BACKLINKS_INDEX", str),
-        Setting("BACKLINKS_MAX_PAGES_PER_HOST", int, minimum=0),
-        Setting("BACKLINKS_MAX_URL_LENGTH", int, minimum=0),
-        Setting("BACKLINKS_MAX_SEGMENT_REPEATS", int, minimum=0),
-        Setting("BACKLINKS_SCOPE", str, choices=("all", "seeds")),
-        Setting("BACKLINKS_FOLLOW_NOFOLLOW", bool),
-        Setting("BACKLINKS_KEEP_INTERNAL", bool),
-        Setting("BACKLINKS_CONTACT_URL", str),
-        Setting("BACKLINKS_BATCH_SIZE", int, minimum=1),
-        Setting("BACKLINKS_FLUSH_SECONDS", float, minimum=0),
-        Setting("BACKLINKS_LOST_AFTER_FAILURES", int, minimum=1),
-        Setting("BACKLINKS_WRITE_RETRY_SECONDS", float, minimum=0),
-        Setting("BACKLINKS_IDLE_TIMEOUT", float, minimum=0),
-        Setting("BACKLINKS_HOST_DELAY", float, minimum=0),
-        Setting("BACKLINKS_DUPEFILTER", str, choices=("set", "bloom")),
-        Setting("BACKLINKS_BLOOM_CAPACITY", int, minimum=1),
-        Setting("BACKLINKS_BLOOM_ERROR_RATE", float, positive=True, maximum=0.5),
-        Setting("BACKLINKS_FRONTIER_BATCH", int, minimum=1),
-        Setting("BACKLINKS_PROGRESS", bool),
-        Setting("BACKLINKS_HEARTBEAT_TTL", float, positive=True),
-        Setting("BACKLINKS_PSL_FILE", str),
-        Setting("BACKLINKS_TRAP_HOPS", int, minimum=0),
-        Setting("BACKLINKS_ALLOW_PRIVATE_ADDRESSES", bool),
-        Setting("BACKLINKS_EXTRACT_PROCESSES", int, minimum=1),
-        Setting("BACKLINKS_EXTRACT_TIMEOUT", float, positive=True),
-        Setting("BACKLINKS_MAX_LINKS_PER_PAGE", int, minimum=0),
-        # Scrapy's, as the project tunes them (settings.py); Scrapy would fail on these with a traceback.
-        Setting("LOG_LEVEL", str, choices=LOG_LEVELS),
-        Setting("ROBOTSTXT_OBEY", bool),
-        Setting("AUTOTHROTTLE_ENABLED", bool),
-        Setting("AUTOTHROTTLE_START_DELAY", float, minimum=0),
-        Setting("AUTOTHROTTLE_MAX_DELAY", float, minimum=0),
-        Setting("AUTOTHROTTLE_TARGET_CONCURRENCY", float, positive=True),
-        Setting("DOWNLOAD_DELAY", float, minimum=0),
-        Setting("CONCURRENT_REQUESTS", int, minimum=1),
-        Setting("CONCURRENT_REQUESTS_PER_DOMAIN", int, minimum=1),
-        Setting("DOWNLOAD_TIMEOUT", float, positive=True),
-        Setting("DOWNLOAD_MAXSIZE", int, minimum=0),
-        Setting("DOWNLOAD_WARNSIZE", int, minimum=0),
-        Setting("RETRY_TIMES", int, minimum=0),
-        Setting("COOKIES_ENABLED", bool),
-        Setting("CLOSESPIDER_ITEMCOUNT", int, minimum=0),
-        Setting("CLOSESPIDER_TIMEOUT", float, minimum=0),
+        Setting(
+            "BACKLINKS_INDEX",
+            str,
+            DEFAULT_INDEX,
+            "where edges are stored (or `--index`)",
+            env="BACKLINKS_INDEX",
+        ),
+        Setting(
+            "BACKLINKS_MAX_PAGES_PER_HOST",
+            int,
+            5000,
+            "pages fetched per host at most, so calendars and other traps end (0 = off)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_MAX_URL_LENGTH",
+            int,
+            2048,
+            "links to longer URLs are neither stored nor followed (counted: `backlinks/long_urls`; 0 = no limit)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_MAX_LINKS_PER_PAGE",
+            int,
+            10000,
+            "of a page's links, the first this many (document order) are stored and followed; the rest are"
+            " counted (`backlinks/links_over_cap`; 0 = no limit)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_MAX_SEGMENT_REPEATS",
+            int,
+            3,
+            "trap guard: URLs whose path repeats one segment this often (`/a/b/a/b/a/b`) are not followed"
+            " (0 = off)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_TRAP_HOPS",
+            int,
+            100,
+            "trap guard: URLs more than this many hops deeper than the first link to a URL of the same shape"
+            " (path with numbers as #) on the same host are not followed (see [Safety](#safety); 0 = off)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_ALLOW_PRIVATE_ADDRESSES",
+            bool,
+            False,
+            "fetch internal addresses (127/8, 10/8, 169.254.169.254, names resolving to them ...); links to"
+            " them are indexed either way",
+        ),
+        Setting(
+            "BACKLINKS_EXTRACT_PROCESSES",
+            int,
+            2,
+            "worker processes extracting links, off the reactor",
+            minimum=1,
+        ),
+        Setting(
+            "BACKLINKS_EXTRACT_TIMEOUT",
+            float,
+            5.0,
+            "seconds a page's extraction may take before it is abandoned (worker killed and replaced, page"
+            " skipped, `backlinks/extract_timeouts`)",
+            positive=True,
+        ),
+        Setting(
+            "BACKLINKS_SCOPE",
+            str,
+            "all",
+            "`all`: follow links to any host; `seeds`: stay on the seeds' registered domains",
+            choices=("all", "seeds"),
+        ),
+        Setting(
+            "BACKLINKS_FOLLOW_NOFOLLOW",
+            bool,
+            True,
+            "follow nofollow links to discover pages (they are indexed as nofollow either way)",
+        ),
+        Setting("BACKLINKS_KEEP_INTERNAL", bool, False, "also store internal links (same registered domain)"),
+        Setting(
+            "BACKLINKS_CONTACT_URL",
+            str,
+            "https://github.com/backlinkspider/backlinkspider",
+            "who runs this crawler, so site owners can reach you: the User-Agent is"
+            " `backlinkspider/VERSION (+URL)` unless `USER_AGENT` is set",
+        ),
+        Setting("BACKLINKS_BATCH_SIZE", int, 2000, "edges per index transaction", minimum=1),
+        Setting(
+            "BACKLINKS_FLUSH_SECONDS", float, 5.0, "the longest edges wait before being written", minimum=0
+        ),
+        Setting(
+            "BACKLINKS_LOST_AFTER_FAILURES",
+            int,
+            3,
+            "failed crawls in a row (404, 410, 5xx, a gone host) after which a page's links count as lost;"
+            " one failure is a blip",
+            minimum=1,
+        ),
+        Setting(
+            "BACKLINKS_WRITE_RETRY_SECONDS",
+            float,
+            300.0,
+            "index writes that keep failing are retried with backoff this long (the crawl pauses"
+            " meanwhile), then the crawl stops and exits 1 with the count of pages not indexed",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_PSL_FILE",
+            str,
+            "",
+            "a newer `public_suffix_list.dat` to decide sites with, read offline (the environment variable"
+            " also reaches the query commands); empty: the shipped list",
+            env="BACKLINKS_PSL_FILE",
+        ),
+        Setting(
+            "BACKLINKS_PROGRESS",
+            bool,
+            False,
+            "live progress line on stderr (`backlinks crawl` turns it on)",
+        ),
+        Setting(
+            "REDIS_URL",
+            str,
+            None,
+            "the cluster frontier: `redis://[:PASSWORD@]HOST:PORT/DB`, or `rediss://` for TLS; unset ="
+            " Scrapy's own scheduler, one process",
+            env="REDIS_URL",
+        ),
+        Setting(
+            "BACKLINKS_IDLE_TIMEOUT",
+            float,
+            300,
+            "cluster: a worker with no work closes after this many seconds (0 = never)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_HEARTBEAT_TTL",
+            float,
+            15,
+            "cluster: a worker beats every TTL/5 s; one whose heartbeat has been missing this long while"
+            " Redis was up is dead, and its leased requests go back to the frontier",
+            positive=True,
+        ),
+        Setting(
+            "BACKLINKS_HOST_DELAY",
+            float,
+            1.0,
+            "cluster: seconds between two requests to one host, across all workers: the frontier pops a"
+            " host's next request only this long after its last (0 = off)",
+            minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_DUPEFILTER",
+            str,
+            "set",
+            "cluster: `set` (exact, 16 bytes of Redis per URL plus overhead) or `bloom` (bounded memory,"
+            " about 1.8 bytes per URL at 0.1%)",
+            choices=("set", "bloom"),
+        ),
+        Setting(
+            "BACKLINKS_BLOOM_CAPACITY",
+            int,
+            100_000_000,
+            "cluster, bloom: URLs the filter is sized for",
+            minimum=1,
+        ),
+        Setting(
+            "BACKLINKS_BLOOM_ERROR_RATE",
+            float,
+            0.001,
+            "cluster, bloom: false-positive rate at capacity (a false positive is a URL never crawled)",
+            positive=True,
+            maximum=0.5,
+        ),
+        Setting(
+            "BACKLINKS_FRONTIER_BATCH",
+            int,
+            500,
+            "cluster: requests pushed to Redis per round trip",
+            minimum=1,
+        ),
+        # Scrapy's, as the project tunes them for a polite broad crawl; Scrapy would fail on a bad value
+        # with a traceback.
+        Setting(
+            "LOG_LEVEL",
+            str,
+            "INFO",
+            "Scrapy's log level (`backlinks crawl` logs at `WARNING` so the progress line stays readable)",
+            choices=LOG_LEVELS,
+        ),
+        Setting("ROBOTSTXT_OBEY", bool, True, "obey robots.txt"),
+        Setting("AUTOTHROTTLE_ENABLED", bool, True, "AutoThrottle: adapt the delay to each host's latency"),
+        Setting("AUTOTHROTTLE_START_DELAY", float, 1.0, "AutoThrottle: the first delay per host", minimum=0),
+        Setting("AUTOTHROTTLE_MAX_DELAY", float, 30.0, "AutoThrottle: the longest delay per host", minimum=0),
+        Setting(
+            "AUTOTHROTTLE_TARGET_CONCURRENCY",
+            float,
+            1.0,
+            "AutoThrottle: requests in flight per host it aims at",
+            positive=True,
+        ),
+        Setting("DOWNLOAD_DELAY", float, 0.5, "seconds between two requests to one host", minimum=0),
+        Setting("CONCURRENT_REQUESTS", int, 64, "requests in flight at most", minimum=1),
+        Setting("CONCURRENT_REQUESTS_PER_DOMAIN", int, 2, "requests in flight per domain at most", minimum=1),
+        Setting("DOWNLOAD_TIMEOUT", float, 30, "seconds a download may take", positive=True),
+        Setting("DOWNLOAD_MAXSIZE", int, 10 * 1024 * 1024, "bytes of a response at most", minimum=0),
+        Setting(
+            "DOWNLOAD_WARNSIZE", int, 2 * 1024 * 1024, "bytes of a response that log a warning", minimum=0
+        ),
+        Setting("RETRY_TIMES", int, 2, "retries of a failed request", minimum=0),
+        Setting("COOKIES_ENABLED", bool, False, "cookies"),
+        Setting("TELNETCONSOLE_ENABLED", bool, False, "Scrapy's telnet console"),
+        Setting(
+            "REMOTE_CONTROL_ENABLED",
+            bool,
+            False,
+            "Scrapy's remote-control HTTP server (it runs Python sent to it)",
+        ),
+        Setting(
+            "REDIRECT_ENABLED",
+            bool,
+            False,
+            "Scrapy's redirects: off, as the spider reads 3xx responses itself (each is an edge, then a request)",
+        ),
+        Setting(
+            "METAREFRESH_ENABLED",
+            bool,
+            False,
+            "Scrapy's meta refreshes: off, as the spider reads them itself (each is an edge, then a request)",
+        ),
+        Setting(
+            "CLOSESPIDER_ITEMCOUNT",
+            int,
+            None,
+            "Scrapy's: stop after this many pages (`--max-pages` and `-a max_pages` set it; 0 = no limit)",
+            minimum=0,
+        ),
+        Setting(
+            "CLOSESPIDER_TIMEOUT",
+            float,
+            None,
+            "Scrapy's: stop after this many seconds (0 = no limit)",
+            minimum=0,
+        ),
     )
 }
 
 
-def check(settings: BaseSettings) -> list[str]:
-    """Raise BadSetting for the first setting with a value it cannot take; return one warning per
-    unknown ``BACKLINKS_*`` name."""
-    from backlinkspider import settings as defaults
+def defaults() -> dict[str, Value]:
+    """The value of every setting the project sets: settings.py takes them."""
+    return {s.name: s.default for s in SETTINGS.values() if s.default is not None}
 
-    known = dict(SETTINGS)
-    for name in dir(defaults):  # a setting added to settings.py before its row: checked by its type
-        value = getattr(defaults, name)
-        if name.startswith(PREFIX) and name not in known and isinstance(value, (bool, int, float, str)):
-            known[name] = Setting(name, type(value))
-    warnings = []
-    for name in sorted(settings.attributes):
-        if name in known:
-            known[name].check(settings)
-        elif name.startswith(PREFIX):
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            warnings.append(f"unknown setting {name}{hint}: ignored")
-    return warnings
+
+def environment() -> dict[str, str]:
+    """The settings the environment supplies, read now: a run's, never an import's."""
+    return {s.name: os.environ[s.env] for s in SETTINGS.values() if s.env and s.env in os.environ}
+
+
+def own_defaults() -> dict[str, Value]:
+    """The project's own settings (``BACKLINKS_*``, ``REDIS_URL``) as the environment leaves them: what the
+    frontier's add-on gives a Scrapy project that is not ours."""
+    ours = {**defaults(), **environment()}
+    return {name: value for name, value in ours.items() if name.startswith(PREFIX) or name == "REDIS_URL"}
+
+
+def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """A run's settings in Scrapy's priority order: the project module, then the environment, then
+    ``overrides`` (priority "cmdline", as ``-s`` is). Every ``backlinks`` command and the API build theirs
+    here."""
+    settings = Settings()
+    settings.setmodule(MODULE, priority="project")
+    apply_environment(settings)
+    settings.setdict(dict(overrides or {}), priority="cmdline")
+    return settings
+
+
+def apply_environment(settings: BaseSettings) -> None:
+    """Give a run's settings the values the environment supplies, at priority "project" after the project
+    module (as Scrapy applies its own ``SCRAPY_*`` variables): ``-s`` and a spider's own settings win."""
+    settings.setdict(environment(), priority="project")
+
+
+def check(settings: BaseSettings) -> list[str]:
+    """Raise BadSetting for the first setting (by name) with a value it cannot take; return one warning
+    per unknown ``BACKLINKS_*`` name (likely a typo)."""
+    for name in sorted(SETTINGS):
+        SETTINGS[name].check(settings)
+    unknown = [
+        name for name in sorted(settings.attributes) if name.startswith(PREFIX) and name not in SETTINGS
+    ]
+    return [_warning(name) for name in unknown]
+
+
+def _warning(name: str) -> str:
+    close = difflib.get_close_matches(name, SETTINGS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown setting {name}{hint}: ignored"
+
+
+def markdown() -> str:
+    """The README's settings table."""
+    rows = [f"| `{s.name}` | {s.shown_default()} | {s.help} |" for s in SETTINGS.values()]
+    return "\n".join(["| setting | default | meaning |", "| --- | --- | --- |", *rows]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m backlinkspider.config", description=__doc__)
+    parser.add_argument("--markdown", action="store_true", required=True, help="print the README's table")
+    parser.parse_args(argv)
+    print(markdown(), end="")
+
+
+if __name__ == "__main__":
+    main()

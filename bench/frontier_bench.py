@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import RedisServer  # noqa: E402
 from scrapy import Request  # noqa: E402
 
+from backlinkspider import config  # noqa: E402
 from backlinkspider.frontier import defaults  # noqa: E402
 from backlinkspider.frontier.dupefilter import BloomDupeFilter, SetDupeFilter  # noqa: E402
 from backlinkspider.frontier.queue import Frontier, push_item  # noqa: E402
@@ -89,7 +90,7 @@ def memory_per_url(make, n: int, batch: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--urls", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=defaults.BATCH_SIZE)
+    ap.add_argument("--batch", type=int, default=config.SETTINGS["BACKLINKS_FRONTIER_BATCH"].default)
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

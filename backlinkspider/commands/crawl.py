@@ -24,6 +24,7 @@ class Command(ScrapyCrawl):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
+        config.apply_environment(self.settings)  # Scrapy has loaded the project module and -s
         try:
             for warning in config.check(self.settings):
                 print(f"scrapy: warning: {warning}", file=sys.stderr)

@@ -3,8 +3,8 @@
     ADDONS = {"backlinkspider.frontier.addon.ClusterFrontier": 0}
     REDIS_URL = "redis://..."       # unset: Scrapy's own scheduler, one process
 
-It gives every ``BACKLINKS_*`` setting the project leaves unset its default (backlinkspider/settings.py;
-``REDIS_URL`` too, from the environment),
+It gives every ``BACKLINKS_*`` setting the project leaves unset its default (backlinkspider/config.py;
+``BACKLINKS_INDEX``, ``BACKLINKS_PSL_FILE`` and ``REDIS_URL`` from the environment when it has them),
 so the index pipeline and the frontier work in any project. With ``REDIS_URL`` set it installs the Redis
 scheduler and two small middlewares that complete the leases of what the index will never see: responses
 that yield no item of their own URL, and requests that fail for good with no errback to turn the failure
@@ -35,11 +35,11 @@ _DOWNLOADER_MIDDLEWARE = "backlinkspider.frontier.addon.CompleteUnhandled"
 
 class ClusterFrontier:
     def update_settings(self, settings: Settings) -> None:
-        from backlinkspider import settings as ours
+        from backlinkspider import config
 
-        for name in dir(ours):
-            if (name.startswith("BACKLINKS_") or name == "REDIS_URL") and name not in settings:
-                settings.set(name, getattr(ours, name), priority="default")
+        for name, value in config.own_defaults().items():
+            if name not in settings:
+                settings.set(name, value, priority="default")
         if not settings.get("REDIS_URL"):
             return
         settings.set("SCHEDULER", _SCHEDULER, priority="addon")

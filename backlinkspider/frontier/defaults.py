@@ -1,4 +1,5 @@
-"""Key names and defaults of the cluster frontier (the settings are documented in settings.py)."""
+"""Key names and entry bounds of the cluster frontier (its settings and their defaults are in
+backlinkspider/config.py)."""
 
 PREFIX = "backlinks"
 HOSTS_KEY = f"{PREFIX}:hosts"  # sorted set: host -> the time (Redis clock, s) its next request may start
@@ -19,14 +20,6 @@ BUDGET_KEY = f"{PREFIX}:budget:%s"  # set of the pages fetched from a host by th
 WORKER_KEY = f"{PREFIX}:worker:%s"  # hash of one worker's figures, expiring with its heartbeat
 WORKERS_PATTERN = f"{PREFIX}:worker:*"
 DROPPED_KEY = f"{PREFIX}:dropped"  # malformed or hostile queue entries dropped
-
-IDLE_TIMEOUT = 300
-HEARTBEAT_TTL = 15
-HOST_DELAY = 1.0
-DUPEFILTER = "set"
-BLOOM_CAPACITY = 100_000_000
-BLOOM_ERROR_RATE = 0.001
-BATCH_SIZE = 500
 
 # Bounds of an entry, checked wherever one is read (the pop script and the worker).
 MAX_ENTRY_BYTES = 64 * 1024

@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from backlinkspider import config
 from backlinkspider.frontier import defaults
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def _agree(client: redis.Redis, kind: str, params: list[str]) -> None:
 
 
 def from_settings(settings: BaseSettings | Any) -> DupeFilter:
-    kind = settings.get("BACKLINKS_DUPEFILTER", defaults.DUPEFILTER)
+    kind = settings.get("BACKLINKS_DUPEFILTER", config.SETTINGS["BACKLINKS_DUPEFILTER"].default)
     if kind == "set":
         return SetDupeFilter()
     if kind == "bloom":

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -438,16 +437,15 @@ def domain_scores(index: LinkIndex, sort: str, farm_only: bool, limit: int) -> l
 
 def frontier_figures() -> dict[str, Any] | None:
     """The cluster frontier's figures (backlinkspider.frontier.status) when REDIS_URL is set."""
-    url = os.environ.get("REDIS_URL")
+    from backlinkspider import config
+
+    settings = config.project_settings()
+    url = settings.get("REDIS_URL")
     if not url:
         return None
-    from scrapy.settings import Settings
-
     from backlinkspider.frontier.connection import RedisUnavailable, connect_once
     from backlinkspider.frontier.status import figures
 
-    settings = Settings()
-    settings.setmodule("backlinkspider.settings", priority="project")
     try:
         server = connect_once(url)
     except RedisUnavailable as exc:
