@@ -109,7 +109,8 @@ def decode_html(body: bytes, content_type: str | bytes | None = None) -> tuple[s
 def _codec(encoding: str) -> codecs.CodecInfo:
     found = webencodings.lookup(encoding)
     assert found is not None, encoding
-    return found.codec_info
+    info: codecs.CodecInfo = found.codec_info
+    return info
 
 
 def encode_query(query: str, encoding: str) -> str:
@@ -173,54 +174,66 @@ def charset_in(content: str) -> str | None:
 
 def prescan(head: bytes) -> str | None:
     """The encoding a ``<meta>`` in these first bytes declares: the HTML Standard's prescan."""
-    pos, n = 0, len(head)
     lower = head.lower()
-    while pos < n:
-        if head.startswith(b"<!--", pos):
-            end = head.find(b"-->", pos + 4)
-            if end < 0:
+    pos = 0
+    while pos < len(head):
+        if lower.startswith(b"<meta", pos) and head[pos + 5 : pos + 6] in _WS_OR_SLASH_BYTES:
+            charset, pos = _meta_charset(head, pos + 5)
+            if pos >= len(head):
                 return None
-            pos = end + 2
-        elif lower.startswith(b"<meta", pos) and head[pos + 5 : pos + 6] in _WS_OR_SLASH_BYTES:
-            names: set[str] = set()
-            got_pragma, need_pragma, charset = False, None, None
-            name, value, pos = _attribute(head, pos + 5)
-            while name is not None:
-                if name not in names:
-                    names.add(name)
-                    if name == "http-equiv":
-                        got_pragma = got_pragma or value == "content-type"
-                    elif name == "content" and charset is None:
-                        charset = charset_in(value)
-                        need_pragma = True if charset is not None else need_pragma
-                    elif name == "charset" and charset is None:
-                        charset, need_pragma = label_to_encoding(value), False
-                name, value, pos = _attribute(head, pos)
-            if pos >= n:
-                return None
-            if charset is not None and need_pragma is not None and (got_pragma or not need_pragma):
-                if charset in ("utf-16be", "utf-16le"):
-                    return UTF8
-                return WINDOWS_1252 if charset == "x-user-defined" else charset
-        elif head[pos] == 0x3C and (
-            head[pos + 1 : pos + 2].isalpha()
-            or (head[pos + 1 : pos + 2] == b"/" and head[pos + 2 : pos + 3].isalpha())
-        ):
-            while pos < n and head[pos] not in _WS_OR_GT:
-                pos += 1
-            name, _, pos = _attribute(head, pos)
-            while name is not None:
-                name, _, pos = _attribute(head, pos)
-            if pos >= n:
-                return None
-        elif head.startswith((b"<!", b"</", b"<?"), pos):
-            pos = head.find(b">", pos + 2)
+            if charset is not None:
+                return charset
+        else:
+            pos = _past_markup(head, pos)
             if pos < 0:
                 return None
-        pos = head.find(b"<", pos + 1)  # every branch above starts at a '<'
+        pos = head.find(b"<", pos + 1)  # every markup the prescan reads starts at a '<'
         if pos < 0:
             return None
     return None
+
+
+def _meta_charset(head: bytes, pos: int) -> tuple[str | None, int]:
+    """The encoding the attributes of a ``<meta>`` from ``pos`` declare (or None), and where they end."""
+    names: set[str] = set()
+    got_pragma, need_pragma, charset = False, None, None
+    name, value, pos = _attribute(head, pos)
+    while name is not None:
+        if name not in names:
+            names.add(name)
+            if name == "http-equiv":
+                got_pragma = got_pragma or value == "content-type"
+            elif name == "content" and charset is None:
+                charset = charset_in(value)
+                need_pragma = True if charset is not None else need_pragma
+            elif name == "charset" and charset is None:
+                charset, need_pragma = label_to_encoding(value), False
+        name, value, pos = _attribute(head, pos)
+    if charset is None or need_pragma is None or (need_pragma and not got_pragma):
+        return None, pos
+    if charset in ("utf-16be", "utf-16le"):
+        return UTF8, pos
+    return (WINDOWS_1252 if charset == "x-user-defined" else charset), pos
+
+
+def _past_markup(head: bytes, pos: int) -> int:
+    """Where the comment, tag or other markup at ``pos`` ends (``pos`` itself for text); -1 when it
+    runs past the end of the bytes, which ends the prescan."""
+    if head.startswith(b"<!--", pos):
+        end = head.find(b"-->", pos + 4)
+        return end + 2 if end >= 0 else -1
+    if head[pos] == 0x3C and (
+        head[pos + 1 : pos + 2].isalpha()
+        or (head[pos + 1 : pos + 2] == b"/" and head[pos + 2 : pos + 3].isalpha())
+    ):
+        pos = _skip(head, pos, _WS_OR_GT, until=True)
+        name, _, pos = _attribute(head, pos)
+        while name is not None:
+            name, _, pos = _attribute(head, pos)
+        return pos if pos < len(head) else -1
+    if head.startswith((b"<!", b"</", b"<?"), pos):
+        return head.find(b">", pos + 2)
+    return pos
 
 
 def _later_meta(body: bytes) -> str | None:
@@ -237,35 +250,39 @@ def _later_meta(body: bytes) -> str | None:
 def _attribute(s: bytes, pos: int) -> tuple[str | None, str, int]:
     """The HTML Standard's "get an attribute" from ``pos``: (name, value, position after); the name is
     None at a ``>`` (the position there) or at the end of the bytes (the position is their length)."""
-    n = len(s)
-    while pos < n and s[pos] in _WS_OR_SLASH:
-        pos += 1
-    if pos >= n or s[pos] == 0x3E:
+    pos = _skip(s, pos, _WS_OR_SLASH)
+    if pos >= len(s) or s[pos] == 0x3E:
         return None, "", pos
-    start = pos
-    while True:
-        if pos >= n:
-            return None, "", n
+    name, pos, has_value = _attribute_name(s, pos)
+    if name is None:
+        return None, "", len(s)
+    if not has_value:
+        return name, "", pos
+    return _attribute_value(s, _skip(s, pos, _WS), name)
+
+
+def _attribute_name(s: bytes, start: int) -> tuple[str | None, int, bool]:
+    """An attribute's name from ``start``: (name, position after, whether a value follows, past its
+    ``=``); the name is None when the bytes end first."""
+    n = len(s)
+    for pos in range(start, n):
         c = s[pos]
         if c == 0x3D and pos > start:  # '=' after a name
-            name = _text(s[start:pos])
-            pos += 1
-            break
+            return _text(s[start:pos]), pos + 1, True
         if c in _WS:
-            name = _text(s[start:pos])
-            while pos < n and s[pos] in _WS:
-                pos += 1
-            if pos >= n:
-                return None, "", n
-            if s[pos] != 0x3D:
-                return name, "", pos
-            pos += 1
-            break
+            after = _skip(s, pos, _WS)
+            if after >= n:
+                return None, n, False
+            has_value = s[after] == 0x3D
+            return _text(s[start:pos]), after + has_value, has_value
         if c == 0x2F or c == 0x3E:
-            return _text(s[start:pos]), "", pos
-        pos += 1
-    while pos < n and s[pos] in _WS:
-        pos += 1
+            return _text(s[start:pos]), pos, False
+    return None, n, False
+
+
+def _attribute_value(s: bytes, pos: int, name: str) -> tuple[str | None, str, int]:
+    """The attribute ``name`` with its value from ``pos``, as ``_attribute`` returns it."""
+    n = len(s)
     if pos >= n:
         return None, "", n
     quote = s[pos]
@@ -276,12 +293,18 @@ def _attribute(s: bytes, pos: int) -> tuple[str | None, str, int]:
         return name, _text(s[pos + 1 : end]), end + 1
     if quote == 0x3E:
         return name, "", pos
-    start = pos
-    while pos < n and s[pos] not in _WS_OR_GT:
-        pos += 1
-    if pos >= n:
+    end = _skip(s, pos, _WS_OR_GT, until=True)
+    if end >= n:
         return None, "", n
-    return name, _text(s[start:pos]), pos
+    return name, _text(s[pos:end]), end
+
+
+def _skip(s: bytes, pos: int, chars: bytes, until: bool = False) -> int:
+    """The first position from ``pos`` whose byte is not in ``chars`` (``until``: is in them), or the
+    length of ``s``."""
+    while pos < len(s) and (s[pos] in chars) != until:
+        pos += 1
+    return pos
 
 
 def _text(raw: bytes) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import ada_url
 from publicsuffixlist import PublicSuffixList
 
-from backlinkspider.encoding import ASCII_UNSAFE, UTF8, encode_query
+from backlinkspider.standards.encoding import ASCII_UNSAFE, UTF8, encode_query
 
 _WEB_SCHEMES = ("http://", "https://")
 _ASCII_WS = " \t\n\r\f"  # trimmed from typed URLs and hosts (a subset of what the parser trims)

@@ -1,4 +1,5 @@
-"""Links out of one fetched page: a pure function from a response to the page's links, with no I/O.
+"""Links out of one fetched page: a pure function from a response to the page's links, with no I/O and
+no Scrapy (the crawl layer hands it a ``Fetched``: backlinkspider/crawl/extraction.py).
 
 The rules (the crawl issue states them; tests/test_extract.py and the corpus test hold them):
 
@@ -24,11 +25,10 @@ import codecs
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from scrapy.http import HtmlResponse, Response
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from backlinkspider.encoding import UTF8, decode_html
-from backlinkspider.urls import resolve
+from backlinkspider.standards.encoding import UTF8, decode_html
+from backlinkspider.standards.urls import resolve
 
 TEXT, IMAGE, CANONICAL, REDIRECT = "text", "image", "canonical", "redirect"
 LINK_TYPES = (TEXT, IMAGE, CANONICAL, REDIRECT)
@@ -65,55 +65,50 @@ class Page:
     failed: bool = False  # the fetch failed (404, 410, 5xx, a gone host): the page has no links now
 
 
-def extract(response: Response) -> Page:
-    """The links of a Scrapy response (see the module docstring for what counts)."""
-    headers = response.headers
-    page_nofollow = any(robots_says_nofollow(v.decode("latin-1")) for v in headers.getlist(b"X-Robots-Tag"))
+class Fetched(NamedTuple):
+    """A fetched response, as much of it as links depend on."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    html: bool = False  # the crawler took the body for HTML (Scrapy: an HtmlResponse)
+    content_type: bytes | None = None
+    location: bytes | None = None
+    x_robots_tag: tuple[bytes, ...] = ()
+
+
+def extract(response: Fetched) -> Page:
+    """The links of a fetched response (see the module docstring for what counts)."""
+    page_nofollow = any(robots_says_nofollow(v.decode("latin-1")) for v in response.x_robots_tag)
     if 300 <= response.status < 400:
-        location = headers.get(b"Location")
+        location = response.location
         target = resolve(response.url, location_href(location)) if location else None
         links = [Link(target, REDIRECT, nofollow=page_nofollow)] if target else []
         return Page(response.url, links, page_nofollow)
-    if 200 <= response.status < 300 and isinstance(response, HtmlResponse):
-        text, encoding = decode_html(response.body, headers.get(b"Content-Type"))
+    if 200 <= response.status < 300 and response.html:
+        text, encoding = decode_html(response.body, response.content_type)
         return extract_html(response.url, text, page_nofollow, encoding)
     return Page(response.url, [], page_nofollow)
+
+
+# A link found in a page before its href is resolved: (link_type, href, anchor, rel).
+_Found = tuple[str, str, str, str | None]
 
 
 def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UTF8) -> Page:
     """The links of an HTML document served at ``url``, decoded from ``encoding``; ``nofollow`` if its
     headers already said so."""
     tree = LexborHTMLParser(html)
-    base = url
-    for base_node in tree.css("base[href]"):
-        if not _in_foreign_content(base_node):
-            base = resolve(url, base_node.attributes.get("href") or "", encoding) or url
-            break
-    # (link_type, href, anchor, rel) in document order; a meta robots nofollow may come after links.
-    found: list[tuple[str, str, str, str | None]] = []
+    base = _base_url(tree, url, encoding)
+    # In document order; a meta robots nofollow may come after links, so links are made at the end.
+    found: list[_Found] = []
     for node in tree.css(_SELECTOR):
         tag = node.tag
         attrs = node.attributes
         if tag == "a" or tag == "area":
-            href = attrs.get("href")
-            if href is None:  # SVG's <a xlink:href> (an HTML <a> has only href)
-                href = attrs.get("xlink:href")
-                if href is None or not _in_foreign_content(node):
-                    continue
-            stripped = href.strip(_ASCII_WS)
-            if not stripped or stripped[0] == "#":
-                continue
-            if tag == "area":
-                found.append((TEXT, href, " ".join((attrs.get("alt") or "").split()), attrs.get("rel")))
-                continue
-            anchor = " ".join(node.text(deep=True).split())
-            if not anchor:
-                img = node.css_first("img")
-                if img is not None:
-                    alt = " ".join((img.attributes.get("alt") or "").split())
-                    found.append((IMAGE, href, alt, attrs.get("rel")))
-                    continue
-            found.append((TEXT, href, anchor, attrs.get("rel")))
+            link = _anchor(node, tag, attrs)
+            if link is not None:
+                found.append(link)
         elif tag == "link":
             found.append((CANONICAL, attrs.get("href") or "", "", attrs.get("rel")))
         elif "name" in attrs:  # meta robots
@@ -122,7 +117,39 @@ def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UT
             refresh = refresh_url(attrs.get("content") or "")
             if refresh:
                 found.append((REDIRECT, refresh, "", None))
+    return Page(url, _links(found, base, encoding, nofollow), nofollow)
 
+
+def _base_url(tree: LexborHTMLParser, url: str, encoding: str) -> str:
+    """The URL relative hrefs resolve against: the first HTML ``<base href>``'s, else the page's."""
+    for base_node in tree.css("base[href]"):
+        if not _in_foreign_content(base_node):
+            return resolve(url, base_node.attributes.get("href") or "", encoding) or url
+    return url
+
+
+def _anchor(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> _Found | None:
+    """The link of an ``<a>`` or ``<area>``, or None when it has no href that can name a page."""
+    href = attrs.get("href")
+    if href is None:  # SVG's <a xlink:href> (an HTML <a> has only href)
+        href = attrs.get("xlink:href")
+        if href is None or not _in_foreign_content(node):
+            return None
+    stripped = href.strip(_ASCII_WS)
+    if not stripped or stripped[0] == "#":
+        return None
+    if tag == "area":
+        return TEXT, href, " ".join((attrs.get("alt") or "").split()), attrs.get("rel")
+    anchor = " ".join(node.text(deep=True).split())
+    if not anchor:
+        img = node.css_first("img")
+        if img is not None:
+            return IMAGE, href, " ".join((img.attributes.get("alt") or "").split()), attrs.get("rel")
+    return TEXT, href, anchor, attrs.get("rel")
+
+
+def _links(found: list[_Found], base: str, encoding: str, nofollow: bool) -> list[Link]:
+    """The found links resolved, one per (target_url, link_type), the first occurrence winning."""
     links: dict[tuple[str, str], Link] = {}
     resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once
     for link_type, href, anchor, rel in found:
@@ -137,7 +164,7 @@ def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UT
             links[(target, link_type)] = Link(target, link_type, anchor, *flags)
         else:
             links[(target, link_type)] = Link(target, link_type, anchor, nofollow, False, False)
-    return Page(url, list(links.values()), nofollow)
+    return list(links.values())
 
 
 def robots_says_nofollow(directives: str) -> bool:
@@ -158,46 +185,49 @@ def refresh_url(content: str) -> str | None:
 
     None when it names none (a plain reload) or is malformed.
     """
-    s, pos, n = content, 0, len(content)
+    pos = _refresh_url_start(content)
+    if pos is None:
+        return None
+    return _refresh_target(content[pos:]) or None
 
-    def skip_ws(p: int) -> int:
-        while p < n and s[p] in _ASCII_WS:
-            p += 1
-        return p
 
-    pos = skip_ws(pos)
-    start = pos
+def _refresh_url_start(s: str) -> int | None:
+    """Where the URL part starts, past the time and its separator; None when nothing follows them or the
+    time is malformed."""
+    n = len(s)
+    pos = start = _skip_ws(s, 0)
     while pos < n and s[pos].isdigit() and s[pos].isascii():
         pos += 1
     if pos == start and (pos >= n or s[pos] != "."):
         return None
     while pos < n and (s[pos] == "." or (s[pos].isdigit() and s[pos].isascii())):
         pos += 1
-    if pos >= n:
+    if pos >= n or s[pos] not in ";," + _ASCII_WS:
         return None
-    if s[pos] not in ";," + _ASCII_WS:
-        return None
-    pos = skip_ws(pos)
+    pos = _skip_ws(s, pos)
     if pos < n and s[pos] in ";,":
         pos += 1
-    pos = skip_ws(pos)
-    if pos >= n:
-        return None
-    rest = s[pos:]
-    if s[pos] in "Uu":
+    pos = _skip_ws(s, pos)
+    return pos if pos < n else None
+
+
+def _refresh_target(s: str) -> str:
+    """The URL of a refresh's URL part (``s`` starts at its first non-space character): after an
+    optional ``URL =``, unquoted."""
+    if s[0] not in "Uu":
+        return _unquote(s)
+    if s[1:2] not in ("R", "r") or s[2:3] not in ("L", "l"):
+        return s  # "U" not followed by "RL=": the whole remainder is the URL
+    pos = _skip_ws(s, 3)
+    if pos < len(s) and s[pos] == "=":
+        return _unquote(s[_skip_ws(s, pos + 1) :])
+    return s
+
+
+def _skip_ws(s: str, pos: int) -> int:
+    while pos < len(s) and s[pos] in _ASCII_WS:
         pos += 1
-        if pos < n and s[pos] in "Rr":
-            pos += 1
-            if pos < n and s[pos] in "Ll":
-                pos += 1
-                pos = skip_ws(pos)
-                if pos < n and s[pos] == "=":
-                    pos = skip_ws(pos + 1)
-                    rest = _unquote(s[pos:])
-        # "U" not followed by "RL=": the whole remainder is the URL.
-    else:
-        rest = _unquote(rest)
-    return rest or None
+    return pos
 
 
 def _unquote(text: str) -> str:
