@@ -8,10 +8,10 @@ from backlinkspider.frontier import defaults as frontier
 from backlinkspider.index import DEFAULT_INDEX
 
 BOT_NAME = "backlinkspider"
-SPIDER_MODULES = ["backlinkspider.spiders"]
-NEWSPIDER_MODULE = "backlinkspider.spiders"
+# The Scrapy layer is backlinkspider/crawl/, each component in a module named by its role.
+SPIDER_MODULES = ["backlinkspider.crawl.spider"]
 # `scrapy crawl` checks settings and spider arguments first, and exits non-zero when pages were lost.
-COMMANDS_MODULE = "backlinkspider.commands"
+COMMANDS_MODULE = "backlinkspider.crawl.commands"
 
 # --- backlinkspider ----------------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ BACKLINKS_MAX_URL_LENGTH = 2048
 BACKLINKS_MAX_SEGMENT_REPEATS = 3
 # ... and URLs more than this many link hops deeper than the first link to a URL of the same shape (path
 # with numbers as #) on the same host: a calendar of "next month" links ends after this many pages (0 = off;
-# backlinkspider/traps.py).
+# backlinkspider/crawl/spidermiddlewares/traps.py).
 BACKLINKS_TRAP_HOPS = 100
 # "all": follow links to any host. "seeds": stay on the seeds' registered domains.
 BACKLINKS_SCOPE = "all"
@@ -88,7 +88,7 @@ BACKLINKS_MAX_LINKS_PER_PAGE = 10000
 
 # --- Scrapy, for a polite broad crawl -------------------------------------------------------------------
 
-# USER_AGENT is built from BACKLINKS_CONTACT_URL unless set explicitly.
+# USER_AGENT is built from BACKLINKS_CONTACT_URL unless set on the command line (backlinkspider/crawl/addon.py).
 ROBOTSTXT_OBEY = True
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
@@ -107,8 +107,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 # Scrapy's remote-control HTTP server (it runs Python sent to it): off, like the telnet console.
 REMOTE_CONTROL_ENABLED = False
-# Scrapy's caching resolver, refusing names that resolve to internal addresses (backlinkspider.addresses).
-TWISTED_DNS_RESOLVER = "backlinkspider.addresses.PrivateAddressResolver"
+# Scrapy's caching resolver, refusing names that resolve to internal addresses (backlinkspider/crawl/resolver.py).
+TWISTED_DNS_RESOLVER = "backlinkspider.crawl.resolver.PrivateAddressResolver"
 LOG_LEVEL = "INFO"
 # The spider reads 3xx responses and meta refreshes itself: each is an edge, then a request.
 REDIRECT_ENABLED = False
@@ -117,23 +117,29 @@ METAREFRESH_ENABLED = False
 SPIDER_MIDDLEWARES = {
     # The spider keeps its own depth (a redirect is not a hop); see BacklinksSpider.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    # Nearest the spider: judges the links it follows, a page at a time, before any other middleware.
+    "backlinkspider.crawl.spidermiddlewares.traps.TrapMiddleware": 950,
 }
 DOWNLOADER_MIDDLEWARES = {
-    # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see backlinkspider/robots.py).
+    # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see
+    # backlinkspider/crawl/downloadermiddlewares/robotstxt.py). Named by its old path until
+    # tests/test_robots.py names the new one (SHIMS.txt).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "backlinkspider.robots.RobotsTxtMiddleware": 100,
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
-    "backlinkspider.middlewares.HostBudgetMiddleware": 120,
+    "backlinkspider.crawl.downloadermiddlewares.hostbudget.HostBudgetMiddleware": 120,
     # After RetryMiddleware (550), so a name refused by the resolver is a skip, not retried.
-    "backlinkspider.addresses.PrivateAddressMiddleware": 560,
+    "backlinkspider.crawl.downloadermiddlewares.privateaddress.PrivateAddressMiddleware": 560,
 }
-# With REDIS_URL: the cluster frontier's scheduler (see backlinkspider/frontier/addon.py).
+# With REDIS_URL: the cluster frontier's scheduler (see backlinkspider/frontier/addon.py); the crawl's
+# User-Agent (backlinkspider/crawl/addon.py).
 ADDONS = {
     "backlinkspider.frontier.addon.ClusterFrontier": 0,
+    "backlinkspider.crawl.addon.BacklinksCrawl": 0,
 }
 ITEM_PIPELINES = {
-    "backlinkspider.pipelines.IndexPipeline": 300,
+    "backlinkspider.crawl.pipeline.IndexPipeline": 300,
 }
 EXTENSIONS = {
-    "backlinkspider.progress.ProgressLine": 500,
+    "backlinkspider.crawl.extensions.progress.ProgressLine": 500,
 }

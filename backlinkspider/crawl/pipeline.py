@@ -16,9 +16,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
+from backlinkspider.crawl.signals import pages_done
 from backlinkspider.index import BadRow, CrawledPage, LinkIndex, open_index, page_edges
 from backlinkspider.redact import redact
-from backlinkspider.signals import pages_done
 
 if TYPE_CHECKING:
     from scrapy.core.engine import ExecutionEngine
@@ -80,11 +80,11 @@ class IndexPipeline:
         self.collecting: list[CrawledPage] = []  # the next batch
         self.collecting_edges = 0
         self.batches: deque[list[CrawledPage]] = deque()  # ready to write, the first one next
-        self.writing: Deferred | None = None
+        self.writing: Deferred[Any] | None = None
         self.delay = self.FIRST_RETRY
         self.failing_since: float | None = None
         self.gave_up = False
-        self.drained: Deferred | None = None  # fired at close when everything is written or given up
+        self.drained: Deferred[Any] | None = None  # fired at close when everything is written or given up
         self.run = deferToThread  # how a write is run (tests run it in place)
         self.later: Callable[[float, Callable[[], None]], object] = call_later  # how a retry is scheduled
         self.retry: object | None = None

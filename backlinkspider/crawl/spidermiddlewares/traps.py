@@ -19,6 +19,9 @@ Two rules decide, for every link the spider would follow, whether it is a trap:
 A shape without ``#`` names a single URL (which the dupefilter already sees once) and is not kept. With
 ``REDIS_URL`` the least depths live in Redis, one hash per host kept for a day, so every worker of a
 cluster applies the same window; without it, in memory (the most recently used shapes, a bounded number).
+
+``TrapMiddleware`` applies the rules as a spider middleware: to the requests a callback yields for one
+page, judged together (one Redis round trip per page).
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from __future__ import annotations
 import collections
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
+from scrapy import Request, signals
+from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from backlinkspider.urls import host_of
+from backlinkspider.standards.urls import host_of
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +131,6 @@ class TrapGuard:
         s = crawler.settings
         guard = cls(s.getint("BACKLINKS_MAX_SEGMENT_REPEATS"), s.getint("BACKLINKS_TRAP_HOPS"), None, crawler)
         if s.get("REDIS_URL"):
-            from scrapy import signals
-
             crawler.signals.connect(guard.share_depths, signal=signals.spider_opened)
         return guard
 
@@ -179,3 +182,29 @@ class TrapGuard:
     def _count(self, key: str, n: int) -> None:
         if n and self.crawler is not None:
             self.crawler.stats.inc_value(key, n)
+
+
+class TrapMiddleware:
+    """Drops the requests of a callback's output that lead into a trap (``TrapGuard``), judged per page:
+    items pass at once, requests when the callback is done, in the order it yielded them."""
+
+    def __init__(self, guard: TrapGuard) -> None:
+        self.guard = guard
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> TrapMiddleware:
+        return cls(TrapGuard.from_crawler(crawler))
+
+    async def process_spider_output(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        follow: list[Request] = []
+        async for out in result:
+            if isinstance(out, Request):
+                follow.append(out)
+            else:
+                yield out
+        verdicts = await self.guard.allowed((r.url, r.meta.get("depth", 0)) for r in follow)
+        for request, allowed in zip(follow, verdicts, strict=True):
+            if allowed:
+                yield request

@@ -11,7 +11,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from backlinkspider.frontier.defaults import BUDGET_KEY
-from backlinkspider.urls import host_of
+from backlinkspider.standards.urls import host_of
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -1,5 +1,5 @@
-"""Extraction off the reactor: a pool of worker processes that run ``extract.extract`` on each page within a
-time budget and a link budget.
+"""Extraction off the reactor: a pool of worker processes that run the standards layer's ``extract`` on each
+page within a time budget and a link budget; and the one adaptation of a Scrapy response to its input.
 
 Why a process pool: parsing is CPU work (deeply nested markup parses in quadratic time: 400k nested
 ``<div>`` take minutes), and on the reactor thread it stops every download meanwhile. A thread could not be
@@ -13,8 +13,11 @@ followed (``backlinks/long_urls``), and of the rest only the first ``BACKLINKS_M
 document order are (``backlinks/links_over_cap`` counts the others). Both apply in the worker, so a page of
 a million links never crosses back to the crawler.
 
-The page crosses to the worker as (url, status, headers, body), and the worker rebuilds the response
-exactly as Scrapy's downloader builds it (``responsetypes.from_args``).
+The page crosses to the worker as a ``Fetched`` (``fetched``): the response's URL, status, body, the three
+headers links depend on, and whether Scrapy took it for HTML (an ``HtmlResponse``).
+
+The pool is the spider's, made by the spider's ``from_crawler`` through ``ExtractPool.from_crawler``, which
+ties the workers' start and stop to the crawl's.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from pebble import ProcessExpired, ProcessPool
-from scrapy.http import Headers, Response
-from scrapy.responsetypes import responsetypes
+from scrapy import signals
+from scrapy.http import HtmlResponse, Response
 from twisted.internet.defer import Deferred
 
-from backlinkspider.extract import Page, extract
+from backlinkspider.standards.extract import Fetched, Page, extract
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +62,27 @@ def limit_links(page: Page, max_links: int, max_url_length: int) -> Extracted:
     return Extracted(page, long_urls, over_cap)
 
 
-def extract_in_worker(
-    url: str,
-    status: int,
-    headers: list[tuple[bytes, list[bytes]]],
-    body: bytes,
-    max_links: int,
-    max_url_length: int,
-) -> Extracted:
-    """Run in a worker process: rebuild the response, extract, apply the link budget."""
-    response_headers = Headers(headers)
-    cls = responsetypes.from_args(headers=response_headers, url=url, body=body)
-    response = cls(url=url, status=status, headers=response_headers, body=body)
+def fetched(response: Response) -> Fetched:
+    """What the extractor reads of a Scrapy response."""
+    headers = response.headers
+    return Fetched(
+        response.url,
+        response.status,
+        response.body,
+        isinstance(response, HtmlResponse),
+        headers.get(b"Content-Type"),
+        headers.get(b"Location"),
+        tuple(headers.getlist(b"X-Robots-Tag")),
+    )
+
+
+def page_of(response: Response) -> Page:
+    """The links of a Scrapy response, extracted in this process."""
+    return extract(fetched(response))
+
+
+def extract_in_worker(response: Fetched, max_links: int, max_url_length: int) -> Extracted:
+    """Run in a worker process: extract, apply the link budget."""
     return limit_links(extract(response), max_links, max_url_length)
 
 
@@ -109,34 +121,33 @@ class ExtractPool:
         # fork of the crawler with its threads and sockets.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
-        self.pool = ProcessPool(max_workers=processes, initializer=_worker_init, context=context)
+        # Any: pebble's annotations are partial (stop() has none).
+        self.pool: Any = ProcessPool(max_workers=processes, initializer=_worker_init, context=context)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPool:
+        """A pool whose workers start when the spider opens and stop when it closes."""
         s = crawler.settings
-        return cls(
+        pool = cls(
             s.getint("BACKLINKS_EXTRACT_PROCESSES"),
             s.getfloat("BACKLINKS_EXTRACT_TIMEOUT"),
             s.getint("BACKLINKS_MAX_LINKS_PER_PAGE"),
             s.getint("BACKLINKS_MAX_URL_LENGTH"),
             crawler,
         )
+        crawler.signals.connect(pool.start, signal=signals.spider_opened)
+        crawler.signals.connect(pool.close, signal=signals.spider_closed)
+        return pool
 
     def submit(self, response: Response) -> Future[Extracted]:
         """Extract in a worker; the future fails with TimeoutError past the budget, ProcessExpired when
         the worker died."""
-        return self.pool.schedule(
+        future: Future[Extracted] = self.pool.schedule(
             extract_in_worker,
-            args=(
-                response.url,
-                response.status,
-                list(response.headers.items()),
-                response.body,
-                self.max_links,
-                self.max_url_length,
-            ),
+            args=(fetched(response), self.max_links, self.max_url_length),
             timeout=self.timeout,
         )
+        return future
 
     def extract(self, response: Response) -> Deferred[Page]:
         """The page's links (within the link budget), as a Deferred fired on the reactor thread; it fails

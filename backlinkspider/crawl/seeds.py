@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backlinkspider.urls import BadURL, normalize, normalize_host
+from backlinkspider.standards.urls import BadURL, normalize, normalize_host
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 

@@ -1,5 +1,6 @@
 """The ``backlinks`` spider: fetch pages from seeds outward, hand each page's links to the pipelines and
-follow them.
+follow them. Its parts are components of their own (backlinkspider/crawl/addon.py lists them): the trap
+guard is a spider middleware that judges the links it yields, the User-Agent comes from the add-on.
 
 It reads 3xx responses itself (``REDIRECT_ENABLED`` is off) so that a redirect is an edge of the index
 even when its target was already crawled or is disallowed by robots.txt, and then follows it like a link.
@@ -7,7 +8,6 @@ even when its target was already crawled or is disallowed by robots.txt, and the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -17,16 +17,13 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
-from backlinkspider import __version__
-from backlinkspider.extract import REDIRECT, Link, Page
-from backlinkspider.extractpool import ExtractionAbandoned, ExtractPool
-from backlinkspider.seeds import read_seeds
-from backlinkspider.signals import pages_done
-from backlinkspider.traps import TrapGuard
-from backlinkspider.urls import BadURL, host_of, registered_domain, use_suffix_list
+from backlinkspider.crawl.extraction import ExtractionAbandoned, ExtractPool
+from backlinkspider.crawl.seeds import read_seeds
+from backlinkspider.crawl.signals import pages_done
+from backlinkspider.standards.extract import REDIRECT, Link, Page
+from backlinkspider.standards.urls import BadURL, host_of, registered_domain, use_suffix_list
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -94,21 +91,6 @@ def _whole_number(name: str, value: str | int | None, minimum: int) -> int | Non
     return number
 
 
-class NetworkErrorsOnOneLine(logging.Filter):
-    """Scrapy logs a full traceback when robots.txt cannot be fetched: on a broad crawl, where dead hosts
-    are routine, that floods the log. For network errors (Scrapy's RETRY_EXCEPTIONS) keep the one line."""
-
-    def __init__(self, network_errors: tuple[type[BaseException], ...]) -> None:
-        super().__init__()
-        self.network_errors = network_errors
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], self.network_errors):
-            record.exc_info = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 class BacklinksSpider(Spider):
     """Crawl from seeds; every page becomes an ``extract.Page`` item.
 
@@ -126,7 +108,6 @@ class BacklinksSpider(Spider):
     scope: str
     follow_nofollow: bool
     extraction: ExtractPool
-    traps: TrapGuard
     resumed: bool = False
 
     def __init__(
@@ -155,25 +136,14 @@ class BacklinksSpider(Spider):
         if spider.max_pages:
             # Each fetched page yields exactly one item, so Scrapy's item count is our page count.
             settings.set("CLOSESPIDER_ITEMCOUNT", spider.max_pages, priority="spider")
-        contact = settings.get("BACKLINKS_CONTACT_URL")
-        settings.set("USER_AGENT", f"backlinkspider/{__version__} (+{contact})", priority="project")
         spider.scope = settings.get("BACKLINKS_SCOPE")
         # A crawl resumed from a job directory has fetched its seeds before (Scrapy's dupefilter keeps
         # requests.seen there).
         jobdir = settings.get("JOBDIR")
         spider.resumed = bool(jobdir) and Path(jobdir, "requests.seen").exists()
         spider.follow_nofollow = settings.getbool("BACKLINKS_FOLLOW_NOFOLLOW")
-        spider.traps = TrapGuard.from_crawler(crawler)
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
         spider.extraction = ExtractPool.from_crawler(crawler)
-        crawler.signals.connect(spider.extraction.start, signal=signals.spider_opened)
-        crawler.signals.connect(spider.extraction.close, signal=signals.spider_closed)
-        network_errors = tuple(
-            e if isinstance(e, type) else load_object(e) for e in settings.getlist("RETRY_EXCEPTIONS")
-        )
-        logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(
-            NetworkErrorsOnOneLine(network_errors)
-        )
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -227,19 +197,17 @@ class BacklinksSpider(Spider):
             return
         yield page
         depth = response.meta.get("depth", 0)
-        follow = []
         for link in page.links:
             next_depth = depth if link.link_type == REDIRECT else depth + 1
             if self._should_follow(link, next_depth):
-                follow.append((link.target_url, next_depth))
-        for (url, next_depth), allowed in zip(follow, await self.traps.allowed(follow), strict=True):
-            if allowed:
-                yield self.request(url, next_depth)
+                yield self.request(
+                    link.target_url, next_depth
+                )  # unless a trap (crawl/spidermiddlewares/traps.py)
 
     def on_error(self, failure: Failure) -> Iterable[Page]:
         """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;
         robots.txt and budget refusals are skips, not errors."""
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
             self.crawler.stats.inc_value("backlinks/skipped")
             self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])  # type: ignore[attr-defined]
             return
