@@ -1,0 +1,1 @@
+from backlinkspider.crawl.downloadermiddlewares.hostbudget import *  # noqa: F403  (transitional shim: SHIMS.txt)

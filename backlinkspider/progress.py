@@ -1,0 +1,1 @@
+from backlinkspider.crawl.extensions.progress import *  # noqa: F403  (transitional shim: SHIMS.txt)

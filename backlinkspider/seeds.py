@@ -1,0 +1,1 @@
+from backlinkspider.crawl.seeds import *  # noqa: F403  (transitional shim: SHIMS.txt)

@@ -1,0 +1,1 @@
+from backlinkspider.standards.urls import *  # noqa: F403  (transitional shim: SHIMS.txt)
