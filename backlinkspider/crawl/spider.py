@@ -1,6 +1,7 @@
 """The ``backlinks`` spider: fetch pages from seeds outward, hand each page's links to the pipelines and
-follow them. Its parts are components of their own (backlinkspider/crawl/addon.py lists them): the trap
-guard is a spider middleware that judges the links it yields, the User-Agent comes from the add-on.
+follow them. What is not the spider's own is a component of its own, listed in settings.py: the trap
+guard is a spider middleware that judges the links the spider would follow, the User-Agent comes from the
+add-on (backlinkspider/crawl/addon.py).
 
 It reads 3xx responses itself (``REDIRECT_ENABLED`` is off) so that a redirect is an edge of the index
 even when its target was already crawled or is disallowed by robots.txt, and then follows it like a link.
@@ -60,7 +61,7 @@ def arguments(
     recrawl: str | bool = False,
 ) -> Arguments:
     """Check and convert the spider's arguments; BadArgument names the one that is wrong. ``scrapy
-    crawl`` calls this before it starts, so a bad argument is one line (backlinkspider/commands)."""
+    crawl`` calls this before it starts, so a bad argument is one line (backlinkspider/crawl/commands)."""
     try:
         read = read_seeds(seeds, seeds_file)
     except BadURL as exc:
@@ -92,7 +93,7 @@ def _whole_number(name: str, value: str | int | None, minimum: int) -> int | Non
 
 
 class BacklinksSpider(Spider):
-    """Crawl from seeds; every page becomes an ``extract.Page`` item.
+    """Crawl from seeds; every page becomes a ``Page`` item (backlinkspider/standards/extract.py).
 
     Arguments (``-a NAME=VALUE``): ``seeds`` (comma-separated URLs), ``seeds_file`` (one URL a line),
     ``max_depth`` (links from the seeds to follow: 0 = seeds only; default unlimited), ``max_pages``
@@ -199,10 +200,9 @@ class BacklinksSpider(Spider):
         depth = response.meta.get("depth", 0)
         for link in page.links:
             next_depth = depth if link.link_type == REDIRECT else depth + 1
+            # TrapMiddleware drops those that lead into a trap (crawl/spidermiddlewares/traps.py).
             if self._should_follow(link, next_depth):
-                yield self.request(
-                    link.target_url, next_depth
-                )  # unless a trap (crawl/spidermiddlewares/traps.py)
+                yield self.request(link.target_url, next_depth)
 
     def on_error(self, failure: Failure) -> Iterable[Page]:
         """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;
