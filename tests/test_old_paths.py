@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class _Site(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def site():
+def site() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -84,7 +85,7 @@ def site():
     server.server_close()
 
 
-def test_a_project_naming_the_readmes_old_paths_crawls_into_the_index(tmp_path: Path, site: str):
+def test_a_project_naming_the_readmes_old_paths_crawls_into_the_index(tmp_path: Path, site: str) -> None:
     db = tmp_path / "links.db"
     (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = theirs.settings\n")
     (tmp_path / "theirs" / "spiders").mkdir(parents=True)
@@ -125,7 +126,7 @@ def test_a_project_naming_the_readmes_old_paths_crawls_into_the_index(tmp_path: 
     }
 
 
-def test_the_standards_layer_imports_no_scrapy():
+def test_the_standards_layer_imports_no_scrapy() -> None:
     code = "import sys, backlinkspider.standards.urls, backlinkspider.standards.encoding, backlinkspider.standards.extract; print('scrapy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
