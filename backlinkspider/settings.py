@@ -9,10 +9,10 @@ applied when a run's settings are built (``config.project_settings``), not here.
 from backlinkspider import config
 
 BOT_NAME = "backlinkspider"
-SPIDER_MODULES = ["backlinkspider.spiders"]
-NEWSPIDER_MODULE = "backlinkspider.spiders"
+# The Scrapy layer is backlinkspider/crawl/, each component in a module named by its role.
+SPIDER_MODULES = ["backlinkspider.crawl.spider"]
 # `scrapy crawl` checks settings and spider arguments first, and exits non-zero when pages were lost.
-COMMANDS_MODULE = "backlinkspider.commands"
+COMMANDS_MODULE = "backlinkspider.crawl.commands"
 
 # Every BACKLINKS_* setting and the Scrapy settings tuned for a polite broad crawl (ROBOTSTXT_OBEY,
 # AutoThrottle, DOWNLOAD_DELAY, CONCURRENT_REQUESTS ...): see config.SETTINGS.
@@ -20,29 +20,35 @@ globals().update(config.defaults())
 
 # Broad crawls: prefer hosts with free download slots over one busy host.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
-# Scrapy's caching resolver, refusing names that resolve to internal addresses (backlinkspider.addresses).
-TWISTED_DNS_RESOLVER = "backlinkspider.addresses.PrivateAddressResolver"
+# Scrapy's caching resolver, refusing names that resolve to internal addresses (backlinkspider/crawl/resolver.py).
+TWISTED_DNS_RESOLVER = "backlinkspider.crawl.resolver.PrivateAddressResolver"
 
 SPIDER_MIDDLEWARES = {
     # The spider keeps its own depth (a redirect is not a hop); see BacklinksSpider.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    # Nearest the spider: judges the links it follows, a page at a time, before any other middleware.
+    "backlinkspider.crawl.spidermiddlewares.traps.TrapMiddleware": 950,
 }
 DOWNLOADER_MIDDLEWARES = {
-    # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see backlinkspider/robots.py).
+    # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see
+    # backlinkspider/crawl/downloadermiddlewares/robotstxt.py). Named by its old path until
+    # tests/test_robots.py names the new one (SHIMS.txt).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "backlinkspider.robots.RobotsTxtMiddleware": 100,
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
-    "backlinkspider.middlewares.HostBudgetMiddleware": 120,
+    "backlinkspider.crawl.downloadermiddlewares.hostbudget.HostBudgetMiddleware": 120,
     # After RetryMiddleware (550), so a name refused by the resolver is a skip, not retried.
-    "backlinkspider.addresses.PrivateAddressMiddleware": 560,
+    "backlinkspider.crawl.downloadermiddlewares.privateaddress.PrivateAddressMiddleware": 560,
 }
-# With REDIS_URL: the cluster frontier's scheduler (see backlinkspider/frontier/addon.py).
+# With REDIS_URL: the cluster frontier's scheduler (see backlinkspider/frontier/addon.py); the crawl's
+# User-Agent (backlinkspider/crawl/addon.py).
 ADDONS = {
     "backlinkspider.frontier.addon.ClusterFrontier": 0,
+    "backlinkspider.crawl.addon.BacklinksCrawl": 0,
 }
 ITEM_PIPELINES = {
-    "backlinkspider.pipelines.IndexPipeline": 300,
+    "backlinkspider.crawl.pipeline.IndexPipeline": 300,
 }
 EXTENSIONS = {
-    "backlinkspider.progress.ProgressLine": 500,
+    "backlinkspider.crawl.extensions.progress.ProgressLine": 500,
 }

@@ -1,5 +1,1 @@
-"""Signals of this project (sent with ``crawler.signals.send_catch_log``)."""
-
-# The crawl is done with these URLs (their edges are in the index, or they were skipped): sent with
-# ``urls=[...]``. The cluster frontier completes their leases.
-pages_done = object()
+from backlinkspider.crawl.signals import *  # noqa: F403  (transitional shim: SHIMS.txt)

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, open_index
-from backlinkspider.pipelines import page_edges
+from backlinkspider.index import CrawledPage, open_index, page_edges
+from backlinkspider.standards.extract import Link, Page
 
 TLDS = ["com", "com", "com", "org", "net", "co.uk", "de", "io", "fr", "nl", "com.au", "github.io"]
 KINDS = ["blog", "news", "forum", "shop", "directory", "review", "guide", "wiki"]

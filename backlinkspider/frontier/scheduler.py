@@ -29,10 +29,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from backlinkspider.crawl.signals import pages_done
 from backlinkspider.frontier import dupefilter, serializer
 from backlinkspider.frontier.connection import Connection, RedisUnavailable, connect_once, redis_for
 from backlinkspider.frontier.queue import Frontier, PushItem, push_item
-from backlinkspider.signals import pages_done
 
 if TYPE_CHECKING:
     from scrapy import Spider

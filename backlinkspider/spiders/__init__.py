@@ -1,1 +1,1 @@
-"""Scrapy spiders of this project (``scrapy list``)."""
+"""Transitional shim (SHIMS.txt): the spider is backlinkspider.crawl.spider; not in SPIDER_MODULES."""

@@ -12,7 +12,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
 from backlinkspider import config
-from backlinkspider.spiders.backlinks import BacklinksSpider, BadArgument, arguments
+from backlinkspider.crawl.spider import BacklinksSpider, BadArgument, arguments
 
 if TYPE_CHECKING:
     import argparse

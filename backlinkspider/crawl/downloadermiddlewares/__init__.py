@@ -1,0 +1,1 @@
+"""Downloader middlewares: robots.txt, the host budget, the private-address guard."""
