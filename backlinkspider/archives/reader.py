@@ -1,0 +1,286 @@
+"""Reading an archive file: where it comes from, its records one at a time, what each one is, and counts.
+
+A source is a local path or an http(s) URL. Either is read as a stream (an HTTP response is fed to the WARC
+parser as it arrives), so memory stays constant in the file's size and nothing is written to disk.
+FastWARC detects gzip (one member per record, as Common Crawl ships WARC and WAT files) or plain WARC.
+
+Records are dispatched by type: ``response`` to ``warc``, ``metadata`` records holding JSON (a WAT file's)
+to ``wat``, ``warcinfo`` names the archive, and the rest (``request``, ``revisit``, other ``metadata``
+...) are skipped and counted under their type. A record that cannot become a page (a garbage URL or date,
+no HTTP message) is skipped and counted under its reason. A file that is not WARC, is damaged, ends inside
+a record (a cut download or gzip member) or cannot be fetched raises ``BadArchive`` with a one-line
+message; the pages before the damage have been yielded by then.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+from scrapy.settings import BaseSettings
+
+from backlinkspider import __version__
+from backlinkspider import settings as defaults
+from backlinkspider.extract import Page
+from backlinkspider.extractpool import Extracted
+from backlinkspider.urls import BadURL, normalize
+
+_WEB_SCHEMES = ("http://", "https://")
+# A file name's archive suffixes, dropped to name the archive when nothing better is known.
+_SUFFIXES = re.compile(r"(\.(warc|wat|arc|json|gz|zst|lz4))+$", re.IGNORECASE)
+# Common Crawl's paths name their crawl: crawl-data/CC-MAIN-2025-43/segments/...
+_CRAWL_IN_PATH = re.compile(r"crawl-data/([^/]+)/")
+
+
+class BadArchive(Exception):
+    """A source that cannot be read as a WARC or WAT file; the message is one line for a person."""
+
+
+class Skip(Exception):
+    """A record that gives no page; ``str(skip)`` is the reason it is counted under."""
+
+
+class Limits(NamedTuple):
+    """The crawl's budgets for one page, so that an archive's page gives what a crawl of it gives."""
+
+    max_links: int = defaults.BACKLINKS_MAX_LINKS_PER_PAGE
+    max_url_length: int = defaults.BACKLINKS_MAX_URL_LENGTH
+    max_size: int = defaults.DOWNLOAD_MAXSIZE  # bytes of body, as downloaded (0: no limit)
+    warn_size: int = defaults.DOWNLOAD_WARNSIZE
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Limits:
+        """The limits a crawl with these settings uses (``-s`` overrides included)."""
+        return cls(
+            settings.getint("BACKLINKS_MAX_LINKS_PER_PAGE"),
+            settings.getint("BACKLINKS_MAX_URL_LENGTH"),
+            settings.getint("DOWNLOAD_MAXSIZE"),
+            settings.getint("DOWNLOAD_WARNSIZE"),
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class ArchivedPage(Page):
+    """A page item as the crawl yields it, plus the facts of its capture (for first / last seen, referring
+    IPs and provenance; the index decides how to keep them)."""
+
+    captured_at: datetime  # WARC-Date, in UTC
+    ip_address: str | None  # WARC-IP-Address (the server's), normalized; None when absent or not an IP
+    archive: str  # warcinfo's isPartOf (CC-MAIN-2025-43), else the crawl in the path, else the file name
+
+
+class Capture(NamedTuple):
+    """What a response record's WARC headers say of its capture."""
+
+    url: str
+    captured_at: datetime
+    ip_address: str | None
+    truncated: bool  # WARC-Truncated: the archiver kept only part of the body
+
+
+@dataclass(slots=True)
+class Counts:
+    """Progress of one source, updated as it is read (a progress display may read it at any time)."""
+
+    records: int = 0
+    pages: int = 0  # page items yielded (failed pages included)
+    failed_pages: int = 0  # 4xx, 5xx ... as the crawl marks a page it could not fetch
+    links: int = 0
+    long_urls: int = 0  # links dropped by max_url_length, as the crawl's stats count them
+    links_over_cap: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # records by kind or reason
+    bytes_read: int = 0  # of the source as stored (compressed)
+    size: int | None = None  # the source's size, when known (a file, an HTTP Content-Length)
+
+
+# A record's page: from the record and its capture, or Skip.
+PageReader = Callable[[WarcRecord, Capture, Limits], Extracted]
+
+
+class ArchiveReader:
+    """The page items of one WARC or WAT file, a path or an http(s) URL, in record order.
+
+    Iterate once; ``counts`` and ``archive`` follow the reading.
+    """
+
+    def __init__(self, source: str | Path, limits: Limits | None = None, timeout: float = 60.0) -> None:
+        self.source = str(source)
+        self.limits = limits or Limits()
+        self.timeout = timeout
+        self.counts = Counts()
+        self.archive = archive_name_from_path(self.source)
+
+    def __iter__(self) -> Iterator[ArchivedPage]:
+        from backlinkspider.archives import warc, wat  # they import this module
+
+        with self._open() as stream:
+            records = ArchiveIterator(_Counted(stream, self.counts), parse_http=False)
+            try:
+                for record in records:
+                    self.counts.records += 1
+                    kind = record.record_type
+                    if kind == WarcRecordType.warcinfo:
+                        self.archive = _is_part_of(record) or self.archive
+                        self.counts.skipped["warcinfo"] += 1
+                    elif kind == WarcRecordType.response:
+                        yield from self._page(record, warc.response_page, _warc_headers(record))
+                    elif kind == WarcRecordType.metadata and wat.is_wat_record(record):
+                        try:
+                            envelope = wat.envelope(record, self.limits)
+                        except Skip as skip:
+                            self.counts.skipped[str(skip)] += 1
+                            continue
+                        yield from self._page(record, envelope.page, envelope.warc_headers)
+                    else:
+                        self.counts.skipped[kind.name or "unknown"] += 1
+            except BadArchive as exc:
+                raise BadArchive(f"{self.source}: {exc}") from None
+            except OSError as exc:
+                raise BadArchive(
+                    f"{self.source}: not a WARC file, or damaged near byte {self.counts.bytes_read:,} ({exc})"
+                ) from None
+
+    def _page(
+        self, record: WarcRecord, read: PageReader, warc_headers: Callable[[str], str | None]
+    ) -> Iterator[ArchivedPage]:
+        try:
+            capture = capture_of(warc_headers)
+            extracted = read(record, capture, self.limits)
+        except Skip as skip:
+            self.counts.skipped[str(skip)] += 1
+            return
+        page = extracted.page
+        counts = self.counts
+        counts.pages += 1
+        counts.failed_pages += page.failed
+        counts.links += len(page.links)
+        counts.long_urls += extracted.long_urls
+        counts.links_over_cap += extracted.over_cap
+        yield ArchivedPage(
+            url=page.url,
+            links=page.links,
+            nofollow=page.nofollow,
+            failed=page.failed,
+            captured_at=capture.captured_at,
+            ip_address=capture.ip_address,
+            archive=self.archive,
+        )
+
+    @contextmanager
+    def _open(self) -> Iterator[IO[bytes]]:
+        if self.source.startswith(_WEB_SCHEMES):
+            request = urllib.request.Request(
+                self.source, headers={"User-Agent": f"backlinkspider/{__version__}"}
+            )
+            try:
+                response = urllib.request.urlopen(request, timeout=self.timeout)
+            except urllib.error.HTTPError as exc:
+                raise BadArchive(f"{self.source}: HTTP {exc.code} {exc.reason}") from None
+            except urllib.error.URLError as exc:
+                raise BadArchive(f"{self.source}: cannot fetch ({exc.reason})") from None
+            except (OSError, ValueError) as exc:
+                raise BadArchive(f"{self.source}: cannot fetch ({exc})") from None
+            length = response.headers.get("Content-Length")
+            self.counts.size = int(length) if length and length.isdigit() else None
+            with response:
+                yield response
+            return
+        try:
+            file = open(self.source, "rb")  # noqa: SIM115 (closed by the with below)
+        except OSError as exc:
+            raise BadArchive(f"{self.source}: cannot open ({exc.strerror})") from None
+        with file:
+            self.counts.size = Path(self.source).stat().st_size
+            yield file
+
+
+class _Counted:
+    """A binary stream that counts the bytes read from it (the progress of a file being read)."""
+
+    def __init__(self, stream: IO[bytes], counts: Counts) -> None:
+        self.stream = stream
+        self.counts = counts
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.counts.bytes_read += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.counts.bytes_read
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("a stream read once")
+
+    def close(self) -> None:
+        """The source is closed by whoever opened it."""
+
+
+def capture_of(warc_headers: Callable[[str], str | None]) -> Capture:
+    """The capture a response record's WARC headers describe; Skip for a garbage URL or date."""
+    target = (warc_headers("WARC-Target-URI") or "").strip()
+    if target.startswith("<") and target.endswith(">"):  # the WARC 1.0 draft's spelling
+        target = target[1:-1]
+    try:
+        url = normalize(target)
+    except BadURL:
+        raise Skip("bad url") from None
+    captured_at = warc_date(warc_headers("WARC-Date") or "")
+    if captured_at is None:
+        raise Skip("bad date")
+    return Capture(
+        url, captured_at, ip_address(warc_headers("WARC-IP-Address")), bool(warc_headers("WARC-Truncated"))
+    )
+
+
+def warc_date(text: str) -> datetime | None:
+    """A WARC-Date (ISO 8601 in UTC, seconds or finer) as an aware UTC datetime; None if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def ip_address(text: str | None) -> str | None:
+    """An IP address in its canonical spelling (``2001:DB8::0001`` -> ``2001:db8::1``), or None."""
+    try:
+        return str(ipaddress.ip_address((text or "").strip()))
+    except ValueError:
+        return None
+
+
+def archive_name_from_path(source: str) -> str:
+    """The archive a file belongs to when its warcinfo does not say: Common Crawl's crawl when the path
+    names it, else the file name without its archive suffixes."""
+    found = _CRAWL_IN_PATH.search(source)
+    if found:
+        return found.group(1)
+    name = source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return _SUFFIXES.sub("", name) or name
+
+
+def _is_part_of(record: WarcRecord) -> str | None:
+    """The ``isPartOf`` field of a warcinfo record (``application/warc-fields``), if any."""
+    for line in record.reader.read(64 * 1024).decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "ispartof" and value.strip():
+            return value.strip()
+    return None
+
+
+def _warc_headers(record: WarcRecord) -> Callable[[str], str | None]:
+    headers = record.headers
+    return lambda name: headers.get(name)
