@@ -2,7 +2,8 @@
 
 A source is a local path or an http(s) URL. Either is read as a stream (an HTTP response is fed to the WARC
 parser as it arrives), so memory stays constant in the file's size and nothing is written to disk.
-FastWARC detects gzip (one member per record, as Common Crawl ships WARC and WAT files) or plain WARC.
+A gzip file (one member per record, as Common Crawl ships WARC and WAT files) is inflated as read; any
+other file is read as plain WARC.
 
 Records are dispatched by type: ``response`` to ``warc``, ``metadata`` records holding JSON (a WAT file's)
 to ``wat``, ``warcinfo`` names the archive, and the rest (``request``, ``revisit``, other ``metadata``
@@ -18,13 +19,14 @@ import ipaddress
 import re
 import urllib.error
 import urllib.request
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 from scrapy.settings import BaseSettings
@@ -36,6 +38,7 @@ from backlinkspider.extractpool import Extracted
 from backlinkspider.urls import BadURL, normalize
 
 _WEB_SCHEMES = ("http://", "https://")
+_CHUNK = 1 << 16  # bytes read from the source, and inflated from it, at a time
 # A file name's archive suffixes, dropped to name the archive when nothing better is known.
 _SUFFIXES = re.compile(r"(\.(warc|wat|arc|json|gz|zst|lz4))+$", re.IGNORECASE)
 # Common Crawl's paths name their crawl: crawl-data/CC-MAIN-2025-43/segments/...
@@ -124,34 +127,45 @@ class ArchiveReader:
         from backlinkspider.archives import warc, wat  # they import this module
 
         with self._open() as stream:
-            records = ArchiveIterator(_Counted(stream, self.counts), parse_http=False)
+            unpacked = _Unpacked(stream, self.counts)
+            records = ArchiveIterator(unpacked, parse_http=False, stream_detect=False)
             try:
                 for record in records:
                     self.counts.records += 1
+                    length = record.content_length
                     kind = record.record_type
                     if kind == WarcRecordType.warcinfo:
                         self.archive = _is_part_of(record) or self.archive
                         self.counts.skipped["warcinfo"] += 1
                     elif kind == WarcRecordType.response:
-                        yield from self._page(record, warc.response_page, _warc_headers(record))
+                        yield from self._page(record, length, warc.response_page, _warc_headers(record))
                     elif kind == WarcRecordType.metadata and wat.is_wat_record(record):
                         try:
                             envelope = wat.envelope(record, self.limits)
                         except Skip as skip:
                             self.counts.skipped[str(skip)] += 1
                             continue
-                        yield from self._page(record, envelope.page, envelope.warc_headers)
+                        yield from self._page(record, length, envelope.page, envelope.warc_headers)
                     else:
-                        self.counts.skipped[kind.name or "unknown"] += 1
+                        self.counts.skipped[str(kind)] += 1
+                    check_complete(record, length)
+                if unpacked.damage:
+                    raise BadArchive(unpacked.damage)
+                if not self.counts.records:
+                    raise BadArchive("not a WARC file (no WARC record in it)")
             except BadArchive as exc:
-                raise BadArchive(f"{self.source}: {exc}") from None
+                raise BadArchive(f"{self.source}: {unpacked.damage or exc}") from None
             except OSError as exc:
                 raise BadArchive(
                     f"{self.source}: not a WARC file, or damaged near byte {self.counts.bytes_read:,} ({exc})"
                 ) from None
 
     def _page(
-        self, record: WarcRecord, read: PageReader, warc_headers: Callable[[str], str | None]
+        self,
+        record: WarcRecord,
+        length: int,
+        read: PageReader,
+        warc_headers: Callable[[str], str | None],
     ) -> Iterator[ArchivedPage]:
         try:
             capture = capture_of(warc_headers)
@@ -159,6 +173,7 @@ class ArchiveReader:
         except Skip as skip:
             self.counts.skipped[str(skip)] += 1
             return
+        check_complete(record, length)  # no page from a cut record
         page = extracted.page
         counts = self.counts
         counts.pages += 1
@@ -204,26 +219,87 @@ class ArchiveReader:
             yield file
 
 
-class _Counted:
-    """A binary stream that counts the bytes read from it (the progress of a file being read)."""
+class _Unpacked:
+    """The source's WARC bytes: gunzipped member after member when it is gzip, as read otherwise.
 
-    def __init__(self, stream: IO[bytes], counts: Counts) -> None:
-        self.stream = stream
-        self.counts = counts
+    FastWARC can gunzip too, but it ends quietly where a file ends inside a gzip member (a cut download);
+    here that is ``damage``, reported once the records before it are read (FastWARC reads ahead). zlib
+    does the work, in bounded pieces (a gzip bomb inflates one piece at a time).
+    """
+
+    def __init__(self, raw: IO[bytes], counts: Counts) -> None:
+        self._raw = raw
+        self._counts = counts
+        self._pending = self._read_raw()
+        self._gzip = self._pending.startswith(b"\x1f\x8b")
+        self._inflater: Any = None  # zlib's decompress object, while inside a member
+        self._buffer = bytearray()
+        self._done = False
+        self.damage: str | None = None
 
     def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.counts.bytes_read += len(data)
+        while (size < 0 or len(self._buffer) < size) and not self._done:
+            self._fill()
+        if size < 0 or size >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            out = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        return out
+
+    def _fill(self) -> None:
+        data = self._pending or self._read_raw()
+        self._pending = b""
+        if not data:
+            self._done = True
+            if self._inflater is not None:
+                self._buffer += self._inflater.flush()
+                if not self._inflater.eof:
+                    self.damage = "the file ends inside a gzip member: it is cut short"
+            return
+        if not self._gzip:
+            self._buffer += data
+            return
+        if self._inflater is None:
+            self._inflater = zlib.decompressobj(31)
+        try:
+            self._buffer += self._inflater.decompress(data, _CHUNK)
+        except zlib.error as exc:
+            self.damage = f"broken gzip data near byte {self._counts.bytes_read:,} ({exc})"
+            self._done = True
+            return
+        if self._inflater.eof:
+            self._pending = self._inflater.unused_data
+            self._inflater = None
+        else:
+            self._pending = self._inflater.unconsumed_tail
+
+    def _read_raw(self) -> bytes:
+        data = self._raw.read(_CHUNK)
+        self._counts.bytes_read += len(data)
         return data
 
     def tell(self) -> int:
-        return self.counts.bytes_read
+        return self._counts.bytes_read
 
     def seek(self, offset: int, whence: int = 0) -> int:
         raise OSError("a stream read once")
 
     def close(self) -> None:
         """The source is closed by whoever opened it."""
+
+
+def check_complete(record: WarcRecord, length: int) -> None:
+    """Read the rest of a record whose block FastWARC first gave as ``length`` bytes; BadArchive if the
+    file ends before the record's Content-Length does (a cut download), which FastWARC lets pass."""
+    declared = (record.headers.get("Content-Length") or "").strip()
+    if not declared.isdigit():
+        raise BadArchive("a record has no Content-Length: the file is damaged or cut short")
+    record.reader.consume()
+    missing = int(declared) - (length - record.content_length + record.reader.tell())
+    if missing > 0:
+        raise BadArchive(f"a record ends {missing:,} bytes early: the file is cut short")
 
 
 def capture_of(warc_headers: Callable[[str], str | None]) -> Capture:

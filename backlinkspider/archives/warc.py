@@ -41,7 +41,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.settings import Settings
 from scrapy.signalmanager import SignalManager
 
-from backlinkspider.archives.reader import BadArchive, Capture, Limits, Skip
+from backlinkspider.archives.reader import Capture, Limits, Skip
 from backlinkspider.extract import Page
 from backlinkspider.extractpool import Extracted, extract_in_worker
 from backlinkspider.spiders.backlinks import BacklinksSpider
@@ -52,7 +52,7 @@ PARSED_STATUSES = frozenset(BacklinksSpider.handle_httpstatus_list)
 
 def response_page(record: WarcRecord, capture: Capture, limits: Limits) -> Extracted:
     """The page the crawl makes of this response record (see the module docstring); Skip when it makes
-    none, BadArchive when the record ends before its declared length (a cut file)."""
+    none."""
     response = _response(record, capture.url, limits)
     if isinstance(response, Page):
         return Extracted(response)
@@ -114,14 +114,8 @@ def _decompressed(response: Response, limits: Limits) -> Response | Page:
 
 def _body(record: WarcRecord, max_size: int) -> tuple[bytes, bool]:
     """The record's HTTP body, at most ``max_size`` bytes of it (constant memory), and whether there was
-    more; BadArchive if the file ends before the record does."""
-    declared = record.content_length
+    more."""
     body = record.reader.read(max_size + 1) if max_size else record.reader.read()
-    if len(body) < declared and not (max_size and len(body) > max_size):
-        raise BadArchive(
-            f"a record ends {declared - len(body):,} bytes early: the file is cut short (a truncated "
-            "download or gzip member)"
-        )
     if max_size and len(body) > max_size:
         return body[:max_size], True
     return body, False
