@@ -9,7 +9,8 @@ strings, or lists of strings for a repeated header (WAT files since December 202
 What is read, by the rules of ``extract`` (``urls.resolve`` for every URL):
 
 - ``Links`` entries with ``path`` ``A@/href`` (anchor: ``text``; rel flags: ``rel``) and ``AREA@/href``;
-  ``LINK@/href`` with rel ``canonical``, in ``Head.Link`` (or ``Links``, where older files put it);
+  ``LINK@/href`` entries with rel ``canonical`` (ia-web-commons lists ``<link>`` in ``Head.Link``; both
+  lists are read alike);
 - ``Head.Base`` for resolving; ``Head.Metas``: ``robots`` nofollow / none, ``refresh`` redirects, and
   the ``content-type`` charset; X-Robots-Tag from ``Headers``;
 - 3xx, non-HTML and error responses go through ``extractpool.extract_in_worker`` itself (they need no
@@ -65,6 +66,7 @@ DEPARTURES = {
 }
 _ASCII_WS = " \t\n\r\f"
 _ANCHOR_PATHS = ("A@/href", "AREA@/href")
+_WANTED_PATHS = frozenset({*_ANCHOR_PATHS, "LINK@/href"})
 _Found = tuple[str, str, str, str | None]  # link type, href, anchor, rel
 
 
@@ -131,9 +133,10 @@ def _html_page(url: str, headers: Headers, html: dict[str, Any]) -> Page:
     # (link_type, href, anchor, rel), head first (see "order").
     found, meta_nofollow, meta_charset = _read_metas(_dicts(head.get("Metas")))
     for entry in [*_dicts(head.get("Link")), *_dicts(html.get("Links"))]:
-        path, href, rel = _first(entry.get("path")), _first(entry.get("url")), _first(entry.get("rel"))
-        if href is None:
+        path, href = entry.get("path"), entry.get("url")
+        if path not in _WANTED_PATHS or not isinstance(href, str):  # IMG@/src, SCRIPT@/src ... (most)
             continue
+        rel = _first(entry.get("rel"))
         if path in _ANCHOR_PATHS:
             stripped = href.strip(_ASCII_WS)
             if stripped and stripped[0] != "#":
@@ -168,14 +171,15 @@ def _read_metas(metas: list[dict[str, Any]]) -> tuple[list[_Found], bool, str | 
     return found, nofollow, charset
 
 
-def _links(
-    found: list[tuple[str, str, str, str | None]], base: str, encoding: str, nofollow: bool
-) -> list[Link]:
+def _links(found: list[_Found], base: str, encoding: str, nofollow: bool) -> list[Link]:
     """Resolved, deduplicated and flagged as ``extract_html`` does: one link per (target, type), the
     first wins; rel tokens give the flags; a page's nofollow applies to all."""
     links: dict[tuple[str, str], Link] = {}
+    resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once
     for link_type, href, anchor, rel in found:
-        target = resolve(base, href, encoding)
+        target = resolved.get(href, "")
+        if target == "":
+            target = resolved[href] = resolve(base, href, encoding)
         if target is None or (target, link_type) in links:
             continue
         tokens = (rel or "").lower().split()
