@@ -27,7 +27,8 @@ names them; the tests check that WARC and WAT of the same pages differ in nothin
 - ``anchor-cap``: anchors are cut at 128 characters (ia-web-commons' limit); the crawl keeps them whole.
 - ``query-encoding``: a non-ASCII query is percent-encoded in the charset the HTTP headers or a
   ``<meta http-equiv=content-type>`` declare, else UTF-8: the WAT holds the href as decoded text, without
-  the bytes, BOM or ``<meta charset>`` the crawl sniffs the page's encoding from.
+  the bytes, BOM or ``<meta charset>`` the crawl sniffs the page's encoding from. (Likewise a Location
+  header's bytes that are not UTF-8, which the crawl percent-encodes as they are, reach us decoded.)
 - ``svg-xlink``: SVG's ``<a xlink:href>`` is not a link: ia-web-commons reads only ``href``.
 - ``order``: head links (canonical, refresh) come before body links, since the WAT lists them apart; a
   page over the link cap may keep a different first N.

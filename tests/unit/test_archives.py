@@ -15,6 +15,7 @@ import http.server
 import io
 import json
 import os
+import random
 import threading
 import tracemalloc
 import zlib
@@ -360,6 +361,33 @@ def test_bad_files_end_in_one_line_errors_after_the_good_pages(tmp_path):
         cut_file.write_bytes(good[:cut])
         message, pages = one_line_error(cut_file)
         assert pages == 2, message
+
+
+def test_damaged_files_never_end_in_a_traceback(tmp_path):
+    """Random bytes changed, cut out or put in, in a WARC and a WAT file: pages, counted skips or one
+    BadArchive, never another exception."""
+    rng = random.Random(17)
+    originals = [
+        write_warc(tmp_path / "f.warc", EDGE_PAGES, compress=False).read_bytes(),
+        gzip.decompress(write_wat(tmp_path / "f.wat.gz", EDGE_PAGES).read_bytes()),
+    ]
+    damaged = tmp_path / "damaged.warc"
+    for _ in range(300):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                data[pos] = rng.randrange(256)
+            elif rng.random() < 0.5:
+                del data[pos : pos + rng.randint(1, 50)]
+            else:
+                data[pos:pos] = rng.randbytes(rng.randint(1, 20))
+        damaged.write_bytes(data)
+        try:
+            for _ in ArchiveReader(damaged):
+                pass
+        except BadArchive as exc:
+            assert "\n" not in str(exc)
 
 
 def split_members(data: bytes) -> list[bytes]:
