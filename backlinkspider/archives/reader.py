@@ -15,7 +15,7 @@ message; the pages before the damage have been yielded by then.
 
 from __future__ import annotations
 
-import ipaddress
+import http.client
 import re
 import urllib.error
 import urllib.request
@@ -24,18 +24,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
-from scrapy.settings import BaseSettings
 
 from backlinkspider import __version__
-from backlinkspider import settings as defaults
-from backlinkspider.extract import Page
+from backlinkspider.archives import warc, wat
+from backlinkspider.archives.capture import ArchivedPage, BadArchive, Capture, Limits, Skip, capture_of
 from backlinkspider.extractpool import Extracted
-from backlinkspider.urls import BadURL, normalize
 
 _WEB_SCHEMES = ("http://", "https://")
 _CHUNK = 1 << 16  # bytes read from the source, and inflated from it, at a time
@@ -43,52 +40,6 @@ _CHUNK = 1 << 16  # bytes read from the source, and inflated from it, at a time
 _SUFFIXES = re.compile(r"(\.(warc|wat|arc|json|gz|zst|lz4))+$", re.IGNORECASE)
 # Common Crawl's paths name their crawl: crawl-data/CC-MAIN-2025-43/segments/...
 _CRAWL_IN_PATH = re.compile(r"crawl-data/([^/]+)/")
-
-
-class BadArchive(Exception):
-    """A source that cannot be read as a WARC or WAT file; the message is one line for a person."""
-
-
-class Skip(Exception):
-    """A record that gives no page; ``str(skip)`` is the reason it is counted under."""
-
-
-class Limits(NamedTuple):
-    """The crawl's budgets for one page, so that an archive's page gives what a crawl of it gives."""
-
-    max_links: int = defaults.BACKLINKS_MAX_LINKS_PER_PAGE
-    max_url_length: int = defaults.BACKLINKS_MAX_URL_LENGTH
-    max_size: int = defaults.DOWNLOAD_MAXSIZE  # bytes of body, as downloaded (0: no limit)
-    warn_size: int = defaults.DOWNLOAD_WARNSIZE
-
-    @classmethod
-    def from_settings(cls, settings: BaseSettings) -> Limits:
-        """The limits a crawl with these settings uses (``-s`` overrides included)."""
-        return cls(
-            settings.getint("BACKLINKS_MAX_LINKS_PER_PAGE"),
-            settings.getint("BACKLINKS_MAX_URL_LENGTH"),
-            settings.getint("DOWNLOAD_MAXSIZE"),
-            settings.getint("DOWNLOAD_WARNSIZE"),
-        )
-
-
-@dataclass(slots=True, kw_only=True)
-class ArchivedPage(Page):
-    """A page item as the crawl yields it, plus the facts of its capture (for first / last seen, referring
-    IPs and provenance; the index decides how to keep them)."""
-
-    captured_at: datetime  # WARC-Date, in UTC
-    ip_address: str | None  # WARC-IP-Address (the server's), normalized; None when absent or not an IP
-    archive: str  # warcinfo's isPartOf (CC-MAIN-2025-43), else the crawl in the path, else the file name
-
-
-class Capture(NamedTuple):
-    """What a response record's WARC headers say of its capture."""
-
-    url: str
-    captured_at: datetime
-    ip_address: str | None
-    truncated: bool  # WARC-Truncated: the archiver kept only part of the body
 
 
 @dataclass(slots=True)
@@ -124,8 +75,6 @@ class ArchiveReader:
         self.archive = archive_name_from_path(self.source)
 
     def __iter__(self) -> Iterator[ArchivedPage]:
-        from backlinkspider.archives import warc, wat  # they import this module
-
         with self._open() as stream:
             unpacked = _Unpacked(stream, self.counts)
             records = ArchiveIterator(unpacked, parse_http=False, stream_detect=False)
@@ -140,12 +89,7 @@ class ArchiveReader:
                     elif kind == WarcRecordType.response:
                         yield from self._page(record, length, warc.response_page, _warc_headers(record))
                     elif kind == WarcRecordType.metadata and wat.is_wat_record(record):
-                        try:
-                            envelope = wat.envelope(record, self.limits)
-                        except Skip as skip:
-                            self.counts.skipped[str(skip)] += 1
-                            continue
-                        yield from self._page(record, length, envelope.page, envelope.warc_headers)
+                        yield from self._wat_page(record, length)
                     else:
                         self.counts.skipped[str(kind)] += 1
                     check_complete(record, length)
@@ -159,6 +103,14 @@ class ArchiveReader:
                 raise BadArchive(
                     f"{self.source}: not a WARC file, or damaged near byte {self.counts.bytes_read:,} ({exc})"
                 ) from None
+
+    def _wat_page(self, record: WarcRecord, length: int) -> Iterator[ArchivedPage]:
+        try:
+            envelope = wat.envelope(record, self.limits)
+        except Skip as skip:
+            self.counts.skipped[str(skip)] += 1
+            return
+        yield from self._page(record, length, envelope.page, envelope.warc_headers)
 
     def _page(
         self,
@@ -276,8 +228,17 @@ class _Unpacked:
             self._pending = self._inflater.unconsumed_tail
 
     def _read_raw(self) -> bytes:
-        data = self._raw.read(_CHUNK)
-        self._counts.bytes_read += len(data)
+        """The next bytes of the source; none when a download breaks off (``damage``)."""
+        counts = self._counts
+        try:
+            data = self._raw.read(_CHUNK)
+        except (OSError, http.client.HTTPException) as exc:
+            self.damage = f"the download broke off near byte {counts.bytes_read:,} ({exc!r})"
+            return b""
+        counts.bytes_read += len(data)
+        if not data and counts.size is not None and counts.bytes_read < counts.size:
+            # urllib ends quietly where a server hangs up before its Content-Length.
+            self.damage = f"the download broke off at byte {counts.bytes_read:,} of {counts.size:,}"
         return data
 
     def tell(self) -> int:
@@ -300,42 +261,6 @@ def check_complete(record: WarcRecord, length: int) -> None:
     missing = int(declared) - (length - record.content_length + record.reader.tell())
     if missing > 0:
         raise BadArchive(f"a record ends {missing:,} bytes early: the file is cut short")
-
-
-def capture_of(warc_headers: Callable[[str], str | None]) -> Capture:
-    """The capture a response record's WARC headers describe; Skip for a garbage URL or date."""
-    target = (warc_headers("WARC-Target-URI") or "").strip()
-    if target.startswith("<") and target.endswith(">"):  # the WARC 1.0 draft's spelling
-        target = target[1:-1]
-    try:
-        url = normalize(target)
-    except BadURL:
-        raise Skip("bad url") from None
-    captured_at = warc_date(warc_headers("WARC-Date") or "")
-    if captured_at is None:
-        raise Skip("bad date")
-    return Capture(
-        url, captured_at, ip_address(warc_headers("WARC-IP-Address")), bool(warc_headers("WARC-Truncated"))
-    )
-
-
-def warc_date(text: str) -> datetime | None:
-    """A WARC-Date (ISO 8601 in UTC, seconds or finer) as an aware UTC datetime; None if it is not one."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
-
-
-def ip_address(text: str | None) -> str | None:
-    """An IP address in its canonical spelling (``2001:DB8::0001`` -> ``2001:db8::1``), or None."""
-    try:
-        return str(ipaddress.ip_address((text or "").strip()))
-    except ValueError:
-        return None
 
 
 def archive_name_from_path(source: str) -> str:

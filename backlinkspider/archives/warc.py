@@ -41,7 +41,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.settings import Settings
 from scrapy.signalmanager import SignalManager
 
-from backlinkspider.archives.reader import Capture, Limits, Skip
+from backlinkspider.archives.capture import Capture, Limits, Skip
 from backlinkspider.extract import Page
 from backlinkspider.extractpool import Extracted, extract_in_worker
 from backlinkspider.spiders.backlinks import BacklinksSpider

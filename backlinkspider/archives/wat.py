@@ -48,7 +48,7 @@ from fastwarc.warc import WarcRecord
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 
-from backlinkspider.archives.reader import Capture, Limits, Skip
+from backlinkspider.archives.capture import Capture, Limits, Skip
 from backlinkspider.archives.warc import PARSED_STATUSES
 from backlinkspider.encoding import UTF8, charset_in
 from backlinkspider.extract import CANONICAL, REDIRECT, TEXT, Link, Page, refresh_url, robots_says_nofollow

@@ -435,6 +435,35 @@ def test_a_url_is_streamed_and_gives_the_files_pages(served):
     assert "cannot fetch" in one_line_error("http://127.0.0.1:9/x.warc.gz")[0]
 
 
+class _BreakingOffHandler(http.server.BaseHTTPRequestHandler):
+    """Announces more than it sends, then hangs up: a download broken off."""
+
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body) + 10_000))
+        self.end_headers()
+        self.wfile.write(self.body)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_download_broken_off_is_one_line_after_the_pages_read(tmp_path):
+    _BreakingOffHandler.body = write_warc(tmp_path / "a.warc.gz", EDGE_PAGES[:3]).read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BreakingOffHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        message, pages = one_line_error(f"http://127.0.0.1:{server.server_address[1]}/a.warc.gz")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pages == 3
+    assert "the download broke off" in message
+
+
 def test_memory_stays_constant_in_the_file_size(served):
     """A 24 MB WARC read from a URL: the reader holds one record at a time, not the file."""
     base, directory = served
