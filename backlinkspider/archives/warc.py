@@ -21,11 +21,13 @@ Responses the crawl would not parse, handled as the crawl handles them:
   like an extraction the crawl abandons: the index keeps what it knew of the page. A truncated 3xx or
   non-HTML record is read as usual (its body does not matter).
 - Transfer-Encoding ``chunked`` (kept as sent by some archivers; Common Crawl stores bodies de-chunked) is
-  undone as the crawl's HTTP client undoes it; a broken chunked body fails as the download would.
+  undone as the crawl's HTTP client undoes it; a body that is not in chunks is read as stored (some
+  archivers de-chunk it and keep the header; warcio reads such records the same way).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 from functools import lru_cache
 from types import SimpleNamespace
@@ -87,10 +89,8 @@ def _response(record: WarcRecord, url: str, limits: Limits) -> Response | Page:
     response_headers = Headers(headers)
     body, too_large = _body(record, limits.max_size)
     if b"chunked" in b",".join(response_headers.getlist(b"Transfer-Encoding")).lower():
-        try:
+        with contextlib.suppress(OSError):  # not in chunks: stored de-chunked, header kept
             body = ChunkedReader(io.BytesIO(body)).read()
-        except OSError:
-            return Page(url, failed=True)
     cls = responsetypes.from_args(headers=response_headers, url=url, body=body)
     response = cls(url=url, status=status, headers=response_headers, body=body)
     if too_large and isinstance(response, HtmlResponse):

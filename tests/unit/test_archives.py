@@ -244,14 +244,18 @@ def test_uncompressed_warc_gives_the_same_pages(tmp_path):
 
 def test_encoded_bodies_are_decoded_as_the_crawl_decodes_them(tmp_path):
     """gzip Content-Encoding and chunked Transfer-Encoding (as archivers that keep the raw message store
-    them) give the page of the decoded body."""
+    them) give the page of the decoded body; a body stored de-chunked under a chunked header too."""
     page = html('<a href="http://a.example/">a</a><a href="/b">b</a>')
     compressed = gzip.compress(page)
     chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(compressed), compressed)
     headers = [("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")]
     encoded = Resp("http://enc.example/", chunked, headers=headers)
-    pages, _ = read(write_warc(tmp_path / "enc.warc.gz", [encoded]))
-    assert plain(pages[0]) == Resp("http://enc.example/", page).crawl()
+    # De-chunked by the archiver, the header kept.
+    dechunked = Resp(
+        "http://enc.example/", page, headers=[("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")]
+    )
+    pages, _ = read(write_warc(tmp_path / "enc.warc.gz", [encoded, dechunked]))
+    assert [plain(p) for p in pages] == [Resp("http://enc.example/", page).crawl()] * 2
     assert len(pages[0].links) == 2
 
 
