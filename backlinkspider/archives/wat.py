@@ -81,9 +81,6 @@ class Envelope(NamedTuple):
 
     def page(self, _record: WarcRecord, capture: Capture, limits: Limits) -> Extracted:
         """The page the crawl makes of the response this envelope describes; Skip when it makes none."""
-        kind = self.warc_headers("WARC-Type")
-        if kind != "response":
-            raise Skip(kind or "unknown")
         meta = _dict(_dict(self.envelope.get("Payload-Metadata")).get("HTTP-Response-Metadata"))
         try:
             status = int(_first(_dict(meta.get("Response-Message")).get("Status")) or "")
@@ -110,7 +107,8 @@ def is_wat_record(record: WarcRecord) -> bool:
 
 
 def envelope(record: WarcRecord, limits: Limits) -> Envelope:
-    """The record's JSON envelope; Skip (``bad wat record``) when it is not one."""
+    """The record's JSON envelope when it describes a response; Skip (its record type, or ``bad wat
+    record``) otherwise."""
     data = record.reader.read(limits.max_size + 1) if limits.max_size else record.reader.read()
     if limits.max_size and len(data) > limits.max_size:
         raise Skip("too large")
@@ -121,7 +119,11 @@ def envelope(record: WarcRecord, limits: Limits) -> Envelope:
     found = parsed.get("Envelope") if isinstance(parsed, dict) else None
     if not isinstance(found, dict):
         raise Skip("bad wat record")
-    return Envelope(found)
+    read = Envelope(found)
+    kind = read.warc_headers("WARC-Type")
+    if kind != "response":  # the WARC's warcinfo, request and metadata records have envelopes too
+        raise Skip(kind or "unknown")
+    return read
 
 
 def _html_page(url: str, headers: Headers, html: dict[str, Any]) -> Page:

@@ -607,7 +607,7 @@ def wat_envelope(resp: Resp, since_2024_12: bool) -> dict[str, Any]:
 
 def write_wat(path: Path, responses: list[Resp], since_2024_12: bool = True) -> Path:
     """A WAT file as Common Crawl writes them: warcinfo (no isPartOf), then a metadata record of JSON for
-    each record of the WARC (here a request envelope, then the response's)."""
+    each record of the WARC (here its warcinfo, then a request and a response for each page)."""
     with path.open("wb") as out:
         writer = WARCWriter(out, gzip=True)
         info = {
@@ -616,6 +616,11 @@ def write_wat(path: Path, responses: list[Resp], since_2024_12: bool = True) -> 
             "format": "WARC File Format 1.0",
         }
         writer.write_record(writer.create_warcinfo_record(path.name, info))
+        warcinfo = {"Envelope": {"WARC-Header-Metadata": {"WARC-Type": "warcinfo", "WARC-Date": DATE}}}
+        payload = io.BytesIO(json.dumps(warcinfo).encode())
+        writer.write_record(
+            writer.create_warc_record(None, "metadata", payload=payload, warc_content_type="application/json")
+        )
         for resp in responses:
             request = {
                 "Envelope": {
@@ -696,7 +701,7 @@ def test_wat_departs_from_warc_only_as_documented(tmp_path):
         assert f"``{reason}``" in (wat_module.__doc__ or "")
     # Capture facts from the envelope; the name from the path, a WAT's warcinfo names no crawl.
     assert {(p.captured_at, p.ip_address, p.archive) for p in wat_pages} == {(CAPTURED, IP, "p")}
-    assert wat_reader.counts.skipped == {"warcinfo": 1, "request": len(responses)}
+    assert wat_reader.counts.skipped == {"warcinfo": 2, "request": len(responses)}
     assert wat_reader.counts.pages == len(responses)
 
 
