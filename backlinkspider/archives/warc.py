@@ -44,8 +44,8 @@ from scrapy.settings import Settings
 from scrapy.signalmanager import SignalManager
 
 from backlinkspider.archives.capture import Capture, Limits, Skip
+from backlinkspider.crawl.extraction import Extracted, extract_in_worker, fetched
 from backlinkspider.extract import Page
-from backlinkspider.extractpool import Extracted, extract_in_worker
 from backlinkspider.spiders.backlinks import BacklinksSpider
 
 # Statuses the spider reads itself (redirects); with 2xx, the only ones that reach it.
@@ -60,14 +60,7 @@ def response_page(record: WarcRecord, capture: Capture, limits: Limits) -> Extra
         return Extracted(response)
     if capture.truncated and 200 <= response.status < 300 and isinstance(response, HtmlResponse):
         raise Skip("truncated")
-    return extract_in_worker(
-        response.url,
-        response.status,
-        list(response.headers.items()),
-        response.body,
-        limits.max_links,
-        limits.max_url_length,
-    )
+    return extract_in_worker(fetched(response), limits.max_links, limits.max_url_length)
 
 
 def _response(record: WarcRecord, url: str, limits: Limits) -> Response | Page:

@@ -50,9 +50,9 @@ from scrapy.responsetypes import responsetypes
 
 from backlinkspider.archives.capture import Capture, Limits, Skip
 from backlinkspider.archives.warc import PARSED_STATUSES
+from backlinkspider.crawl.extraction import Extracted, extract_in_worker, fetched, limit_links
 from backlinkspider.encoding import UTF8, charset_in
 from backlinkspider.extract import CANONICAL, REDIRECT, TEXT, Link, Page, refresh_url, robots_says_nofollow
-from backlinkspider.extractpool import Extracted, extract_in_worker, limit_links
 from backlinkspider.urls import resolve
 
 DEPARTURES = {
@@ -97,8 +97,8 @@ class Envelope(NamedTuple):
         if not (200 <= status < 300 or status in PARSED_STATUSES):
             return Extracted(Page(url, failed=True))
         # A redirect, or a response with no HTML: the crawl's extractor needs no body for these.
-        items = list(headers.items())
-        return extract_in_worker(url, status, items, b"", limits.max_links, limits.max_url_length)
+        response = responsetypes.from_args(headers=headers, url=url)(url=url, status=status, headers=headers)
+        return extract_in_worker(fetched(response), limits.max_links, limits.max_url_length)
 
 
 def is_wat_record(record: WarcRecord) -> bool:

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.http import Headers as ScrapyHeaders
+from scrapy.responsetypes import responsetypes
 from selectolax.lexbor import LexborHTMLParser
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -32,9 +34,9 @@ from warcio.warcwriter import WARCWriter
 from backlinkspider.archives import ArchivedPage, ArchiveReader, BadArchive, Limits
 from backlinkspider.archives import wat as wat_module
 from backlinkspider.archives.reader import archive_name_from_path
+from backlinkspider.crawl.extraction import extract_in_worker, fetched
 from backlinkspider.encoding import decode_html
 from backlinkspider.extract import IMAGE, TEXT, Link, Page
-from backlinkspider.extractpool import extract_in_worker
 from backlinkspider.spiders.backlinks import BacklinksSpider
 from backlinkspider.urls import normalize
 
@@ -68,14 +70,11 @@ class Resp:
         grouped: dict[bytes, list[bytes]] = {}
         for name, value in self.headers:
             grouped.setdefault(name.encode(), []).append(value.encode("latin-1"))
-        return extract_in_worker(
-            normalize(self.url),
-            self.status,
-            list(grouped.items()),
-            self.body,
-            limits.max_links,
-            limits.max_url_length,
-        ).page
+        url, headers = normalize(self.url), ScrapyHeaders(grouped)
+        response = responsetypes.from_args(headers=headers, url=url, body=self.body)(
+            url=url, status=self.status, headers=headers, body=self.body
+        )
+        return extract_in_worker(fetched(response), limits.max_links, limits.max_url_length).page
 
 
 def write_warc(
