@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 from itemadapter import ItemAdapter, is_item
 
+from backlinkspider.index.errors import BadRow as BadRow
+from backlinkspider.index.errors import IndexUnavailable as IndexUnavailable
 from backlinkspider.urls import BadURL, host_of, normalize, normalize_host, registered_domain
 
 # The fields of an exported or queried edge, in this order (JSONL keys, CSV columns).
@@ -41,19 +43,6 @@ FIELDS = (
     "lost_at",  # when a crawl found the link gone; None (JSON null, empty in CSV) while it is live
 )
 SCOPES = ("auto", "domain", "host", "url")
-
-
-class IndexUnavailable(Exception):
-    """The index cannot be opened, read or written; the message is one line for a person."""
-
-
-class BadRow(ValueError):
-    """Data the index refuses (a field of the wrong type, text that is not Unicode, a row too large):
-    writing it again cannot succeed, unlike ``IndexUnavailable``. ``url``: the page at fault, if known."""
-
-    def __init__(self, message: str, url: str | None = None) -> None:
-        super().__init__(message)
-        self.url = url
 
 
 class BadTarget(ValueError):
