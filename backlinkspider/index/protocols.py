@@ -39,7 +39,7 @@ class EdgeStore(Protocol):
 
     uri: str
 
-    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int) -> int:
+    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int = 3) -> int:
         """Record a batch of fetched pages; return the number of edges written. A page's edges replace
         what the store held for it (missing ones are marked lost at its ``seen_at``); a failed page
         changes nothing until it failed ``lost_after_failures`` times in a row, then all its edges are
@@ -81,7 +81,9 @@ class EdgeStore(Protocol):
 
     def fingerprint(self) -> list[int | None]:
         """A cheap JSON value that changes whenever a write commits, equal across connections: readers
-        cache by it and a rank stores it to tell when its scores went stale."""
+        cache by it. Its first item moves on every edge write (a batch that changes no date too: a
+        write counter), the rest on score saves: a rank stores the value it read before reading the
+        graph, and its scores are stale once the first item differs."""
         ...
 
     def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
@@ -142,4 +144,8 @@ class ScoreStore(Protocol):
 
 
 class LinkIndex(EdgeStore, ScoreStore, Protocol):
-    """One open index: what ``open_index(uri)`` returns."""
+    """One open index: what ``open_index(uri)`` returns; ``with open_index(uri) as index`` closes it."""
+
+    def __enter__(self) -> LinkIndex: ...
+
+    def __exit__(self, *exc: object) -> None: ...
