@@ -1,7 +1,8 @@
 """The one schema: every record that crosses a layer, declared once.
 
 Inputs (what a crawl or an archive gives the index) and the rows a store answers with are frozen
-slotted dataclasses, with dates as epoch seconds (UTC). The documents people get (CLI JSON/CSV, the
+slotted dataclasses or, where millions are made, named tuples (``Link``, ``EdgeRow``), with dates as
+epoch seconds (UTC). The documents people get (CLI JSON/CSV, the
 API's answers) are the ``TypedDict`` classes at the end: ``backlinkspider.query`` builds them, the API
 declares them as its response models and serializes through them, and the CSV/JSONL columns are their
 keys (``FIELDS``, ``QUERY_FIELDS``, ``SCORE_FIELDS``), so a field is named in one place.
@@ -180,9 +181,8 @@ class Filters:
 # --- what a store answers ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeRow:
-    """A stored edge as a store reads it back."""
+class EdgeRow(NamedTuple):
+    """A stored edge as a store reads it back (a tuple, as ``Link``: a listing makes one a row)."""
 
     edge_id: bytes
     source_url: str

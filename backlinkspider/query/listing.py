@@ -102,12 +102,13 @@ def backlinks(
     if sort == "authority":
         pairs = _by_authority(index, target, filters, limit or None, offset, cursor, one_per_domain)
     else:
-        after = decode_cursor(cursor, sort) if cursor else None
+        # decode_cursor checked the value's type for this sort: epoch seconds or a domain.
+        after = cast("tuple[int | str, bytes]", decode_cursor(cursor, sort)) if cursor else None
         rows = index.edges(
             target,
             filters,
             sort=sort,
-            after=after,  # type: ignore[arg-type]  # decode_cursor checked its type for this sort
+            after=after,
             limit=limit or None,
             offset=offset,
             one_per_domain=one_per_domain,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter, methodcaller
 from typing import cast
 
 from backlinkspider.index.protocols import LinkIndex
@@ -30,7 +31,20 @@ WINDOWS = {"7d": 7, "30d": 30}  # days back from now
 def tld_of(domain: str) -> str:
     """The public suffix of a registered domain (``x.co.uk`` -> ``co.uk``); the domain itself when it has
     none (an IP address)."""
-    return domain.split(".", 1)[1] if "." in domain and not domain.replace(".", "").isdigit() else domain
+    _, dot, suffix = domain.partition(".")
+    if not dot or (domain[-1].isdigit() and domain.replace(".", "").isdigit()):  # the last test: rarely run
+        return domain
+    return suffix
+
+
+def _tlds(domains: list[str]) -> Counter[str]:
+    """Referring domains per public suffix (``tld_of``), counted in C for a big target's 100k domains:
+    what follows the first dot, unless a domain has no dot or is an IP address (a suffix that is
+    empty or ends in a digit), when each is read by ``tld_of``."""
+    fast = Counter(map(itemgetter(2), map(methodcaller("partition", "."), domains)))
+    if "" in fast or any(suffix[-1].isdigit() for suffix in fast):
+        return Counter(map(tld_of, domains))
+    return fast
 
 
 def profile(
@@ -41,8 +55,7 @@ def profile(
     now = now or datetime.now(UTC)
     starts = [int((now - timedelta(days=days)).timestamp()) for days in WINDOWS.values()]
     t = index.tally(target, include_lost=include_lost, since=starts, top=TOP)
-    domains = index.referring_domains(target, Filters(status="all" if include_lost else "live"))
-    tlds = Counter(map(tld_of, domains))
+    tlds = _tlds(list(index.referring_domains(target, Filters(status="all" if include_lost else "live"))))
 
     def counts(pairs: list[tuple[str, int]]) -> list[Count]:
         return [{"value": value, "count": count} for value, count in pairs]

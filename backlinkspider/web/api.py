@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -323,7 +323,7 @@ def _page(reader: Reader, listing: Listing, limit: int, fmt: Format) -> Response
 
 def _public(row: Listed) -> Backlink:
     """A listed row without its private cursor."""
-    return {k: v for k, v in row.items() if k != "_cursor"}  # type: ignore[return-value]
+    return cast(Backlink, output.plain(row))
 
 
 def _encode(rows: list[Backlink], fmt: Format, *, header: bool = False) -> str:

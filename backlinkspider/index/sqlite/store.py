@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ from backlinkspider.urls import registered_domain
 SqlArgs = list[object]
 Row = Any  # what sqlite3 gives: a tuple of column values
 
-_COLUMNS = ", ".join(f.name for f in dataclasses.fields(EdgeRow))
+_COLUMNS = ", ".join(EdgeRow._fields)
 _FLAGGED = "(nofollow OR ugc OR sponsored)"
 _ORDER_SQL = {"flagged": _FLAGGED, "first_seen": "first_seen", "edge_id": "edge_id"}
 _BEST_FIRST = ", ".join(_ORDER_SQL[key] for key in BEST_EDGE_ORDER)
@@ -254,12 +254,10 @@ class SQLiteStore:
             # A domain's live (or all) referring domains are its aggregate rows: no edge is read.
             n = "n_all" if filters.status == "all" else "n_live"
             sql = f"SELECT value FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND {n} > 0"
-            return (d for (d,) in self._rows(sql + " ORDER BY value", [target.value]))
+            return map(itemgetter(0), self._rows(sql + " ORDER BY value", [target.value]))
         where, args = _where(target, filters)
-        return (
-            d
-            for (d,) in self._rows(f"SELECT DISTINCT source_domain FROM links WHERE {where} ORDER BY 1", args)
-        )
+        sql = f"SELECT DISTINCT source_domain FROM links WHERE {where} ORDER BY 1"
+        return map(itemgetter(0), self._rows(sql, args))
 
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         sql = f"SELECT 1 FROM links WHERE target_domain = ? AND source_domain = ? AND {GRAPH_WHERE} LIMIT 1"
