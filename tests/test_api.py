@@ -225,6 +225,48 @@ def test_a_write_invalidates_the_cached_summary(tmp_path):
     assert sum(w["new_backlinks"] for w in weeks) == 2
 
 
+def test_every_committed_write_invalidates_the_cache(tmp_path):
+    """The reader caches by the store's fingerprint(): a re-crawl that only marks a link lost, in the
+    same second as the last write, shows at once, and so do the scores a rank stores."""
+    from backlinkspider.scores import rank_index
+
+    uri = f"sqlite:///{tmp_path / 'live.db'}"
+    x, y, later = "http://www.target.co.uk/x", "http://www.target.co.uk/y", T0 + timedelta(days=1)
+    with open_index(uri) as writer:
+        writer.write([crawled("http://a.com/1", [Link(x, "text", "a"), Link(y, "text", "b")])])
+        writer.write([crawled("http://b.org/1", [Link(x, "text", "c")], later)])
+        with TestClient(create_app(uri)) as c:
+
+            def summary():
+                return c.get("/api/v1/summary", params={"target": "target.co.uk"}).json()
+
+            before = summary()
+            writer.write([crawled("http://a.com/1", [Link(x, "text", "a")], later)])  # y lost, same second
+            lost = summary()
+            rank_index(writer)
+            ranked = summary()
+    assert (before["backlinks"], lost["backlinks"]) == (3, 2)
+    assert before["authority"] is None and ranked["authority"] is not None
+    assert ranked["scores_stale"] is False
+
+
+def test_answers_are_validated_and_serialized_by_their_declared_model():
+    """``_body`` sends a document only through its response model: a missing key or a wrong type is an
+    error (a bug, never a silently different answer), and what is sent is what the schema declares."""
+    from pydantic import ValidationError
+
+    from backlinkspider.records import History
+    from backlinkspider.web.api import _body
+
+    week = {"week": "2026-01-05", "new_backlinks": 1, "lost_backlinks": 0}
+    week |= {"new_referring_domains": 1, "lost_referring_domains": 0}
+    doc = {"target": {"scope": "domain", "value": "a.com"}, "weeks": [week]}
+    assert json.loads(_body(History, doc)) == doc
+    for bad in ({"target": doc["target"]}, {**doc, "weeks": [{**week, "new_backlinks": "many"}]}):
+        with pytest.raises(ValidationError):
+            _body(History, bad)
+
+
 @pytest.mark.parametrize(
     "path, params, status, message",
     [
