@@ -23,9 +23,9 @@ from backlinkspider.urls import host_of, registered_domain
 # --- the words a person chooses from ----------------------------------------------------------------
 
 Scope = Literal["domain", "host", "url"]
-ScopeChoice = Literal["auto", "domain", "host", "url"]  # auto: a URL is a URL, anything else a domain
+ScopeChoice = Literal["auto", Scope]  # auto: a URL is a URL, anything else a domain
 EdgeSort = Literal["first_seen", "last_seen", "source_domain"]  # what a store orders by
-Sort = Literal["first_seen", "last_seen", "source_domain", "authority"]  # what a listing orders by
+Sort = Literal[EdgeSort, "authority"]  # what a listing orders by
 Status = Literal["live", "lost", "all"]
 Rel = Literal["follow", "nofollow"]  # follow: none of nofollow / ugc / sponsored; nofollow: any
 LinkType = Literal["text", "image", "canonical", "redirect"]
@@ -34,6 +34,7 @@ FarmRole = Literal["member", "pushed"]
 
 SCOPES: tuple[ScopeChoice, ...] = get_args(ScopeChoice)
 SORTS: tuple[Sort, ...] = get_args(Sort)
+EDGE_SORTS: tuple[EdgeSort, ...] = get_args(EdgeSort)
 STATUSES: tuple[Status, ...] = get_args(Status)
 RELS: tuple[Rel, ...] = get_args(Rel)
 LINK_TYPES: tuple[LinkType, ...] = get_args(LinkType)
@@ -347,7 +348,8 @@ class TypeSplit(TypedDict):
 
 
 class Profile(TypedDict):
-    """The counts of a target's backlinks (a summary without its target and score signals)."""
+    """The counts of a target's backlinks (a summary without its target and score signals);
+    ``referring_tlds``: referring domains per public suffix."""
 
     backlinks: int
     referring_pages: int
@@ -416,11 +418,16 @@ class Week(TypedDict):
 
 
 class History(TypedDict):
+    """``GET /api/v1/history``: ``weeks`` holds every week from the first to the last with activity."""
+
     target: TargetDoc
     weeks: list[Week]
 
 
 class BacklinksPage(TypedDict):
+    """A page of ``GET /api/v1/backlinks``: pass ``next_cursor`` as ``cursor`` for the next page; it is
+    null on the last."""
+
     target: TargetDoc
     rows: list[Backlink]
     next_cursor: str | None
@@ -445,6 +452,8 @@ class DomainScore(TypedDict):
 
 
 class Domains(TypedDict):
+    """``GET /api/v1/domains``: empty until ``backlinks rank`` computed scores."""
+
     domains: list[DomainScore]
 
 

@@ -35,6 +35,7 @@ from backlinkspider.index.sqlite.schema import (
 )
 from backlinkspider.records import (
     BEST_EDGE_ORDER,
+    EDGE_SORTS,
     SCORE_COLUMNS,
     SCORE_SORTS,
     Bucketing,
@@ -58,7 +59,6 @@ _COLUMNS = ", ".join(EdgeRow._fields)
 _FLAGGED = "(nofollow OR ugc OR sponsored)"
 _ORDER_SQL = {"flagged": _FLAGGED, "first_seen": "first_seen", "edge_id": "edge_id"}
 _BEST_FIRST = ", ".join(_ORDER_SQL[key] for key in BEST_EDGE_ORDER)
-_SORTS: tuple[EdgeSort, ...] = ("first_seen", "last_seen", "source_domain")
 _SCOPE_COLUMN = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
 _SCORE_ROW = attrgetter(*SCORE_COLUMNS)
 _BUSY_SECONDS = 30.0  # how long to wait for another process's write lock
@@ -217,7 +217,7 @@ class SQLiteStore:
         offset: int = 0,
         one_per_domain: bool = False,
     ) -> Iterator[EdgeRow]:
-        if sort not in _SORTS:  # a column name goes into the SQL: never anything else
+        if sort not in EDGE_SORTS:  # a column name goes into the SQL: never anything else
             raise ValueError(f"unknown sort {sort!r}")
         where, args = _where(target, filters)
         if one_per_domain:
