@@ -28,7 +28,7 @@ class Reader:
         self._open = opener or (lambda u: open_index(u, create=False))
         self._per_thread = uri.startswith("sqlite:")
         self._main = self._open(uri)  # also the one whose fingerprint() the cache reads
-        self._version_lock = threading.Lock()
+        self._fingerprint_lock = threading.Lock()
         self._local = threading.local()
         self._all: list[LinkIndex] = [self._main]
         self._cache: OrderedDict[Key, tuple[list[int | None], Any]] = OrderedDict()
@@ -52,22 +52,22 @@ class Reader:
 
     def cached(self, key: Key, compute: Callable[[LinkIndex], T]) -> T:
         """``compute(index)``, remembered until the index changes; one computation per key at a time."""
-        with self._version_lock:
-            version = self._main.fingerprint()
+        with self._fingerprint_lock:
+            seen = self._main.fingerprint()
         with self._cache_lock:
             hit = self._cache.get(key)
-            if hit and hit[0] == version:
+            if hit and hit[0] == seen:
                 self._cache.move_to_end(key)
                 return cast(T, hit[1])
             lock = self._key_locks.setdefault(key, threading.Lock())
         with lock:
             with self._cache_lock:
                 hit = self._cache.get(key)
-                if hit and hit[0] == version:
+                if hit and hit[0] == seen:
                     return cast(T, hit[1])
             value = compute(self.index())
             with self._cache_lock:
-                self._cache[key] = (version, value)
+                self._cache[key] = (seen, value)
                 self._cache.move_to_end(key)
                 while len(self._cache) > CACHE_ENTRIES:
                     old, _ = self._cache.popitem(last=False)
