@@ -6,27 +6,29 @@ line on stderr and a non-zero exit: 2 for a usage error, 1 for anything else.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from backlinkspider.extract import LINK_TYPES
-from backlinkspider.index import (
-    DEFAULT_INDEX,
+from backlinkspider import query as queries
+from backlinkspider.index import DEFAULT_INDEX, IndexUnavailable, LinkIndex, open_index
+from backlinkspider.query import output
+from backlinkspider.query.errors import BadTarget, NoBacklinks
+from backlinkspider.records import (
     FIELDS,
-    BadTarget,
-    IndexUnavailable,
+    LINK_TYPES,
+    QUERY_FIELDS,
+    SCOPES,
+    SCORE_FIELDS,
+    SCORE_SORTS,
+    SORTS,
+    Listed,
     Target,
-    open_index,
-    parse_target,
 )
-from backlinkspider.index.base import QUERY_FIELDS, SCORE_FIELDS, SCORE_SORTS, SORTS, LinkIndex
-from backlinkspider.profile import NoBacklinks, csv_row, query_filters, summary_document
 from backlinkspider.redact import redact
 from backlinkspider.urls import BadURL, use_suffix_list
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from scrapy.settings import Settings
 
 FORMATS = ("table", "jsonl", "csv")
+Row = Any  # a record streamed to an output (Listed, ExportedEdge ...)
 MAX_ROWS = 2**63 - 1  # what a SQLite or MongoDB integer holds
 
 index_option = click.option(
@@ -147,7 +150,7 @@ def _warn(message: str) -> None:
 def _target_options(command: Any) -> Any:
     command = click.option(
         "--scope",
-        type=click.Choice(["auto", "domain", "host", "url"]),
+        type=click.Choice(SCOPES),
         default="auto",
         show_default=True,
         help="auto: a URL is a URL, anything else its registered domain (all hosts).",
@@ -157,7 +160,7 @@ def _target_options(command: Any) -> Any:
 
 def _parse_target(target: str, scope: str) -> Target:
     try:
-        return parse_target(target, scope)
+        return queries.parse_target(target, scope)
     except BadTarget as exc:
         raise click.BadParameter(str(exc), param_hint="TARGET") from None
 
@@ -364,7 +367,7 @@ def query(
     if cursor and offset:
         raise click.UsageError("use --cursor or --offset, not both")
     try:
-        filters = query_filters(
+        filters = queries.query_filters(
             rel="follow" if follow_only else "nofollow" if nofollow_only else None,
             link_type=link_type,
             since=int(since.replace(tzinfo=UTC).timestamp()) if since else None,
@@ -377,10 +380,11 @@ def query(
     with _check_index(index) as idx:
         try:
             rows = _guard(
-                idx.query(
+                queries.backlinks(
+                    idx,
                     parsed,
                     filters,
-                    sort=sort,
+                    sort=sort,  # type: ignore[arg-type]  # click.Choice(SORTS)
                     limit=limit or None,
                     offset=offset,
                     cursor=cursor,
@@ -395,12 +399,12 @@ def query(
                 click.echo("no more rows", err=True)
                 return
             raise Failure(f"no backlinks to {parsed.scope} {parsed.value} match in {redact(index)}")
-        last: list[dict[str, Any]] = []
+        last: list[Listed] = []
 
-        def shown() -> Iterator[dict[str, Any]]:
+        def shown() -> Iterator[Listed]:
             for row in _chain(first, rows):
                 last[:] = [row]
-                yield {k: v for k, v in row.items() if not k.startswith("_")}
+                yield row
 
         count = _write(shown(), fmt, title=f"Backlinks to {parsed.scope} {parsed.value}", fields=QUERY_FIELDS)
         if limit and count == limit:
@@ -419,7 +423,7 @@ def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -
     parsed = _parse_target(target, scope)
     with _check_index(index) as idx:
         try:
-            profile = summary_document(idx, parsed, include_lost=include_lost)
+            profile = queries.summary(idx, parsed, include_lost=include_lost)
         except IndexUnavailable as exc:
             raise Failure(str(exc)) from None
         except NoBacklinks as exc:
@@ -438,7 +442,7 @@ def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -
 def export(fmt: str, index: str) -> None:
     """Every edge in the index, streamed to stdout."""
     with _check_index(index) as idx:
-        _write(_guard(idx.export()), fmt)
+        _write(_guard(queries.export(idx)), fmt)
 
 
 @cli.command()
@@ -487,7 +491,7 @@ def _check_index(uri: str, create: bool = False) -> LinkIndex:
         raise Failure(str(exc)) from None
 
 
-def _guard(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _guard(rows: Iterator[Row]) -> Iterator[Row]:
     """Turn a read failure in the middle of a stream into a one-line error."""
     try:
         yield from rows
@@ -495,33 +499,19 @@ def _guard(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         raise Failure(str(exc)) from None
 
 
-def _chain(first: dict[str, Any], rest: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _chain(first: Row, rest: Iterable[Row]) -> Iterator[Row]:
     yield first
     yield from rest
 
 
-def _write(
-    rows: Iterable[dict[str, Any]], fmt: str, title: str = "", fields: tuple[str, ...] = FIELDS
-) -> int:
+def _write(rows: Iterable[Any], fmt: str, title: str = "", fields: tuple[str, ...] = FIELDS) -> int:
     """Print rows in a format; returns how many."""
-    out = sys.stdout
-    count = 0
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(csv_row(row))
-            count += 1
-    else:
-        count = _table(rows, title)
-    return count
+    if fmt == "table":
+        return _table(rows, title)
+    return output.write(rows, fmt, sys.stdout, fields)  # type: ignore[arg-type]  # click.Choice
 
 
-def _table(rows: Iterable[dict[str, Any]], title: str) -> int:
+def _table(rows: Iterable[Mapping[str, Any]], title: str) -> int:
     from rich.console import Console
     from rich.table import Table
 
@@ -547,7 +537,7 @@ def _table(rows: Iterable[dict[str, Any]], title: str) -> int:
     return count
 
 
-def _profile_tables(p: dict[str, Any], title: str) -> None:
+def _profile_tables(p: Mapping[str, Any], title: str) -> None:
     from rich.columns import Columns
     from rich.console import Console
     from rich.table import Table
@@ -635,21 +625,12 @@ def graph(fmt: str, index: str) -> None:
         except EmptyGraph as exc:
             raise Failure(f"{exc} in {redact(index)}") from None
     assert g.links is not None
-    reciprocal = g.reciprocal().tolist()
-    links = g.links.tolist()
     names = g.names.tolist()
-    sources = g.sources().tolist()
-    targets = g.indices.tolist()
-    out = sys.stdout
-    if fmt == "jsonl":
-        for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
-            row = dict(zip(GRAPH_FIELDS, (names[s], names[t], links[i], reciprocal[i]), strict=True))
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-        writer.writerow(GRAPH_FIELDS)
-        for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
-            writer.writerow((names[s], names[t], links[i], str(reciprocal[i]).lower()))
+    pairs = zip(
+        g.sources().tolist(), g.indices.tolist(), g.links.tolist(), g.reciprocal().tolist(), strict=True
+    )
+    rows = (dict(zip(GRAPH_FIELDS, (names[s], names[t], n, r), strict=True)) for s, t, n, r in pairs)
+    output.write(rows, fmt, sys.stdout, GRAPH_FIELDS)  # type: ignore[arg-type]  # click.Choice
 
 
 @cli.command()
@@ -732,12 +713,10 @@ class _RankProgress:
 def domains(sort: str, farm_only: bool, limit: int, fmt: str, index: str) -> None:
     """Scored domains, best first: every score `backlinks rank` stored (null trust and spam mass when it
     had no trusted list)."""
-    from backlinkspider.scores import freshness
-
     with _check_index(index) as idx:
         try:
-            rows = idx.domain_scores(sort=sort, farm_only=farm_only, limit=limit or None)
-            fresh = freshness(idx, idx.scores_run())
+            rows = queries.domains(idx, sort, farm_only=farm_only, limit=limit or None)  # type: ignore[arg-type]
+            fresh = queries.freshness(idx, idx.scores_run())
         except IndexUnavailable as exc:
             raise Failure(str(exc)) from None
     if fresh["scores_computed_at"] is None:
@@ -762,7 +741,7 @@ def _score_text(key: str, value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _domains_table(rows: list[dict[str, Any]], title: str) -> None:
+def _domains_table(rows: Sequence[Mapping[str, Any]], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 

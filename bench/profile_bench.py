@@ -25,6 +25,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import backlinkspider.query as q
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, Target, open_index, page_edges
 
@@ -106,15 +107,15 @@ def measure(index, name: str, size: int) -> None:
         domains[f"target{rank}.com"] = 0
     sizes = {}
     for d in domains:
-        s = index.summary(Target("domain", d))
+        s = q.profile(index, Target("domain", d))
         sizes[d] = s["backlinks"]
     ordered = sorted(sizes, key=sizes.get, reverse=True)
     biggest = ordered[0]
     median = ordered[len(ordered) // 2]
     for label, domain in (("biggest", biggest), ("median", median)):
         target = Target("domain", domain)
-        summary_ms = timed(lambda t=target: index.summary(t))
-        query_ms = timed(lambda t=target: list(index.query(t, limit=100)))
+        summary_ms = timed(lambda t=target: q.profile(index, t))
+        query_ms = timed(lambda t=target: list(q.backlinks(index, t, limit=100)))
         print(
             f"{name:7} {size:,} edges  {label:7} target {domain:17} {sizes[domain]:>9,} backlinks:"
             f"  summary {summary_ms:7.1f} ms   first page (100 rows) {query_ms:6.1f} ms",

@@ -115,9 +115,9 @@ def load(path: Path, edges: int, domains: int, seed: int = 1) -> None:
     )
     db.execute("COMMIT")
     loaded = time.monotonic()
-    from backlinkspider.index.sqlite import _GRAPH_INDEX
+    from backlinkspider.index.sqlite.schema import GRAPH_INDEX
 
-    db.execute(_GRAPH_INDEX)
+    db.execute(GRAPH_INDEX)
     print(
         f"load: {edges:,} edges in {loaded - started:.0f} s; the domain graph's partial index built in"
         f" {time.monotonic() - loaded:.0f} s",

@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 import api_bench
 
+import backlinkspider.query as q
 from backlinkspider.index import Target, open_index
 
 EDGES = 20_000
@@ -57,15 +58,15 @@ def targets(path: Path) -> list[Target]:
 
 def answers(path: Path, target: Target) -> dict:
     with open_index(f"sqlite:///{path}", create=False) as index:
-        first = list(index.query(target, limit=100))
+        first = list(q.backlinks(index, target, limit=100))
         return {
-            "summary": index.summary(target, now=NOW),
-            "summary_all": index.summary(target, include_lost=True, now=NOW),
+            "summary": q.profile(index, target, now=NOW),
+            "summary_all": q.profile(index, target, include_lost=True, now=NOW),
             "first_page": first,
-            "next_page": list(index.query(target, limit=100, cursor=first[-1]["_cursor"])),
-            "by_source": list(index.query(target, sort="source_domain", limit=100)),
-            "every_row": list(index.query(target)),
-            "history": index.history(target),
+            "next_page": list(q.backlinks(index, target, limit=100, cursor=first[-1]["_cursor"])),
+            "by_source": list(q.backlinks(index, target, sort="source_domain", limit=100)),
+            "every_row": list(q.backlinks(index, target)),
+            "history": q.history(index, target),
         }
 
 

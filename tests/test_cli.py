@@ -14,7 +14,7 @@ from test_index import T0
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, open_index, page_edges
-from backlinkspider.index.base import QUERY_FIELDS
+from backlinkspider.records import QUERY_FIELDS
 
 
 @pytest.fixture

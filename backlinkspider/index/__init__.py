@@ -1,34 +1,24 @@
-"""Link index backends behind one interface (``base.LinkIndex``), chosen by URI.
+"""Storage only: backends behind one narrow interface (``protocols.LinkIndex``), chosen by URI.
 
 ``sqlite:///path.db`` (relative) or ``sqlite:////abs/path.db`` is the embedded default;
 ``mongodb://[user:password@]host[:port][,host...]/[database][?options]`` (or ``mongodb+srv://``) the
-cluster one.
+cluster one. Every rule a person sees is in ``backlinkspider.query``, above this package.
 """
 
 from __future__ import annotations
 
-from backlinkspider.index.base import (
-    FIELDS,
-    BadRow,
-    BadTarget,
-    CrawledPage,
-    Edge,
-    Filters,
-    IndexUnavailable,
-    LinkIndex,
-    Target,
-    page_edges,
-    parse_target,
-)
+from backlinkspider.index.errors import BadRow, IndexUnavailable
+from backlinkspider.index.protocols import LinkIndex
+from backlinkspider.records import FIELDS, CrawledPage, Edge, Filters, Target, page_edges
 from backlinkspider.redact import redact
 
 DEFAULT_INDEX = "sqlite:///backlinks.db"
 
+# The records a writer needs, importable from here as before (``backlinkspider.records`` holds them).
 __all__ = [
     "DEFAULT_INDEX",
     "FIELDS",
     "BadRow",
-    "BadTarget",
     "CrawledPage",
     "Edge",
     "Filters",
@@ -37,7 +27,6 @@ __all__ = [
     "Target",
     "open_index",
     "page_edges",
-    "parse_target",
 ]
 
 
@@ -49,12 +38,12 @@ def open_index(uri: str, *, create: bool = True) -> LinkIndex:
             f"not an index URI: {redact(uri)!r} (expected sqlite:///PATH or mongodb://...)"
         )
     if scheme == "sqlite":
-        from backlinkspider.index.sqlite import SQLiteIndex
+        from backlinkspider.index.sqlite import SQLiteStore
 
         path = rest[1:] if rest.startswith("/") else rest
         if not path:
             raise IndexUnavailable(f"no file in index URI {uri!r} (expected sqlite:///PATH)")
-        return SQLiteIndex(path, create=create)
+        return SQLiteStore(path, create=create)
     if scheme in ("mongodb", "mongodb+srv"):
         from backlinkspider.index.mongo import MongoIndex
 

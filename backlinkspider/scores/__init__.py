@@ -1,12 +1,11 @@
 """Domain scores from the link index: the domain graph (``graph``), PageRank and TrustRank
 (``pagerank``), authority (``authority``), spam mass (``spam_mass``), link farms (``farms``); ``rank``
-computes and stores them, ``summary`` reads them back for a target."""
+computes and stores them; ``backlinkspider.query.scores`` reads them back for people."""
 
 from __future__ import annotations
 
 from backlinkspider.scores.graph import DomainGraph, EmptyGraph, read_graph
 from backlinkspider.scores.rank import NothingTrusted, RankRun, compute, rank_index, trusted_domains
-from backlinkspider.scores.summary import freshness, summary_scores
 
 __all__ = [
     "DomainGraph",
@@ -14,9 +13,7 @@ __all__ = [
     "NothingTrusted",
     "RankRun",
     "compute",
-    "freshness",
     "rank_index",
     "read_graph",
-    "summary_scores",
     "trusted_domains",
 ]

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from backlinkspider.index.base import LinkIndex
+from backlinkspider.index.protocols import LinkIndex
+from backlinkspider.records import FarmRole, ScoreRow, ScoreRun
 from backlinkspider.scores.authority import authority
 from backlinkspider.scores.farms import MEMBER, PUSHED, find_farms
 from backlinkspider.scores.graph import DomainGraph, NameIndex, Progress, read_graph
@@ -44,15 +45,16 @@ class Scores:
     def farms(self) -> int:
         return int(self.farm_id.max(initial=0))
 
-    def rows(self, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
-        """Score rows in ``SCORE_COLUMNS`` order, in plain Python types, a chunk of arrays at a time."""
-        roles = {0: None, MEMBER: "member", PUSHED: "pushed"}
+    def rows(self, chunk: int = 50_000) -> Iterator[ScoreRow]:
+        """Score rows in plain Python types, a chunk of arrays at a time."""
+        roles: dict[int, FarmRole | None] = {0: None, MEMBER: "member", PUSHED: "pushed"}
         for lo in range(0, self.graph.n, chunk):
             hi = min(lo + chunk, self.graph.n)
             part = slice(lo, hi)
             nulls = [None] * (hi - lo)
             farm_id = self.farm_id[part].tolist()
-            yield from zip(
+            yield from map(
+                ScoreRow,
                 self.graph.names[part].tolist(),
                 self.pagerank[part].tolist(),
                 self.authority[part].tolist(),
@@ -64,7 +66,6 @@ class Scores:
                 self.reciprocal_domains[part].tolist(),
                 self.referring_domains[part].tolist(),
                 self.linked_domains[part].tolist(),
-                strict=True,
             )
 
 
@@ -136,29 +137,29 @@ class RankRun:
     read_seconds: float
     rank_seconds: float
     write_seconds: float
-    run: dict[str, Any]
+    run: ScoreRun
 
 
 def rank_index(
     index: LinkIndex, trusted: list[str] | None = None, progress: Progress | None = None
 ) -> RankRun:
     """Read the domain graph from ``index``, compute every score and store them with the time."""
-    fingerprint = index.index_fingerprint()  # before the read: a write during the rank makes it stale
+    fingerprint = index.fingerprint()  # before the read: a write during the rank makes it stale
     started = time.monotonic()
     graph = read_graph(index.graph_domains(), index.domain_graph(), progress)
     read = time.monotonic()
     scores = compute(graph, trusted, progress)
     ranked = time.monotonic()
-    run = {
-        "computed_at": int(time.time()),
-        "fingerprint": fingerprint,
-        "domains": graph.n,
-        "edges": graph.edges,
-        "iterations": scores.iterations,
-        "trust_iterations": scores.trust_iterations,
-        "trusted": None if trusted is None else len(trusted) - len(scores.unknown_trusted),
-        "farms": scores.farms,
-    }
+    run = ScoreRun(
+        computed_at=int(time.time()),
+        fingerprint=fingerprint,
+        domains=graph.n,
+        edges=graph.edges,
+        iterations=scores.iterations,
+        trust_iterations=scores.trust_iterations,
+        trusted=None if trusted is None else len(trusted) - len(scores.unknown_trusted),
+        farms=scores.farms,
+    )
     if progress:
         progress("write", 0, graph.n)
     index.save_scores(scores.rows(), run)

@@ -22,11 +22,12 @@ The rules (the crawl issue states them; tests/test_extract.py and the corpus tes
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from backlinkspider.records import Link as Link  # the records a page is made of, importable here
+from backlinkspider.records import Page as Page
 from backlinkspider.standards.encoding import UTF8, decode_html
 from backlinkspider.standards.urls import resolve
 
@@ -42,27 +43,6 @@ _FOREIGN_ROOTS = frozenset({"svg", "math"})
 _HTML_INTEGRATION_POINTS = frozenset(
     {"foreignObject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"}
 )
-
-
-class Link(NamedTuple):
-    """One outbound link of a page (a tuple: a page holds hundreds, made in a hot loop)."""
-
-    target_url: str
-    link_type: str
-    anchor_text: str = ""
-    nofollow: bool = False
-    ugc: bool = False
-    sponsored: bool = False
-
-
-@dataclass(slots=True)
-class Page:
-    """A fetched page and the links it holds, in document order."""
-
-    url: str
-    links: list[Link] = field(default_factory=list)
-    nofollow: bool = False  # the page said nofollow for all its links (meta robots / X-Robots-Tag)
-    failed: bool = False  # the fetch failed (404, 410, 5xx, a gone host): the page has no links now
 
 
 class Fetched(NamedTuple):

@@ -2,25 +2,46 @@
 
 A target is a query parameter (a URL does not fit in a path). Bad input is a 400 with a one-line
 ``detail``; a target with no backlinks is a 404; an index that cannot be read is a 503; never a 500.
+The answers are the documents of ``backlinkspider.records`` made by ``backlinkspider.query``, as the CLI
+prints them; each is validated against its declared response model and serialized by it (``_body``), so
+the schema and the JSON cannot drift apart.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import re
 from collections.abc import Iterator
-from typing import Any, Literal
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
-from backlinkspider.extract import LINK_TYPES
-from backlinkspider.index import BadTarget, LinkIndex, Target, parse_target
-from backlinkspider.index.base import QUERY_FIELDS, SORTS
-from backlinkspider.profile import RELS, NoBacklinks, csv_row, parse_since, query_filters, summary_document
+from backlinkspider import query as queries
+from backlinkspider.index import LinkIndex
+from backlinkspider.query import output
+from backlinkspider.query.errors import BadTarget, NoBacklinks
+from backlinkspider.records import (
+    QUERY_FIELDS,
+    Backlink,
+    BacklinksPage,
+    Domains,
+    Filters,
+    History,
+    LinkType,
+    Listed,
+    Rel,
+    ScopeChoice,
+    ScoreSort,
+    Sort,
+    Summary,
+    Target,
+    TargetDoc,
+)
+from backlinkspider.records import Status as LinkStatus
 from backlinkspider.redact import redact
 from backlinkspider.web.reader import Reader
 
@@ -37,142 +58,11 @@ class ApiError(Exception):
         self.detail = " ".join(detail.split())
 
 
-# --- response models (the OpenAPI schema) -----------------------------------------------------------
+# --- response models the records do not hold (the rest are records' TypedDicts) ---------------------
 
 
 class Error(BaseModel):
     detail: str = Field(description="One line saying what was wrong.")
-
-
-class TargetRead(BaseModel):
-    scope: Literal["domain", "host", "url"] = Field(description="How the target was read.")
-    value: str = Field(description="The registered domain, host or normalized URL.")
-
-
-class Count(BaseModel):
-    value: str
-    count: int
-
-
-class Window(BaseModel):
-    backlinks: int
-    referring_domains: int
-
-
-class RelSplit(BaseModel):
-    follow: int
-    nofollow: int
-    ugc: int
-    sponsored: int
-
-
-class TypeSplit(BaseModel):
-    text: int
-    image: int
-    canonical: int
-    redirect: int
-
-
-class Windows(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    d7: Window = Field(alias="7d")
-    d30: Window = Field(alias="30d")
-
-
-class AuthorityBand(BaseModel):
-    band: str
-    referring_domains: int
-
-
-class Summary(BaseModel):
-    """The backlink profile: the keys of ``backlinks summary --format json``. Score signals are null
-    until scores are computed."""
-
-    target: TargetRead
-    backlinks: int
-    referring_pages: int
-    referring_domains: int
-    referring_hosts: int
-    referring_tlds: list[Count] = Field(description="Referring domains per public suffix.")
-    by_rel: RelSplit
-    by_type: TypeSplit
-    top_anchors: list[Count]
-    top_referring_domains: list[Count]
-    top_pages: list[Count]
-    first_seen: str | None
-    last_seen: str | None
-    new: Windows
-    lost: Windows
-    authority: float | None = None
-    pagerank: float | None = None
-    trust: float | None = None
-    spam_mass: float | None = None
-    farm: bool | None = None
-    farm_id: int | str | None = None
-    farm_role: str | None = None
-    reciprocal_domains: int | None = None
-    authority_bands: list[AuthorityBand] | None = None
-    scores_computed_at: str | None = None
-    scores_age_seconds: int | None = None
-    scores_stale: bool | None = None
-    scores_note: str | None = None
-
-
-class Week(BaseModel):
-    week: str = Field(description="The Monday (UTC) the week starts, YYYY-MM-DD.")
-    new_backlinks: int
-    lost_backlinks: int
-    new_referring_domains: int
-    lost_referring_domains: int
-
-
-class History(BaseModel):
-    target: TargetRead
-    weeks: list[Week] = Field(description="Every week from the first to the last with activity.")
-
-
-class Backlink(BaseModel):
-    """One edge, as ``backlinks query --format jsonl`` prints it (later fields may be added)."""
-
-    source_url: str
-    target_url: str
-    source_domain: str
-    target_domain: str
-    link_type: str
-    anchor_text: str
-    nofollow: bool
-    ugc: bool
-    sponsored: bool
-    first_seen: str
-    last_seen: str
-    lost_at: str | None = None
-    source_authority: float | None = None
-    reciprocal: bool | None = None
-
-
-class BacklinksPage(BaseModel):
-    target: TargetRead
-    rows: list[Backlink]
-    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last.")
-
-
-class DomainScore(BaseModel):
-    domain: str
-    pagerank: float | None = None
-    authority: float | None = None
-    trust: float | None = None
-    spam_mass: float | None = None
-    farm: bool | None = None
-    farm_id: int | str | None = None
-    farm_role: str | None = None
-    reciprocal_domains: int | None = None
-    referring_domains: int | None = None
-    linked_domains: int | None = None
-    computed_at: str | None = None
-
-
-class Domains(BaseModel):
-    domains: list[DomainScore] = Field(description="Empty until scores are computed.")
 
 
 class IndexStatus(BaseModel):
@@ -216,25 +106,37 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {**ERRORS, 404: {"model": Error, "d
 
 # --- parameters -------------------------------------------------------------------------------------
 
-# Choices read from where they are defined (a new sort or link type appears in the API by itself).
-Rel = Literal[RELS]  # type: ignore[valid-type]
-LinkType = Literal[LINK_TYPES]  # type: ignore[valid-type]
-Sort = Literal[SORTS]  # type: ignore[valid-type]
-
 TargetParam = Query(min_length=1, max_length=4096, description="A domain, host or URL.")
 ScopeParam = Query("auto", description="auto: a URL is a URL, anything else its registered domain.")
+Format = Literal["json", "csv", "jsonl"]
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def _target(target: str, scope: str) -> Target:
     try:
-        return parse_target(target, scope)
+        return queries.parse_target(target, scope)
     except BadTarget as exc:
         raise ApiError(400, f"target: {exc}") from None
 
 
-def _json(model: type[BaseModel], doc: Any) -> Response:
-    """A document already in the model's shape, serialized once (cached answers skip validation)."""
-    return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+def _doc(target: Target) -> TargetDoc:
+    return {"scope": target.scope, "value": target.value}
+
+
+@cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _body(model: Any, doc: object) -> bytes:
+    """``doc`` validated against ``model`` (a record's TypedDict or a pydantic model) and serialized by
+    it: what the OpenAPI schema declares is what is sent. Cached answers are validated once per write."""
+    adapter = _adapter(model)
+    return adapter.dump_json(adapter.validate_python(doc))
+
+
+def _json(model: Any, doc: object) -> Response:
+    return Response(_body(model, doc), media_type="application/json")
 
 
 def router(reader: Reader, authorized: Any) -> APIRouter:
@@ -245,34 +147,21 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
     @api.get("/summary", response_model=Summary, responses=NOT_FOUND, dependencies=guarded)
     def summary(
         target: str = TargetParam,
-        scope: Literal["auto", "domain", "host", "url"] = ScopeParam,
+        scope: ScopeChoice = ScopeParam,
         include_lost: bool = Query(False, description="Count lost links too."),
     ) -> Response:
         """The backlink profile of a target (the same document as ``backlinks summary --format json``)."""
-        parsed = _target(target, scope)
-
-        def compute(idx: LinkIndex) -> bytes | None:
-            try:
-                return json.dumps(summary_document(idx, parsed, include_lost=include_lost)).encode()
-            except NoBacklinks:
-                return None
-
-        body = reader.cached(("summary", *parsed, include_lost), compute)
-        if body is None:
-            raise ApiError(404, f"no backlinks to {parsed.scope} {parsed.value}")
-        return Response(body, media_type="application/json")
+        return summary_answer(reader, _target(target, scope), include_lost)
 
     @api.get("/history", response_model=History, responses=NOT_FOUND, dependencies=guarded)
-    def history(
-        target: str = TargetParam, scope: Literal["auto", "domain", "host", "url"] = ScopeParam
-    ) -> Response:
+    def history(target: str = TargetParam, scope: ScopeChoice = ScopeParam) -> Response:
         """New and lost backlinks and referring domains per week (Monday UTC), from first_seen and the
         time a link was lost: what the page's charts draw."""
         parsed = _target(target, scope)
-        weeks = reader.cached(("history", *parsed), lambda idx: idx.history(parsed))
+        weeks = reader.cached(("history", *parsed), lambda idx: queries.history(idx, parsed))
         if not weeks:
             raise ApiError(404, f"no backlinks to {parsed.scope} {parsed.value}")
-        return _json(History, {"target": parsed._asdict(), "weeks": weeks})
+        return _json(History, {"target": _doc(parsed), "weeks": weeks})
 
     @api.get(
         "/backlinks",
@@ -288,13 +177,13 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
     )
     def backlinks(
         target: str = TargetParam,
-        scope: Literal["auto", "domain", "host", "url"] = ScopeParam,
+        scope: ScopeChoice = ScopeParam,
         rel: Rel | None = Query(None, description="follow: none of nofollow/ugc/sponsored; nofollow: any."),
         type: LinkType | None = Query(None, description="Only links of this type."),
         since: str | None = Query(None, description="First seen on or after (YYYY-MM-DD[THH:MM:SS], UTC)."),
         from_domain: str | None = Query(None, max_length=253, description="Only links from this domain."),
         anchor_contains: str | None = Query(None, max_length=1000, description="Anchor contains (any case)."),
-        status: Literal["live", "lost", "all"] = Query("live", description="Live links, lost ones or both."),
+        status: LinkStatus = Query("live", description="Live links, lost ones or both."),
         one_per_domain: bool = Query(False, description="The best link per referring domain."),
         sort: Sort = Query("first_seen", description="Order of the rows (then edge id)."),
         limit: int = Query(
@@ -302,60 +191,27 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
         ),
         offset: int = Query(0, ge=0, le=10**9, description="Skip this many rows (or use cursor)."),
         cursor: str | None = Query(None, max_length=2048, description="next_cursor of the previous page."),
-        format: Literal["json", "csv", "jsonl"] = Query(
-            "json", description="json pages; csv/jsonl download."
-        ),
+        format: Format = Query("json", description="json pages; csv/jsonl download."),
     ) -> Response:
         """Backlinks of a target with every ``backlinks query`` filter and sort, paged by cursor, or
         downloaded as CSV / JSON Lines of any size."""
         parsed = _target(target, scope)
-        if format == "json" and not 1 <= limit <= MAX_PAGE:
-            raise ApiError(400, f"limit: a json page holds 1 to {MAX_PAGE} rows (limit=0 needs csv or jsonl)")
-        if cursor and offset:
-            raise ApiError(400, "use cursor or offset, not both")
-        try:
-            filters = query_filters(
-                rel=rel,
-                link_type=type,
-                since=parse_since(since) if since else None,
-                from_domain=from_domain,
-                anchor_contains=anchor_contains,
-                status=status,
-            )
-        except BadTarget as exc:
-            raise ApiError(400, str(exc)) from None
-        args = {"sort": sort, "offset": offset, "cursor": cursor, "one_per_domain": one_per_domain}
+        _check_paging(format, limit, cursor, offset)
+        filters = _filters(rel, type, since, from_domain, anchor_contains, status)
+        listing = Listing(parsed, filters, sort, offset, cursor, one_per_domain)
         if format != "json" and not limit:
-            return _download(reader, parsed, filters, args, format)
-
-        def page(idx: LinkIndex) -> tuple[list[dict[str, Any]], str | None, bytes]:
-            rows = [_shown(r) for r in idx.query(parsed, filters, limit=limit, **args)]
-            next_cursor = rows[-1]["_cursor"] if len(rows) == limit else None
-            rows = [_plain(r) for r in rows]
-            doc = {"target": parsed._asdict(), "rows": rows, "next_cursor": next_cursor}
-            return rows, next_cursor, json.dumps(doc, ensure_ascii=False).encode()
-
-        try:  # pages are cached like summaries: a popular target's first page is read once per write
-            rows, next_cursor, body = reader.cached(
-                ("backlinks", *parsed, filters, limit, *args.values()), page
-            )
-        except BadTarget as exc:
-            raise ApiError(400, f"cursor: {exc}") from None
-        if not rows and not (cursor or offset):
-            raise ApiError(404, f"no backlinks to {parsed.scope} {parsed.value} match")
-        if format == "json":
-            return Response(body, media_type="application/json")
-        headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
-        return Response(_encode(rows, format, header=True), media_type=MEDIA[format], headers=headers)
+            return _download(reader, listing, format)
+        return _page(reader, listing, limit, format)
 
     @api.get("/domains", response_model=Domains, responses=ERRORS, dependencies=guarded)
     def domains(
-        sort: Literal["authority", "trust", "spam_mass", "referring_domains"] = Query("authority"),
+        sort: ScoreSort = Query("authority"),
         farm_only: bool = Query(False, description="Only domains in a link farm."),
         limit: int = Query(100, ge=1, le=MAX_PAGE),
     ) -> Response:
         """Domains by authority (or another score), once scores are computed; empty until then."""
-        return _json(Domains, {"domains": domain_scores(reader.index(), sort, farm_only, limit)})
+        rows = queries.domains(reader.index(), sort, farm_only=farm_only, limit=limit)
+        return _json(Domains, {"domains": rows})
 
     @api.get("/status", response_model=Status, responses=ERRORS, dependencies=guarded)
     def status() -> Response:
@@ -372,31 +228,115 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
     return api
 
 
-MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+def _check_paging(fmt: Format, limit: int, cursor: str | None, offset: int) -> None:
+    if fmt == "json" and not 1 <= limit <= MAX_PAGE:
+        raise ApiError(400, f"limit: a json page holds 1 to {MAX_PAGE} rows (limit=0 needs csv or jsonl)")
+    if cursor and offset:
+        raise ApiError(400, "use cursor or offset, not both")
 
 
-def _shown(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as the CLI prints it (no private keys) but for its cursor."""
-    return {k: v for k, v in row.items() if not k.startswith("_") or k == "_cursor"}
+def _filters(
+    rel: Rel | None,
+    link_type: LinkType | None,
+    since: str | None,
+    from_domain: str | None,
+    anchor_contains: str | None,
+    status: LinkStatus,
+) -> Filters:
+    try:
+        return queries.query_filters(
+            rel=rel,
+            link_type=link_type,
+            since=queries.parse_since(since) if since else None,
+            from_domain=from_domain,
+            anchor_contains=anchor_contains,
+            status=status,
+        )
+    except BadTarget as exc:
+        raise ApiError(400, str(exc)) from None
 
 
-def _encode(rows: list[dict[str, Any]], fmt: str, *, header: bool = False) -> str:
+def summary_answer(reader: Reader, target: Target, include_lost: bool) -> Response:
+    """The summary document, cached as the bytes sent until the index changes; 404 with no backlinks."""
+
+    def compute(idx: LinkIndex) -> bytes | None:
+        try:
+            return _body(Summary, queries.summary(idx, target, include_lost=include_lost))
+        except NoBacklinks:
+            return None
+
+    body = reader.cached(("summary", *target, include_lost), compute)
+    if body is None:
+        raise ApiError(404, f"no backlinks to {target.scope} {target.value}")
+    return Response(body, media_type="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a backlinks request asks, but for its limit and format (with the limit: a page's cache key)."""
+
+    target: Target
+    filters: Filters
+    sort: Sort
+    offset: int
+    cursor: str | None
+    one_per_domain: bool
+
+    def rows(self, index: LinkIndex, limit: int | None) -> Iterator[Listed]:
+        return queries.backlinks(
+            index,
+            self.target,
+            self.filters,
+            sort=self.sort,
+            limit=limit,
+            offset=self.offset,
+            cursor=self.cursor,
+            one_per_domain=self.one_per_domain,
+        )
+
+    def nothing(self) -> ApiError:
+        return ApiError(404, f"no backlinks to {self.target.scope} {self.target.value} match")
+
+
+def _page(reader: Reader, listing: Listing, limit: int, fmt: Format) -> Response:
+    """One page of rows: json with its next cursor, or csv / jsonl with it in ``X-Next-Cursor``."""
+
+    def page(idx: LinkIndex) -> tuple[list[Backlink], str | None, bytes]:
+        listed = list(listing.rows(idx, limit))
+        next_cursor = listed[-1]["_cursor"] if len(listed) == limit else None
+        rows: list[Backlink] = [_public(r) for r in listed]
+        doc: BacklinksPage = {"target": _doc(listing.target), "rows": rows, "next_cursor": next_cursor}
+        return rows, next_cursor, _body(BacklinksPage, doc)
+
+    try:  # pages are cached like summaries: a popular target's first page is read once per write
+        rows, next_cursor, body = reader.cached(("backlinks", listing, limit), page)
+    except BadTarget as exc:
+        raise ApiError(400, f"cursor: {exc}") from None
+    if not rows and not (listing.cursor or listing.offset):
+        raise listing.nothing()
+    if fmt == "json":
+        return Response(body, media_type="application/json")
+    headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
+    return Response(_encode(rows, fmt, header=True), media_type=MEDIA[fmt], headers=headers)
+
+
+def _public(row: Listed) -> Backlink:
+    """A listed row without its private cursor."""
+    return cast(Backlink, output.plain(row))
+
+
+def _encode(rows: list[Backlink], fmt: Format, *, header: bool = False) -> str:
     """Rows as the CLI's ``--format csv`` / ``jsonl`` print them."""
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=QUERY_FIELDS, lineterminator="\n", extrasaction="ignore")
-    if header:
-        writer.writeheader()
-    writer.writerows(csv_row(r) for r in rows)
+    output.write(rows, fmt, out, QUERY_FIELDS, header=header)  # type: ignore[arg-type]  # not json here
     return out.getvalue()
 
 
-def _download(reader: Reader, target: Target, filters: Any, args: dict[str, Any], fmt: str) -> Response:
+def _download(reader: Reader, listing: Listing, fmt: Format) -> Response:
     """Every matching row, streamed in chunks from an index of the stream's own."""
     idx = reader.stream()
     try:
-        rows = idx.query(target, filters, **args)
+        rows = listing.rows(idx, None)
         first = next(rows, None)
     except BadTarget as exc:
         idx.close()
@@ -404,16 +344,16 @@ def _download(reader: Reader, target: Target, filters: Any, args: dict[str, Any]
     except BaseException:
         idx.close()
         raise
-    if first is None and not (args["cursor"] or args["offset"]):
+    if first is None and not (listing.cursor or listing.offset):
         idx.close()
-        raise ApiError(404, f"no backlinks to {target.scope} {target.value} match")
+        raise listing.nothing()
 
     def chunks() -> Iterator[str]:
         try:
             yield _encode([], fmt, header=True)
-            batch = [] if first is None else [_plain(first)]
+            batch = [] if first is None else [_public(first)]
             for row in rows:
-                batch.append(_plain(row))
+                batch.append(_public(row))
                 if len(batch) == STREAM_CHUNK:
                     yield _encode(batch, fmt)
                     batch = []
@@ -421,18 +361,9 @@ def _download(reader: Reader, target: Target, filters: Any, args: dict[str, Any]
         finally:
             idx.close()
 
-    name = re.sub(r"[^A-Za-z0-9.-]+", "-", target.value)[:100]
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", listing.target.value)[:100]
     disposition = f'attachment; filename="backlinks-{name}.{fmt}"'
     return StreamingResponse(chunks(), media_type=MEDIA[fmt], headers={"Content-Disposition": disposition})
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.startswith("_")}
-
-
-def domain_scores(index: LinkIndex, sort: str, farm_only: bool, limit: int) -> list[dict[str, Any]]:
-    """The authority list from the last ``backlinks rank`` (empty before one)."""
-    return list(index.domain_scores(sort=sort, farm_only=farm_only, limit=limit))
 
 
 def frontier_figures() -> dict[str, Any] | None:

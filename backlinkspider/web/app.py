@@ -24,7 +24,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from backlinkspider import __version__
-from backlinkspider.index import DEFAULT_INDEX, IndexUnavailable, LinkIndex, redact
+from backlinkspider.index import DEFAULT_INDEX, IndexUnavailable, LinkIndex
+from backlinkspider.redact import redact
 from backlinkspider.web.api import ApiError, api_error, router
 from backlinkspider.web.reader import Reader
 

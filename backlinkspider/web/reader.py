@@ -2,8 +2,8 @@
 
 FastAPI runs each request in a thread pool. A SQLite connection serves one thread here (each has its own
 read snapshot); a MongoDB client is thread-safe and pooled, so one is shared. Summaries and histories of
-a big domain take tens of milliseconds; they are cached by the index's ``version()``, which moves when a
-crawl commits, so a cached answer is never older than the last write.
+a big domain take tens of milliseconds; they are cached by the index's ``fingerprint()``, which moves
+whenever a crawl or a rank commits, so a cached answer is never older than the last write.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from backlinkspider.index import LinkIndex, open_index
 
+T = TypeVar("T")
+Key = tuple[object, ...]
 CACHE_ENTRIES = 1024  # summaries, histories, pages of backlinks and counts kept per server process
 
 
@@ -25,13 +27,13 @@ class Reader:
         self.uri = uri
         self._open = opener or (lambda u: open_index(u, create=False))
         self._per_thread = uri.startswith("sqlite:")
-        self._main = self._open(uri)  # also the one whose version() the cache reads
-        self._version_lock = threading.Lock()
+        self._main = self._open(uri)  # also the one whose fingerprint() the cache reads
+        self._fingerprint_lock = threading.Lock()
         self._local = threading.local()
         self._all: list[LinkIndex] = [self._main]
-        self._cache: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        self._cache: OrderedDict[Key, tuple[list[int | None], Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._key_locks: dict[tuple, threading.Lock] = {}
+        self._key_locks: dict[Key, threading.Lock] = {}
 
     def index(self) -> LinkIndex:
         """The calling thread's index."""
@@ -48,24 +50,24 @@ class Reader:
         """An index of its own for a download: a stream outlives its request's thread. Close it."""
         return self._open(self.uri) if self._per_thread else _Unclosed(self._main)
 
-    def cached(self, key: tuple, compute: Callable[[LinkIndex], Any]) -> Any:
+    def cached(self, key: Key, compute: Callable[[LinkIndex], T]) -> T:
         """``compute(index)``, remembered until the index changes; one computation per key at a time."""
-        with self._version_lock:
-            version = self._main.version()
+        with self._fingerprint_lock:
+            seen = self._main.fingerprint()
         with self._cache_lock:
             hit = self._cache.get(key)
-            if hit and hit[0] == version:
+            if hit and hit[0] == seen:
                 self._cache.move_to_end(key)
-                return hit[1]
+                return cast(T, hit[1])
             lock = self._key_locks.setdefault(key, threading.Lock())
         with lock:
             with self._cache_lock:
                 hit = self._cache.get(key)
-                if hit and hit[0] == version:
-                    return hit[1]
+                if hit and hit[0] == seen:
+                    return cast(T, hit[1])
             value = compute(self.index())
             with self._cache_lock:
-                self._cache[key] = (version, value)
+                self._cache[key] = (seen, value)
                 self._cache.move_to_end(key)
                 while len(self._cache) > CACHE_ENTRIES:
                     old, _ = self._cache.popitem(last=False)

@@ -1,0 +1,151 @@
+"""What a storage backend implements: primitives over stored edges and scores, and no policy.
+
+Every rule a person can see (which sorts exist, cursors, one link per domain's order, the authority
+sort, the 7/30-day windows, TLDs, the rel split, authority bands, history buckets, output shapes) lives
+once, in ``backlinkspider.query``, which calls these primitives. A backend holds only the SQL or the
+aggregation code that answers them, so two backends cannot disagree on a rule, only on arithmetic that
+the contract suite (tests/contract) checks with equal answers on both.
+
+Like httpx's ``BaseTransport``, the cut is deliberate: a primitive is added only when a question cannot
+be answered from the ones here at the cost of a page (not of the target's size).
+
+Values cross this interface as stored: dates as epoch seconds (UTC), ``edge_id`` as 16 bytes. Errors:
+``IndexUnavailable`` (cannot reach, read or write now: may succeed later) and ``BadRow`` (data a backend
+refuses: never succeeds), both with one line for a person and no password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+from backlinkspider.records import (
+    Bucketing,
+    CrawledPage,
+    EdgeRow,
+    EdgeSort,
+    Events,
+    Filters,
+    ScoreRow,
+    ScoreRun,
+    ScoreSort,
+    Tally,
+    Target,
+)
+
+
+class EdgeStore(Protocol):
+    """Edges, written in batches of fetched pages and read by target."""
+
+    uri: str
+
+    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int = 3) -> int:
+        """Record a batch of fetched pages; return the number of edges written. A page's edges replace
+        what the store held for it (missing ones are marked lost at its ``seen_at``); a failed page
+        changes nothing until it failed ``lost_after_failures`` times in a row, then all its edges are
+        lost. Idempotent, and a fetch older than what an edge reflects reverts nothing."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise ``IndexUnavailable`` unless a write would be accepted now; changes no data."""
+        ...
+
+    def edges(
+        self,
+        target: Target,
+        filters: Filters,
+        *,
+        sort: EdgeSort,
+        after: tuple[int | str, bytes] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        """Edges to ``target`` passing ``filters``, ordered by ``(sort, edge_id)``, strictly after
+        ``after`` (a sort value and edge_id), then ``offset`` skipped and at most ``limit`` given.
+        ``one_per_domain``: each referring domain's best edge by ``records.BEST_EDGE_ORDER``, chosen
+        before ``after``/``offset``/``limit`` apply. Streamed: a page costs what a page costs."""
+        ...
+
+    def export(self) -> Iterator[EdgeRow]:
+        """Every edge, live and lost, in edge_id order, in constant memory."""
+        ...
+
+    def count(self) -> int:
+        """Edges held, live and lost."""
+        ...
+
+    def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        """Pages fetched, least recently first (ties by URL)."""
+        ...
+
+    def fingerprint(self) -> list[int | None]:
+        """A cheap JSON value that changes whenever a write commits, equal across connections: readers
+        cache by it. Its first item moves on every edge write (a batch that changes no date too: a
+        write counter), the rest on score saves: a rank stores the value it read before reading the
+        graph, and its scores are stale once the first item differs."""
+        ...
+
+    def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
+        """The counts a summary is made of (see ``records.Tally``); ``since``: the window starts (epoch
+        seconds) that new and lost links and referring domains are counted from."""
+        ...
+
+    def referring_domains(self, target: Target, filters: Filters) -> Iterator[str]:
+        """The distinct source domains of the edges to ``target`` passing ``filters``, in binary
+        order, streamed (a big target has 100k+)."""
+        ...
+
+    def events(self, target: Target, bucketing: Bucketing) -> Events:
+        """New and lost links and referring domains of ``target`` per time bucket (``Events``)."""
+        ...
+
+    def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those ``(target_domain, source_domain)`` pairs where the target's domain has a live,
+        followed link to the source's (reciprocal links)."""
+        ...
+
+    def graph_domains(self) -> Iterator[str]:
+        """Every domain that is one end of a ``domain_graph`` row, each once, in binary order."""
+        ...
+
+    def domain_graph(self) -> Iterator[tuple[str, str, int]]:
+        """(source_domain, target_domain, links) per pair of distinct registered domains with at least
+        one live, followed link, ordered by source then target domain (binary order)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""
+        ...
+
+
+class ScoreStore(Protocol):
+    """Domain scores computed by ``backlinks rank`` (backlinkspider.scores), replaced whole."""
+
+    def save_scores(self, rows: Iterable[ScoreRow], run: ScoreRun) -> None:
+        """Replace every stored score at once: readers see the old set until the new one is complete."""
+        ...
+
+    def scores_run(self) -> ScoreRun | None:
+        """What the last rank stored about itself, or None before the first."""
+        ...
+
+    def scores(self, sort: ScoreSort, *, farm_only: bool, limit: int | None) -> list[ScoreRow]:
+        """Scored domains, highest ``sort`` first (nulls last), ties by domain."""
+        ...
+
+    def score(self, domain: str) -> ScoreRow | None:
+        """One registered domain's scores, or None."""
+        ...
+
+    def authorities(self, domains: Iterable[str]) -> dict[str, float]:
+        """The stored authority of each of ``domains`` that has one."""
+        ...
+
+
+class LinkIndex(EdgeStore, ScoreStore, Protocol):
+    """One open index: what ``open_index(uri)`` returns; ``with open_index(uri) as index`` closes it."""
+
+    def __enter__(self) -> LinkIndex: ...
+
+    def __exit__(self, *exc: object) -> None: ...

@@ -1,0 +1,181 @@
+"""The SQLite index's tables, indexes, triggers and write statements (``store.py`` runs them).
+
+One row per edge, unique on its 16-byte edge_id (not on the URLs themselves, which would store every URL
+twice). Per target domain, table ``agg`` counts edges by each dimension (rel, type, anchor, referring
+domain, host and page, target page); triggers keep it up to date on every insert and every real change of
+an edge, so a domain with millions of backlinks is summarized from thousands of aggregate rows.
+"""
+
+from __future__ import annotations
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    id            INTEGER PRIMARY KEY,
+    edge_id       BLOB NOT NULL UNIQUE,
+    source_url    TEXT NOT NULL,
+    target_url    TEXT NOT NULL,
+    link_type     TEXT NOT NULL,
+    anchor_text   TEXT NOT NULL,
+    nofollow      INTEGER NOT NULL,
+    ugc           INTEGER NOT NULL,
+    sponsored     INTEGER NOT NULL,
+    source_host   TEXT NOT NULL,
+    source_domain TEXT NOT NULL,
+    target_host   TEXT NOT NULL,
+    target_domain TEXT NOT NULL,
+    first_seen    INTEGER NOT NULL,
+    last_seen     INTEGER NOT NULL,
+    lost_at       INTEGER            -- NULL while the link is live
+);
+-- One index per query scope and sort, in the order queries return rows, so a first page reads only
+-- its rows.
+CREATE INDEX IF NOT EXISTS links_by_target_url ON links (target_url, first_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_target_host ON links (target_host, first_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_target_domain ON links (target_domain, first_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_domain_last_seen ON links (target_domain, last_seen, edge_id);
+CREATE INDEX IF NOT EXISTS links_by_domain_source ON links (target_domain, source_domain, edge_id);
+CREATE INDEX IF NOT EXISTS links_lost ON links (target_domain, lost_at) WHERE lost_at IS NOT NULL;
+-- Re-crawls look up a page's edges by its URL.
+CREATE INDEX IF NOT EXISTS links_by_source_url ON links (source_url);
+
+-- Every page fetched: when, and how many fetches in a row failed.
+CREATE TABLE IF NOT EXISTS pages (
+    url          TEXT PRIMARY KEY,
+    last_crawled INTEGER NOT NULL,
+    failures     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pages_by_last_crawled ON pages (last_crawled);
+
+-- Committed writes: edge batches and score saves, each a counter bumped in its own transaction, so
+-- fingerprint() sees a write that changes no date (a re-crawl that only marks links lost in the same
+-- second) with one primary-key read.
+CREATE TABLE IF NOT EXISTS writes (kind TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+
+-- Per target domain: how many edges (all, live) fall in each value of each dimension.
+CREATE TABLE IF NOT EXISTS agg (
+    target_domain TEXT NOT NULL,
+    dim           TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    n_all         INTEGER NOT NULL,
+    n_live        INTEGER NOT NULL,
+    first_seen    INTEGER NOT NULL,  -- of the value's first edge
+    lost_at       INTEGER,           -- when its last live edge was lost
+    PRIMARY KEY (target_domain, dim, value)
+) WITHOUT ROWID;
+"""
+
+# The dimensions an edge counts in: (dim, value, condition), in SQL over a row named X.
+DIMENSIONS = [
+    ("edge", "''", "1"),
+    ("rel", "'follow'", "NOT (X.nofollow OR X.ugc OR X.sponsored)"),
+    ("rel", "'nofollow'", "X.nofollow"),
+    ("rel", "'ugc'", "X.ugc"),
+    ("rel", "'sponsored'", "X.sponsored"),
+    ("type", "X.link_type", "1"),
+    ("anchor", "X.anchor_text", "1"),
+    ("ref_domain", "X.source_domain", "1"),
+    ("ref_host", "X.source_host", "1"),
+    ("ref_page", "X.source_url", "1"),
+    ("page", "X.target_url", "1"),
+]
+
+
+def _add(row: str) -> str:
+    return "\n".join(
+        f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
+    SELECT {row}.target_domain, '{dim}', {value.replace("X.", row + ".")}, 1, {row}.lost_at IS NULL,
+           {row}.first_seen, {row}.lost_at
+    WHERE {cond.replace("X.", row + ".")}
+    ON CONFLICT (target_domain, dim, value) DO UPDATE SET
+        n_all = n_all + 1,
+        n_live = n_live + excluded.n_live,
+        first_seen = min(first_seen, excluded.first_seen),
+        lost_at = CASE WHEN n_live + excluded.n_live > 0 THEN NULL ELSE lost_at END;"""
+        for dim, value, cond in DIMENSIONS
+    )
+
+
+def _remove_old() -> str:
+    return "\n".join(
+        f"""UPDATE agg SET
+        n_all = n_all - 1,
+        n_live = n_live - (OLD.lost_at IS NULL),
+        lost_at = CASE WHEN OLD.lost_at IS NULL AND n_live = 1 THEN NEW.lost_at ELSE lost_at END
+    WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace("X.", "OLD.")}
+      AND {cond.replace("X.", "OLD.")};"""
+        for dim, value, cond in DIMENSIONS
+    )
+
+
+# A changed edge leaves the values it counted in and joins its new ones (most are the same values: their
+# counts net to zero but for n_live when the edge is lost or found again).
+TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS agg_insert AFTER INSERT ON links BEGIN
+{_add("NEW")}
+END;
+CREATE TRIGGER IF NOT EXISTS agg_update AFTER UPDATE OF lost_at, anchor_text, nofollow, ugc, sponsored ON links
+WHEN OLD.lost_at IS NOT NEW.lost_at OR OLD.anchor_text IS NOT NEW.anchor_text
+  OR OLD.nofollow != NEW.nofollow OR OLD.ugc != NEW.ugc OR OLD.sponsored != NEW.sponsored
+BEGIN
+{_remove_old()}
+{_add("NEW")}
+END;
+"""
+
+UPSERT = """
+INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
+                   source_host, source_domain, target_host, target_domain, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (edge_id) DO UPDATE SET
+    anchor_text = CASE WHEN {newer} THEN excluded.anchor_text ELSE anchor_text END,
+    nofollow = CASE WHEN {newer} THEN excluded.nofollow ELSE nofollow END,
+    ugc = CASE WHEN {newer} THEN excluded.ugc ELSE ugc END,
+    sponsored = CASE WHEN {newer} THEN excluded.sponsored ELSE sponsored END,
+    lost_at = CASE WHEN {newer} THEN NULL ELSE lost_at END,
+    last_seen = max(last_seen, excluded.last_seen)
+""".format(
+    # Only a fetch at least as new as all the edge reflects changes it (expressions read the old row).
+    newer="excluded.last_seen >= last_seen AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
+)
+# A page's live edges that a fetch at ?1 did not see again (for a page failed too often: all of them).
+MARK_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
+BUMP = "INSERT INTO writes (kind, n) VALUES (?, 1) ON CONFLICT (kind) DO UPDATE SET n = n + 1"
+# [edge batches, score saves] (None before the first of each).
+WRITES = "SELECT (SELECT n FROM writes WHERE kind = 'edges'), (SELECT n FROM writes WHERE kind = 'scores')"
+PAGE_OK = """
+INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 0)
+ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = 0
+"""
+PAGE_FAILED = """
+INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 1)
+ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = failures + 1
+RETURNING failures
+"""
+
+# The links that make the domain graph: live, followed, external. The partial index on them holds the
+# domains and the columns of its condition, so the graph is grouped by a covering index scan in its order.
+GRAPH_WHERE = "lost_at IS NULL AND NOT (nofollow OR ugc OR sponsored) AND source_domain != target_domain"
+GRAPH_INDEX = f"CREATE INDEX IF NOT EXISTS links_domain_graph ON links (source_domain, target_domain) WHERE {GRAPH_WHERE}"
+# Made by the first `backlinks rank`, so an index that never ranks does not carry them.
+SCORES_SCHEMA = f"""
+{GRAPH_INDEX};
+CREATE TABLE IF NOT EXISTS domain_scores (
+    domain             TEXT PRIMARY KEY,
+    pagerank           REAL NOT NULL,
+    authority          REAL NOT NULL,
+    trust              REAL,             -- NULL when no trusted domains were given
+    spam_mass          REAL,
+    farm               INTEGER NOT NULL,
+    farm_id            INTEGER,
+    farm_role          TEXT,
+    reciprocal_domains INTEGER NOT NULL,
+    referring_domains  INTEGER NOT NULL,
+    linked_domains     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS domain_scores_by_authority ON domain_scores (authority DESC, domain);
+CREATE INDEX IF NOT EXISTS domain_scores_by_trust ON domain_scores (trust DESC, domain);
+CREATE INDEX IF NOT EXISTS domain_scores_by_spam_mass ON domain_scores (spam_mass DESC, domain);
+CREATE INDEX IF NOT EXISTS domain_scores_by_referring ON domain_scores (referring_domains DESC, domain);
+-- The last rank: one row, a JSON document.
+CREATE TABLE IF NOT EXISTS score_runs (id INTEGER PRIMARY KEY CHECK (id = 1), run TEXT NOT NULL);
+"""

@@ -1,0 +1,508 @@
+"""The embedded link index: one SQLite file, no server (``protocols.LinkIndex`` in SQL).
+
+A batch is one transaction of ``INSERT ... ON CONFLICT DO UPDATE``, so a re-crawl moves ``last_seen``
+and keeps ``first_seen``. WAL journaling lets readers read while a crawl writes. A registered domain is
+tallied from the per-domain aggregates (``schema.py``); hosts and URLs, far smaller as targets, from
+their edges on demand (bench/profile_bench.py has the figures).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter, itemgetter
+from pathlib import Path
+from typing import Any
+
+from backlinkspider.index.checks import checked
+from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
+from backlinkspider.index.sqlite.schema import (
+    BUMP,
+    GRAPH_INDEX,
+    GRAPH_WHERE,
+    MARK_LOST,
+    PAGE_FAILED,
+    PAGE_OK,
+    SCHEMA,
+    SCORES_SCHEMA,
+    TRIGGERS,
+    UPSERT,
+    WRITES,
+)
+from backlinkspider.records import (
+    BEST_EDGE_ORDER,
+    EDGE_SORTS,
+    SCORE_COLUMNS,
+    SCORE_SORTS,
+    Bucketing,
+    CrawledPage,
+    EdgeRow,
+    EdgeSort,
+    Events,
+    Filters,
+    ScoreRow,
+    ScoreRun,
+    ScoreSort,
+    Tally,
+    Target,
+)
+from backlinkspider.urls import registered_domain
+
+SqlArgs = list[object]
+Row = Any  # what sqlite3 gives: a tuple of column values
+
+_COLUMNS = ", ".join(EdgeRow._fields)
+_FLAGGED = "(nofollow OR ugc OR sponsored)"
+_ORDER_SQL = {"flagged": _FLAGGED, "first_seen": "first_seen", "edge_id": "edge_id"}
+_BEST_FIRST = ", ".join(_ORDER_SQL[key] for key in BEST_EDGE_ORDER)
+_SCOPE_COLUMN = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
+_SCORE_ROW = attrgetter(*SCORE_COLUMNS)
+_BUSY_SECONDS = 30.0  # how long to wait for another process's write lock
+_SCORE_ORDER = {sort: f"{sort} DESC, domain" for sort in SCORE_SORTS}
+_REL_COUNTS = f"sum(NOT {_FLAGGED}), sum(nofollow), sum(ugc), sum(sponsored)"
+
+
+def _edge(r: Row) -> EdgeRow:
+    flags = bool(r[7]), bool(r[8]), bool(r[9])
+    return EdgeRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *flags, r[10], r[11], r[12])
+
+
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: switching a new file takes its exclusive lock without the
+    busy handler, so it fails at once ("database is locked") while another process writes the same new
+    file, as one opening it at the same moment does."""
+    deadline = time.monotonic() + _BUSY_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
+def _where(target: Target, f: Filters) -> tuple[str, SqlArgs]:
+    clauses = [f"{_SCOPE_COLUMN[target.scope]} = ?"]
+    args: SqlArgs = [target.value]
+    if f.status == "live":
+        clauses.append("lost_at IS NULL")
+    elif f.status == "lost":
+        clauses.append("lost_at IS NOT NULL")
+    if f.rel == "follow":
+        clauses.append(f"NOT {_FLAGGED}")
+    elif f.rel == "nofollow":
+        clauses.append(_FLAGGED)
+    if f.link_type:
+        clauses.append("link_type = ?")
+        args.append(f.link_type)
+    if f.since is not None:
+        clauses.append("first_seen >= ?")
+        args.append(f.since)
+    if f.from_domain:
+        clauses.append("source_domain = ?")
+        args.append(f.from_domain)
+        if target.scope == "host":  # implied; lets a host's links from one domain use (domain, source)
+            clauses.append("target_domain = ?")
+            args.append(registered_domain(target.value))
+    if f.anchor_contains:
+        clauses.append("instr(lower(anchor_text), lower(?)) > 0")
+        args.append(f.anchor_contains)
+    return " AND ".join(clauses), args
+
+
+class SQLiteStore:
+    """A link index in the SQLite file at ``path``; ``create=False`` refuses to make a new one."""
+
+    def __init__(self, path: str, *, create: bool = True) -> None:
+        self.uri = f"sqlite:///{path}"
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise IndexUnavailable(f"no index at {self.path} (crawl first, or pass --index)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread off: the crawl's pipeline writes from a worker thread, one write at a time.
+            # The busy timeout is set by connect, before anything touches the file.
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
+            )
+            _switch_to_wal(self._db)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            # The schema in one write transaction: IMMEDIATE waits for the lock (a deferred one could
+            # fail at once when another process opening the same new file wrote first).
+            self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {TRIGGERS} COMMIT;")
+        except (sqlite3.Error, OSError) as exc:
+            raise unavailable("open", str(self.path), exc) from None
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int = 3) -> int:
+        pages = checked(pages)
+        rows = [
+            (
+                e.edge_id,
+                e.source_url,
+                e.target_url,
+                e.link_type,
+                e.anchor_text,
+                e.nofollow,
+                e.ugc,
+                e.sponsored,
+                e.source_host,
+                e.source_domain,
+                e.target_host,
+                e.target_domain,
+                int(page.seen_at.timestamp()),
+                int(page.seen_at.timestamp()),
+            )
+            for page in pages
+            for e in page.edges
+        ]
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:  # commits the batch whole, or rolls it back whole
+                self._db.executemany(UPSERT, rows)
+                for page in pages:
+                    t = int(page.seen_at.timestamp())
+                    if not page.failed:
+                        self._db.execute(MARK_LOST, (t, page.url))
+                        self._db.execute(PAGE_OK, (t, page.url))
+                    elif self._db.execute(PAGE_FAILED, (t, page.url)).fetchone()[0] >= lost_after_failures:
+                        self._db.execute(MARK_LOST, (t, page.url))
+                self._db.execute(BUMP, ("edges",))
+        except (
+            sqlite3.IntegrityError,
+            sqlite3.DataError,
+            sqlite3.ProgrammingError,
+            sqlite3.InterfaceError,
+        ) as exc:  # a constraint, a too big row
+            raise BadRow(f"index {self.path} refused the batch: {exc}") from None
+        except sqlite3.Error as exc:
+            raise unavailable("write to", str(self.path), exc) from None
+        return len(rows)
+
+    def check_writable(self) -> None:
+        # Rewriting the header's user_version with its own value commits a real write and changes nothing
+        # (BEGIN IMMEDIATE alone succeeds on a read-only file).
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                self._db.execute(f"PRAGMA user_version = {version}")
+        except sqlite3.Error as exc:
+            raise unavailable("write to", str(self.path), exc) from None
+
+    # --- edges --------------------------------------------------------------------------------------
+
+    def edges(
+        self,
+        target: Target,
+        filters: Filters,
+        *,
+        sort: EdgeSort,
+        after: tuple[int | str, bytes] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        if sort not in EDGE_SORTS:  # a column name goes into the SQL: never anything else
+            raise ValueError(f"unknown sort {sort!r}")
+        where, args = _where(target, filters)
+        if one_per_domain:
+            sql = (
+                f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER (PARTITION BY source_domain"
+                f" ORDER BY {_BEST_FIRST}) AS best FROM links WHERE {where}) WHERE best = 1"
+            )
+        else:
+            sql = f"SELECT {_COLUMNS} FROM links WHERE {where}"
+        if after is not None:
+            sql += f" AND ({sort} > ? OR ({sort} = ? AND edge_id > ?))"
+            args += [after[0], after[0], after[1]]
+        sql += f" ORDER BY {sort}, edge_id"
+        if limit or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit or -1, offset]
+        return map(_edge, self._rows(sql, args))
+
+    def export(self) -> Iterator[EdgeRow]:
+        return map(_edge, self._rows(f"SELECT {_COLUMNS} FROM links ORDER BY edge_id", []))
+
+    def count(self) -> int:
+        return self._int("SELECT count(*) FROM links", [])
+
+    def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        sql = "SELECT url FROM pages ORDER BY last_crawled, url LIMIT ?"
+        return (url for (url,) in self._rows(sql, [limit or -1]))
+
+    def fingerprint(self) -> list[int | None]:
+        return list(self._one(WRITES, []))
+
+    def referring_domains(self, target: Target, filters: Filters) -> Iterator[str]:
+        if target.scope == "domain" and filters in (Filters(), Filters(status="all")):
+            # A domain's live (or all) referring domains are its aggregate rows: no edge is read.
+            n = "n_all" if filters.status == "all" else "n_live"
+            sql = f"SELECT value FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND {n} > 0"
+            return map(itemgetter(0), self._rows(sql + " ORDER BY value", [target.value]))
+        where, args = _where(target, filters)
+        sql = f"SELECT DISTINCT source_domain FROM links WHERE {where} ORDER BY 1"
+        return map(itemgetter(0), self._rows(sql, args))
+
+    def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        sql = f"SELECT 1 FROM links WHERE target_domain = ? AND source_domain = ? AND {GRAPH_WHERE} LIMIT 1"
+        return {(t, s) for t, s in set(pairs) if self._one(sql, [s, t]) is not None}
+
+    # --- tallies and events ----------------------------------------------------------------------------
+
+    def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
+        if target.scope == "domain":
+            return self._tally_from_aggregates(target.value, include_lost, since, top)
+        return self._tally_on_demand(target, include_lost, since, top)
+
+    def _tally_from_aggregates(
+        self, domain: str, include_lost: bool, since: Sequence[int], top: int
+    ) -> Tally:
+        n = "n_all" if include_lost else "n_live"
+        agg = f"FROM agg WHERE target_domain = ? AND dim = ? AND {n} > 0"
+
+        def counts(dim: str) -> dict[str, int]:
+            return dict(self._rows(f"SELECT value, {n} {agg}", [domain, dim]))
+
+        def distinct(dim: str) -> int:
+            return int(self._one(f"SELECT count(*) {agg}", [domain, dim])[0])
+
+        def ranked(dim: str) -> list[tuple[str, int]]:
+            return list(
+                self._rows(f"SELECT value, {n} {agg} ORDER BY {n} DESC, value LIMIT ?", [domain, dim, top])
+            )
+
+        # The oldest and newest edges by index order: the first live one from each end.
+        live = "" if include_lost else " AND lost_at IS NULL"
+        first = self._one(
+            f"SELECT first_seen FROM links WHERE target_domain = ?{live} ORDER BY first_seen, edge_id LIMIT 1",
+            [domain],
+        )
+        last = self._one(
+            f"SELECT last_seen FROM links WHERE target_domain = ?{live}"
+            " ORDER BY last_seen DESC, edge_id DESC LIMIT 1",
+            [domain],
+        )
+        domains = "SELECT count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain'"
+        new = [
+            (
+                self._int(
+                    "SELECT count(*) FROM links WHERE target_domain = ? AND first_seen >= ?", [domain, t]
+                ),
+                self._int(f"{domains} AND first_seen >= ?", [domain, t]),
+            )
+            for t in since
+        ]
+        lost = [
+            (
+                self._int("SELECT count(*) FROM links WHERE target_domain = ? AND lost_at >= ?", [domain, t]),
+                self._int(f"{domains} AND n_live = 0 AND lost_at >= ?", [domain, t]),
+            )
+            for t in since
+        ]
+        rel = counts("rel")
+        return Tally(
+            backlinks=counts("edge").get("", 0),
+            referring_pages=distinct("ref_page"),
+            referring_hosts=distinct("ref_host"),
+            follow=rel.get("follow", 0),
+            nofollow=rel.get("nofollow", 0),
+            ugc=rel.get("ugc", 0),
+            sponsored=rel.get("sponsored", 0),
+            by_type=counts("type"),
+            top_anchors=ranked("anchor"),
+            top_referring_domains=ranked("ref_domain"),
+            top_pages=ranked("page"),
+            first_seen=first[0] if first else None,
+            last_seen=last[0] if last else None,
+            new=new,
+            lost=lost,
+        )
+
+    def _tally_on_demand(self, target: Target, include_lost: bool, since: Sequence[int], top: int) -> Tally:
+        col = _SCOPE_COLUMN[target.scope]
+        edges = f"FROM links WHERE {col} = ?"
+        base = edges + ("" if include_lost else " AND lost_at IS NULL")
+        value = target.value
+
+        def ranked(column: str) -> list[tuple[str, int]]:
+            sql = f"SELECT {column}, count(*) AS c {base} GROUP BY {column} ORDER BY c DESC, {column} LIMIT ?"
+            return list(self._rows(sql, [value, top]))
+
+        first_by_domain = f"SELECT min(first_seen) AS f {edges} GROUP BY source_domain"
+        lost_domains = (
+            f"SELECT max(lost_at) AS l, sum(lost_at IS NULL) AS live {edges} GROUP BY source_domain"
+        )
+        new = [
+            (
+                self._int(f"SELECT count(*) {edges} AND first_seen >= ?", [value, t]),
+                self._int(f"SELECT count(*) FROM ({first_by_domain}) WHERE f >= ?", [value, t]),
+            )
+            for t in since
+        ]
+        lost = [
+            (
+                self._int(f"SELECT count(*) {edges} AND lost_at >= ?", [value, t]),
+                self._int(f"SELECT count(*) FROM ({lost_domains}) WHERE live = 0 AND l >= ?", [value, t]),
+            )
+            for t in since
+        ]
+        figures = self._one(
+            f"SELECT count(*), count(DISTINCT source_url), count(DISTINCT source_host), {_REL_COUNTS},"
+            f" min(first_seen), max(last_seen) {base}",
+            [value],
+        )
+        backlinks, pages, hosts, follow, nofollow, ugc, sponsored, first, last = figures
+        return Tally(
+            backlinks=backlinks,
+            referring_pages=pages,
+            referring_hosts=hosts,
+            follow=follow or 0,
+            nofollow=nofollow or 0,
+            ugc=ugc or 0,
+            sponsored=sponsored or 0,
+            by_type=dict(self._rows(f"SELECT link_type, count(*) {base} GROUP BY link_type", [value])),
+            top_anchors=ranked("anchor_text"),
+            top_referring_domains=ranked("source_domain"),
+            top_pages=ranked("target_url"),
+            first_seen=first,
+            last_seen=last,
+            new=new,
+            lost=lost,
+        )
+
+    def events(self, target: Target, bucketing: Bucketing) -> Events:
+        bucket = f"(({{t}}) + {int(bucketing.offset)}) / {int(bucketing.width)}"
+        links = f"FROM links WHERE {_SCOPE_COLUMN[target.scope]} = ?"
+        if target.scope == "domain":  # referring domains from the aggregates
+            domains = "SELECT first_seen AS f, lost_at AS l, n_live AS live FROM agg"
+            domains += " WHERE target_domain = ? AND dim = 'ref_domain'"
+        else:
+            domains = f"SELECT min(first_seen) AS f, max(lost_at) AS l, sum(lost_at IS NULL) AS live {links}"
+            domains += " GROUP BY source_domain"
+
+        def per_bucket(time: str, rows: str, where: str = "") -> dict[int, int]:
+            sql = f"SELECT {bucket.format(t=time)} AS b, count(*) {rows}{where} GROUP BY b"
+            return dict(self._rows(sql, [target.value]))
+
+        return Events(
+            new_links=per_bucket("first_seen", links),
+            lost_links=per_bucket("lost_at", links, " AND lost_at IS NOT NULL"),
+            new_domains=per_bucket("f", f"FROM ({domains})"),
+            lost_domains=per_bucket("l", f"FROM ({domains})", " WHERE live = 0"),
+        )
+
+    # --- the domain graph and its scores ---------------------------------------------------------------
+
+    def graph_domains(self) -> Iterator[str]:
+        self._graph_index()
+        sql = (
+            f"SELECT source_domain FROM links WHERE {GRAPH_WHERE}"
+            # +target_domain: scan the graph's partial index, not a target index and the table
+            f" UNION SELECT +target_domain FROM links WHERE {GRAPH_WHERE} ORDER BY 1"
+        )
+        return (domain for (domain,) in self._rows(sql, []))
+
+    def domain_graph(self) -> Iterator[tuple[str, str, int]]:
+        self._graph_index()
+        sql = (
+            f"SELECT source_domain, target_domain, count(*) FROM links WHERE {GRAPH_WHERE}"
+            " GROUP BY source_domain, target_domain ORDER BY source_domain, target_domain"
+        )
+        return self._rows(sql, [])
+
+    def _graph_index(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # once; a read-only index is grouped without it
+            self._db.execute(GRAPH_INDEX)
+
+    def save_scores(self, rows: Iterable[ScoreRow], run: ScoreRun) -> None:
+        marks = ", ".join("?" * len(SCORE_COLUMNS))
+        try:
+            self._db.executescript(SCORES_SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:  # readers see the old scores until the new ones are all in
+                self._db.execute("DELETE FROM domain_scores")
+                self._db.executemany(
+                    f"INSERT INTO domain_scores ({', '.join(SCORE_COLUMNS)}) VALUES ({marks})",
+                    map(_SCORE_ROW, rows),
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO score_runs (id, run) VALUES (1, ?)",
+                    (json.dumps(dataclasses.asdict(run)),),
+                )
+                self._db.execute(BUMP, ("scores",))
+        except sqlite3.Error as exc:
+            raise unavailable("write scores to", str(self.path), exc) from None
+
+    def scores_run(self) -> ScoreRun | None:
+        rows = self._scores_read("SELECT run FROM score_runs WHERE id = 1", [])
+        return ScoreRun(**json.loads(rows[0][0])) if rows else None
+
+    def scores(self, sort: ScoreSort, *, farm_only: bool, limit: int | None) -> list[ScoreRow]:
+        sql = f"SELECT {', '.join(SCORE_COLUMNS)} FROM domain_scores"
+        sql += " WHERE farm" if farm_only else ""
+        sql += f" ORDER BY {_SCORE_ORDER[sort]} LIMIT ?"  # KeyError: never other SQL
+        return [_score(r) for r in self._scores_read(sql, [limit or -1])]
+
+    def score(self, domain: str) -> ScoreRow | None:
+        sql = f"SELECT {', '.join(SCORE_COLUMNS)} FROM domain_scores WHERE domain = ?"
+        rows = self._scores_read(sql, [domain])
+        return _score(rows[0]) if rows else None
+
+    def authorities(self, domains: Iterable[str]) -> dict[str, float]:
+        names = sorted(set(domains))
+        found: dict[str, float] = {}
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            sql = (
+                f"SELECT domain, authority FROM domain_scores WHERE domain IN ({', '.join('?' * len(chunk))})"
+            )
+            found.update(self._scores_read(sql, list(chunk)))
+        return found
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: SqlArgs) -> Iterator[Row]:
+        try:
+            return iter(self._db.execute(sql, args))
+        except sqlite3.Error as exc:
+            raise unavailable("read", str(self.path), exc) from None
+
+    def _one(self, sql: str, args: SqlArgs) -> Row:
+        """The first row, or None."""
+        return next(self._rows(sql, args), None)
+
+    def _int(self, sql: str, args: SqlArgs) -> int:
+        row = self._one(sql, args)
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _scores_read(self, sql: str, args: SqlArgs) -> list[Row]:
+        """Rows of a scores query; none when no rank has made the tables yet."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise unavailable("read", str(self.path), exc) from None
+
+
+def _score(r: Row) -> ScoreRow:
+    return ScoreRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10])
