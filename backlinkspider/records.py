@@ -13,12 +13,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, get_args
 
-from itemadapter import ItemAdapter, is_item
 from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
-
-from backlinkspider.standards.urls import host_of, registered_domain
 
 # --- the words a person chooses from ----------------------------------------------------------------
 
@@ -94,51 +91,6 @@ class Edge:
         """16 bytes naming the edge: the same edge gets the same id in every backend, with no read."""
         key = f"{self.source_url}\n{self.target_url}\n{self.link_type}".encode()  # URLs hold no newline
         return hashlib.blake2b(key, digest_size=16).digest()
-
-
-def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
-    """The edges of a page item as the index stores them: with hosts and registered domains, and without
-    internal links unless ``keep_internal``.
-
-    A page item is any item (dict, dataclass, attrs, scrapy.Item; read through itemadapter) with ``url``
-    (str), ``links`` (a list of ``{target_url, link_type, anchor_text, nofollow, ugc, sponsored}``: only
-    ``target_url`` is required; ``link_type`` defaults to "text", the rest to "" and false) and optionally
-    ``failed`` (true: the fetch failed). ``Page`` is one."""
-    adapter = ItemAdapter(page)
-    url = adapter["url"]
-    source_host = host_of(url)
-    source_domain = registered_domain(source_host)
-    edges = []
-    for link in adapter.get("links") or ():
-        # A dict (or any item) per link, or an object with these attributes (our Link, a NamedTuple).
-        get = (
-            ItemAdapter(link).get
-            if is_item(link)
-            else lambda name, default, link=link: getattr(link, name, default)
-        )
-        target_url = get("target_url", None)
-        if not isinstance(target_url, str):
-            raise ValueError(f"a link of {url} has no target_url string")
-        target_host = host_of(target_url)
-        target_domain = registered_domain(target_host)
-        if target_domain == source_domain and not keep_internal:
-            continue
-        edges.append(
-            Edge(
-                url,
-                target_url,
-                get("link_type", "text"),
-                get("anchor_text", ""),
-                bool(get("nofollow", False)),
-                bool(get("ugc", False)),
-                bool(get("sponsored", False)),
-                source_host,
-                source_domain,
-                target_host,
-                target_domain,
-            )
-        )
-    return tuple(edges)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, open_index, page_edges
+from backlinkspider.index import CrawledPage, open_index
 
 WORDS = [
     "best",

@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import backlinkspider.query as q
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, Target, open_index, page_edges
+from backlinkspider.index import CrawledPage, Target, open_index
 
 DOMAINS = 200_000
 BIGGEST_SHARE = 0.2

@@ -12,8 +12,9 @@ import pytest
 from conftest import run_cli
 from test_index import T0
 
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, open_index, page_edges
+from backlinkspider.index import CrawledPage, open_index
 from backlinkspider.records import QUERY_FIELDS
 
 

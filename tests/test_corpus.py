@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.encoding import decode_html
 from backlinkspider.extract import extract_html
-from backlinkspider.index import page_edges
 from backlinkspider.urls import normalize
 
 CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))

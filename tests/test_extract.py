@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from scrapy.http import Headers, HtmlResponse, Response, TextResponse
 
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.extract import Link, extract, extract_html, refresh_url, robots_says_nofollow
-from backlinkspider.index import page_edges
 
 PAGE = "http://www.example.com/dir/page.html"
 

@@ -12,15 +12,8 @@ from functools import partial
 import pytest
 
 import backlinkspider.query as q
-from backlinkspider.index import (
-    BadRow,
-    CrawledPage,
-    Filters,
-    IndexUnavailable,
-    Target,
-    open_index,
-    page_edges,
-)
+from backlinkspider.crawl.items import page_edges
+from backlinkspider.index import BadRow, CrawledPage, Filters, IndexUnavailable, Target, open_index
 from backlinkspider.query import BadTarget, parse_target
 from backlinkspider.records import QUERY_FIELDS, Link, Page
 

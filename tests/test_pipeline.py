@@ -19,8 +19,9 @@ from test_crawl import truth
 from test_index import T0
 
 import backlinkspider.query as q
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.extract import Link, Page
-from backlinkspider.index import CrawledPage, open_index, page_edges
+from backlinkspider.index import CrawledPage, open_index
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from conftest import run_cli
 from test_index import MONGO_PENDING, T0, crawled, index  # noqa: F401  (the fixture: every backend)
 
 import backlinkspider.query as q
-from backlinkspider.index import CrawledPage, IndexUnavailable, Target, open_index, page_edges
+from backlinkspider.crawl.items import page_edges
+from backlinkspider.index import CrawledPage, IndexUnavailable, Target, open_index
 from backlinkspider.query import decode_cursor, encode_cursor
 from backlinkspider.query import score_signals as summary_scores
 from backlinkspider.records import QUERY_FIELDS, SCORE_FIELDS, Filters, Link, Page

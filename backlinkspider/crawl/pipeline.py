@@ -16,8 +16,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.crawl.signals import pages_done
-from backlinkspider.index import BadRow, CrawledPage, LinkIndex, open_index, page_edges
+from backlinkspider.index import BadRow, CrawledPage, LinkIndex, open_index
 from backlinkspider.redact import redact
 
 if TYPE_CHECKING:

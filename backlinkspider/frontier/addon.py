@@ -9,7 +9,7 @@ so the index pipeline and the frontier work in any project. With ``REDIS_URL`` s
 scheduler and two small middlewares that complete the leases of what the index will never see: responses
 that yield no item of their own URL, and requests that fail for good with no errback to turn the failure
 into an item (nothing to index, so nothing to wait for). Items with ``url`` and ``links`` go to the index
-through ``backlinkspider.crawl.pipeline.IndexPipeline`` (see ``page_edges`` for the schema), which completes
+through ``backlinkspider.crawl.pipeline.IndexPipeline`` (see ``crawl.items.page_edges`` for the schema), which completes
 the leases of the pages it writes.
 """
 

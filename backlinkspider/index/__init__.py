@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.protocols import LinkIndex
-from backlinkspider.records import FIELDS, CrawledPage, Edge, Filters, Target, page_edges
+from backlinkspider.records import FIELDS, CrawledPage, Edge, Filters, Target
 from backlinkspider.redact import redact
 
 DEFAULT_INDEX = "sqlite:///backlinks.db"
@@ -26,7 +26,6 @@ __all__ = [
     "LinkIndex",
     "Target",
     "open_index",
-    "page_edges",
 ]
 
 
