@@ -116,3 +116,24 @@ class ScoreRun:
     trust_iterations: int | None
     trusted: int | None
     farms: int
+
+# Bridge until the query layer's move of these records from index/base.py lands (see the note above);
+# the MongoDB store imports them from here, where they will live.
+from backlinkspider.index.base import CrawledPage, Edge, Filters, Target  # noqa: E402
+
+__all__ = [
+    "BEST_EDGE_ORDER",
+    "Bucketing",
+    "CrawledPage",
+    "Edge",
+    "EdgeRow",
+    "EdgeSort",
+    "Events",
+    "Filters",
+    "Scope",
+    "ScoreRow",
+    "ScoreRun",
+    "ScoreSort",
+    "Tally",
+    "Target",
+]
