@@ -119,7 +119,7 @@ class ScoreRun:
 
 # Bridge until the query layer's move of these records from index/base.py lands (see the note above);
 # the MongoDB store imports them from here, where they will live.
-from backlinkspider.index.base import CrawledPage, Edge, Filters, Target  # noqa: E402
+from backlinkspider.index.base import CrawledPage, Edge, Filters, Target, page_edges  # noqa: E402
 
 __all__ = [
     "BEST_EDGE_ORDER",
@@ -136,4 +136,5 @@ __all__ = [
     "ScoreSort",
     "Tally",
     "Target",
+    "page_edges",
 ]

@@ -222,9 +222,9 @@ def test_every_write_batch_bumps_the_counter_once(standin: MongoStore) -> None:
     write(standin, PAGES)
     write(standin, [CrawledPage("http://b.org/p", T0 + timedelta(days=1), ())])  # only lost marks
     assert list(counters.find({})) == [{"_id": "write_batches", "n": 2}]
-    assert standin.fingerprint() == [5, 2]
+    assert standin.fingerprint() == [2, 0]
     write(standin, [])
-    assert standin.fingerprint() == [5, 2]
+    assert standin.fingerprint() == [2, 0]
 
 
 def test_pages_with_no_edges_write_nothing(standin: MongoStore) -> None:
@@ -334,7 +334,7 @@ def test_check_writable_refuses_a_user_without_write_rights_and_changes_nothing(
     assert everything() == before
     deny_writes(client)
     reader = MongoStore("mongodb://crawler:s3cret@standin/backlinks", create=False, client=client)
-    assert len(list(reader.export())) == 5 and reader.fingerprint() == [5, 1]  # reading is allowed
+    assert len(list(reader.export())) == 5 and reader.fingerprint() == [1, 0]  # reading is allowed
     with pytest.raises(IndexUnavailable) as err:
         reader.check_writable()
     message = str(err.value)

@@ -340,21 +340,26 @@ def test_check_writable_changes_nothing(filled: Any, model: Model) -> None:
     assert filled.fingerprint() == before and list(filled.export()) == model.rows()
 
 
-def test_the_fingerprint_moves_with_every_batch_and_is_shared(
+def test_the_fingerprint_moves_with_every_write_and_is_shared(
     written: Any, connect: Callable[[], Any]
 ) -> None:
+    """Its first item moves with every batch of edges (one that only marks links lost, one that changes
+    nothing), the rest with a score save; every connection reads the same value."""
     other = connect()
     seen = [written.fingerprint()]
     assert other.fingerprint() == seen[0]
     url = BATCHES[0][0].url
-    for days in (
-        70,
-        71,
-    ):  # the page found empty: a batch that only marks links lost, then one that writes none
+    for days in (70, 71):  # the page found empty: its links are lost, then nothing changes
         written.write([CrawledPage(url, T0 + timedelta(days=days), ())], lost_after_failures=LOST_AFTER)
         seen.append(written.fingerprint())
-        assert other.fingerprint() == seen[-1]
-    assert len({str(f) for f in seen}) == 3
+        assert other.fingerprint() == seen[-1] and seen[-1][0] != seen[-2][0]
+    written.save_scores([], run_for(seen[-1], 0))
+    assert other.fingerprint()[0] == seen[-1][0] and other.fingerprint() != seen[-1]
+
+
+def test_a_store_is_a_context_manager(connect: Callable[[], Any]) -> None:
+    with connect() as store:
+        assert store.count() == 0
 
 
 def test_pages_to_recrawl_least_recently_fetched_first(filled: Any, model: Model) -> None:

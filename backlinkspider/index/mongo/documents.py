@@ -3,8 +3,9 @@
 ``links``: one document per edge (never an array of sources, so a popular target never grows a
 document), ``_id`` the edge's 16-byte ``edge_id`` (an upsert needs no read); the export's fields plus both
 hosts; dates are BSON dates truncated to the second. ``pages``: ``{_id: url, last_crawled, failures,
-target_domains}``. ``counters``: ``{_id: "write_batches", n}``, bumped once per write batch for
-``fingerprint``. Scores: two collections used in turn and a run document naming the current one.
+target_domains}``. ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
+write batch or score save, for ``fingerprint``. Scores: two collections used in turn and a run
+document naming the current one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from backlinkspider.records import Edge, EdgeRow, ScoreRow, ScoreRun
 Document = dict[str, Any]
 
 LINKS, PAGES, COUNTERS = "links", "pages", "counters"
-WRITE_BATCHES = "write_batches"  # the counters document a write batch bumps
+WRITE_BATCHES, SCORE_SAVES = "write_batches", "score_saves"  # the counters (see store.fingerprint)
 SCORES = ("domain_scores_a", "domain_scores_b")
 SCORE_RUNS = "score_runs"  # {_id: "latest", collection, computed_at, fingerprint, ...}
 SCORE_SORTS = ("authority", "trust", "spam_mass", "referring_domains")

@@ -20,7 +20,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError, PyMongoError
 
-from backlinkspider.index.base import checked
+from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import IndexUnavailable, unavailable
 from backlinkspider.index.mongo import documents as d
 from backlinkspider.index.mongo import pipelines as p
@@ -108,7 +108,7 @@ class MongoStore:
 
     # --- writes ------------------------------------------------------------------------------------------
 
-    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int) -> int:
+    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int = 3) -> int:
         """Pages first (a page's target domains are kept before any of its edges exists), then the edges
         (unordered: any order lands the same), then the lost marks, which read the ``last_seen`` the
         upserts just moved; then the write counter (``fingerprint``). A batch that fails part way is
@@ -137,11 +137,14 @@ class MongoStore:
             if ops:
                 self._retried(partial(collection.bulk_write, ops, ordered=ordered), "write to")
         if pages:
-            bump = partial(
-                self._counters.update_one, {"_id": d.WRITE_BATCHES}, {"$inc": {"n": 1}}, upsert=True
-            )
-            self._retried(bump, "write to")
+            self._bump(d.WRITE_BATCHES)
         return len(edge_ops)
+
+    def _bump(self, counter: str) -> None:
+        """One more of ``counter`` (see ``fingerprint``); a retry after a lost acknowledgement may count
+        a write twice, which only moves the fingerprint further."""
+        bump = partial(self._counters.update_one, {"_id": counter}, {"$inc": {"n": 1}}, upsert=True)
+        self._retried(bump, "write to")
 
     def _known_pages(self, urls: list[str]) -> dict[str, tuple[int, list[str] | None]]:
         """Per page already fetched: its failures in a row, and the target domains it linked to (None
@@ -207,14 +210,11 @@ class MongoStore:
                 yield doc["_id"]
 
     def fingerprint(self) -> list[int | None]:
-        """``[edges (the collection's metadata count), write batches]``: the counter moves with every
-        batch, also one that only marks links lost; both are the same for every connection."""
-
-        def read() -> list[int | None]:
-            counter = self._counters.find_one({"_id": d.WRITE_BATCHES})
-            return [self._links.estimated_document_count(), counter["n"] if counter else 0]
-
-        return self._retried(read)
+        """``[edge write batches, score saves]``: two counters, each bumped with ``$inc`` once its write
+        is done, so a batch that only marks links lost moves the first too; a rank's scores are stale
+        once the first differs from the one it read. Every connection reads the same documents."""
+        counters = {doc["_id"]: doc["n"] for doc in self._find(self._counters, {})}
+        return [counters.get(d.WRITE_BATCHES, 0), counters.get(d.SCORE_SAVES, 0)]
 
     def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
         """One ``$facet`` aggregation over the target's edges (see ``pipelines.tally_facets``)."""
@@ -292,6 +292,12 @@ class MongoStore:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> MongoStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- scores ------------------------------------------------------------------------------------------
 
     def save_scores(self, rows: Iterable[ScoreRow], run: ScoreRun) -> None:
@@ -309,6 +315,7 @@ class MongoStore:
             self._db[d.SCORE_RUNS].replace_one({"_id": "latest"}, d.run_document(run, name), upsert=True)
         except PyMongoError as exc:
             raise unavailable("write scores to", self.where, exc) from None
+        self._bump(d.SCORE_SAVES)
 
     def _run(self) -> Document | None:
         return self._retried(lambda: self._db[d.SCORE_RUNS].find_one({"_id": "latest"}))
