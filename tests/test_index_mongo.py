@@ -19,11 +19,10 @@ from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure
 
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import open_index
-from backlinkspider.index.base import page_edges
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
 from backlinkspider.index.mongo.errors import with_retries
-from backlinkspider.records import Bucketing, CrawledPage, Filters, Target
+from backlinkspider.records import Bucketing, CrawledPage, Filters, Target, page_edges
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
 

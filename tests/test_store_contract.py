@@ -24,7 +24,6 @@ import pytest
 from mongo_standin import strict_client
 
 from backlinkspider.extract import Link, Page
-from backlinkspider.index.base import page_edges
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.records import (
     Bucketing,
@@ -36,6 +35,7 @@ from backlinkspider.records import (
     ScoreRun,
     Tally,
     Target,
+    page_edges,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
