@@ -191,7 +191,7 @@ class MongoStore:
                 *([{"$skip": offset}] if offset else []),
                 *([{"$limit": limit}] if limit else []),
             ]
-            return self._stream(self._links.aggregate(pipeline, allowDiskUse=True))
+            return map(d.edge_row, self._aggregate(self._links, pipeline))
         found = self._links.find({"$and": [match, *later]} if later else match, d.PROJECTION).sort(
             list(order.items())
         )
