@@ -317,6 +317,39 @@ def test_user_input_never_becomes_an_operator(standin: MongoStore) -> None:
     )
 
 
+def test_every_read_of_a_lost_server_is_one_clear_error(standin: MongoStore) -> None:
+    """Streamed reads fail when iterated, small reads after the retry window: IndexUnavailable both."""
+    write(standin, PAGES)
+    standin.retry_seconds = 0.2
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise AutoReconnect("connection refused")
+
+    for collection in (standin._links, standin._pages, standin._counters):
+        for name in ("find", "find_one", "aggregate", "count_documents"):
+            setattr(collection, name, lost)
+    domain = Target("domain", "target.co.uk")
+    reads = [
+        lambda: list(standin.edges(domain, Filters(), sort="first_seen")),
+        lambda: list(standin.edges(domain, Filters(), sort="first_seen", one_per_domain=True)),
+        lambda: list(standin.export()),
+        standin.count,
+        lambda: list(standin.pages_to_recrawl()),
+        standin.fingerprint,
+        lambda: standin.tally(domain, include_lost=False, since=[0], top=10),
+        lambda: list(standin.referring_domains(domain, Filters())),
+        lambda: standin.events(domain, Bucketing(86400)),
+        lambda: standin.linking_back([("target.co.uk", "a.com")]),
+        lambda: list(standin.graph_domains()),
+        lambda: list(standin.domain_graph()),
+    ]
+    for read in reads:
+        with pytest.raises(
+            IndexUnavailable, match=r"^cannot read index mongodb://standin/backlinks.*: connection"
+        ):
+            read()
+
+
 # --- opening, rights and credentials -------------------------------------------------------------------
 
 

@@ -96,15 +96,15 @@ class MongoStore:
         """A small aggregation's whole answer, retried."""
         return self._retried(lambda: list(self._links.aggregate(pipeline, allowDiskUse=True)))
 
-    def _stream(self, cursor: Iterable[Document]) -> Iterator[EdgeRow]:
+    def _streamed(self, cursor: Callable[[], Iterable[Document]]) -> Iterator[Document]:
+        """A streamed read: its cursor is made and read inside, so a lost server is ``IndexUnavailable``
+        whenever the driver notices it (a find runs at its first batch, an aggregate when called)."""
         with reading(self.where):
-            for doc in cursor:
-                yield d.edge_row(doc)
+            yield from cursor()
 
-    def _aggregate(self, collection: Collection[Document], pipeline: p.Pipeline) -> Iterator[Document]:
+    def _aggregate(self, pipeline: p.Pipeline) -> Iterator[Document]:
         """A streamed aggregation, allowed to spill to disk past 100 MB a stage (the manual's limit)."""
-        with reading(self.where):
-            yield from collection.aggregate(pipeline, allowDiskUse=True, batchSize=10_000)
+        return self._streamed(lambda: self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000))
 
     # --- writes ------------------------------------------------------------------------------------------
 
@@ -191,23 +191,24 @@ class MongoStore:
                 *([{"$skip": offset}] if offset else []),
                 *([{"$limit": limit}] if limit else []),
             ]
-            return map(d.edge_row, self._aggregate(self._links, pipeline))
-        found = self._links.find({"$and": [match, *later]} if later else match, d.PROJECTION).sort(
-            list(order.items())
+            return map(d.edge_row, self._aggregate(pipeline))
+        query = {"$and": [match, *later]} if later else match
+        keys = list(order.items())
+        found = self._streamed(
+            lambda: self._links.find(query, d.PROJECTION).sort(keys).skip(offset).limit(limit or 0)
         )
-        return self._stream(found.skip(offset).limit(limit or 0))
+        return map(d.edge_row, found)
 
     def export(self) -> Iterator[EdgeRow]:
-        return self._stream(self._links.find({}, d.PROJECTION).sort([("_id", 1)]))
+        return map(d.edge_row, self._streamed(lambda: self._links.find({}, d.PROJECTION).sort([("_id", 1)])))
 
     def count(self) -> int:
         return self._retried(lambda: self._links.count_documents({}))
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
-        found = self._pages.find({}, {"_id": 1}).sort([("last_crawled", 1), ("_id", 1)]).limit(limit or 0)
-        with reading(self.where):
-            for doc in found:
-                yield doc["_id"]
+        order = [("last_crawled", 1), ("_id", 1)]
+        found = self._streamed(lambda: self._pages.find({}, {"_id": 1}).sort(order).limit(limit or 0))
+        return (doc["_id"] for doc in found)
 
     def fingerprint(self) -> list[int | None]:
         """``[edge write batches, score saves]``: two counters, each bumped with ``$inc`` once its write
@@ -257,7 +258,7 @@ class MongoStore:
             {"$group": {"_id": "$source_domain"}},
             {"$sort": {"_id": 1}},
         ]
-        return (g["_id"] for g in self._aggregate(self._links, pipeline))
+        return (g["_id"] for g in self._aggregate(pipeline))
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
         """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``)."""
@@ -283,11 +284,11 @@ class MongoStore:
             {"$group": {"_id": "$domain"}},
             {"$sort": {"_id": 1}},
         ]
-        return (g["_id"] for g in self._aggregate(self._links, p.graph(ends)))
+        return (g["_id"] for g in self._aggregate(p.graph(ends)))
 
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
         by_pair = p.graph([{"$sort": {"_id.s": 1, "_id.t": 1}}])
-        return ((g["_id"]["s"], g["_id"]["t"], g["links"]) for g in self._aggregate(self._links, by_pair))
+        return ((g["_id"]["s"], g["_id"]["t"], g["links"]) for g in self._aggregate(by_pair))
 
     def close(self) -> None:
         self._client.close()
