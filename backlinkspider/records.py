@@ -117,6 +117,7 @@ class ScoreRun:
     trusted: int | None
     farms: int
 
+
 # Bridge until the query layer's move of these records from index/base.py lands (see the note above);
 # the MongoDB store imports them from here, where they will live.
 from backlinkspider.index.base import CrawledPage, Edge, Filters, Target, page_edges  # noqa: E402
