@@ -15,7 +15,6 @@ import pytest
 from conftest import BACKLINKS, FAST
 from farmweb import SEED, FarmWeb
 from synthweb import ProxyServer
-from test_index import MONGO_PENDING
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -87,7 +86,7 @@ def mongo_run(farmweb, trusted):
     return parse(res.stdout)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mongo", marks=MONGO_PENDING)])
+@pytest.fixture(params=["sqlite", "mongo"])
 def ranked(request):
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_run")[1:]
@@ -149,7 +148,6 @@ def test_authority_is_monotone_in_pagerank_and_pagerank_is_networkx_on_the_graph
     assert [d["authority"] for d in domains] == sorted((d["authority"] for d in domains), reverse=True)
 
 
-@MONGO_PENDING
 def test_both_backends_give_the_same_scores_and_flags(sqlite_run, mongo_run):
     _, sqlite_graph, sqlite_domains = sqlite_run
     mongo_graph, mongo_domains = mongo_run
