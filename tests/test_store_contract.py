@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from mongo_standin import strict_client
 
+from backlinkspider.crawl.items import page_edges
 from backlinkspider.extract import Link, Page
 from backlinkspider.index import open_index
 from backlinkspider.index.mongo import MongoStore
@@ -36,7 +37,6 @@ from backlinkspider.records import (
     ScoreRun,
     Tally,
     Target,
-    page_edges,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
@@ -116,7 +116,7 @@ class Model:
         for stored in self.edges.values():
             r = stored.row
             if r.source_url == page.url and r.lost_at is None and r.last_seen < seen:
-                stored.row = replace(r, lost_at=seen)
+                stored.row = r._replace(lost_at=seen)
 
     def _sighting(self, edge: Any, seen: int) -> None:
         news = {
@@ -143,7 +143,7 @@ class Model:
             return
         r = old.row
         newer = seen >= r.last_seen and (r.lost_at is None or seen >= r.lost_at)
-        old.row = replace(r, last_seen=max(r.last_seen, seen), **(news if newer else {}))
+        old.row = r._replace(last_seen=max(r.last_seen, seen), **(news if newer else {}))
 
     def rows(self) -> list[EdgeRow]:
         return sorted((s.row for s in self.edges.values()), key=lambda r: r.edge_id)

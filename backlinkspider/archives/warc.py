@@ -40,9 +40,9 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Headers, HtmlResponse, Response
 from scrapy.responsetypes import responsetypes
-from scrapy.settings import Settings
 from scrapy.signalmanager import SignalManager
 
+from backlinkspider import config
 from backlinkspider.archives.capture import Capture, Limits, Skip
 from backlinkspider.crawl.extraction import Extracted, extract_in_worker, fetched
 from backlinkspider.extract import Page
@@ -117,6 +117,6 @@ def _body(record: WarcRecord, max_size: int) -> tuple[bytes, bool]:
 @lru_cache(maxsize=4)
 def _compression(max_size: int, warn_size: int) -> HttpCompressionMiddleware:
     """Scrapy's own decompression, with the crawl's size limits (it reads them off a crawler)."""
-    settings = Settings({"DOWNLOAD_MAXSIZE": max_size, "DOWNLOAD_WARNSIZE": warn_size})
+    settings = config.project_settings({"DOWNLOAD_MAXSIZE": max_size, "DOWNLOAD_WARNSIZE": warn_size})
     crawler: Any = SimpleNamespace(stats=None, settings=settings, signals=SignalManager())
     return HttpCompressionMiddleware(crawler=crawler)

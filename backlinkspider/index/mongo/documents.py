@@ -38,7 +38,7 @@ INDEXES = [
     ("by_source_url", [("source_url", 1)]),
 ]
 PAGE_INDEXES = [("by_last_crawled", [("last_crawled", 1)])]
-EDGE_FIELDS = [f.name for f in fields(EdgeRow) if f.name != "edge_id"]
+EDGE_FIELDS = [name for name in EdgeRow._fields if name != "edge_id"]
 PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
 
 _KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
