@@ -3,7 +3,9 @@
 The model of Heritrix's and URLFrontier's queues and of Scrapy's own downloader slots:
 
 - each host has a queue (``q:HOST``, lowest depth first) and, while it holds entries, a place in
-  ``hosts`` scored by the time (Redis' clock) its next request may start;
+  ``hosts`` scored by the time (Redis' clock) its next request may start; a host entering ``hosts`` is
+  scored at the later of now and its next-allowed time, so it waits behind every host already waiting
+  (never at 0, ahead of them: new hosts arrive faster than pops on the web, and would starve old ones);
 - ``pop`` takes the hosts that are ready now, the longest-waiting first (round robin), one entry from
   each, and moves each host's next-allowed time ``BACKLINKS_HOST_DELAY`` ahead: the cluster-wide delay
   decides what is popped, nobody sleeps holding a download slot, and a host with 90% of the frontier gets
@@ -59,20 +61,22 @@ local function now_s()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-local function enqueue(host, score, entry)
+-- a host entering the ready set waits its turn: behind every host already waiting (now), or until
+-- its next allowed time, whichever is later
+local function enqueue(host, score, entry, now)
   if redis.call('ZADD', '$QPREFIX' .. host, score, entry) == 1 then redis.call('INCR', QUEUED) end
   if not redis.call('ZSCORE', HOSTS, host) then
-    redis.call('ZADD', HOSTS, tonumber(redis.call('GET', '$NEXTPREFIX' .. host) or '0'), host)
+    redis.call('ZADD', HOSTS, math.max(now, tonumber(redis.call('GET', '$NEXTPREFIX' .. host) or '0')), host)
   end
 end
 -- a lease record: host TAB score TAB worker TAB entry
-local function requeue(token)
+local function requeue(token, now)
   local rec = redis.call('HGET', LEASES, token)
   if not rec then return 0 end
   local a = string.find(rec, '\\t', 1, true)
   local b = string.find(rec, '\\t', a + 1, true)
   local c = string.find(rec, '\\t', b + 1, true)
-  enqueue(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, c + 1))
+  enqueue(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, c + 1), now)
   redis.call('HDEL', LEASES, token)
   return 1
 end
@@ -82,6 +86,7 @@ end
 # ARGV: mode ("set" | "bloom"), then per item: n, n marks, dont_filter (0|1), host, score, entry, token.
 _PUSH = """
 local mode = ARGV[1]
+local now = now_s()
 local i, added, duplicates, newbits = 2, 0, 0, 0
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
@@ -94,7 +99,7 @@ while i <= #ARGV do
   if new and mode == 'bloom' then newbits = newbits + 1 end
   i = i + n + 1
   if new or ARGV[i] == '1' then
-    enqueue(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    enqueue(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now)
     added = added + 1
   else
     duplicates = duplicates + 1
@@ -228,9 +233,9 @@ return redis.call('INCR', DROPPED)
 _RELEASE = """
 local tokens = ARGV
 if #tokens == 0 then tokens = redis.call('SMEMBERS', KEYS[1]) end
-local n = 0
+local now, n = now_s(), 0
 for _, token in ipairs(tokens) do
-  n = n + requeue(token)
+  n = n + requeue(token, now)
   redis.call('SREM', KEYS[1], token)
 end
 if #ARGV == 0 then
@@ -261,7 +266,7 @@ if since > 0 then
   if now - since >= ttl then
     for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))) do
       local held = '$HELDPREFIX' .. w
-      for _, token in ipairs(redis.call('SMEMBERS', held)) do back = back + requeue(token) end
+      for _, token in ipairs(redis.call('SMEMBERS', held)) do back = back + requeue(token, now) end
       redis.call('DEL', held)
       redis.call('ZREM', KEYS[1], w)
       redis.call('ZREM', KEYS[2], w)
