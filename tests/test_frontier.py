@@ -314,9 +314,12 @@ def test_a_request_whose_meta_is_not_json_is_refused_at_push():
 
     with pytest.raises(serializer.Unserializable, match=r"http://x.org/: meta.*not JSON"):
         serializer.dumps(Request("http://x.org/", meta={"when": object()}), None)
-    request = Request("http://x.org/", method="POST", body=b"\xff\x00a=1", headers={"X-A": b"\xe9"})
-    back = serializer.loads(serializer.dumps(request, None), None)
-    assert (back.method, back.body, back.headers[b"X-A"]) == ("POST", b"\xff\x00a=1", b"\xe9")
+    with pytest.raises(serializer.Unserializable, match=r"http://x.org/: .*not GET"):
+        serializer.dumps(Request("http://x.org/", method="POST", body=b"a=1"), None)
+    back = serializer.loads(
+        serializer.dumps(Request("http://x.org/", headers={"Referer": b"\xe9"}), None), None
+    )
+    assert back.headers[b"Referer"] == b"\xe9"
 
 
 HOSTILE = {
