@@ -158,7 +158,12 @@ class TrapGuard:
         if self.connection is None:
             least = self.depths.lower(entries)
         else:
-            least = await maybe_deferred_to_future(self.connection.call(self.depths.lower, entries))
+            from backlinkspider.frontier.connection import RedisFailed
+
+            try:
+                least = await maybe_deferred_to_future(self.connection.call(self.depths.lower, entries))
+            except RedisFailed:  # the crawl is stopping (said once): nothing more to follow
+                return [False] * len(links)
         refused = 0
         for (i, host, shape, depth), first in zip(tracked, least, strict=True):
             if depth > first + self.hops:

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import redis
-from conftest import RedisServer
-from synthweb import ProxyServer, SyntheticWeb
-from test_frontier import frontier_for, items_for, worker
+from conftest import RedisServer, edge_key
+from synthweb import HUB, ProxyServer, SyntheticWeb
+from test_cluster import expected, fetched_twice
+from test_frontier import export, frontier_for, items_for, worker
 
 HOST_DELAY = 1.0  # BACKLINKS_HOST_DELAY's default
 
@@ -40,6 +44,167 @@ def test_new_hosts_flooding_in_leave_an_old_host_its_page_per_delay(redis_server
     gaps = [b - a for a, b in itertools.pairwise(popped_old)]
     assert all(HOST_DELAY - 0.05 <= gap <= HOST_DELAY + 0.3 for gap in gaps), gaps
     assert served >= (round_ - len(popped_old) - 1) * batch * 0.9  # the new hosts are served too
+
+
+# --- a crawl through Redis faults ----------------------------------------------------------------------
+
+TTL = 15  # BACKLINKS_HEARTBEAT_TTL's default
+WORKER_ARGS = [
+    "-s",
+    "BACKLINKS_HOST_DELAY=0.2",
+    "-s",
+    "CONCURRENT_REQUESTS=4",
+    "-s",
+    "BACKLINKS_IDLE_TIMEOUT=8",
+]
+# A script that keeps Redis to itself for ARGV[1] seconds.
+BLOCK = """
+local t = redis.call('TIME')
+local start = tonumber(t[1]) + tonumber(t[2]) / 1000000
+repeat
+  t = redis.call('TIME')
+until tonumber(t[1]) + tonumber(t[2]) / 1000000 - start >= tonumber(ARGV[1])
+return 1
+"""
+
+
+@pytest.fixture
+def crawl_through(tmp_path, proxy_env):
+    """Two workers crawl a small slow web (no failing pages: anything fetched twice is the frontier's
+    doing); ``fault(client, server)`` runs once 40 pages are fetched; the workers end with ``codes``.
+    Returns the web, the index and the workers' logs."""
+
+    def run(fault, *args: str, codes=(0, 0)):
+        web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
+        server = RedisServer(tmp_path).start()
+        try:
+            with ProxyServer(web) as proxy:
+                env = {
+                    **proxy_env,
+                    "http_proxy": proxy.url,
+                    "https_proxy": proxy.url,
+                    "REDIS_URL": server.url,
+                }
+                db = tmp_path / "faults.db"
+                logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+                procs = [
+                    worker(env, db, *WORKER_ARGS, *args, seeds=HUB, log=logs[0]),
+                    worker(env, db, *WORKER_ARGS, *args, log=logs[1]),
+                ]
+                while len(web.log) < 40:
+                    assert all(p.poll() is None for p in procs), "the crawl ended before the fault"
+                    time.sleep(0.05)
+                client = redis.Redis.from_url(server.url)
+                fault(client, server)
+                ended = [p.wait(timeout=300) for p in procs]
+                texts = [log.read_text() for log in logs]
+                assert ended == list(codes), "\n".join(t[-3000:] for t in texts)
+                if codes == (0, 0):  # the work is done
+                    assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+        finally:
+            server.stop()
+        return web, db, texts
+
+    return run
+
+
+def assert_ground_truth(web: SyntheticWeb, db) -> None:
+    fetched = web.requests_per_url()
+    assert len(fetched) > 100, "there was work left after the fault"
+    assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))  # nothing lost
+    assert fetched_twice(web, set()) == {}  # nothing fetched twice
+
+
+def test_a_script_blocking_redis_for_6_s_loses_nothing_and_refetches_nothing(crawl_through):
+    """Redis answers BUSY to every other client while a script runs past busy-reply-threshold (5 s, a
+    server setting; lowered to 0.1 s on this Redis so that BUSY lasts nearly all of the 6 s)."""
+
+    def busy(client, server, *_):
+        client.config_set("busy-reply-threshold", 100)
+        blocker = subprocess.run(
+            ["redis-cli", "-p", str(server.port), "EVAL", BLOCK, "0", "6"], capture_output=True, timeout=60
+        )
+        assert blocker.stdout.strip() == b"1", blocker
+
+    web, db, texts = crawl_through(busy)
+    assert_ground_truth(web, db)
+    assert all("BUSY" in text and "Redis is back" in text for text in texts)  # both met it, and waited
+    assert not any("Traceback" in text or "dead workers" in text for text in texts)
+
+
+def test_a_window_of_maxmemory_below_use_loses_nothing_and_refetches_nothing(crawl_through):
+    """OOM for longer than the heartbeat TTL: every write that may grow memory (a push, a heartbeat, a
+    budget or trap call) is refused, and retried until the window closes."""
+
+    def oom(client, *_):
+        client.config_set("maxmemory", 1)
+        time.sleep(TTL + 5)
+        client.config_set("maxmemory", 0)
+
+    web, db, texts = crawl_through(oom)
+    assert_ground_truth(web, db)
+    assert all("maxmemory" in text and "Redis is back" in text for text in texts)
+    assert not any("Traceback" in text or "dead workers" in text for text in texts)
+
+
+def test_a_stall_of_one_and_a_half_ttl_reaps_nobody_alive(crawl_through):
+    """Redis stalls (DEBUG SLEEP) for 1.5 TTL, less than the socket timeout (30 s), so no worker sees an
+    error: each one's own heartbeat is then stale, and none reaps the others."""
+
+    def stall(client, server, *_):
+        subprocess.run(["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", str(1.5 * TTL)], timeout=60)
+
+    web, db, texts = crawl_through(stall)
+    assert_ground_truth(web, db)
+    assert not any("Traceback" in text or "dead workers" in text for text in texts)
+
+
+def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(tmp_path, proxy_env):
+    """The hub (the seed, whose links reach every site) is indexed, then its worker is SIGKILLed: its lease
+    completes only with the push of its links, so either both happened or its lease comes back after the
+    TTL and a replacement fetches it again."""
+    web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
+    server = RedisServer(tmp_path).start()
+    try:
+        with ProxyServer(web) as proxy:
+            env = {
+                **proxy_env,
+                "http_proxy": proxy.url,
+                "https_proxy": proxy.url,
+                "REDIS_URL": server.url,
+                "PYTHONPATH": str(Path(__file__).parent),
+            }
+            db = tmp_path / "kill.db"
+            hook = ["-s", 'EXTENSIONS={"killhook.KillAfterIndexing": 0}', "-s", f"KILL_AFTER_INDEXING={HUB}"]
+            victim = worker(env, db, *WORKER_ARGS, "-s", "BACKLINKS_FLUSH_SECONDS=0", *hook, seeds=HUB)
+            assert victim.wait(timeout=120) == -signal.SIGKILL
+            assert HUB.removeprefix("http://") in web.requests_per_url()
+            replacement = worker(env, db, *WORKER_ARGS, log=tmp_path / "replacement.log")
+            assert replacement.wait(timeout=300) == 0
+            client = redis.Redis.from_url(server.url)
+            assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+    finally:
+        server.stop()
+    fetched = web.requests_per_url()
+    assert len(fetched) > 100
+    assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))
+
+
+def test_an_error_waiting_cannot_cure_is_one_line_and_stops_the_crawl(crawl_through):
+    """A password set on Redis mid-crawl: reconnecting, each worker gets NOAUTH, says so on one line and
+    stops (exit 1), rather than retry forever or go on losing its pushes quietly."""
+
+    def new_password(client, *_):
+        client.config_set("requirepass", "changed")
+        client.client_kill_filter(_type="normal")  # every worker reconnects
+
+    _web, _db, texts = crawl_through(new_password, codes=(1, 1))
+    for text in texts:
+        errors = [line for line in text.splitlines() if " ERROR: " in line]
+        assert len(errors) == 1 and "failed: NOAUTH" in errors[0] and "stopping the crawl" in errors[0], (
+            errors
+        )
+        assert "'finish_reason': 'frontier_failed'" in text and "Traceback" not in text
 
 
 def hostile_entries(proxy_port: int) -> dict[str, dict]:

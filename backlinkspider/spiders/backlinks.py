@@ -225,7 +225,6 @@ class BacklinksSpider(Spider):
             self.logger.warning("abandoned %s: %s", response.url, exc)
             self.crawler.signals.send_catch_log(pages_done, urls=[response.url])
             return
-        yield page
         depth = response.meta.get("depth", 0)
         follow = []
         for link in page.links:
@@ -235,11 +234,14 @@ class BacklinksSpider(Spider):
         for (url, next_depth), allowed in zip(follow, await self.traps.allowed(follow), strict=True):
             if allowed:
                 yield self.request(url, next_depth)
+        # After its links: the cluster frontier completes a page's lease with the push of the links
+        # enqueued before the index has the page, so a worker killed in between loses none.
+        yield page
 
     def on_error(self, failure: Failure) -> Iterable[Page]:
         """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;
         robots.txt and budget refusals are skips, not errors."""
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
             self.crawler.stats.inc_value("backlinks/skipped")
             self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])  # type: ignore[attr-defined]
             return
