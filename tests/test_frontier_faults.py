@@ -207,6 +207,21 @@ def test_an_error_waiting_cannot_cure_is_one_line_and_stops_the_crawl(crawl_thro
         assert "'finish_reason': 'frontier_failed'" in text and "Traceback" not in text
 
 
+def test_what_the_downloader_added_to_a_retry_is_not_stored_and_a_spider_proxy_is_refused():
+    """A retry comes back with the headers and meta Scrapy's downloader middlewares set; the worker that
+    fetches it sets them again. A proxy the spider chose is another matter: refused at push."""
+    from scrapy import Request
+
+    from backlinkspider.frontier import serializer
+
+    added = {"User-Agent": "ua", "Accept-Encoding": "gzip", "Cookie": "a=1", "Referer": "http://a.org/"}
+    meta = {"proxy": "http://127.0.0.1:1", "_scheme_proxy": True, "download_timeout": 30, "retry_times": 1}
+    entry = json.loads(serializer.dumps(Request("http://x.org/", headers=added, meta=meta), None))
+    assert entry["headers"] == {"Referer": ["http://a.org/"]} and entry["meta"] == {"retry_times": 1}
+    with pytest.raises(serializer.Unserializable, match="meta 'proxy' changes the fetch"):
+        serializer.dumps(Request("http://x.org/", meta={"proxy": "http://127.0.0.1:1"}), None)
+
+
 def hostile_entries(proxy_port: int) -> dict[str, dict]:
     """One entry per way an entry could steer a worker; each would be a page of alice.github.io."""
     page = {"callback": "parse", "errback": "on_error"}

@@ -6,14 +6,16 @@ Never pickle (scrapy-redis stores pickles: whoever can write to Redis runs code 
 plain ``Request``. Bytes (body, headers) are stored as Latin-1 text, which maps every byte to one
 character, so they round-trip exactly. ``dont_filter`` is not stored: the push takes it apart (it decides
 only whether the dupefilter is asked), and a popped request has no need of it (it would pass Scrapy's
-offsite filter).
+offsite filter). Nor is what Scrapy's downloader middlewares added to a request that comes back as a retry
+or a redirect (User-Agent, Accept-Encoding, Cookie and credentials headers, the environment's proxy, the
+download timeout): the worker that fetches it sets them again from its own settings.
 
 An entry is checked for its shape (size, nesting, URL text, integer depth and priority in range, known
 keys, callbacks that are methods of the spider) and for what it asks of the fetch, since whoever can write
 to Redis writes entries: a GET with no body or cookies, headers from ``ALLOWED_HEADERS`` only, and no meta
 key of Scrapy's that changes where, whether or how a request is fetched (a proxy, robots.txt, size and time
 limits, the local address, status codes handed to the spider, retries, redirects, cookies, credentials:
-``DENIED_META``). A request that fails a check is refused at push (``Unserializable``); an entry read back
+``DENIED_META``, ``DENIED_META_PREFIXES``). A request that fails a check is refused at push (``Unserializable``); an entry read back
 that fails one raises ``BadEntry`` (the scheduler drops and counts it).
 """
 
@@ -33,8 +35,17 @@ if TYPE_CHECKING:
     from scrapy import Spider
 
 LEASE_META = "frontier_lease"  # the lease token of a request a worker leased (never stored)
-# Meta keys that describe one download, not the request: not stored.
-_TRANSIENT_META = {LEASE_META, "download_latency", "download_slot", "_auth_proxy"}
+# Meta keys that describe one download, not the request, or that the worker fetching it sets again from
+# its own settings (a retry or a redirect carries them): not stored.
+_TRANSIENT_META = {LEASE_META, "download_latency", "download_slot", "download_timeout", "_auth_proxy"}
+# Headers that Scrapy's downloader middlewares set at download (a retry carries them): not stored either.
+_DOWNLOAD_HEADERS = {
+    b"user-agent",
+    b"accept-encoding",
+    b"cookie",
+    b"authorization",
+    b"proxy-authorization",
+}
 _DEFAULTS: dict[str, Any] = {
     "method": "GET",
     "headers": {},
@@ -60,7 +71,6 @@ DENIED_META = frozenset(
         "allow_offsite",
         "cookiejar",
         "max_retry_times",
-        "redirect_ttl",
         "referrer_policy",
         "cached_response",
         "autothrottle_dont_adjust_delay",
@@ -86,9 +96,15 @@ def dumps(request: Request, spider: Spider | None) -> str:
         raise Unserializable(f"{request.url}: {exc}") from None
     d.pop("_class", None)
     d.pop("dont_filter", None)
+    if d["meta"].get("_scheme_proxy"):  # HttpProxyMiddleware's, from the environment: set again at download
+        d["meta"] = {k: v for k, v in d["meta"].items() if k not in ("proxy", "_scheme_proxy")}
     d["meta"] = {k: v for k, v in d["meta"].items() if k not in _TRANSIENT_META}
     d["body"] = d["body"].decode("latin-1")
-    d["headers"] = {k.decode("latin-1"): [v.decode("latin-1") for v in vs] for k, vs in d["headers"].items()}
+    d["headers"] = {
+        k.decode("latin-1"): [v.decode("latin-1") for v in vs]
+        for k, vs in d["headers"].items()
+        if k.lower() not in _DOWNLOAD_HEADERS
+    }
     d = {k: v for k, v in d.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
     try:
         entry = json.dumps(d, separators=(",", ":"), allow_nan=False)
