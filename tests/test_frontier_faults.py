@@ -288,3 +288,18 @@ def test_entries_asking_more_than_a_get_are_dropped_and_counted(tmp_path, proxy_
         assert f"alice.github.io/hostile/{i}" not in web.requests_per_url(), kind
     assert "alice.github.io/" in web.requests_per_url()  # and the worker crawled on
     assert "Traceback" not in text
+
+
+def test_the_host_delay_and_heartbeat_ttl_have_one_source(redis_server, proxy_env, tmp_path):
+    """The first worker fixes them for the cluster; a worker asking for others crawls nothing and says
+    why on one line."""
+    env = {**proxy_env, "REDIS_URL": redis_server.url}
+    assert worker(env, tmp_path / "a.db").wait(timeout=120) == 0  # the defaults, stored
+    for args, says in (
+        (["-s", "BACKLINKS_HOST_DELAY=0.5"], "BACKLINKS_HOST_DELAY=1.0"),
+        (["-s", "BACKLINKS_HEARTBEAT_TTL=30"], "BACKLINKS_HEARTBEAT_TTL=15.0"),
+    ):
+        log = tmp_path / "w.log"
+        assert worker(env, tmp_path / "b.db", *args, log=log).wait(timeout=120) == 1
+        errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
+        assert len(errors) == 1 and says in errors[0], errors

@@ -285,6 +285,38 @@ return {string.format('%.6f', now), back, reaped, string.format('%.6f', since)}
 """
 
 
+# KEYS: the frontier's configuration. ARGV: field, value pairs. Stores the fields not yet set (the first
+# worker's values); returns "" when the cluster has these values, else "field=value ..." of the cluster's.
+_AGREE = """
+local differ = {}
+for i = 1, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  local have = redis.call('HGET', KEYS[1], ARGV[i])
+  if have ~= ARGV[i + 1] then differ[#differ + 1] = ARGV[i] .. '=' .. have end
+end
+return table.concat(differ, ' ')
+"""
+
+
+def agree_pacing(client: redis.Redis, host_delay: float, heartbeat_ttl: float) -> None:
+    """Store the cluster's host delay and heartbeat TTL (the first worker's), or raise FrontierConfigError
+    when this worker's differ: two delays would break the politeness the frontier promises, and a worker
+    beating on a longer TTL would be reaped alive by the others."""
+    from backlinkspider.frontier.dupefilter import FrontierConfigError
+
+    asked = {
+        "BACKLINKS_HOST_DELAY": repr(float(host_delay)),
+        "BACKLINKS_HEARTBEAT_TTL": repr(float(heartbeat_ttl)),
+    }
+    have = client.eval(_AGREE, 1, defaults.CONFIG_KEY, *(x for kv in asked.items() for x in kv))
+    if have:
+        mine = " ".join(f"{k}={v}" for k, v in asked.items())
+        raise FrontierConfigError(
+            f"the cluster's frontier runs with {have.decode()}; this worker asks for {mine}"
+            " (use the same BACKLINKS_HOST_DELAY and BACKLINKS_HEARTBEAT_TTL everywhere)"
+        )
+
+
 def _script(body: str) -> str:
     for name, value in (
         ("$HOSTS", defaults.HOSTS_KEY),

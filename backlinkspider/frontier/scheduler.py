@@ -42,7 +42,7 @@ from backlinkspider.frontier.connection import (
     connect_once,
     redis_for,
 )
-from backlinkspider.frontier.queue import Frontier, PushItem, push_item
+from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, push_item
 from backlinkspider.signals import pages_done
 
 if TYPE_CHECKING:
@@ -96,6 +96,10 @@ class RedisScheduler:
             # Once, at start: fail fast with one line rather than wait for a Redis that is not there.
             client = connect_once(url)
             dupefilter.from_settings(crawler.settings).setup(client)
+            s = crawler.settings
+            agree_pacing(
+                client, max(0.0, s.getfloat("BACKLINKS_HOST_DELAY")), s.getfloat("BACKLINKS_HEARTBEAT_TTL")
+            )
             client.close()
         except (RedisUnavailable, dupefilter.FrontierConfigError) as exc:
             logger.error("%s; not crawling", exc)
