@@ -303,3 +303,36 @@ def test_the_host_delay_and_heartbeat_ttl_have_one_source(redis_server, proxy_en
         assert worker(env, tmp_path / "b.db", *args, log=log).wait(timeout=120) == 1
         errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
         assert len(errors) == 1 and says in errors[0], errors
+
+
+def test_redis_error_replies_are_classified_as_they_come(redis_server):
+    """The replies of a real Redis: those that pass with time are retried (READONLY and MASTERDOWN from a
+    replica cut off from its master, as in a failover; OOM), the others are fatal (a script error, a
+    missing password)."""
+    from backlinkspider.frontier.connection import transient
+
+    client = redis.Redis.from_url(redis_server.url)
+
+    def reply(fn) -> redis.RedisError:
+        with pytest.raises(redis.RedisError) as caught:
+            fn()
+        return caught.value
+
+    with socket.socket() as nobody:  # a master that never answers
+        nobody.bind(("127.0.0.1", 0))
+        client.replicaof("127.0.0.1", nobody.getsockname()[1])
+        readonly = reply(lambda: client.set("k", "v"))
+        assert isinstance(readonly, redis.ReadOnlyError) and transient(readonly)
+        client.config_set("replica-serve-stale-data", "no")
+        masterdown = reply(lambda: client.get("k"))
+        assert isinstance(masterdown, redis.exceptions.MasterDownError) and transient(masterdown)
+        client.config_set("replica-serve-stale-data", "yes")
+        client.replicaof("NO", "ONE")
+    client.config_set("maxmemory", 1)
+    oom = reply(lambda: client.register_script("redis.call('SET', 'k', 'v')")())
+    assert isinstance(oom, redis.exceptions.OutOfMemoryError) and transient(oom)
+    client.config_set("maxmemory", 0)
+    assert not transient(reply(lambda: client.register_script("return nil + 1")()))
+    client.config_set("requirepass", "s3cret")
+    noauth = reply(lambda: redis.Redis.from_url(redis_server.url).ping())
+    assert isinstance(noauth, redis.AuthenticationError) and not transient(noauth)
