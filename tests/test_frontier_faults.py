@@ -72,7 +72,8 @@ return 1
 def crawl_through(tmp_path, proxy_env):
     """Two workers crawl a small slow web (no failing pages: anything fetched twice is the frontier's
     doing); ``fault(client, server)`` runs once 40 pages are fetched; the workers end with ``codes``.
-    Returns the web, the index and the workers' logs."""
+    Returns the web, the index and the workers' logs. The host delay is 0.2 s rather than 1 s only to
+    keep the crawl short: the faults' windows are measured against the heartbeat TTL, at its default."""
 
     def run(fault, *args: str, codes=(0, 0)):
         web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
@@ -162,7 +163,8 @@ def test_a_stall_of_one_and_a_half_ttl_reaps_nobody_alive(crawl_through):
 def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(tmp_path, proxy_env):
     """The hub (the seed, whose links reach every site) is indexed, then its worker is SIGKILLed: its lease
     completes only with the push of its links, so either both happened or its lease comes back after the
-    TTL and a replacement fetches it again."""
+    TTL and a replacement fetches it again. The victim writes each page to the index at once
+    (BACKLINKS_FLUSH_SECONDS=0), so the hook fires as soon after the hub's links were yielded as can be."""
     web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
     server = RedisServer(tmp_path).start()
     try:
