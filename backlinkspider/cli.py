@@ -208,7 +208,7 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, override
     frontier = Frontier(server, "seed", _dupefilter(server, _settings(overrides)))
     spider = BacklinksSpider()
     requests = [spider.request(url, 0) for url in seeds]
-    new, _ = frontier.push([push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests])
+    new, _, _ = frontier.push([push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests])
     click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
 
 

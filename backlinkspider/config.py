@@ -239,7 +239,8 @@ SETTINGS = {
             float,
             15,
             "cluster: a worker beats every TTL/5 s; one whose heartbeat has been missing this long while"
-            " Redis was up is dead, and its leased requests go back to the frontier",
+            " Redis was up is dead, and its leased requests go back to the frontier (the first worker's value"
+            " is the cluster's: a worker asking for another stops with one error line)",
             positive=True,
         ),
         Setting(
@@ -247,7 +248,8 @@ SETTINGS = {
             float,
             1.0,
             "cluster: seconds between two requests to one host, across all workers: the frontier pops a"
-            " host's next request only this long after its last (0 = off)",
+            " host's next request only this long after its last (0 = off; the first worker's value is the"
+            " cluster's)",
             minimum=0,
         ),
         Setting(

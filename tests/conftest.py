@@ -165,6 +165,8 @@ class RedisServer:
             "yes" if self.persist else "no",
             "--logfile",
             "redis.log",
+            "--enable-debug-command",  # DEBUG SLEEP: a stall, for the fault tests
+            "local",
         ]
         if self.password:
             args += ["--requirepass", self.password]

@@ -249,10 +249,14 @@ def test_a_lease_reaped_from_a_silent_worker_is_not_completed_by_it(redis_server
     [(token_a, _)], *_ = a.pop(4, "a:1:", 0, 3)
     wait_for_uptime(client, 2)  # Redis up for more than a TTL
     time.sleep(1.2)  # a is silent for more than a TTL
-    now, _, _ = b.heartbeat(1, 0, False, {})
-    assert b.heartbeat(1, now, False, {})[1:] == (0, 0), "b has not yet seen Redis for a TTL itself"
-    time.sleep(1.1)
-    assert b.heartbeat(1, now, False, {})[1:] == (1, 1)  # a's lease is back, a is gone
+    now, *_ = b.heartbeat(1, 0, False, {})
+    assert b.heartbeat(1, now, False, {})[1:3] == (0, 0), "b has not yet seen Redis for a TTL itself"
+    beat = (now, 0, 0)
+    while beat[0] - now < 1:  # b beats on time (every TTL/5) for a TTL
+        assert beat[1:3] == (0, 0)
+        time.sleep(0.2)
+        beat = b.heartbeat(1, now, False, {})
+    assert beat[1:3] == (1, 1)  # a's lease is back, a is gone
     [(token_b, _)], *_ = b.pop(4, "b:1:", 0, 3)
     assert token_b != token_a
     assert a.complete([token_a]) == 0, "the old holder's late completion touches nothing"
@@ -269,7 +273,7 @@ def test_nobody_is_reaped_after_a_redis_restart_until_a_ttl_has_passed(redis_ser
     a.pop(4, "a:1:", 0, 3)
     client.zadd("backlinks:heartbeats", {"a": 1.0})  # a's last beat long ago ...
     # ... but Redis itself has been up for less than the TTL: a may have been waiting for it.
-    assert b.heartbeat(60, 1.0, False, {})[1:] == (0, 0)
+    assert b.heartbeat(60, 1.0, False, {})[1:3] == (0, 0)
     assert client.hlen("backlinks:leases") == 1
 
 
@@ -299,10 +303,10 @@ def test_per_host_queues_pop_ready_hosts_round_robin_lowest_depth_first(redis_se
 def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
     client = redis.Redis.from_url(redis_server.url)
     f = frontier_for(client)
-    assert f.push(items_for(f, ["http://x.org/"])) == (1, 0)
+    assert f.push(items_for(f, ["http://x.org/"])) == (1, 0, 0)
     [(token, _)], *_ = f.pop(1, "p1:", 0, 3)
-    assert f.push(items_for(f, ["http://x.org/"])) == (0, 1)  # a duplicate
-    assert f.push(items_for(f, ["http://x.org/"], dont_filter=True, token=token)) == (1, 0)  # a retry
+    assert f.push(items_for(f, ["http://x.org/"])) == (0, 1, 0)  # a duplicate
+    assert f.push(items_for(f, ["http://x.org/"], dont_filter=True, token=token)) == (1, 0, 0)  # a retry
     assert client.hlen("backlinks:leases") == 0 and int(client.get("backlinks:queued")) == 1
     assert f.complete([token]) == 0
 
@@ -314,9 +318,12 @@ def test_a_request_whose_meta_is_not_json_is_refused_at_push():
 
     with pytest.raises(serializer.Unserializable, match=r"http://x.org/: meta.*not JSON"):
         serializer.dumps(Request("http://x.org/", meta={"when": object()}), None)
-    request = Request("http://x.org/", method="POST", body=b"\xff\x00a=1", headers={"X-A": b"\xe9"})
-    back = serializer.loads(serializer.dumps(request, None), None)
-    assert (back.method, back.body, back.headers[b"X-A"]) == ("POST", b"\xff\x00a=1", b"\xe9")
+    with pytest.raises(serializer.Unserializable, match=r"http://x.org/: .*not GET"):
+        serializer.dumps(Request("http://x.org/", method="POST", body=b"a=1"), None)
+    back = serializer.loads(
+        serializer.dumps(Request("http://x.org/", headers={"Referer": b"\xe9"}), None), None
+    )
+    assert back.headers[b"Referer"] == b"\xe9"
 
 
 HOSTILE = {
@@ -379,7 +386,7 @@ def test_bloom_false_positive_rate_is_within_its_bound(redis_server):
     inserted = [rng.randbytes(20) for _ in range(capacity)]
     for i in range(0, capacity, 500):
         f.push([(bloom.marks(fp), False, "h.org", 0, "x", "") for fp in inserted[i : i + 500]])
-    assert f.push([(bloom.marks(inserted[7]), False, "h.org", 0, "x", "")]) == (0, 1)  # no false negatives
+    assert f.push([(bloom.marks(inserted[7]), False, "h.org", 0, "x", "")]) == (0, 1, 0)  # no false negatives
     assert all(bloom.might_contain(client, inserted))
     fresh = [rng.randbytes(20) for _ in range(50_000)]
     measured = sum(bloom.might_contain(client, fresh)) / len(fresh)

@@ -196,13 +196,15 @@ class BacklinksSpider(Spider):
             self.logger.warning("abandoned %s: %s", response.url, exc)
             self.crawler.signals.send_catch_log(pages_done, urls=[response.url])
             return
-        yield page
         depth = response.meta.get("depth", 0)
         for link in page.links:
             next_depth = depth if link.link_type == REDIRECT else depth + 1
             # TrapMiddleware drops those that lead into a trap (crawl/spidermiddlewares/traps.py).
             if self._should_follow(link, next_depth):
                 yield self.request(link.target_url, next_depth)
+        # After its links: the cluster frontier completes a page's lease with the push of the links
+        # enqueued before the index has the page, so a worker killed in between loses none.
+        yield page
 
     def on_error(self, failure: Failure) -> Iterable[Page]:
         """A page that could not be fetched (an HTTP error, a gone host) is a failed page for the index;

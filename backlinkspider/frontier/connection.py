@@ -6,10 +6,18 @@ guard, an extension) call it and get the same ``Connection``; ``.client`` is its
 reactor, and returns a Deferred; calls run one at a time in the order made, so a retried push, a
 completion and a pop never overtake each other.
 
-A Redis that cannot be reached (restarting, loading its append-only file, a network cut) is waited for:
-every call is retried with exponential backoff (capped at 5 s) for as long as it takes, the reactor keeps
-running meanwhile, and one warning is logged when Redis goes away and one when it is back. ``outages``
-counts them, so the heartbeat knows whether this worker saw Redis continuously (see ``queue``).
+Every Redis error is classified (``transient``). A Redis that cannot be reached (restarting, loading its
+append-only file, a network cut) or that answers with an error reply that passes (``OOM`` at maxmemory,
+``BUSY`` behind a long script, ``READONLY`` / ``MASTERDOWN`` in a failover, ``TRYAGAIN``,
+``CLUSTERDOWN``) is waited for: the call is retried with exponential backoff (capped at 5 s) for as long
+as it takes, and the calls behind it wait their turn, which is the backpressure: the crawl pauses (no
+pops, no budget checks) and nothing it holds is dropped. The reactor keeps running meanwhile, and one
+warning is logged when Redis goes away and one when it is back. ``outages`` counts them, so the heartbeat
+knows whether this worker saw Redis continuously (see ``queue``). Those replies mean the command did not
+run (a script fails at its first write under OOM, before any effect), and every script is safe to retry.
+
+Any other error (a script error, a wrong password or missing permission) cannot pass by waiting: the call
+fails with ``RedisFailed`` (one line), and ``fatal`` callbacks run once (the scheduler stops the crawl).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -33,12 +41,46 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-_TRANSIENT = (redis.ConnectionError, redis.TimeoutError)  # BusyLoadingError (LOADING) is a ConnectionError
 _BACKOFF_CAP = 5.0
+# Error replies that pass with time (a failover, memory freed, a long script done), by their error code.
+_TRANSIENT_CODES = frozenset({"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
+# The network, and the replies whose code redis-py strips from the message (BUSY and the rest keep it).
+_TRANSIENT_ERRORS = (
+    redis.ConnectionError,  # LOADING (BusyLoadingError) too
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    redis.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,  # CLUSTERDOWN, MASTERDOWN
+)
 
 
 class RedisUnavailable(Exception):
     """Redis cannot be reached; the message is one line for a person."""
+
+
+class RedisFailed(Exception):
+    """Redis answered with an error that waiting cannot cure; the message is one line for a person."""
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed call may succeed if tried again later: the network, or an error reply that
+    passes. A wrong password is a ConnectionError to redis-py, and no such thing."""
+    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+        return False
+    if isinstance(exc, _TRANSIENT_ERRORS):
+        return True
+    if isinstance(exc, redis.ResponseError):
+        code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+        return code in _TRANSIENT_CODES
+    return False
+
+
+def one_line(exc: BaseException) -> str:
+    """The error on one line, with its error code (redis-py strips some)."""
+    text = " ".join(str(exc).split())
+    code = getattr(exc, "status_code", None)
+    return f"{code} {text}" if code and not text.startswith(code) else text
 
 
 def connect_once(url: str) -> redis.Redis:
@@ -47,7 +89,7 @@ def connect_once(url: str) -> redis.Redis:
     try:
         server.ping()
     except redis.RedisError as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {redact(url)}: {' '.join(str(exc).split())}") from None
+        raise RedisUnavailable(f"cannot reach Redis at {redact(url)}: {one_line(exc)}") from None
     return server
 
 
@@ -68,9 +110,13 @@ class Connection:
             retry=Retry(NoBackoff(), 0),
         )
         self.outages = 0
+        self.fatal: list[Callable[[str], object]] = []  # called once, on the reactor, with the error
+        self._failed = False
         self._down_since: float | None = None
         self._closed = False
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple, Deferred] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._run, name="backlinks-redis", daemon=True)
         self._thread.start()
 
@@ -94,21 +140,21 @@ class Connection:
             else:
                 self._reactor.callFromThread(d.callback, result)
 
-    def _retrying(self, fn: Callable[..., Any], args: tuple) -> Any:
+    def _retrying(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         delay = 0.2
         while True:
             try:
                 result = fn(*args)
-            except _TRANSIENT as exc:
+            except redis.RedisError as exc:
+                if not transient(exc):
+                    self._fail(exc)
                 if self._closed:
                     raise RedisUnavailable(f"Redis at {redact(self.url)} is unreachable") from None
                 if self._down_since is None:
                     self._down_since = time.monotonic()
                     self.outages += 1
                     logger.warning(
-                        "Redis at %s unreachable (%s); waiting for it",
-                        redact(self.url),
-                        " ".join(str(exc).split()),
+                        "Redis at %s unavailable (%s); waiting for it", redact(self.url), one_line(exc)
                     )
                 time.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_CAP)
@@ -117,6 +163,14 @@ class Connection:
                 logger.warning("Redis is back after %.0f s", time.monotonic() - self._down_since)
                 self._down_since = None
             return result
+
+    def _fail(self, exc: redis.RedisError) -> NoReturn:
+        message = f"Redis at {redact(self.url)} failed: {one_line(exc)}"
+        if not self._failed:
+            self._failed = True
+            for callback in self.fatal:
+                self._reactor.callFromThread(callback, message)
+        raise RedisFailed(message) from None
 
 
 def redis_for(crawler: Crawler) -> Connection:

@@ -15,7 +15,9 @@ SEEN_KEY = f"{PREFIX}:seen"  # set of 16-byte fingerprints
 BLOOM_KEY = f"{PREFIX}:seen:bloom"  # the Bloom filter's bitmap
 BLOOM_PARAMS_KEY = f"{PREFIX}:seen:bloom:params"  # hash: capacity, error_rate, bits, hashes
 SEEN_COUNT_KEY = f"{PREFIX}:seen:count"  # URLs the Bloom filter took as new
-CONFIG_KEY = f"{PREFIX}:config"  # hash: dupefilter (set | bloom), fixed by the first worker or seed
+# hash: dupefilter (set | bloom), fixed by the first worker or seed; BACKLINKS_HOST_DELAY and
+# BACKLINKS_HEARTBEAT_TTL, fixed by the first worker
+CONFIG_KEY = f"{PREFIX}:config"
 BUDGET_KEY = f"{PREFIX}:budget:%s"  # set of the pages fetched from a host by the cluster (kept a day)
 WORKER_KEY = f"{PREFIX}:worker:%s"  # hash of one worker's figures, expiring with its heartbeat
 WORKERS_PATTERN = f"{PREFIX}:worker:*"

@@ -3,7 +3,9 @@
 The model of Heritrix's and URLFrontier's queues and of Scrapy's own downloader slots:
 
 - each host has a queue (``q:HOST``, lowest depth first) and, while it holds entries, a place in
-  ``hosts`` scored by the time (Redis' clock) its next request may start;
+  ``hosts`` scored by the time (Redis' clock) its next request may start; a host entering ``hosts`` is
+  scored at the later of now and its next-allowed time, so it waits behind every host already waiting
+  (never at 0, ahead of them: new hosts arrive faster than pops on the web, and would starve old ones);
 - ``pop`` takes the hosts that are ready now, the longest-waiting first (round robin), one entry from
   each, and moves each host's next-allowed time ``BACKLINKS_HOST_DELAY`` ahead: the cluster-wide delay
   decides what is popped, nobody sleeps holding a download slot, and a host with 90% of the frontier gets
@@ -13,9 +15,14 @@ The model of Heritrix's and URLFrontier's queues and of Scrapy's own downloader 
   its lease touches nothing;
 - a lease lives as long as its worker's heartbeat (``heartbeat`` renews all of them at once); a worker
   whose heartbeat has been missing for ``BACKLINKS_HEARTBEAT_TTL`` seconds *while the reaping worker saw
-  Redis up the whole time* is dead, and its leases go back to the queues. After an outage of any length
-  every reaper waits one TTL before reaping, and live workers renew first: nobody is taken for dead
-  because Redis was.
+  Redis up the whole time* is dead, and its leases go back to the queues. After an outage of any length,
+  or a stall (the reaper's own previous heartbeat over TTL/2 old: Redis blocked, or the reaper), every
+  reaper waits one TTL of its own timely beats before reaping, and live workers renew first: nobody is
+  taken for dead because Redis was. Heartbeats go through a connection of their own, never behind a
+  worker's page traffic;
+- a page's lease is completed by the push of its links (one script), so a worker killed before that push
+  leaves the lease to be reaped and the page fetched again, never a page indexed without its links
+  queued.
 
 Every entry is checked where it is read: the pop script drops (counts, never leases) any entry that is
 too big, nested too deeply, not an http(s) URL, or whose depth or priority is not an integer in range; the
@@ -59,30 +66,37 @@ local function now_s()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-local function enqueue(host, score, entry)
+-- a host entering the ready set waits its turn: behind every host already waiting (now), or until
+-- its next allowed time, whichever is later
+local function enqueue(host, score, entry, now)
   if redis.call('ZADD', '$QPREFIX' .. host, score, entry) == 1 then redis.call('INCR', QUEUED) end
   if not redis.call('ZSCORE', HOSTS, host) then
-    redis.call('ZADD', HOSTS, tonumber(redis.call('GET', '$NEXTPREFIX' .. host) or '0'), host)
+    redis.call('ZADD', HOSTS, math.max(now, tonumber(redis.call('GET', '$NEXTPREFIX' .. host) or '0')), host)
   end
 end
 -- a lease record: host TAB score TAB worker TAB entry
-local function requeue(token)
+local function requeue(token, now)
   local rec = redis.call('HGET', LEASES, token)
   if not rec then return 0 end
   local a = string.find(rec, '\\t', 1, true)
   local b = string.find(rec, '\\t', a + 1, true)
   local c = string.find(rec, '\\t', b + 1, true)
-  enqueue(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, c + 1))
+  enqueue(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, c + 1), now)
   redis.call('HDEL', LEASES, token)
   return 1
 end
 """
 
 # KEYS: seen (set or bitmap), held set of this worker, seen counter.
-# ARGV: mode ("set" | "bloom"), then per item: n, n marks, dont_filter (0|1), host, score, entry, token.
+# ARGV: mode ("set" | "bloom"), c, c lease tokens to complete, then per item: n, n marks, dont_filter (0|1),
+#       host, score, entry, token. The leases are completed after the items are queued: they are the
+#       leases of the pages whose links these are (and, under OOM, the first write must be the one that
+#       fails, so that nothing is done).
 _PUSH = """
 local mode = ARGV[1]
-local i, added, duplicates, newbits = 2, 0, 0, 0
+local now = now_s()
+local ncomplete = tonumber(ARGV[2])
+local i, added, duplicates, newbits = ncomplete + 3, 0, 0, 0
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   local new = false
@@ -94,7 +108,7 @@ while i <= #ARGV do
   if new and mode == 'bloom' then newbits = newbits + 1 end
   i = i + n + 1
   if new or ARGV[i] == '1' then
-    enqueue(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    enqueue(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], now)
     added = added + 1
   else
     duplicates = duplicates + 1
@@ -105,7 +119,14 @@ while i <= #ARGV do
   i = i + 5
 end
 if newbits > 0 then redis.call('INCRBY', KEYS[3], newbits) end
-return {added, duplicates}
+local completed = 0
+for j = 3, ncomplete + 2 do
+  if redis.call('HDEL', LEASES, ARGV[j]) == 1 then
+    redis.call('SREM', KEYS[2], ARGV[j])
+    completed = completed + 1
+  end
+end
+return {added, duplicates, completed}
 """
 
 # KEYS: held set of this worker, this pop's answer key, busy workers, heartbeats.
@@ -205,18 +226,6 @@ end
 return {out, dropped, string.format('%.3f', wait), redis.call('ZCARD', HOSTS), elsewhere}
 """
 
-# KEYS: held set of this worker. ARGV: tokens. Returns how many were still this worker's.
-_COMPLETE = """
-local n = 0
-for _, token in ipairs(ARGV) do
-  if redis.call('HDEL', LEASES, token) == 1 then
-    redis.call('SREM', KEYS[1], token)
-    n = n + 1
-  end
-end
-return n
-"""
-
 # KEYS: held set of this worker. ARGV: token.
 _DROP = """
 if redis.call('HDEL', LEASES, ARGV[1]) == 1 then redis.call('SREM', KEYS[1], ARGV[1]) end
@@ -228,9 +237,9 @@ return redis.call('INCR', DROPPED)
 _RELEASE = """
 local tokens = ARGV
 if #tokens == 0 then tokens = redis.call('SMEMBERS', KEYS[1]) end
-local n = 0
+local now, n = now_s(), 0
 for _, token in ipairs(tokens) do
-  n = n + requeue(token)
+  n = n + requeue(token, now)
   redis.call('SREM', KEYS[1], token)
 end
 if #ARGV == 0 then
@@ -245,10 +254,16 @@ return n
 # KEYS: heartbeats, busy workers, this worker's figures.
 # ARGV: worker, TTL, Redis time since when this worker has seen Redis without a break (0: not yet),
 #       Redis uptime (s), busy (0|1), then figures as field, value pairs.
-# Returns {Redis time, leases put back, workers reaped}.
+# Returns {Redis time, leases put back, workers reaped, since (the break-free time, as now judged)}.
+# A worker whose own last heartbeat is over TTL/2 old (it beats every TTL/5) has not seen Redis without a
+# break: Redis stalled, or this worker did, and the others' silence may be the same stall. It reaps nobody
+# before a TTL of beats on time.
 _HEARTBEAT = """
 local worker, ttl, since = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_s()
+local last = redis.call('ZSCORE', KEYS[1], worker)
+if since == 0 or not last or now - tonumber(last) > ttl / 2 then since = now end
+since = math.max(since, now - tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[1], now, worker)
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], now, worker) end
 if #ARGV > 5 then
@@ -256,21 +271,50 @@ if #ARGV > 5 then
   redis.call('EXPIRE', KEYS[3], ttl)
 end
 local back, reaped = 0, 0
-if since > 0 then
-  since = math.max(since, now - tonumber(ARGV[4]))
-  if now - since >= ttl then
-    for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))) do
-      local held = '$HELDPREFIX' .. w
-      for _, token in ipairs(redis.call('SMEMBERS', held)) do back = back + requeue(token) end
-      redis.call('DEL', held)
-      redis.call('ZREM', KEYS[1], w)
-      redis.call('ZREM', KEYS[2], w)
-      reaped = reaped + 1
-    end
+if now - since >= ttl then
+  for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))) do
+    local held = '$HELDPREFIX' .. w
+    for _, token in ipairs(redis.call('SMEMBERS', held)) do back = back + requeue(token, now) end
+    redis.call('DEL', held)
+    redis.call('ZREM', KEYS[1], w)
+    redis.call('ZREM', KEYS[2], w)
+    reaped = reaped + 1
   end
 end
-return {string.format('%.6f', now), back, reaped}
+return {string.format('%.6f', now), back, reaped, string.format('%.6f', since)}
 """
+
+
+# KEYS: the frontier's configuration. ARGV: field, value pairs. Stores the fields not yet set (the first
+# worker's values); returns "" when the cluster has these values, else "field=value ..." of the cluster's.
+_AGREE = """
+local differ = {}
+for i = 1, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  local have = redis.call('HGET', KEYS[1], ARGV[i])
+  if have ~= ARGV[i + 1] then differ[#differ + 1] = ARGV[i] .. '=' .. have end
+end
+return table.concat(differ, ' ')
+"""
+
+
+def agree_pacing(client: redis.Redis, host_delay: float, heartbeat_ttl: float) -> None:
+    """Store the cluster's host delay and heartbeat TTL (the first worker's), or raise FrontierConfigError
+    when this worker's differ: two delays would break the politeness the frontier promises, and a worker
+    beating on a longer TTL would be reaped alive by the others."""
+    from backlinkspider.frontier.dupefilter import FrontierConfigError
+
+    asked = {
+        "BACKLINKS_HOST_DELAY": repr(float(host_delay)),
+        "BACKLINKS_HEARTBEAT_TTL": repr(float(heartbeat_ttl)),
+    }
+    have = client.eval(_AGREE, 1, defaults.CONFIG_KEY, *(x for kv in asked.items() for x in kv))
+    if have:
+        mine = " ".join(f"{k}={v}" for k, v in asked.items())
+        raise FrontierConfigError(
+            f"the cluster's frontier runs with {have.decode()}; this worker asks for {mine}"
+            " (use the same BACKLINKS_HOST_DELAY and BACKLINKS_HEARTBEAT_TTL everywhere)"
+        )
 
 
 def _script(body: str) -> str:
@@ -299,22 +343,22 @@ class Frontier:
         self.held_key = defaults.WORKER_LEASES_KEY % worker
         self._push = client.register_script(_script(_COMMON + _PUSH))
         self._pop = client.register_script(_script(_COMMON + _POP))
-        self._complete = client.register_script(_script(_COMMON + _COMPLETE))
         self._drop = client.register_script(_script(_COMMON + _DROP))
         self._release = client.register_script(_script(_COMMON + _RELEASE))
         self._heartbeat = client.register_script(_script(_COMMON + _HEARTBEAT))
 
-    def push(self, items: Iterable[PushItem]) -> tuple[int, int]:
+    def push(self, items: Iterable[PushItem], complete: Sequence[str] = ()) -> tuple[int, int, int]:
         """Queue the items new to the dupefilter, and those with dont_filter whatever it says; complete
-        the lease each names. Returns (queued, duplicates)."""
-        args: list[Any] = [self.dupefilter.kind]
+        the lease each names, then the leases ``complete`` names (of the pages whose links these are).
+        Returns (queued, duplicates, leases completed)."""
+        args: list[Any] = [self.dupefilter.kind, len(complete), *complete]
         for marks, dont_filter, host, score, entry, token in items:
             args += [len(marks), *marks, int(dont_filter), host, score, entry, token]
-        if len(args) == 1:
-            return 0, 0
+        if len(args) == 2:
+            return 0, 0, 0
         keys = [self.dupefilter.key, self.held_key, defaults.SEEN_COUNT_KEY]
-        added, duplicates = self._push(keys=keys, args=args)
-        return int(added), int(duplicates)
+        added, duplicates, completed = self._push(keys=keys, args=args)
+        return int(added), int(duplicates), int(completed)
 
     def pop(
         self, count: int, prefix: str, delay: float, fresh: float
@@ -338,7 +382,7 @@ class Frontier:
 
     def complete(self, tokens: Sequence[str]) -> int:
         """Remove the leases these tokens still hold; returns how many did."""
-        return int(self._complete(keys=[self.held_key], args=list(tokens))) if tokens else 0
+        return self.push([], tokens)[2]
 
     def drop(self, token: str) -> None:
         """A leased entry the worker found bad: counted, its lease cleared."""
@@ -352,18 +396,26 @@ class Frontier:
         return int(self._release(keys=keys, args=list(tokens or [])))
 
     def heartbeat(
-        self, ttl: float, since: float, busy: bool, figures: Mapping[str, Any]
-    ) -> tuple[float, int, int]:
+        self,
+        ttl: float,
+        since: float,
+        busy: bool,
+        figures: Mapping[str, Any],
+        client: redis.Redis | None = None,
+    ) -> tuple[float, int, int, float]:
         """Renew this worker's leases and figures, and reap dead workers' leases (when ``since``, the
-        Redis time since which this worker has seen Redis without a break, is a TTL ago). Returns
-        (Redis time, leases put back, workers reaped)."""
-        uptime = self.client.info("server")["uptime_in_seconds"]
+        Redis time since which this worker has seen Redis without a break, is a TTL ago, and this
+        worker's own heartbeats came on time). ``client``: the connection heartbeats go through, their
+        own, so that they never wait behind page traffic. Returns (Redis time, leases put back, workers
+        reaped, since as the script judged it)."""
+        client = client or self.client
+        uptime = client.info("server")["uptime_in_seconds"]
         keys = [defaults.HEARTBEATS_KEY, defaults.BUSY_KEY, defaults.WORKER_KEY % self.worker]
         flat = [x for kv in figures.items() for x in kv]
-        now, back, reaped = self._heartbeat(
-            keys=keys, args=[self.worker, ttl, since, uptime, int(busy), *flat]
+        now, back, reaped, since = self._heartbeat(
+            keys=keys, args=[self.worker, ttl, since, uptime, int(busy), *flat], client=client
         )
-        return float(now), int(back), int(reaped)
+        return float(now), int(back), int(reaped), float(since)
 
 
 def status(client: redis.Redis) -> dict[str, int]:

@@ -6,9 +6,13 @@ Nothing here waits for Redis on the reactor: every call goes through the process
 this worker holds. Requests the spider yields are buffered and pushed in batches (dupefilter and queue in
 one script); requests with ``dont_filter`` (retries, re-crawls) go to the queue as they are, with their
 retry count, and complete the lease of the request they retry. Leases are popped as download slots free
-up, from hosts whose next-allowed time has come, and completed when the index has a page's edges
-(``pages_done``). A heartbeat every TTL/5 renews this worker's leases, publishes its figures for
-``backlinks status`` and reaps dead workers' leases. The worker is idle, and after
+up, from hosts whose next-allowed time has come. A page's lease is completed once the index has its edges
+(``pages_done``) *and* its links are pushed: by the push that carries the last request enqueued before
+``pages_done`` (the spider yields a page's links before the page), so that a worker killed in between
+loses no link. A Redis error that passes (see ``connection``) holds every call behind it, pushes and
+completions included, until Redis answers; one that does not stops the crawl (``frontier_failed``).
+A heartbeat every TTL/5, through a connection of its own, renews this worker's leases, publishes its
+figures for ``backlinks status`` and reaps dead workers' leases. The worker is idle, and after
 ``BACKLINKS_IDLE_TIMEOUT`` seconds of it closes, only when the frontier is empty and no other worker has
 requests in hand or leases of its own unreaped; at close it puts back every lease it still holds.
 """
@@ -25,14 +29,21 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from backlinkspider.crawl.signals import pages_done
 from backlinkspider.frontier import dupefilter, serializer
-from backlinkspider.frontier.connection import Connection, RedisUnavailable, connect_once, redis_for
-from backlinkspider.frontier.queue import Frontier, PushItem, push_item
+from backlinkspider.frontier.connection import (
+    Connection,
+    RedisFailed,
+    RedisUnavailable,
+    connect_once,
+    redis_for,
+)
+from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, push_item
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -59,6 +70,8 @@ class RedisScheduler:
         self.concurrency = s.getint("CONCURRENT_REQUESTS")
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.pending: list[PushItem] = []
+        self.enqueued = self.handed = 0  # items ever put in pending, and ever handed to a push
+        self.completing: list[tuple[int, str]] = []  # (enqueued when its page was done, lease token)
         self.local: deque[Request] = deque()
         self.held: dict[str, str] = {}  # URL -> lease token, for requests leased and not yet done
         self.pushing = self.popping = self.beating = self.closing = False
@@ -69,6 +82,7 @@ class RedisScheduler:
         self.connected_since = 0.0  # Redis time since when this worker has seen Redis without a break
         self.outages_seen = 0
         self.frontier: Frontier | None = None
+        self.beats: Connection | None = None  # the heartbeat's own connection
         self.spider: Spider | None = None
         self.pump = LoopingCall(self._guarded, self.tick)
         self.beat = LoopingCall(self._guarded, self.heartbeat)
@@ -82,6 +96,10 @@ class RedisScheduler:
             # Once, at start: fail fast with one line rather than wait for a Redis that is not there.
             client = connect_once(url)
             dupefilter.from_settings(crawler.settings).setup(client)
+            s = crawler.settings
+            agree_pacing(
+                client, max(0.0, s.getfloat("BACKLINKS_HOST_DELAY")), s.getfloat("BACKLINKS_HEARTBEAT_TTL")
+            )
             client.close()
         except (RedisUnavailable, dupefilter.FrontierConfigError) as exc:
             logger.error("%s; not crawling", exc)
@@ -97,20 +115,24 @@ class RedisScheduler:
         self.frontier = Frontier(
             self.conn.client, self.worker, dupefilter.from_settings(self.crawler.settings)
         )
+        self.beats = Connection(self.conn.url)
+        self.conn.fatal.append(self._fatal)
+        self.beats.fatal.append(self._fatal)
         self.beat.start(self.ttl / 5, now=True)
         self.pump.start(_PUMP_SECONDS, now=True)
 
-    def close(self, reason: str) -> Deferred | None:
+    def close(self, reason: str) -> Deferred[Any] | None:
         if self.conn is None or self.frontier is None:
             return None
         self.closing = True
         for loop in (self.pump, self.beat):
             if loop.running:
                 loop.stop()
+        if self.beats is not None:
+            self.beats.close()
         frontier = self.frontier
-        while self.pending:  # the Redis thread runs these in order, then the release
-            batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
-            self.conn.call(frontier.push, batch).addErrback(self._failed, "push")
+        while self.pending or self.completing:  # the Redis thread runs these in order, then the release
+            self.conn.call(frontier.push, *self._next_batch()).addErrback(self._failed, "push")
         # Whatever this worker still holds was not indexed: back to the frontier for another worker.
         last = self.conn.call(frontier.release, None)
         last.addCallbacks(self._released, self._failed, errbackArgs=("release",))
@@ -141,12 +163,13 @@ class RedisScheduler:
         if token:
             del self.held[request.url]
         self.pending.append(item)
+        self.enqueued += 1
         if len(self.pending) >= self.batch_size:
             self.flush()
         return True
 
     def next_request(self) -> Request | None:
-        if self.pending:
+        if self.pending or self.completing:
             self.flush()
         if self.local:
             return self.local.popleft()
@@ -162,19 +185,29 @@ class RedisScheduler:
     # --- talking to Redis, off the reactor --------------------------------------------------------
 
     def tick(self) -> None:
-        if self.pending:
+        if self.pending or self.completing:
             self.flush()
         if not self.local:
             self.fill()
 
-    def flush(self) -> None:
-        if self.pushing or not self.pending or self.conn is None or self.frontier is None:
-            return
+    def _next_batch(self) -> tuple[list[PushItem], list[str]]:
+        """The next push: a batch of pending requests, and the leases whose pages' links it completes."""
         batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
+        self.handed += len(batch)
+        ready = [token for upto, token in self.completing if upto <= self.handed]
+        self.completing = [(upto, token) for upto, token in self.completing if upto > self.handed]
+        return batch, ready
+
+    def flush(self) -> None:
+        if self.pushing or self.conn is None or self.frontier is None:
+            return
+        if not (self.pending or self.completing):
+            return
+        batch, ready = self._next_batch()
         self.pushing = True
 
-        def pushed(result: tuple[int, int]) -> None:
-            added, duplicates = result
+        def pushed(result: tuple[int, int, int]) -> None:
+            added, duplicates, _completed = result
             self.stats.inc_value("frontier/pushed", added)
             self.stats.inc_value("frontier/duplicates", duplicates)
             if added:
@@ -182,11 +215,11 @@ class RedisScheduler:
 
         def done(result: Any) -> Any:
             self.pushing = False
-            if self.pending and (len(self.pending) >= self.batch_size or self.closing is False):
+            if not self.closing:
                 self.flush()
             return result
 
-        d = self.conn.call(self.frontier.push, batch)
+        d = self.conn.call(self.frontier.push, batch, ready)
         d.addCallbacks(pushed, self._failed, errbackArgs=("push",))
         d.addBoth(done)
 
@@ -250,7 +283,7 @@ class RedisScheduler:
         self.conn.call(self.frontier.drop, token).addErrback(self._failed, "drop")
 
     def heartbeat(self) -> None:
-        if self.beating or self.conn is None or self.frontier is None:
+        if self.beating or self.beats is None or self.frontier is None:
             return
         engine = self.crawler.engine
         busy = bool(self.local or self.pending or self.popping or self.pushing)
@@ -267,14 +300,15 @@ class RedisScheduler:
             "pages_per_s": round(pages / elapsed, 2),
             "started": int(self.started),
         }
-        outages = self.conn.outages
-        since = self.connected_since if outages == self.outages_seen else 0.0
+        beats = self.beats
+        since = self.connected_since if beats.outages == self.outages_seen else 0.0
         self.beating = True
 
-        def beaten(result: tuple[float, int, int]) -> None:
-            now, back, reaped = result
-            if self.conn is not None and (self.conn.outages != self.outages_seen or not self.connected_since):
-                self.connected_since, self.outages_seen = now, self.conn.outages
+        def beaten(result: tuple[float, int, int, float]) -> None:
+            now, back, reaped, since = result
+            # An outage during this call (retried until Redis answered): the break-free time starts now.
+            self.connected_since = since if beats.outages == self.outages_seen else now
+            self.outages_seen = beats.outages
             if back or reaped:
                 logger.warning("%d leases of %d dead workers put back in the frontier", back, reaped)
                 self.stats.inc_value("frontier/reaped", back)
@@ -284,7 +318,7 @@ class RedisScheduler:
             self.beating = False
             return result
 
-        d = self.conn.call(self.frontier.heartbeat, self.ttl, since, busy, figures)
+        d = beats.call(self.frontier.heartbeat, self.ttl, since, busy, figures, beats.client)
         d.addCallbacks(beaten, self._failed, errbackArgs=("heartbeat",))
         d.addBoth(done)
 
@@ -296,14 +330,27 @@ class RedisScheduler:
             logger.exception("frontier %s failed", step.__name__)
 
     def _failed(self, failure: Failure, what: str) -> None:
-        logger.error("frontier %s failed: %s", what, failure.getErrorMessage())
+        if not isinstance(failure.value, RedisFailed):  # _fatal said it
+            logger.error("frontier %s failed: %s", what, failure.getErrorMessage())
+
+    def _fatal(self, message: str) -> None:
+        """Redis answered with an error waiting cannot cure: one line, and the crawl stops."""
+        if self.broken:
+            return
+        self.broken = "frontier_failed"
+        logger.error("%s; stopping the crawl", message)
+        engine = self.crawler.engine
+        if engine is not None and self.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=self.broken))
 
     # --- signals -----------------------------------------------------------------------------------
 
     def on_pages_done(self, urls: list[str]) -> None:
+        """Complete these pages' leases with the push of the last request enqueued by now: their links."""
         tokens = [t for t in (self.held.pop(url, None) for url in urls) if t]
-        if tokens and self.conn is not None and self.frontier is not None:
-            self.conn.call(self.frontier.complete, tokens).addErrback(self._failed, "complete")
+        if tokens:
+            self.completing += [(self.enqueued, token) for token in tokens]
+            self.flush()
 
     def on_idle(self) -> None:
         if self.broken:

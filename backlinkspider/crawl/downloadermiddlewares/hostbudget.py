@@ -10,6 +10,7 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from backlinkspider.frontier.connection import RedisFailed
 from backlinkspider.frontier.defaults import BUDGET_KEY
 from backlinkspider.standards.urls import host_of
 
@@ -83,9 +84,12 @@ class HostBudgetMiddleware:
             return
         host = host_of(request.url)
         if self.redis is not None:
-            spent = await maybe_deferred_to_future(
-                self.redis.call(self._spend, BUDGET_KEY % host, request.url)
-            )
+            try:
+                spent = await maybe_deferred_to_future(
+                    self.redis.call(self._spend, BUDGET_KEY % host, request.url)
+                )
+            except RedisFailed as exc:  # the crawl is stopping (said once): a skip, not a failed page
+                raise IgnoreRequest(str(exc)) from None
         else:
             spent = self.fetched[host]
             self.fetched[host] += 1

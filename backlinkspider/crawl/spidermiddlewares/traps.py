@@ -161,7 +161,12 @@ class TrapGuard:
         if self.connection is None:
             least = self.depths.lower(entries)
         else:
-            least = await maybe_deferred_to_future(self.connection.call(self.depths.lower, entries))
+            from backlinkspider.frontier.connection import RedisFailed
+
+            try:
+                least = await maybe_deferred_to_future(self.connection.call(self.depths.lower, entries))
+            except RedisFailed:  # the crawl is stopping (said once): nothing more to follow
+                return [False] * len(links)
         refused = 0
         for (i, host, shape, depth), first in zip(tracked, least, strict=True):
             if depth > first + self.hops:
@@ -185,8 +190,10 @@ class TrapGuard:
 
 
 class TrapMiddleware:
-    """Drops the requests of a callback's output that lead into a trap (``TrapGuard``), judged per page:
-    items pass at once, requests when the callback is done, in the order it yielded them."""
+    """Drops the requests of a callback's output that lead into a trap (``TrapGuard``), judged per page
+    when the callback is done. The requests go on in the order it yielded them, then its items: the
+    cluster frontier completes a page's lease with the push of the links enqueued before the index has
+    the page, so a worker killed in between loses none of them."""
 
     def __init__(self, guard: TrapGuard) -> None:
         self.guard = guard
@@ -199,12 +206,12 @@ class TrapMiddleware:
         self, response: Response, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
         follow: list[Request] = []
+        items: list[Any] = []
         async for out in result:
-            if isinstance(out, Request):
-                follow.append(out)
-            else:
-                yield out
+            (follow if isinstance(out, Request) else items).append(out)
         verdicts = await self.guard.allowed((r.url, r.meta.get("depth", 0)) for r in follow)
         for request, allowed in zip(follow, verdicts, strict=True):
             if allowed:
                 yield request
+        for item in items:
+            yield item
