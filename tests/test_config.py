@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 import pytest
 
-from backlinkspider import cli, config
+from backlinkspider import config
 from backlinkspider import settings as project
+from backlinkspider.cli.runs import run_settings
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "backlinkspider"
@@ -82,12 +83,12 @@ def test_overrides_beat_the_environment_which_beats_the_project_module(environme
 
 
 def test_the_cli_builds_its_settings_with_the_one_builder(environment):
-    settings = cli._settings(("LOG_LEVEL=INFO", "BACKLINKS_SCOPE=seeds=x"), LOG_LEVEL="WARNING", X_OWN=1)
+    settings = run_settings(("LOG_LEVEL=INFO", "BACKLINKS_SCOPE=seeds=x"), LOG_LEVEL="WARNING", X_OWN=1)
     assert settings["LOG_LEVEL"] == "INFO"  # -s has the last word over the command's own values
     assert settings["BACKLINKS_SCOPE"] == "seeds=x"  # the value is everything after the first =
     assert settings["X_OWN"] == 1 and settings["BACKLINKS_INDEX"] == environment["BACKLINKS_INDEX"]
     with pytest.raises(click.BadParameter, match="is not NAME=VALUE"):
-        cli._settings(("=seeds",))
+        run_settings(("=seeds",))
 
 
 def test_settings_are_built_in_one_place():

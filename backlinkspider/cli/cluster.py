@@ -1,0 +1,96 @@
+"""``backlinks seed`` and ``backlinks status``: the cluster's shared frontier, from any machine."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from scrapy.settings import Settings
+from scrapy.utils.request import fingerprint
+
+from backlinkspider.cli.options import Failure, redis_option, set_option
+from backlinkspider.cli.runs import redis_client, run_settings, seed_urls
+from backlinkspider.crawl.spider import BacklinksSpider
+from backlinkspider.frontier.dupefilter import DupeFilter, FrontierConfigError, from_settings
+from backlinkspider.frontier.queue import Frontier, push_item
+from backlinkspider.frontier.status import figures
+
+
+@click.command()
+@click.argument("urls", nargs=-1)
+@click.option("--seeds-file", type=click.Path(dir_okay=False), help="A file of seed URLs, one a line.")
+@redis_option
+@set_option
+def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, overrides: tuple[str, ...]) -> None:
+    """Push seed URLs into the cluster's shared frontier (deduplicated like any other request)."""
+    seeds = seed_urls(urls, seeds_file)
+    if not seeds:
+        raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
+    server = redis_client(redis_url)
+    frontier = Frontier(server, "seed", _dupefilter(server, run_settings(overrides)))
+    spider = BacklinksSpider()
+    requests = [spider.request(url, 0) for url in seeds]
+    new, _, _ = frontier.push([push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests])
+    click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
+
+
+@click.command()
+@click.option("--watch", is_flag=True, help="Refresh every 2 seconds until interrupted.")
+@redis_option
+@set_option
+def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
+    """The cluster: frontier size, URLs seen, leased requests, and per worker pages, links and pages/s."""
+    server = redis_client(redis_url)
+    settings = run_settings(overrides)
+    _dupefilter(server, settings)  # the cluster agrees with the settings, else one line
+    if not watch:
+        Console().print(_status_table(server, settings))
+        return
+    with Live(_status_table(server, settings), auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(2)
+                live.update(_status_table(server, settings), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
+
+def _dupefilter(server: Any, settings: Settings) -> DupeFilter:
+    """The cluster's dupefilter, as the settings ask and as the cluster agrees (else a one-line error)."""
+    try:
+        filt = from_settings(settings)
+        filt.setup(server)
+    except FrontierConfigError as exc:
+        raise Failure(str(exc)) from None
+    return filt
+
+
+def _status_table(server: Any, settings: Settings) -> Table:
+    f = figures(server, settings)
+    table = Table(title="backlinkspider cluster", title_justify="left")
+    for col in ("worker", "pages", "links indexed", "errors", "pages/s"):
+        table.add_column(col, justify="right" if col != "worker" else "left")
+    total = {"pages": 0, "links": 0, "errors": 0, "pages_per_s": 0.0}
+    for w in f["workers"]:
+        table.add_row(
+            w["name"], f"{w['pages']:,}", f"{w['links']:,}", f"{w['errors']:,}", f"{w['pages_per_s']:,.1f}"
+        )
+        for k in total:
+            total[k] += w[k]
+    table.add_row(
+        "all",
+        f"{int(total['pages']):,}",
+        f"{int(total['links']):,}",
+        f"{int(total['errors']):,}",
+        f"{total['pages_per_s']:,.1f}",
+        style="bold",
+    )
+    table.caption = (
+        f"frontier {f['queue']:,} on {f['hosts']:,} hosts  seen {f['seen']:,}  leased {f['leased']:,}"
+        f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}"
+    )
+    return table
