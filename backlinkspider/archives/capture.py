@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from scrapy.settings import BaseSettings
 
-from backlinkspider import settings as defaults
+from backlinkspider.config import SETTINGS
 from backlinkspider.extract import Page
 from backlinkspider.urls import BadURL, normalize
 
@@ -27,13 +27,18 @@ class Skip(Exception):
     """A record that gives no page; ``str(skip)`` is the reason it is counted under."""
 
 
+def _default(name: str) -> int:
+    """A setting's default from the one table (config.SETTINGS)."""
+    return int(SETTINGS[name].default or 0)
+
+
 class Limits(NamedTuple):
     """The crawl's budgets for one page, so that an archive's page gives what a crawl of it gives."""
 
-    max_links: int = defaults.BACKLINKS_MAX_LINKS_PER_PAGE
-    max_url_length: int = defaults.BACKLINKS_MAX_URL_LENGTH
-    max_size: int = defaults.DOWNLOAD_MAXSIZE  # bytes of body, as downloaded (0: no limit)
-    warn_size: int = defaults.DOWNLOAD_WARNSIZE
+    max_links: int = _default("BACKLINKS_MAX_LINKS_PER_PAGE")
+    max_url_length: int = _default("BACKLINKS_MAX_URL_LENGTH")
+    max_size: int = _default("DOWNLOAD_MAXSIZE")  # bytes of body, as downloaded (0: no limit)
+    warn_size: int = _default("DOWNLOAD_WARNSIZE")
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Limits:

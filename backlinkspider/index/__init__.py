@@ -46,7 +46,7 @@ def open_index(uri: str, *, create: bool = True) -> LinkIndex:
     if scheme in ("mongodb", "mongodb+srv"):
         from backlinkspider.index.mongo import MongoStore
 
-        return MongoStore(uri, create=create)  # type: ignore[return-value]
+        return MongoStore(uri, create=create)
     raise IndexUnavailable(
         f"unsupported index URI scheme {scheme!r} in {redact(uri)!r} (expected sqlite or mongodb)"
     )

@@ -17,7 +17,8 @@ def authority(pagerank: np.ndarray) -> np.ndarray:
     if high <= low:
         return np.full(len(pagerank), 100.0)
     scaled = 100.0 * np.log(pagerank / low) / np.log(high / low)
-    return np.clip(scaled, 0.0, 100.0)
+    clipped: np.ndarray = np.clip(scaled, 0.0, 100.0)
+    return clipped
 
 
 def band(value: float) -> str:

@@ -194,4 +194,5 @@ class NameIndex:
         if self.clashes:
             for i in np.flatnonzero(~hit).tolist():
                 ids[i] = self.clashes.get(wanted[i], -1)
-        return ids[np.cumsum(first) - 1]
+        found: np.ndarray = ids[np.cumsum(first) - 1]
+        return found

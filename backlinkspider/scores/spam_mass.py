@@ -20,4 +20,5 @@ import numpy as np
 
 
 def spam_mass(pagerank: np.ndarray, trust: np.ndarray) -> np.ndarray:
-    return np.clip(1.0 - trust / pagerank, 0.0, 1.0)
+    clipped: np.ndarray = np.clip(1.0 - trust / pagerank, 0.0, 1.0)
+    return clipped
