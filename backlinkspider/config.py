@@ -94,6 +94,7 @@ SETTINGS = {
         Setting("BACKLINKS_FRONTIER_BATCH", int, minimum=1),
         Setting("BACKLINKS_PROGRESS", bool),
         Setting("BACKLINKS_HEARTBEAT_TTL", float, positive=True),
+        Setting("BACKLINKS_REDIS_BACKOFF_MAX", float, positive=True),
         Setting("BACKLINKS_PSL_FILE", str),
         Setting("BACKLINKS_TRAP_HOPS", int, minimum=0),
         Setting("BACKLINKS_ALLOW_PRIVATE_ADDRESSES", bool),

@@ -60,6 +60,9 @@ BACKLINKS_IDLE_TIMEOUT = frontier.IDLE_TIMEOUT  # 300
 # A worker whose heartbeat (every TTL/5 s) has been missing this many seconds while Redis was up is dead:
 # its leased requests go back to the frontier.
 BACKLINKS_HEARTBEAT_TTL = frontier.HEARTBEAT_TTL  # 15
+# While Redis is unreachable every call is tried again after 0.2 s, the wait doubling up to this many
+# seconds between two tries.
+BACKLINKS_REDIS_BACKOFF_MAX = frontier.REDIS_BACKOFF_MAX  # 5.0
 # Seconds between two requests to one host, across all workers: the frontier pops a host's next request
 # only this long after its last one (0 = off).
 BACKLINKS_HOST_DELAY = frontier.HOST_DELAY  # 1.0

@@ -7,9 +7,10 @@ reactor, and returns a Deferred; calls run one at a time in the order made, so a
 completion and a pop never overtake each other.
 
 A Redis that cannot be reached (restarting, loading its append-only file, a network cut) is waited for:
-every call is retried with exponential backoff (capped at 5 s) for as long as it takes, the reactor keeps
-running meanwhile, and one warning is logged when Redis goes away and one when it is back. ``outages``
-counts them, so the heartbeat knows whether this worker saw Redis continuously (see ``queue``).
+every call is retried with exponential backoff (capped at ``BACKLINKS_REDIS_BACKOFF_MAX``, 5 s) for as
+long as it takes, the reactor keeps running meanwhile, and one warning is logged when Redis goes away and
+one when it is back. ``outages`` counts them, so the heartbeat knows whether this worker saw Redis
+continuously (see ``queue``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from twisted.internet.defer import Deferred
 
+from backlinkspider.frontier import defaults
 from backlinkspider.redact import redact
 
 if TYPE_CHECKING:
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _TRANSIENT = (redis.ConnectionError, redis.TimeoutError)  # BusyLoadingError (LOADING) is a ConnectionError
-_BACKOFF_CAP = 5.0
 
 
 class RedisUnavailable(Exception):
@@ -54,11 +55,12 @@ def connect_once(url: str) -> redis.Redis:
 class Connection:
     """A Redis client and the thread that runs its calls, retrying through outages."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backoff_max: float = defaults.REDIS_BACKOFF_MAX) -> None:
         from twisted.internet import reactor  # installed by now (imported at the top, it would install one)
 
         self._reactor: Any = reactor
         self.url = url
+        self.backoff_max = backoff_max
         # No retries inside redis-py: every failure reaches call(), which counts it and waits.
         self.client = redis.Redis.from_url(
             url,
@@ -95,7 +97,7 @@ class Connection:
                 self._reactor.callFromThread(d.callback, result)
 
     def _retrying(self, fn: Callable[..., Any], args: tuple) -> Any:
-        delay = 0.2
+        delay = min(0.2, self.backoff_max)
         while True:
             try:
                 result = fn(*args)
@@ -111,7 +113,7 @@ class Connection:
                         " ".join(str(exc).split()),
                     )
                 time.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_CAP)
+                delay = min(delay * 2, self.backoff_max)
                 continue
             if self._down_since is not None:
                 logger.warning("Redis is back after %.0f s", time.monotonic() - self._down_since)
@@ -126,7 +128,9 @@ def redis_for(crawler: Crawler) -> Connection:
     if conn is None:
         from scrapy import signals
 
-        conn = Connection(crawler.settings["REDIS_URL"])
+        conn = Connection(
+            crawler.settings["REDIS_URL"], crawler.settings.getfloat("BACKLINKS_REDIS_BACKOFF_MAX")
+        )
         crawler._backlinks_redis = conn  # type: ignore[attr-defined]
         crawler.signals.connect(conn.close, signal=signals.engine_stopped, weak=False)
     return conn

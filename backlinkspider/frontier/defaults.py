@@ -22,6 +22,7 @@ DROPPED_KEY = f"{PREFIX}:dropped"  # malformed or hostile queue entries dropped
 
 IDLE_TIMEOUT = 300
 HEARTBEAT_TTL = 15
+REDIS_BACKOFF_MAX = 5.0
 HOST_DELAY = 1.0
 DUPEFILTER = "set"
 BLOOM_CAPACITY = 100_000_000
