@@ -15,8 +15,8 @@ import httpx
 import pytest
 import schemathesis
 import test_profile
-from conftest import BACKLINKS, run_cli
 from fastapi.testclient import TestClient
+from helpers import BACKLINKS, run_cli
 from hypothesis import HealthCheck, given, settings
 from test_index import T0, crawled, index  # noqa: F401  (the every-backend fixture)
 from test_profile import TARGETS

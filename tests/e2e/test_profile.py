@@ -7,7 +7,7 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import CALENDAR_BUDGET, FAST, run_cli
+from helpers import CALENDAR_BUDGET, FAST, run_cli
 from synthweb import SyntheticWeb
 
 TARGETS = [
