@@ -19,7 +19,7 @@ mark a re-crawled page's vanished edges lost: routed by the shard key, not broad
 on indexed equality and ranges with sort, skip and limit, count_documents, aggregate with $match /
 $group / $sort / $skip / $limit / $set / $replaceWith / $count / $facet (allowDiskUse). Summaries aggregate
 on demand, in two passes (see ``summary``); readers (``create=False``) create no indexes. Index use is checked with ``explain()`` against a real server only (the stand-in's explain is a
-fake COLLSCAN); see tests/test_index.py.
+fake COLLSCAN); see tests/contract/test_index.py.
 """
 
 from __future__ import annotations

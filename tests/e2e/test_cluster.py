@@ -1,6 +1,6 @@
 """The cluster on a web as hostile as the real one: slow answers, pages that always fail or hang, a worker
 killed mid-crawl, Redis stopped mid-crawl, and a spider that is not ours. Each against a private
-redis-server and the synthetic web (tests/synthweb.py), compared with its ground truth."""
+redis-server and the synthetic web (tests/support/synthweb.py), compared with its ground truth."""
 
 from __future__ import annotations
 
@@ -169,10 +169,18 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
                 "LOG_FORMAT=%(created).3f [%(name)s] %(levelname)s: %(message)s",
             ]
             logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
-            procs = [worker(env, db, *args, seeds=HUB, log=logs[0]), worker(env, db, *args, log=logs[1])]
+            procs = [worker(env, db, *args, seeds=HUB, log=logs[0])]
+            # The second worker starts once the first is fetching: with a 1.6 s idle timeout, a second worker
+            # started beside it could find the frontier still empty for that long on a busy machine, and close.
+            while not web.log and procs[0].poll() is None:
+                time.sleep(0.05)
+            procs.append(worker(env, db, *args, log=logs[1]))
             for pages, seconds in OUTAGES:
                 while len(web.log) < pages:
-                    assert all(p.poll() is None for p in procs), "the crawl ended before the outage"
+                    ended = [p.poll() for p in procs]
+                    assert ended == [None, None], f"the crawl ended before the outage: {ended}\n" + "\n".join(
+                        log.read_text()[-3000:] for log in logs
+                    )
                     time.sleep(0.05)
                 server.stop()  # SIGTERM: Redis writes its append-only file and exits
                 outages.append((time.time(), time.time()))

@@ -152,7 +152,7 @@ def test_user_agent_names_the_contact_url(web, crawl):
 
 
 def test_crawl_into_mongodb_gives_the_same_export_as_sqlite(web, crawl, proxy_env):
-    """`BACKLINKS_INDEX=mongodb://...` (here the in-process stand-in, tests/mongo_standin.py): the same
+    """`BACKLINKS_INDEX=mongodb://...` (here the in-process stand-in, tests/support/mongo_standin.py): the same
     rows, in the same order, as the SQLite crawl."""
     _, sqlite_rows = crawl()
     uri = "mongodb://standin/backlinks"

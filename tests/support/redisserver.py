@@ -12,20 +12,15 @@ class RedisServer:
     def __init__(
         self, directory: Path, password: str | None = None, persist: bool = False, tls: bool = False
     ) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         self.directory = directory
         self.password = password
         self.persist = persist
         self.proc: subprocess.Popen | None = None
         self.tls = tls
-        auth = f":{password}@" if password else ""
-        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        self.started = False
+        self.cert = directory / "redis.pem"
+        self._pick_port()
         if tls:  # a self-signed certificate for 127.0.0.1, trusted by the client through the URL
-            self.cert = directory / "redis.pem"
             subprocess.run(
                 [
                     "openssl",
@@ -48,9 +43,37 @@ class RedisServer:
                 check=True,
                 capture_output=True,
             )
+
+    def _pick_port(self) -> None:
+        """A port free now (another test may take it before redis-server binds it: ``start`` then picks
+        again), and the URL to it."""
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        auth = f":{self.password}@" if self.password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        if self.tls:
             self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
 
     def start(self) -> RedisServer:
+        """Start it (again, after ``stop``, on the same port) and wait until it answers; it is ours when the
+        server answering reports our process id (tests run in parallel, each with its own servers)."""
+        for _ in range(5):
+            if self._start_once():
+                self.started = True
+                return self
+            if self.started:  # a restart keeps its port: the clients know it
+                break
+            self._pick_port()  # the port was taken between picking and binding
+        raise RuntimeError(f"redis-server did not start on port {self.port}: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        log = self.directory / "redis.log"
+        return log.read_text()[-2000:] if log.exists() else "no log"
+
+    def _start_once(self) -> bool:
         import time
 
         port = (
@@ -89,13 +112,16 @@ class RedisServer:
         import redis
 
         client = redis.Redis.from_url(self.url)
-        for _ in range(100):
+        deadline = time.monotonic() + 30  # loading an append-only file on a busy machine
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+                if client.info("server")["process_id"] == self.proc.pid:
+                    return True
+            except redis.RedisError:  # not yet listening, loading, or another test's server (a password)
+                pass
+            time.sleep(0.05)
+        self.stop()
+        return False
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -2,7 +2,7 @@
 made again by the schema, a big cache, big transactions) makes the same index as the plain write path:
 the same rows in every table, the same schema, the same summary and query answers, an intact file.
 
-A few seconds at 20,000 edges; ``python tests/test_bench_build.py 50000`` compares a bigger pair.
+A few seconds at 20,000 edges; ``python tests/unit/test_bench_build.py 50000`` compares a bigger pair.
 """
 
 from __future__ import annotations
