@@ -171,12 +171,15 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
             logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
             procs = [worker(env, db, *args, seeds=HUB, log=logs[0])]
             # The second worker starts once the first is fetching: with a 1.6 s idle timeout, a second worker
-            # started beside it could find the frontier still empty for that long on a busy machine, and close.
+            # started beside it could find the frontier still empty for that long on a busy machine, and close
+            # ...
             while not web.log and procs[0].poll() is None:
                 time.sleep(0.05)
             procs.append(worker(env, db, *args, log=logs[1]))
+            beats = redis.Redis.from_url(server.url)
             for pages, seconds in OUTAGES:
-                while len(web.log) < pages:
+                # ... and both are in the cluster (heartbeating) before Redis goes away.
+                while len(web.log) < pages or beats.zcard("backlinks:heartbeats") < 2:
                     ended = [p.poll() for p in procs]
                     assert ended == [None, None], f"the crawl ended before the outage: {ended}\n" + "\n".join(
                         log.read_text()[-3000:] for log in logs

@@ -150,9 +150,11 @@ def test_pagination_with_a_cursor_walks_every_row_once(crawled, web):
 
 
 def test_a_recrawl_after_the_web_changed_marks_exactly_the_removed_edges_lost(tmp_path, proxy_env):
+    """Shortened: the web has 8 random sites of 5 pages beside the hand-made ones (not 24 of 10): the pages
+    that change are hand-made, and every edge of the smaller web is still checked live or lost."""
     from synthweb import ProxyServer
 
-    web = SyntheticWeb()
+    web = SyntheticWeb(bulk_sites=8, pages_per_site=5)
     uri = f"sqlite:///{tmp_path / 'recrawl.db'}"
     with ProxyServer(web) as server:
         env = {**proxy_env, "http_proxy": server.url, "https_proxy": server.url}
