@@ -152,7 +152,8 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
     at load 9). The second worker joins once the first fetches, and both heartbeat before Redis stops."""
     web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
     server = RedisServer(tmp_path, persist=True).start()
-    outages = []
+    outages: list[tuple[float, float]] = []
+    procs: list[subprocess.Popen] = []
     try:
         with ProxyServer(web) as proxy:
             env = {**proxy_env, "http_proxy": proxy.url, "https_proxy": proxy.url, "REDIS_URL": server.url}
@@ -174,7 +175,7 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
                 "LOG_FORMAT=%(created).3f [%(name)s] %(levelname)s: %(message)s",
             ]
             logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
-            procs = [worker(env, db, *args, seeds=HUB, log=logs[0])]
+            procs.append(worker(env, db, *args, seeds=HUB, log=logs[0]))
             # The second worker starts once the first is fetching: with a 1.6 s idle timeout, a second worker
             # started beside it could find the frontier still empty for that long on a busy machine, and close
             # ...
@@ -197,6 +198,10 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
                 server.start()
             assert [p.wait(timeout=300) for p in procs] == [0, 0]
     finally:
+        for p in procs:  # a failed check leaves no worker behind
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         server.stop()
     fetched = web.requests_per_url()
     assert len(fetched) > 100 + 20, "there was work left after the second outage"
