@@ -244,6 +244,14 @@ SETTINGS = {
             positive=True,
         ),
         Setting(
+            "BACKLINKS_REDIS_BACKOFF_MAX",
+            float,
+            5.0,
+            "cluster: while Redis cannot be reached (or answers OOM, BUSY, READONLY ...) every call is tried"
+            " again after 0.2 s, the wait doubling up to this many seconds",
+            positive=True,
+        ),
+        Setting(
             "BACKLINKS_HOST_DELAY",
             float,
             1.0,

@@ -6,7 +6,7 @@ written through the real write path (``index.write``: the upsert, the triggers t
 aggregates, the pages table), set up for a bulk load: the indexes on ``links`` that no write reads are
 dropped first and made again at the end by the schema itself, no journal, a big page cache, 50,000 edges
 a transaction (see ``build``). 5M edges take minutes (8.5 on a 2-core machine) where the plain write
-path takes hours; tests/test_bench_build.py shows both make the same index.
+path takes hours; tests/unit/test_bench_build.py shows both make the same index.
 
 The server runs as users run it (``backlinks serve``, one worker per core); the load generator runs on
 the same machine (one asyncio process, each client sending its next request when the last one is
@@ -57,7 +57,7 @@ def build(path: Path, edges: int, *, fast: bool = True) -> None:
     load runs without a journal or fsync (``journal_mode=OFF``, ``synchronous=OFF``: a crashed build is
     thrown away, not recovered), with a big page cache and 50,000 edges a transaction. The rows, their ids,
     the aggregates and the pages are written by the same statements and triggers in the same order
-    either way (tests/test_bench_build.py compares the two). The file is built aside and moved into place,
+    either way (tests/unit/test_bench_build.py compares the two). The file is built aside and moved into place,
     so an interrupted build leaves no half index to be reused."""
     t = time.perf_counter()
     part = path.with_name(path.name + ".part")

@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from conftest import RedisServer, run_cli  # noqa: E402
+from helpers import run_cli  # noqa: E402
+from redisserver import RedisServer  # noqa: E402
 from synthweb import HUB, ProxyServer, SyntheticWeb  # noqa: E402
 
 COMMON = [

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from synthweb import HUB, ProxyServer, SyntheticWeb  # noqa: E402
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from conftest import RedisServer  # noqa: E402
+from redisserver import RedisServer  # noqa: E402
 from scrapy import Request  # noqa: E402
 
 from backlinkspider import config  # noqa: E402

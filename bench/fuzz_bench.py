@@ -1,4 +1,4 @@
-"""Fuzz benchmark: the fuzzing property of tests/test_fuzz.py (``extract`` never raises and keeps its
+"""Fuzz benchmark: the fuzzing property of tests/unit/test_fuzz.py (``extract`` never raises and keeps its
 invariants) for minutes instead of seconds, on generated HTML and on raw bytes; with ``--atheris`` (when
 the atheris package is installed) also coverage-guided on raw bytes. Prints examples/s and failures, each
 failing input once. Run:  python bench/fuzz_bench.py --minutes 5
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

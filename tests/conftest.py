@@ -1,31 +1,96 @@
-"""Shared fixtures: the synthetic web behind a forward proxy, and running the real CLI."""
+"""Shared fixtures (the synthetic web behind a forward proxy, crawling it with the real CLI, a private
+redis-server), and the lanes: every test is marked by the folder it is in (``unit``, ``contract``,
+``e2e``) and by what it needs (``cluster``, ``chaos``, ``browser``, ``fuzz``, ``slow``), see pyproject.toml.
+The helpers the test files share are in tests/support/."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import CALENDAR_BUDGET, FAST, export, run_cli
+from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
 
-BACKLINKS = [sys.executable, "-m", "backlinkspider.cli"]
-# Full speed against our own server: politeness is tested on its own, not paid for in every test.
-FAST = [
-    "-s",
-    "AUTOTHROTTLE_ENABLED=False",
-    "-s",
-    "DOWNLOAD_DELAY=0",
-    "-s",
-    "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+LANES = ("unit", "contract", "e2e")
+# What a test file (or one test, ``file::name``) needs, as markers: ``-m "not browser"``,
+# ``-m "not cluster and not chaos"`` ...
+NEEDS = {
+    "test_cluster.py": ("cluster", "chaos"),
+    "test_frontier.py": ("cluster",),
+    "test_pipeline.py": ("chaos",),
+    "test_resume.py": ("chaos",),
+    "test_web.py": ("browser",),
+    "test_fuzz.py": ("fuzz",),
+    "test_api.py::test_fuzzed_requests_get_no_5xx_and_match_the_schema": ("fuzz",),
+}
+# The longest tests (30 s or more in a parallel run on a loaded 2-core machine), longest first: marked
+# ``slow`` and run first, so that with xdist they overlap each other and the many short tests.
+SLOW = [
+    "test_profile.py::test_a_recrawl_after_the_web_changed_marks_exactly_the_removed_edges_lost",
+    "test_index.py::test_export_streams_in_constant_memory",
+    "test_safety.py::test_a_calendar_trap_ends_early_and_a_numbered_archive_loses_nothing",
+    "test_resume.py::test_an_interrupted_crawl_resumes_where_it_stopped",
+    "test_cluster.py::test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl",
+    "test_cluster.py::test_redis_stopped_for_20_s_and_3_minutes_mid_crawl",
+    "test_crawl.py::test_recrawl_is_idempotent_and_moves_last_seen",
+    "test_crawl.py::test_crawl_into_mongodb_gives_the_same_export_as_sqlite",
+    "test_frontier.py::test_the_frontier_configuration_has_one_source",
+    "test_rank_index.py::test_rank_bad_input_is_one_line",
+    "test_frontier.py::test_two_workers_crawl_as_one",
+    "test_cluster.py::test_failing_and_slow_pages_end_as_failed_pages_fetched_retry_times_plus_one",
+    "test_pipeline.py::test_a_disk_full_mid_crawl_pauses_the_crawl_and_loses_nothing",
+    "test_api.py::test_fuzzed_requests_get_no_5xx_and_match_the_schema",
+    "test_api.py::test_history_counts_add_up_to_the_summary",
+    "test_cli.py::test_query_scopes_and_filters",
+    "test_api.py::test_serve_runs_workers_with_a_token_off_loopback",
+    "test_crawl.py::test_crawl_indexes_exactly_the_ground_truth",
+    "test_crawl.py::test_keep_internal_stores_internal_links_too",
+    "test_frontier.py::test_the_per_host_delay_holds_across_workers",
+    "test_frontier.py::test_bloom_false_positive_rate_is_within_its_bound",
+    "test_api.py::test_a_non_loopback_bind_without_a_token_refuses_to_start",
+    "test_rank_index.py::test_sort_by_authority_is_the_brute_force_order_for_every_filter",
+    "test_crawl.py::test_scrapy_crawl_command_gives_the_same_index",
+    "test_cli.py::test_export_and_query_show_lost_links_with_lost_at",
 ]
-CALENDAR_BUDGET = 25
+# Files whose module-scoped fixtures are costly (the scored farm web crawled twice, a browser and a server,
+# a bench index): each runs whole on one xdist worker, so the fixture is made once, not once per worker.
+# Every other test is scheduled on its own (see pytest_xdist_make_scheduler).
+GROUPED = {"test_rank.py", "test_web.py", "test_bench_build.py"}
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*BACKLINKS, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's loadgroup, by file name rather than by ``xdist_group`` marks (xdist 3.8 groups by a node id
+    suffix that pytest 9 no longer reads): the GROUPED files first, each on one worker, then every other
+    test on the next free worker, in collection order (the ``slow`` ones first)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.rsplit("/", 1)[-1] in GROUPED else nodeid
+
+    return ByFile(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its lane (the folder under tests/ it is in) and what it needs; put the tests
+    marked ``slow`` first, so that with xdist they start at once and overlap the rest."""
+    root = Path(__file__).parent
+    for item in items:
+        lane = item.path.relative_to(root).parts[0]
+        if lane in LANES:
+            item.add_marker(getattr(pytest.mark, lane))
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        for need in (*NEEDS.get(item.path.name, ()), *NEEDS.get(name, ())):
+            item.add_marker(getattr(pytest.mark, need))
+        if name in SLOW:
+            item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(SLOW)}
+    items.sort(
+        key=lambda item: rank.get(f"{item.path.name}::{getattr(item, 'originalname', item.name)}", len(SLOW))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +109,35 @@ def proxy_env(proxy: ProxyServer) -> dict:
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy")}
     env.update(http_proxy=proxy.url, https_proxy=proxy.url)
     return env
+
+
+@pytest.fixture(scope="session")
+def crawled_synthweb(tmp_path_factory: pytest.TempPathFactory, proxy: ProxyServer) -> str:
+    """One crawl of the synthetic web into SQLite, made once per test run and shared read-only by every test
+    that reads it (test_profile, test_api, test_web), whichever xdist worker runs them: the first worker to
+    get here crawls, under a lock the others wait on. Returns the index URI."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's directory, shared by its workers
+    directory = root / "crawled-synthweb"
+    uri = f"sqlite:///{directory / 'links.db'}"
+    with open(root / "crawled-synthweb.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / "done").exists():
+            directory.mkdir(exist_ok=True)
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k.lower() not in ("no_proxy", "http_proxy", "https_proxy")
+            }
+            env.update(http_proxy=proxy.url, https_proxy=proxy.url)
+            args = [HUB, "--index", uri, *FAST, "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}"]
+            res = run_cli("crawl", *args, env=env)
+            assert res.returncode == 0, res.stderr
+            (directory / "done").write_text("")
+    return uri
 
 
 @pytest.fixture
@@ -67,125 +161,9 @@ def crawl(proxy_env: dict, web: SyntheticWeb, tmp_path: Path):
             env=proxy_env,
         )
         assert res.returncode == 0, res.stderr
-        out = run_cli("export", "--index", uri)
-        assert out.returncode == 0, out.stderr
-        return uri, [json.loads(line) for line in out.stdout.splitlines()]
+        return uri, export(uri)
 
     return _crawl
-
-
-def edge_key(d: dict) -> tuple:
-    """An exported record as the ground truth's fields."""
-    return (
-        d["source_url"],
-        d["target_url"],
-        d["link_type"],
-        d["anchor_text"],
-        d["nofollow"],
-        d["ugc"],
-        d["sponsored"],
-        d["source_domain"],
-        d["target_domain"],
-    )
-
-
-class RedisServer:
-    """A private redis-server on a free loopback port, stopped by its pid: tests never touch shared state."""
-
-    def __init__(
-        self, directory: Path, password: str | None = None, persist: bool = False, tls: bool = False
-    ) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.directory = directory
-        self.password = password
-        self.persist = persist
-        self.proc: subprocess.Popen | None = None
-        self.tls = tls
-        auth = f":{password}@" if password else ""
-        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
-        if tls:  # a self-signed certificate for 127.0.0.1, trusted by the client through the URL
-            self.cert = directory / "redis.pem"
-            subprocess.run(
-                [
-                    "openssl",
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "1",
-                    "-keyout",
-                    str(directory / "redis.key"),
-                    "-out",
-                    str(self.cert),
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                ],
-                check=True,
-                capture_output=True,
-            )
-            self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
-
-    def start(self) -> RedisServer:
-        import time
-
-        port = (
-            [
-                "--port",
-                "0",
-                "--tls-port",
-                str(self.port),
-                "--tls-cert-file",
-                str(self.cert),
-                "--tls-key-file",
-                str(self.directory / "redis.key"),
-                "--tls-auth-clients",
-                "no",
-            ]
-            if self.tls
-            else ["--port", str(self.port)]
-        )
-        args = [
-            "redis-server",
-            *port,
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.directory),
-            "--save",
-            "",
-            "--appendonly",
-            "yes" if self.persist else "no",
-            "--logfile",
-            "redis.log",
-            "--enable-debug-command",  # DEBUG SLEEP: a stall, for the fault tests
-            "local",
-        ]
-        if self.password:
-            args += ["--requirepass", self.password]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture

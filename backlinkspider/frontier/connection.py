@@ -9,7 +9,7 @@ completion and a pop never overtake each other.
 Every Redis error is classified (``transient``). A Redis that cannot be reached (restarting, loading its
 append-only file, a network cut) or that answers with an error reply that passes (``OOM`` at maxmemory,
 ``BUSY`` behind a long script, ``READONLY`` / ``MASTERDOWN`` in a failover, ``TRYAGAIN``,
-``CLUSTERDOWN``) is waited for: the call is retried with exponential backoff (capped at 5 s) for as long
+``CLUSTERDOWN``) is waited for: the call is retried with exponential backoff (capped at ``BACKLINKS_REDIS_BACKOFF_MAX``, 5 s) for as long
 as it takes, and the calls behind it wait their turn, which is the backpressure: the crawl pauses (no
 pops, no budget checks) and nothing it holds is dropped. The reactor keeps running meanwhile, and one
 warning is logged when Redis goes away and one when it is back. ``outages`` counts them, so the heartbeat
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-_BACKOFF_CAP = 5.0
 # Error replies that pass with time (a failover, memory freed, a long script done), by their error code.
 _TRANSIENT_CODES = frozenset({"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
 # The network, and the replies whose code redis-py strips from the message (BUSY and the rest keep it).
@@ -96,11 +95,12 @@ def connect_once(url: str) -> redis.Redis:
 class Connection:
     """A Redis client and the thread that runs its calls, retrying through outages."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backoff_max: float) -> None:
         from twisted.internet import reactor  # installed by now (imported at the top, it would install one)
 
         self._reactor: Any = reactor
         self.url = url
+        self.backoff_max = backoff_max
         # No retries inside redis-py: every failure reaches call(), which counts it and waits.
         self.client = redis.Redis.from_url(
             url,
@@ -141,7 +141,7 @@ class Connection:
                 self._reactor.callFromThread(d.callback, result)
 
     def _retrying(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        delay = 0.2
+        delay = min(0.2, self.backoff_max)
         while True:
             try:
                 result = fn(*args)
@@ -157,7 +157,7 @@ class Connection:
                         "Redis at %s unavailable (%s); waiting for it", redact(self.url), one_line(exc)
                     )
                 time.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_CAP)
+                delay = min(delay * 2, self.backoff_max)
                 continue
             if self._down_since is not None:
                 logger.warning("Redis is back after %.0f s", time.monotonic() - self._down_since)
@@ -180,7 +180,9 @@ def redis_for(crawler: Crawler) -> Connection:
     if conn is None:
         from scrapy import signals
 
-        conn = Connection(crawler.settings["REDIS_URL"])
+        conn = Connection(
+            crawler.settings["REDIS_URL"], crawler.settings.getfloat("BACKLINKS_REDIS_BACKOFF_MAX")
+        )
         crawler._backlinks_redis = conn  # type: ignore[attr-defined]
         crawler.signals.connect(conn.close, signal=signals.engine_stopped, weak=False)
     return conn

@@ -115,7 +115,7 @@ class RedisScheduler:
         self.frontier = Frontier(
             self.conn.client, self.worker, dupefilter.from_settings(self.crawler.settings)
         )
-        self.beats = Connection(self.conn.url)
+        self.beats = Connection(self.conn.url, self.conn.backoff_max)
         self.conn.fatal.append(self._fatal)
         self.beats.fatal.append(self._fatal)
         self.beat.start(self.ttl / 5, now=True)

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import REPO, run_cli
 from synthweb import HUB
 
 from backlinkspider import config
 from backlinkspider.seeds import read_seeds
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def scrapy(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -23,7 +23,7 @@ from backlinkspider.encoding import decode_html
 from backlinkspider.extract import extract_html
 from backlinkspider.urls import normalize
 
-CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
 FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "external", "source_domain", "target_domain")
 
 # Pages where we are sure the expected file breaks the rules, and why. The extractor is not bent to them.

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from compose_spec import PyCompose
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMMAND = ["scrapy", "crawl", "backlinks"]  # the README's cluster command
 
 

@@ -8,30 +8,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from conftest import CALENDAR_BUDGET, FAST, edge_key
+from helpers import CALENDAR_BUDGET, FAST, REPO, SUPPORT, edge_key, truth
 from synthweb import CALENDAR_HOST, HUB
 
-REPO = Path(__file__).resolve().parent.parent
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def truth(web, keep_internal=False):
-    return {
-        (
-            e.source_url,
-            e.target_url,
-            e.link_type,
-            e.anchor_text,
-            e.nofollow,
-            e.ugc,
-            e.sponsored,
-            e.source_domain,
-            e.target_domain,
-        )
-        for e in web.expected(keep_internal, calendar_pages=CALENDAR_BUDGET)
-    }
 
 
 def test_crawl_indexes_exactly_the_ground_truth(web, crawl):
@@ -171,14 +152,14 @@ def test_user_agent_names_the_contact_url(web, crawl):
 
 
 def test_crawl_into_mongodb_gives_the_same_export_as_sqlite(web, crawl, proxy_env):
-    """`BACKLINKS_INDEX=mongodb://...` (here the in-process stand-in, tests/mongo_standin.py): the same
+    """`BACKLINKS_INDEX=mongodb://...` (here the in-process stand-in, tests/support/mongo_standin.py): the same
     rows, in the same order, as the SQLite crawl."""
     _, sqlite_rows = crawl()
     uri = "mongodb://standin/backlinks"
     res = subprocess.run(
         [
             sys.executable,
-            str(REPO / "tests" / "mongo_standin.py"),
+            str(SUPPORT / "mongo_standin.py"),
             "crawl",
             HUB,
             *FAST,

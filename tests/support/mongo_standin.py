@@ -18,7 +18,7 @@ fails with the server's Unauthorized error (code 13), even one that would match 
 is checked before a command runs.
 
 Run as a script it is the stand-in for a whole CLI run in one process:
-``python tests/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
+``python tests/support/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
 runs ``export`` and prints it, after the crawl (the data lives in this process's memory).
 """
 

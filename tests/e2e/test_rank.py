@@ -8,15 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import networkx as nx
 import pytest
-from conftest import BACKLINKS, FAST
 from farmweb import SEED, FarmWeb
+from helpers import BACKLINKS, FAST, SUPPORT
 from synthweb import ProxyServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +68,7 @@ def mongo_run(farmweb, trusted):
     res = subprocess.run(
         [
             sys.executable,
-            str(REPO / "tests" / "mongo_standin.py"),
+            str(SUPPORT / "mongo_standin.py"),
             *("crawl", SEED, *FAST, "--"),
             *("rank", "--trusted", str(trusted), "--"),
             *("graph", "--format", "jsonl", "--"),

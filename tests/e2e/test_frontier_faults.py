@@ -10,14 +10,14 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import redis
-from conftest import RedisServer, edge_key
+from helpers import SUPPORT, edge_key, export, worker
+from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
 from test_cluster import expected, fetched_twice
-from test_frontier import export, frontier_for, items_for, worker
+from test_frontier import frontier_for, items_for
 
 HOST_DELAY = 1.0  # BACKLINKS_HOST_DELAY's default
 
@@ -174,7 +174,7 @@ def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(t
                 "http_proxy": proxy.url,
                 "https_proxy": proxy.url,
                 "REDIS_URL": server.url,
-                "PYTHONPATH": str(Path(__file__).parent),
+                "PYTHONPATH": str(SUPPORT),
             }
             db = tmp_path / "kill.db"
             hook = ["-s", 'EXTENSIONS={"killhook.KillAfterIndexing": 0}', "-s", f"KILL_AFTER_INDEXING={HUB}"]

@@ -1,6 +1,6 @@
 """A small hostile web for the safety tests: pages that attack the crawler (links to internal addresses,
 huge, slow, compressed and deeply nested bodies, link floods, traps), served on 127.0.0.1 as an HTTP
-forward proxy like tests/synthweb.py, plus a plain local server standing for an internal service.
+forward proxy like tests/support/synthweb.py, plus a plain local server standing for an internal service.
 
 Each resource is a ``Resource`` (status, body, headers) that may also stream slowly or leave out its
 Content-Length; every request is logged with its time, so tests can see what was fetched and when.

@@ -5,7 +5,6 @@ silently: it is written once the fault passes, or counted, and the exit code say
 from __future__ import annotations
 
 import errno
-import json
 import subprocess
 import threading
 import time
@@ -13,9 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BACKLINKS, CALENDAR_BUDGET, FAST, edge_key, run_cli
+from helpers import BACKLINKS, CALENDAR_BUDGET, FAST, exported_edges, run_cli, truth
 from synthweb import HUB
-from test_crawl import truth
 from test_index import T0
 
 import backlinkspider.query as q
@@ -82,12 +80,6 @@ class Crawl:
         return code, "".join(self.lines)
 
 
-def export(uri: str) -> set[tuple]:
-    res = run_cli("export", "--index", uri)
-    assert res.returncode == 0, res.stderr
-    return {edge_key(json.loads(line)) for line in res.stdout.splitlines()}
-
-
 def test_a_read_only_index_is_refused_before_anything_is_fetched(small_fs, web, proxy_env):
     uri = f"sqlite:///{small_fs / 'links.db'}"
     open_index(uri).close()
@@ -122,7 +114,7 @@ def test_a_disk_full_mid_crawl_pauses_the_crawl_and_loses_nothing(small_fs, web,
     assert code == 0, stderr
     assert "index write failed" in stderr and "retrying in" in stderr
     assert len(paused_at) == 2 and paused_at[1] - paused_at[0] <= 64, paused_at  # at most those in flight
-    assert export(uri) == truth(web)
+    assert exported_edges(uri) == truth(web)
 
 
 def test_a_disk_that_stays_full_stops_the_crawl_and_counts_what_was_lost(small_fs, web, proxy_env):
@@ -130,7 +122,7 @@ def test_a_disk_that_stays_full_stops_the_crawl_and_counts_what_was_lost(small_f
     page = Page("http://kept.example/", [Link("http://t.example/", "text", "kept")])
     with open_index(uri) as idx:
         idx.write([CrawledPage(page.url, T0, page_edges(page, False))])
-    before = export(uri)
+    before = exported_edges(uri)
 
     def on_line(line: str) -> None:
         if "indexing to" in line:
@@ -145,7 +137,7 @@ def test_a_disk_that_stays_full_stops_the_crawl_and_counts_what_was_lost(small_f
     assert 0 < lost <= fetched
     assert "Traceback" not in stderr
     (small_fs / "filler").unlink()
-    assert export(uri) == before  # what the index held is untouched
+    assert exported_edges(uri) == before  # what the index held is untouched
 
 
 def test_a_page_the_index_refuses_is_set_aside_and_the_rest_written(tmp_path, caplog):

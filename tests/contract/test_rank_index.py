@@ -7,7 +7,7 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 from test_index import T0, crawled, index  # noqa: F401  (the fixture: every backend)
 
 import backlinkspider.query as q

@@ -9,13 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FAST, run_cli
+from helpers import FAST, SUPPORT, run_cli
 from hostileweb import ARCHIVE, CALENDAR, Resource, Server, StubResolver, TrapWeb, Web, gzip_bomb, html
 
 from backlinkspider.addresses import PrivateAddressRefused, is_internal, refusal
 from backlinkspider.traps import RedisDepths, TrapGuard, url_shape
-
-TESTS = Path(__file__).resolve().parent
 
 
 def crawl(
@@ -29,7 +27,7 @@ def crawl(
     """``backlinks crawl`` through the hostile web's proxy; returns (exit code, stderr, exported edges)."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy")}
     env.update(http_proxy=proxy.url, https_proxy=proxy.url, no_proxy=no_proxy)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")]))
     uri = f"sqlite:///{tmp_path / 'links.db'}"
     args = [a for s in settings for a in ("-s", s)]
     res = run_cli("crawl", *seeds, *options, "--index", uri, *FAST, "-s", "LOG_LEVEL=INFO", *args, env=env)

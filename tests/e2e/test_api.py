@@ -15,8 +15,8 @@ import httpx
 import pytest
 import schemathesis
 import test_profile
-from conftest import BACKLINKS, run_cli
 from fastapi.testclient import TestClient
+from helpers import BACKLINKS, run_cli
 from hypothesis import HealthCheck, given, settings
 from test_index import T0, crawled, index  # noqa: F401  (the every-backend fixture)
 from test_profile import TARGETS
@@ -405,6 +405,9 @@ class Server:
 def test_serve_runs_workers_with_a_token_off_loopback(crawled_web, tmp_path):
     """The real command: two uvicorn workers bound to every address (reached here on loopback only)."""
     server = Server(crawled_web, tmp_path / "serve.log", "tok-123", "--host", "0.0.0.0", "--workers", "2")
+    deadline = time.monotonic() + 60  # the first worker answers; the second may still be starting
+    while server.log.read_text().count("Application startup complete") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     try:
         base = server.url
         assert httpx.get(f"{base}/api/v1/summary?target=bob.github.io").status_code == 401

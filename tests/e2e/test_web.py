@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import test_profile
-from conftest import run_cli
+from helpers import run_cli
 from test_api import Server
 
 CHROMIUM = Path("/usr/bin/chromium")

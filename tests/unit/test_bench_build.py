@@ -2,7 +2,7 @@
 made again by the schema, a big cache, big transactions) makes the same index as the plain write path:
 the same rows in every table, the same schema, the same summary and query answers, an intact file.
 
-A few seconds at 20,000 edges; ``python tests/test_bench_build.py 50000`` compares a bigger pair.
+A few seconds at 20,000 edges; ``python tests/unit/test_bench_build.py 50000`` compares a bigger pair.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import api_bench
 
 import backlinkspider.query as q

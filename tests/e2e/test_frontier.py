@@ -14,63 +14,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import CALENDAR_BUDGET, FAST, RedisServer, edge_key, run_cli
+from helpers import CALENDAR_BUDGET, FAST, REPO, edge_key, export, run_cli, truth, worker
+from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def truth(web):
-    return {
-        (
-            e.source_url,
-            e.target_url,
-            e.link_type,
-            e.anchor_text,
-            e.nofollow,
-            e.ugc,
-            e.sponsored,
-            e.source_domain,
-            e.target_domain,
-        )
-        for e in web.expected(calendar_pages=CALENDAR_BUDGET)
-    }
-
-
-def worker(env, db, *args, seeds=None, log=None):
-    """One `scrapy crawl backlinks` worker process, as the cluster runs it."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "scrapy",
-        "crawl",
-        "backlinks",
-        "-s",
-        f"BACKLINKS_INDEX=sqlite:///{db}",
-        *FAST,
-        "-s",
-        f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}",
-        "-s",
-        "BACKLINKS_IDLE_TIMEOUT=4",
-        "-s",
-        "LOG_LEVEL=INFO",
-        *args,
-    ]
-    if seeds:
-        cmd += ["-a", f"seeds={seeds}"]
-    return subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "w") if log else subprocess.DEVNULL,
-    )
-
-
-def export(db):
-    res = run_cli("export", "--index", f"sqlite:///{db}")
-    assert res.returncode == 0, res.stderr
-    return [json.loads(line) for line in res.stdout.splitlines()]
 
 
 @pytest.fixture

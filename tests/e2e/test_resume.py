@@ -4,16 +4,14 @@ exactly the ground truth."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
 from collections import Counter
 
 import pytest
-from conftest import BACKLINKS, CALENDAR_BUDGET, FAST, edge_key, run_cli
+from helpers import BACKLINKS, CALENDAR_BUDGET, FAST, exported_edges, truth
 from synthweb import HUB
-from test_crawl import truth
 
 
 def fetched(web) -> Counter[str]:
@@ -55,16 +53,12 @@ def test_an_interrupted_crawl_resumes_where_it_stopped(web, proxy_env, tmp_path,
     assert crawl.returncode == 1, stderr
     assert stderr.strip().splitlines()[-1].startswith("backlinks: error: crawl interrupted after ")
     assert "(run the same command to resume)" in stderr
-    assert len(export(uri)) > 0 and export(uri) < truth(web), "the crawl was not interrupted mid-way"
+    assert len(exported_edges(uri)) > 0 and exported_edges(uri) < truth(web), (
+        "the crawl was not interrupted mid-way"
+    )
 
     res = subprocess.run(command, capture_output=True, text=True, env=proxy_env, timeout=300)
     assert res.returncode == 0, res.stderr
     both = fetched(web)
     assert [url for url, n in both.items() if n > 1] == []  # nothing fetched twice across the two runs
-    assert export(uri) == truth(web)
-
-
-def export(uri: str) -> set[tuple]:
-    out = run_cli("export", "--index", uri)
-    assert out.returncode == 0, out.stderr
-    return {edge_key(json.loads(line)) for line in out.stdout.splitlines()}
+    assert exported_edges(uri) == truth(web)

@@ -9,7 +9,7 @@ import os
 from datetime import timedelta
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 from test_index import T0
 
 from backlinkspider.crawl.items import page_edges

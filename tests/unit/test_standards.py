@@ -21,7 +21,7 @@ from backlinkspider.extract import extract, extract_html
 from backlinkspider.urls import BadURL, normalize, normalize_host, registrable_domain, resolve
 
 STANDARDS = Path(
-    os.environ.get("BACKLINKS_STANDARDS", Path(__file__).resolve().parents[2] / "shared" / "standards")
+    os.environ.get("BACKLINKS_STANDARDS", Path(__file__).resolve().parents[3] / "shared" / "standards")
 )
 
 # Deliberate departures from the URL Standard, and why.
