@@ -31,10 +31,9 @@ SPIDER_MIDDLEWARES = {
 }
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, fixed so that requests waiting for one robots.txt all obey it (see
-    # backlinkspider/crawl/downloadermiddlewares/robotstxt.py). Named by its old path until
-    # tests/test_robots.py names the new one (SHIMS.txt).
+    # backlinkspider/crawl/downloadermiddlewares/robotstxt.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "backlinkspider.robots.RobotsTxtMiddleware": 100,
+    "backlinkspider.crawl.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
     # After RobotsTxtMiddleware (100): disallowed pages do not use up a host's budget.
     "backlinkspider.crawl.downloadermiddlewares.hostbudget.HostBudgetMiddleware": 120,
     # After RetryMiddleware (550), so a name refused by the resolver is a skip, not retried.

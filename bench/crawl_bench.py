@@ -47,7 +47,7 @@ def worker(kind: str, index: str) -> None:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from backlinkspider.spiders.backlinks import BacklinksSpider
+    from backlinkspider.crawl.spider import BacklinksSpider
 
     class NoopSpider(scrapy.Spider):
         """Follows every <a href>; extracts and stores nothing."""

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from scrapy.http import HtmlResponse
 
-from backlinkspider.encoding import decode_html
-from backlinkspider.extract import extract, extract_html
+from backlinkspider.crawl.extraction import page_of
+from backlinkspider.standards.encoding import decode_html
+from backlinkspider.standards.extract import extract_html
 
 CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
@@ -37,7 +38,7 @@ def main() -> None:
     for _ in range(args.rounds):
         responses = [HtmlResponse(url=u, body=b, headers={"Content-Type": "text/html"}) for u, b in bodies]
         t = time.perf_counter()
-        links = sum(len(extract(r).links) for r in responses)
+        links = sum(len(page_of(r).links) for r in responses)
         best_resp = min(best_resp, time.perf_counter() - t)
         texts = [(r.url, *decode_html(r.body, "text/html")) for r in responses]
         t = time.perf_counter()

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, open_index
+from backlinkspider.standards.extract import Link, Page
 
 WORDS = [
     "best",

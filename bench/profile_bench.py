@@ -27,8 +27,8 @@ from pathlib import Path
 
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, Target, open_index
+from backlinkspider.standards.extract import Link, Page
 
 DOMAINS = 200_000
 BIGGEST_SHARE = 0.2

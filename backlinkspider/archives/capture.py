@@ -15,8 +15,8 @@ from typing import NamedTuple
 from scrapy.settings import BaseSettings
 
 from backlinkspider.config import SETTINGS
-from backlinkspider.extract import Page
-from backlinkspider.urls import BadURL, normalize
+from backlinkspider.standards.extract import Page
+from backlinkspider.standards.urls import BadURL, normalize
 
 
 class BadArchive(Exception):

@@ -32,7 +32,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 from backlinkspider import __version__
 from backlinkspider.archives import warc, wat
 from backlinkspider.archives.capture import ArchivedPage, BadArchive, Capture, Limits, Skip, capture_of
-from backlinkspider.extractpool import Extracted
+from backlinkspider.crawl.extraction import Extracted
 
 _WEB_SCHEMES = ("http://", "https://")
 _CHUNK = 1 << 16  # bytes read from the source, and inflated from it, at a time

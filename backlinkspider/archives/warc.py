@@ -45,8 +45,8 @@ from scrapy.signalmanager import SignalManager
 from backlinkspider import config
 from backlinkspider.archives.capture import Capture, Limits, Skip
 from backlinkspider.crawl.extraction import Extracted, extract_in_worker, fetched
-from backlinkspider.extract import Page
-from backlinkspider.spiders.backlinks import BacklinksSpider
+from backlinkspider.crawl.spider import BacklinksSpider
+from backlinkspider.standards.extract import Page
 
 # Statuses the spider reads itself (redirects); with 2xx, the only ones that reach it.
 PARSED_STATUSES = frozenset(BacklinksSpider.handle_httpstatus_list)

@@ -51,9 +51,17 @@ from scrapy.responsetypes import responsetypes
 from backlinkspider.archives.capture import Capture, Limits, Skip
 from backlinkspider.archives.warc import PARSED_STATUSES
 from backlinkspider.crawl.extraction import Extracted, extract_in_worker, fetched, limit_links
-from backlinkspider.encoding import UTF8, charset_in
-from backlinkspider.extract import CANONICAL, REDIRECT, TEXT, Link, Page, refresh_url, robots_says_nofollow
-from backlinkspider.urls import resolve
+from backlinkspider.standards.encoding import UTF8, charset_in
+from backlinkspider.standards.extract import (
+    CANONICAL,
+    REDIRECT,
+    TEXT,
+    Link,
+    Page,
+    refresh_url,
+    robots_says_nofollow,
+)
+from backlinkspider.standards.urls import resolve
 
 DEPARTURES = {
     "image-link": "a WAT lists an <a>'s <img> apart and cannot say it was inside: text link, empty anchor",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from backlinkspider.query.errors import BadTarget
 from backlinkspider.records import SCOPES, Filters, Rel, ScopeChoice, Status, Target
-from backlinkspider.urls import BadURL, host_of, normalize, normalize_host, registered_domain
+from backlinkspider.standards.urls import BadURL, host_of, normalize, normalize_host, registered_domain
 
 # What ``since`` accepts: a day or a second, UTC.
 SINCE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S")

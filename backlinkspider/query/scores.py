@@ -19,7 +19,7 @@ from backlinkspider.records import (
     ScoreSort,
     Target,
 )
-from backlinkspider.urls import host_of, registered_domain
+from backlinkspider.standards.urls import host_of, registered_domain
 
 
 def domains(

@@ -16,7 +16,7 @@ from backlinkspider.scores.farms import MEMBER, PUSHED, find_farms
 from backlinkspider.scores.graph import DomainGraph, NameIndex, Progress, read_graph
 from backlinkspider.scores.pagerank import pagerank
 from backlinkspider.scores.spam_mass import spam_mass
-from backlinkspider.urls import BadURL, normalize_host, registered_domain
+from backlinkspider.standards.urls import BadURL, normalize_host, registered_domain
 
 
 class NothingTrusted(ValueError):

@@ -21,7 +21,7 @@ from backlinkspider.query.output import iso
 from backlinkspider.query.summary import tld_of
 from backlinkspider.records import SCORE_SORTS, SORTS, CrawledPage, EdgeRow, Filters, Link, Target
 from backlinkspider.scores import rank_index
-from backlinkspider.urls import host_of, registered_domain
+from backlinkspider.standards.urls import host_of, registered_domain
 
 NOW = T0 + timedelta(days=65)
 DAY = 86400

@@ -18,12 +18,12 @@ from pymongo import UpdateMany
 from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, Page
 from backlinkspider.index import open_index
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
 from backlinkspider.index.mongo.errors import with_retries
 from backlinkspider.records import Bucketing, CrawledPage, Filters, Target
+from backlinkspider.standards.extract import Link, Page
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
 

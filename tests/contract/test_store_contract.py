@@ -24,7 +24,6 @@ import pytest
 from mongo_standin import strict_client
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, Page
 from backlinkspider.index import open_index
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.records import (
@@ -38,6 +37,7 @@ from backlinkspider.records import (
     Tally,
     Target,
 )
+from backlinkspider.standards.extract import Link, Page
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
 

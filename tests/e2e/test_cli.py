@@ -13,9 +13,9 @@ from helpers import run_cli
 from test_index import T0
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, open_index
 from backlinkspider.records import QUERY_FIELDS
+from backlinkspider.standards.extract import Link, Page
 
 
 @pytest.fixture

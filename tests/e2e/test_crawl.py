@@ -200,7 +200,7 @@ def test_robots_txt_network_errors_are_logged_on_one_line():
 
     from scrapy.exceptions import CannotResolveHostError
 
-    from backlinkspider.spiders.backlinks import NetworkErrorsOnOneLine
+    from backlinkspider.crawl.downloadermiddlewares.robotstxt import NetworkErrorsOnOneLine
 
     filt = NetworkErrorsOnOneLine((CannotResolveHostError,))
 

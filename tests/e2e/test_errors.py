@@ -11,7 +11,7 @@ from helpers import REPO, run_cli
 from synthweb import HUB
 
 from backlinkspider import config
-from backlinkspider.seeds import read_seeds
+from backlinkspider.crawl.seeds import read_seeds
 
 
 def scrapy(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -169,8 +169,8 @@ def frontier_for(client, worker="w", dupefilter=None):
 def items_for(frontier, urls, depth=0, dont_filter=False, token=""):
     from scrapy.utils.request import fingerprint
 
+    from backlinkspider.crawl.spider import BacklinksSpider
     from backlinkspider.frontier.queue import push_item
-    from backlinkspider.spiders.backlinks import BacklinksSpider
 
     spider = BacklinksSpider()
     out = []

@@ -18,8 +18,8 @@ from test_index import T0
 
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, Page
 from backlinkspider.index import CrawledPage, open_index
+from backlinkspider.standards.extract import Link, Page
 
 
 @pytest.fixture

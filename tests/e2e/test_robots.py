@@ -11,7 +11,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
 
-from backlinkspider.robots import RobotsTxtMiddleware
+from backlinkspider.crawl.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 URLS = [
@@ -53,7 +53,7 @@ def test_every_request_waiting_for_robots_txt_obeys_it():
 def test_scrapys_middleware_lets_later_waiters_through():
     """The bug our subclass fixes, so the test above is known to fail without it: the request that
     fetched robots.txt and the first waiter get the parser, later waiters None ("allow all"), and
-    /private/c is let through. When this fails, Scrapy has fixed it: drop backlinkspider/robots.py and
+    /private/c is let through. When this fails, Scrapy has fixed it: drop crawl/downloadermiddlewares/robotstxt.py and
     its lines in settings.py."""
     assert verdicts(ScrapyRobotsTxtMiddleware) == ["refused", "refused", "allowed", "allowed"]
 
@@ -64,7 +64,12 @@ def test_settings_use_ours_in_place_of_scrapys():
     assert (
         settings.DOWNLOADER_MIDDLEWARES["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] is None
     )
-    assert settings.DOWNLOADER_MIDDLEWARES["backlinkspider.robots.RobotsTxtMiddleware"] == 100
+    assert (
+        settings.DOWNLOADER_MIDDLEWARES[
+            "backlinkspider.crawl.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"
+        ]
+        == 100
+    )
 
 
 def test_a_crawl_from_several_disallowed_seeds_fetches_none_of_them(crawl, web):

@@ -12,8 +12,8 @@ import pytest
 from helpers import FAST, SUPPORT, run_cli
 from hostileweb import ARCHIVE, CALENDAR, Resource, Server, StubResolver, TrapWeb, Web, gzip_bomb, html
 
-from backlinkspider.addresses import PrivateAddressRefused, is_internal, refusal
-from backlinkspider.traps import RedisDepths, TrapGuard, url_shape
+from backlinkspider.crawl.resolver import PrivateAddressRefused, is_internal, refusal
+from backlinkspider.crawl.spidermiddlewares.traps import RedisDepths, TrapGuard, url_shape
 
 
 def crawl(

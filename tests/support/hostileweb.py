@@ -21,7 +21,7 @@ from scrapy.resolver import ThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from backlinkspider.addresses import PrivateAddressResolver
+from backlinkspider.crawl.resolver import PrivateAddressResolver
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
-from backlinkspider.signals import pages_done
+from backlinkspider.crawl.signals import pages_done
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

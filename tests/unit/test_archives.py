@@ -35,10 +35,10 @@ from backlinkspider.archives import ArchivedPage, ArchiveReader, BadArchive, Lim
 from backlinkspider.archives import wat as wat_module
 from backlinkspider.archives.reader import archive_name_from_path
 from backlinkspider.crawl.extraction import extract_in_worker, fetched
-from backlinkspider.encoding import decode_html
-from backlinkspider.extract import IMAGE, TEXT, Link, Page
-from backlinkspider.spiders.backlinks import BacklinksSpider
-from backlinkspider.urls import normalize
+from backlinkspider.crawl.spider import BacklinksSpider
+from backlinkspider.standards.encoding import decode_html
+from backlinkspider.standards.extract import IMAGE, TEXT, Link, Page
+from backlinkspider.standards.urls import normalize
 
 CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
 DATE = "2025-10-12T08:30:15Z"

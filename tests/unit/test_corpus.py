@@ -3,7 +3,7 @@
 The expected files come from an independent reference implementation of the same rules (the corpus
 README says how). Compared as sets keyed by (target_url, link_type), then field by field, and in order.
 
-Pages are decoded as the crawler decodes them (the HTML Standard's sniffing, backlinkspider/encoding.py);
+Pages are decoded as the crawler decodes them (the HTML Standard's sniffing, backlinkspider/standards/encoding.py);
 the expected files were made from w3lib's decoding. On these 461 pages the two agree on every page (the
 one page declaring its encoding past the first 1024 bytes, 0203, is read in it by both), so no page is
 listed for decoding.
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.encoding import decode_html
-from backlinkspider.extract import extract_html
-from backlinkspider.urls import normalize
+from backlinkspider.standards.encoding import decode_html
+from backlinkspider.standards.extract import extract_html
+from backlinkspider.standards.urls import normalize
 
 CORPUS = Path(os.environ.get("BACKLINKS_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
 FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "external", "source_domain", "target_domain")

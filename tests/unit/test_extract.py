@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from scrapy.http import Headers, HtmlResponse, Response, TextResponse
 
+from backlinkspider.crawl.extraction import page_of
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.extract import Link, extract, extract_html, refresh_url, robots_says_nofollow
+from backlinkspider.standards.extract import Link, extract_html, refresh_url, robots_says_nofollow
 
 PAGE = "http://www.example.com/dir/page.html"
 
@@ -181,27 +182,27 @@ def html_response(body: bytes, status: int = 200, headers: dict | None = None, u
 
 
 def test_x_robots_tag_header_makes_the_page_nofollow():
-    page = extract(html_response(b'<a href="/a">a</a>', headers={"X-Robots-Tag": "noindex, nofollow"}))
+    page = page_of(html_response(b'<a href="/a">a</a>', headers={"X-Robots-Tag": "noindex, nofollow"}))
     assert page.nofollow and page.links[0].nofollow
 
 
 def test_3xx_gives_a_redirect_edge_to_the_resolved_location():
-    page = extract(html_response(b"<a href='/ignored'>x</a>", 301, {"Location": "../moved#f"}))
+    page = page_of(html_response(b"<a href='/ignored'>x</a>", 301, {"Location": "../moved#f"}))
     assert page.links == [Link("http://www.example.com/moved", "redirect")]
-    assert extract(html_response(b"", 302)).links == []  # no Location: nothing to link to
+    assert page_of(html_response(b"", 302)).links == []  # no Location: nothing to link to
 
 
 def test_only_2xx_html_is_parsed():
     body = b'<a href="http://other.org/">x</a>'
-    assert extract(html_response(body, 404)).links == []
-    assert extract(html_response(body, 500)).links == []
-    assert extract(Response(url=PAGE, body=body, headers={"Content-Type": "application/pdf"})).links == []
-    assert extract(TextResponse(url=PAGE, body=body, headers={"Content-Type": "text/plain"})).links == []
+    assert page_of(html_response(body, 404)).links == []
+    assert page_of(html_response(body, 500)).links == []
+    assert page_of(Response(url=PAGE, body=body, headers={"Content-Type": "application/pdf"})).links == []
+    assert page_of(TextResponse(url=PAGE, body=body, headers={"Content-Type": "text/plain"})).links == []
 
 
 def test_windows_1252_is_decoded_as_scrapy_decodes_it():
     body = '<a href="/café">Crème – brûlée</a>'.encode("cp1252")
-    page = extract(html_response(body, headers={"Content-Type": "text/html; charset=windows-1252"}))
+    page = page_of(html_response(body, headers={"Content-Type": "text/html; charset=windows-1252"}))
     assert (page.links[0].target_url, page.links[0].anchor_text) == (
         "http://www.example.com/caf%C3%A9",
         "Crème – brûlée",
@@ -250,7 +251,7 @@ def test_every_synthetic_page_extracts_to_its_ground_truth(web):
         raw = {name: value.encode("latin-1") for name, value in res.headers.items()}
         headers = Headers({"Content-Type": res.content_type, **raw})
         cls = responsetypes.from_args(headers=headers, url=url, body=res.body)
-        page = extract(cls(url=url, status=res.status, headers=headers, body=res.body))
+        page = page_of(cls(url=url, status=res.status, headers=headers, body=res.body))
         got = {
             (
                 e.source_url,
@@ -286,7 +287,7 @@ def test_every_synthetic_page_extracts_to_its_ground_truth(web):
 
 
 def anchors(body: bytes, content_type: str = "text/html") -> list[str]:
-    return [x.anchor_text for x in extract(html_response(body, headers={"Content-Type": content_type})).links]
+    return [x.anchor_text for x in page_of(html_response(body, headers={"Content-Type": content_type})).links]
 
 
 def test_an_undeclared_western_page_is_windows_1252_not_a_guess():
@@ -325,7 +326,7 @@ def test_a_meta_charset_past_the_first_1024_bytes_still_counts():
 
 def page_in(encoding: str, body: str, content_type: str | None = None) -> list[tuple[str, str]]:
     headers = {"Content-Type": content_type or f"text/html; charset={encoding}"}
-    page = extract(html_response(body.encode(encoding), headers=headers, url="http://site.example/dir/"))
+    page = page_of(html_response(body.encode(encoding), headers=headers, url="http://site.example/dir/"))
     return [(x.target_url, x.link_type) for x in page.links]
 
 
@@ -365,7 +366,7 @@ def test_base_canonical_and_refresh_use_the_page_encoding_too():
 
 def test_a_location_header_with_raw_bytes_is_percent_encoded_as_they_are():
     def location(raw: bytes) -> str:
-        return extract(html_response(b"", 301, {"Location": raw})).links[0].target_url
+        return page_of(html_response(b"", 301, {"Location": raw})).links[0].target_url
 
     assert location(b"/caf\xe9") == "http://www.example.com/caf%E9"  # latin-1 bytes, as browsers send them
     assert location(b"/s?q=caf\xe9") == "http://www.example.com/s?q=caf%E9"

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy.http import HtmlResponse
 
-from backlinkspider.extract import LINK_TYPES, Page, extract
-from backlinkspider.extractpool import limit_links
-from backlinkspider.urls import normalize
+from backlinkspider.crawl.extraction import limit_links, page_of
+from backlinkspider.standards.extract import LINK_TYPES, Page
+from backlinkspider.standards.urls import normalize
 
 BASES = ["http://www.example.com/dir/page.html", "https://bücher.example/a/b?q=1", "http://[::1]:8080/"]
 TAGS = ["a", "area", "base", "link", "meta", "div", "p", "svg", "template", "script", "table", "img", "b"]
@@ -87,7 +87,7 @@ documents = st.tuples(st.sampled_from(BASES), st.lists(html_fragments, max_size=
 def check_page(url: str, body: bytes, headers: dict[str, str] | None = None) -> Page:
     """Extract a page and assert what must hold for any input (the fuzzing property)."""
     response = HtmlResponse(url=url, body=body, headers=headers or {"Content-Type": "text/html"})
-    page = extract(response)
+    page = page_of(response)
     assert page.url == url
     seen = set()
     for link in page.links:

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from scrapy.http import Headers, HtmlResponse
 
-from backlinkspider.encoding import decode_html, encode_query
-from backlinkspider.extract import extract, extract_html
-from backlinkspider.urls import BadURL, normalize, normalize_host, registrable_domain, resolve
+from backlinkspider.crawl.extraction import page_of
+from backlinkspider.standards.encoding import decode_html, encode_query
+from backlinkspider.standards.extract import extract_html
+from backlinkspider.standards.urls import BadURL, normalize, normalize_host, registrable_domain, resolve
 
 STANDARDS = Path(
     os.environ.get("BACKLINKS_STANDARDS", Path(__file__).resolve().parents[3] / "shared" / "standards")
@@ -119,7 +120,7 @@ def test_query_percent_encoding(text, encoding, output):
     response = HtmlResponse(
         "https://doc.example/", headers=Headers({"Content-Type": "text/html"}), body=body.encode()
     )
-    assert [link.target_url for link in extract(response).links] == [f"https://doc.example/?{output}"]
+    assert [link.target_url for link in page_of(response).links] == [f"https://doc.example/?{output}"]
     assert decode_html(body.encode())[0] == body  # ASCII bytes: no encoding changes the document
 
 

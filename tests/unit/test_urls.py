@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import run_cli
 
-from backlinkspider.urls import (
+from backlinkspider.standards.urls import (
     BadURL,
     host_of,
     normalize,

@@ -13,7 +13,7 @@ from typing import Any
 
 from backlinkspider.index.mongo.documents import Document, bson_date
 from backlinkspider.records import Bucketing, EdgeSort, Filters, Target
-from backlinkspider.urls import host_of, registered_domain
+from backlinkspider.standards.urls import host_of, registered_domain
 
 Pipeline = list[Document]
 

@@ -50,7 +50,7 @@ from backlinkspider.records import (
     Tally,
     Target,
 )
-from backlinkspider.urls import registered_domain
+from backlinkspider.standards.urls import registered_domain
 
 SqlArgs = list[object]
 Row = Any  # what sqlite3 gives: a tuple of column values

@@ -1,1 +1,0 @@
-from backlinkspider.standards.encoding import *  # noqa: F403  (transitional shim: SHIMS.txt)

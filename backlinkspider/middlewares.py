@@ -1,1 +1,0 @@
-from backlinkspider.crawl.downloadermiddlewares.hostbudget import *  # noqa: F403  (transitional shim: SHIMS.txt)

@@ -1,1 +1,0 @@
-from backlinkspider.crawl.extensions.progress import *  # noqa: F403  (transitional shim: SHIMS.txt)

@@ -1,1 +1,0 @@
-from backlinkspider.crawl.spidermiddlewares.traps import *  # noqa: F403  (transitional shim: SHIMS.txt)
