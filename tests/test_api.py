@@ -18,7 +18,7 @@ import test_profile
 from conftest import BACKLINKS, run_cli
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-from test_index import MONGO_PENDING, T0, crawled, index  # noqa: F401  (the every-backend fixture)
+from test_index import T0, crawled, index  # noqa: F401  (the every-backend fixture)
 from test_profile import TARGETS
 
 import backlinkspider.query as q
@@ -307,7 +307,6 @@ def test_a_non_loopback_bind_without_a_token_refuses_to_start(crawled_web):
         assert res.stderr.count("\n") == 1 and "BACKLINKS_API_TOKEN" in res.stderr, res.stderr
 
 
-@MONGO_PENDING
 def test_the_index_password_never_shows(index, tmp_path):  # noqa: F811
     secret = "pa55-w0rd-xyz"
     uri = f"mongodb://reader:{secret}@127.0.0.1:1/backlinks?serverSelectionTimeoutMS=200"

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import time
 import tracemalloc
+import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -40,22 +41,25 @@ def sqlite_store(request, tmp_path):
     return open_index(f"sqlite:///{tmp_path / 'links.db'}")
 
 
-def _old_mongo_index() -> bool:
-    try:
-        import backlinkspider.index.mongo  # noqa: F401
-    except ImportError:
-        return True
-    return False
+def mongo_standin_store(request, tmp_path):
+    from mongo_standin import strict_client
+
+    from backlinkspider.index.mongo import MongoStore
+
+    return MongoStore("mongodb://standin/backlinks", client=strict_client())
 
 
-# Tests that open a MongoDB index wait for the MongoDB store on index/protocols.py (branch i16-mongo).
-MONGO_PENDING = pytest.mark.skipif(_old_mongo_index(), reason="the MongoDB store lands with branch i16-mongo")
+def mongo_real_store(request, tmp_path):
+    return open_index(mongo_uri(REAL_MONGO, f"backlinks_test_{uuid.uuid4().hex[:12]}"))
+
 
 # Every backend the contract runs on, by name: an opener(request, tmp_path) of a fresh, empty store.
 # Every test taking the ``index`` fixture (here and in the test_contract_* files, test_rank_index.py,
 # test_api.py) runs on each. The MongoDB store joins here (on tests/mongo_standin.py, and on a real
 # server when BACKLINKS_TEST_MONGO_URI is set) once it implements index/protocols.py.
-BACKENDS = {"sqlite": sqlite_store}
+BACKENDS = {"sqlite": sqlite_store, "mongo-standin": mongo_standin_store}
+if REAL_MONGO:
+    BACKENDS["mongo-real"] = mongo_real_store
 
 
 @pytest.fixture(params=list(BACKENDS))

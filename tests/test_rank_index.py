@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import run_cli
-from test_index import MONGO_PENDING, T0, crawled, index  # noqa: F401  (the fixture: every backend)
+from test_index import T0, crawled, index  # noqa: F401  (the fixture: every backend)
 
 import backlinkspider.query as q
 from backlinkspider.index import CrawledPage, IndexUnavailable, Target, open_index, page_edges
@@ -257,14 +257,13 @@ def test_rank_on_a_read_only_index_is_one_line(tmp_path):
     assert "readonly" in res.stderr or "read-only" in res.stderr
 
 
-@MONGO_PENDING
 def test_rank_on_a_read_only_mongodb_user_is_one_error():
     from mongo_standin import strict_client
     from pymongo.errors import OperationFailure
 
-    from backlinkspider.index.mongo import MongoIndex
+    from backlinkspider.index.mongo import MongoStore
 
-    idx = MongoIndex("mongodb://standin/backlinks", client=strict_client())
+    idx = MongoStore("mongodb://standin/backlinks", client=strict_client())
     idx.write(PAGES)
 
     def refuse(*args, **kwargs):

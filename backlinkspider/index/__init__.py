@@ -45,9 +45,9 @@ def open_index(uri: str, *, create: bool = True) -> LinkIndex:
             raise IndexUnavailable(f"no file in index URI {uri!r} (expected sqlite:///PATH)")
         return SQLiteStore(path, create=create)
     if scheme in ("mongodb", "mongodb+srv"):
-        from backlinkspider.index.mongo import MongoIndex
+        from backlinkspider.index.mongo import MongoStore
 
-        return MongoIndex(uri, create=create)
+        return MongoStore(uri, create=create)  # type: ignore[return-value]
     raise IndexUnavailable(
         f"unsupported index URI scheme {scheme!r} in {redact(uri)!r} (expected sqlite or mongodb)"
     )

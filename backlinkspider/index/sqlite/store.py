@@ -231,9 +231,9 @@ class SQLiteStore:
             sql += f" AND ({sort} > ? OR ({sort} = ? AND edge_id > ?))"
             args += [after[0], after[0], after[1]]
         sql += f" ORDER BY {sort}, edge_id"
-        if limit or offset:
+        if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            args += [limit or -1, offset]
+            args += [-1 if limit is None else limit, offset]
         return map(_edge, self._rows(sql, args))
 
     def export(self) -> Iterator[EdgeRow]:

@@ -1,0 +1,167 @@
+"""The documents the store keeps, and the writes that make them.
+
+``links``: one document per edge (never an array of sources, so a popular target never grows a
+document), ``_id`` the edge's 16-byte ``edge_id`` (an upsert needs no read); the export's fields plus both
+hosts; dates are BSON dates truncated to the second. ``pages``: ``{_id: url, last_crawled, failures,
+target_domains}``. ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
+write batch or score save, for ``fingerprint``. Scores: two collections used in turn and a run
+document naming the current one.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import UpdateMany, UpdateOne
+
+from backlinkspider.records import Edge, EdgeRow, ScoreRow, ScoreRun
+
+Document = dict[str, Any]
+
+LINKS, PAGES, COUNTERS = "links", "pages", "counters"
+WRITE_BATCHES, SCORE_SAVES = "write_batches", "score_saves"  # the counters (see store.fingerprint)
+SCORES = ("domain_scores_a", "domain_scores_b")
+SCORE_RUNS = "score_runs"  # {_id: "latest", collection, computed_at, fingerprint, ...}
+SCORE_SORTS = ("authority", "trust", "spam_mass", "referring_domains")
+# One index per target scope in the order edges() reads it; one per sort of a domain's edges; one by
+# source URL for a re-crawl's lost marks. The (target_domain, source_domain) one also answers
+# referring_domains and linking_back.
+INDEXES = [
+    ("by_target_url", [("target_url", 1), ("first_seen", 1), ("_id", 1)]),
+    ("by_target_host", [("target_host", 1), ("first_seen", 1), ("_id", 1)]),
+    ("by_target_domain", [("target_domain", 1), ("first_seen", 1), ("_id", 1)]),
+    ("by_domain_last_seen", [("target_domain", 1), ("last_seen", 1), ("_id", 1)]),
+    ("by_domain_source", [("target_domain", 1), ("source_domain", 1), ("_id", 1)]),
+    ("by_source_url", [("source_url", 1)]),
+]
+PAGE_INDEXES = [("by_last_crawled", [("last_crawled", 1)])]
+EDGE_FIELDS = [f.name for f in fields(EdgeRow) if f.name != "edge_id"]
+PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
+
+_KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
+_NEWS_FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "lost_at")  # what only newer news changes
+
+
+def bson_date(when: datetime | int) -> datetime:
+    """A datetime or epoch seconds as a BSON date: naive UTC (pymongo's default), whole seconds."""
+    if isinstance(when, int):
+        return datetime.fromtimestamp(when, UTC).replace(tzinfo=None)
+    return when.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+
+
+def seconds(value: datetime) -> int:
+    """A BSON date (naive UTC) as epoch seconds."""
+    return calendar.timegm(value.utctimetuple())
+
+
+def edge_row(doc: Document) -> EdgeRow:
+    """A ``links`` document as the row every store answers with."""
+    lost_at = doc.get("lost_at")
+    return EdgeRow(
+        edge_id=doc["_id"],
+        source_url=doc["source_url"],
+        target_url=doc["target_url"],
+        source_domain=doc["source_domain"],
+        target_domain=doc["target_domain"],
+        link_type=doc["link_type"],
+        anchor_text=doc["anchor_text"],
+        nofollow=doc["nofollow"],
+        ugc=doc["ugc"],
+        sponsored=doc["sponsored"],
+        first_seen=seconds(doc["first_seen"]),
+        last_seen=seconds(doc["last_seen"]),
+        lost_at=None if lost_at is None else seconds(lost_at),
+    )
+
+
+def document_for(edge: Edge, seen: datetime) -> Document:
+    """The document a first sighting of ``edge`` at ``seen`` (a BSON date) creates, ``_id`` aside."""
+    return {
+        "target_domain": edge.target_domain,
+        "source_url": edge.source_url,
+        "target_url": edge.target_url,
+        "link_type": edge.link_type,
+        "source_host": edge.source_host,
+        "source_domain": edge.source_domain,
+        "target_host": edge.target_host,
+        "first_seen": seen,
+        "last_seen": seen,
+        "anchor_text": edge.anchor_text,
+        "nofollow": edge.nofollow,
+        "ugc": edge.ugc,
+        "sponsored": edge.sponsored,
+        "lost_at": None,
+    }
+
+
+def update_for(edge: Edge, seen: datetime) -> tuple[Document, list[Document]]:
+    """The filter and update pipeline that upsert one edge seen at ``seen`` (a BSON date).
+
+    The filter names the whole shard key ``{target_domain, _id}``, as an upsert into a sharded collection
+    must. One ``$set`` stage, whose expressions all read the document as it was: a sighting at least as
+    new as everything the edge reflects (its ``last_seen`` and, if lost, its ``lost_at``) sets the anchor
+    and rel flags and makes it live; an older one (a retried batch, a slow worker) only moves
+    ``last_seen`` forward, as ``$max`` does. Values go in as ``$literal``: in a pipeline an anchor like
+    ``$100 off`` would otherwise be read as a field path."""
+    filter_ = {"_id": edge.edge_id, "target_domain": edge.target_domain}
+    doc = document_for(edge, seen)
+    newer = {
+        "$and": [
+            {"$gte": [seen, {"$ifNull": ["$last_seen", seen]}]},
+            {"$gte": [seen, {"$ifNull": ["$lost_at", seen]}]},
+        ]
+    }
+    updates: Document = {name: {"$literal": doc[name]} for name in _KEY_FIELDS}
+    updates["first_seen"] = {"$ifNull": ["$first_seen", seen]}
+    updates["last_seen"] = {"$max": [{"$ifNull": ["$last_seen", seen]}, seen]}
+    updates.update({name: {"$cond": [newer, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})
+    return filter_, [{"$set": updates}]
+
+
+def lost_mark(url: str, seen: datetime, domains: list[str] | None) -> UpdateMany | None:
+    """The update that marks lost the live edges of page ``url`` not seen at ``seen``: those whose
+    ``last_seen`` the batch's upserts did not move. ``domains``: the target domains the page ever linked
+    to (the shard keys that route the update to their shards only); None for a page indexed before they
+    were kept (then every shard is asked); an empty list: nothing to mark."""
+    if domains is not None and not domains:
+        return None
+    where: Document = {"source_url": url, "lost_at": None, "last_seen": {"$lt": seen}}
+    if domains:
+        where = {"target_domain": {"$in": sorted(domains)}, **where}
+    return UpdateMany(where, {"$set": {"lost_at": seen}})
+
+
+def page_update(url: str, seen: datetime, failures: int, domains: list[str]) -> UpdateOne:
+    """The upsert that records one fetch of page ``url``: its failures in a row, the newest fetch time,
+    and the target domains its edges point to (added to those it had)."""
+    return UpdateOne(
+        {"_id": url},
+        {
+            "$set": {"failures": failures},
+            "$max": {"last_crawled": seen},
+            "$addToSet": {"target_domains": {"$each": domains}},
+        },
+        upsert=True,
+    )
+
+
+def score_document(row: ScoreRow) -> Document:
+    doc = asdict(row)
+    doc["_id"] = doc.pop("domain")
+    return doc
+
+
+def score_row(doc: Document) -> ScoreRow:
+    values = {k: v for k, v in doc.items() if k != "_id"}
+    return ScoreRow(domain=doc["_id"], **values)
+
+
+def run_document(run: ScoreRun, collection: str) -> Document:
+    return {**asdict(run), "_id": "latest", "collection": collection}
+
+
+def score_run(doc: Document) -> ScoreRun:
+    return ScoreRun(**{f.name: doc[f.name] for f in fields(ScoreRun)})

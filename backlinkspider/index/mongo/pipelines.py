@@ -1,0 +1,190 @@
+"""The filters and aggregation pipelines the store sends: data only, built from the records.
+
+User input only ever becomes a value compared for equality, a bound or an escaped pattern, never an
+operator document (a domain spelled ``{"$gt": ""}`` is a string that matches nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from backlinkspider.index.mongo.documents import Document, bson_date
+from backlinkspider.records import Bucketing, EdgeSort, Filters, Target
+from backlinkspider.urls import host_of, registered_domain
+
+Pipeline = list[Document]
+
+SCOPE_FIELD = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
+FLAGGED = {"$or": ["$nofollow", "$ugc", "$sponsored"]}
+LIVE_FOLLOWED = {"lost_at": None, "nofollow": False, "ugc": False, "sponsored": False}
+_EPOCH = datetime(1970, 1, 1)
+_STATUS: dict[str, Document] = {"live": {"lost_at": None}, "lost": {"lost_at": {"$ne": None}}, "all": {}}
+_REL: dict[str | None, Document] = {
+    None: {},
+    "follow": {"nofollow": False, "ugc": False, "sponsored": False},
+    "nofollow": {"$or": [{"nofollow": True}, {"ugc": True}, {"sponsored": True}]},
+}
+
+
+def where(target: Target, filters: Filters) -> Document:
+    """The filter of the edges to ``target`` passing ``filters``. It always names ``target_domain``, the
+    shard key's prefix, so a sharded cluster asks only the shards holding that domain."""
+    value = str(target.value)
+    found: Document = {SCOPE_FIELD[target.scope]: value}
+    if target.scope != "domain":
+        host = host_of(value) if target.scope == "url" and "://" in value else value
+        found["target_domain"] = registered_domain(host)
+    found.update(_STATUS[filters.status])
+    found.update(_REL[filters.rel])
+    if filters.link_type:
+        found["link_type"] = str(filters.link_type)
+    if filters.since is not None:
+        found["first_seen"] = {"$gte": bson_date(filters.since)}
+    if filters.from_domain:
+        found["source_domain"] = str(filters.from_domain)
+    if filters.anchor_contains:
+        found["anchor_text"] = {"$regex": ascii_folded(str(filters.anchor_contains))}
+    return found
+
+
+def ascii_folded(text: str) -> str:
+    """A pattern matching ``text`` anywhere, ASCII letters in either case and nothing else folded, as
+    SQLite's ``lower()`` folds (the ``i`` option would fold every Unicode letter too)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isascii() and c.isalpha() else re.escape(c) for c in text)
+
+
+def after(sort: EdgeSort, value: int | str, edge_id: bytes) -> Document:
+    """Edges strictly after ``(value, edge_id)`` in ``(sort, _id)`` order. The leading ``$gte`` gives the
+    index scan a lower bound, so a later page starts where the last ended instead of at the range's
+    start."""
+    key = bson_date(value) if isinstance(value, int) else value
+    return {sort: {"$gte": key}, "$or": [{sort: {"$gt": key}}, {"_id": {"$gt": edge_id}}]}
+
+
+def best_per_domain(match: Document) -> Pipeline:
+    """Each referring domain's best edge (records.BEST_EDGE_ORDER: followed before flagged, then the
+    oldest, then the lowest edge_id), chosen before any paging: ``$first`` after a ``$sort`` on exactly
+    that order (the manual: $group keeps the input order for $first)."""
+    return [
+        {"$match": match},
+        {"$set": {"_flagged": FLAGGED}},
+        {"$sort": {"source_domain": 1, "_flagged": 1, "first_seen": 1, "_id": 1}},
+        {"$group": {"_id": "$source_domain", "doc": {"$first": "$$ROOT"}}},
+        {"$replaceWith": "$doc"},
+    ]
+
+
+def _count_if(condition: Any) -> Document:
+    return {"$sum": {"$cond": [condition, 1, 0]}}
+
+
+def tally_facets(include_lost: bool, since: Sequence[int], top: int) -> dict[str, Pipeline]:
+    """One ``$facet`` of every count of ``records.Tally``: the target's edges are read once. Shown
+    counts skip lost edges unless ``include_lost``; new and lost count every edge. The output is a few
+    small lists (tops are cut to ``top``), far under the 16 MB a $facet result may hold. A null
+    ``lost_at`` is never ``$gte`` a date: null sorts below every date (the manual's BSON order)."""
+    shown: Pipeline = [] if include_lost else [{"$match": {"lost_at": None}}]
+    starts = {f"w{i}": bson_date(start) for i, start in enumerate(since)}
+
+    def top_by(field: str) -> Pipeline:
+        group = {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}
+        return [*shown, group, {"$sort": {"count": -1, "_id": 1}}, {"$limit": top}]
+
+    def distinct(field: str) -> Pipeline:
+        return [*shown, {"$group": {"_id": f"${field}"}}, {"$count": "n"}]
+
+    return {
+        "edges": [
+            *shown,
+            {
+                "$group": {
+                    "_id": None,
+                    "n": {"$sum": 1},
+                    "first": {"$min": "$first_seen"},
+                    "last": {"$max": "$last_seen"},
+                    "follow": {"$sum": {"$cond": [FLAGGED, 0, 1]}},
+                    "nofollow": _count_if("$nofollow"),
+                    "ugc": _count_if("$ugc"),
+                    "sponsored": _count_if("$sponsored"),
+                }
+            },
+        ],
+        "types": [*shown, {"$group": {"_id": "$link_type", "count": {"$sum": 1}}}],
+        "pages": distinct("source_url"),
+        "hosts": distinct("source_host"),
+        "top_anchors": top_by("anchor_text"),
+        "top_domains": top_by("source_domain"),
+        "top_pages": top_by("target_url"),
+        "new_lost_edges": [
+            {
+                "$group": {
+                    "_id": None,
+                    **{f"new{w}": _count_if({"$gte": ["$first_seen", t]}) for w, t in starts.items()},
+                    **{f"lost{w}": _count_if({"$gte": ["$lost_at", t]}) for w, t in starts.items()},
+                }
+            }
+        ],
+        "new_lost_domains": [
+            _by_source_domain(),
+            {
+                "$group": {
+                    "_id": None,
+                    **{f"new{w}": _count_if({"$gte": ["$first", t]}) for w, t in starts.items()},
+                    **{
+                        f"lost{w}": _count_if({"$and": [{"$eq": ["$live", 0]}, {"$gte": ["$last_lost", t]}]})
+                        for w, t in starts.items()
+                    },
+                }
+            },
+        ],
+    }
+
+
+def _by_source_domain() -> Document:
+    """Per referring domain: its first edge's first_seen, its last lost_at, and its live edges."""
+    return {
+        "$group": {
+            "_id": "$source_domain",
+            "first": {"$min": "$first_seen"},
+            "last_lost": {"$max": "$lost_at"},  # $max skips nulls: None while no edge was lost
+            "live": _count_if({"$eq": ["$lost_at", None]}),
+        }
+    }
+
+
+def _bucket(date: str, bucketing: Bucketing) -> Document:
+    """``(t + offset) // width`` of a date field in epoch seconds; null for a null date. A date minus a
+    date is milliseconds (the manual, $subtract); the division of whole milliseconds is exact before
+    ``$floor`` for any date a store can hold."""
+    since_epoch = {"$add": [{"$subtract": [date, _EPOCH]}, bucketing.offset * 1000]}
+    return {"$floor": {"$divide": [since_epoch, bucketing.width * 1000]}}
+
+
+def link_events(match: Document, bucketing: Bucketing) -> Pipeline:
+    """Edges counted per (bucket of first_seen, bucket of lost_at or null): grouped on the server (on
+    each shard first), a few rows per bucket come back, never one per edge."""
+    key = {"new": _bucket("$first_seen", bucketing), "lost": _bucket("$lost_at", bucketing)}
+    return [{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}]
+
+
+def domain_events(match: Document, bucketing: Bucketing) -> Pipeline:
+    """Referring domains counted per (bucket of their first edge, bucket of their last lost edge if none
+    is live, else null)."""
+    lost = {"$cond": [{"$eq": ["$live", 0]}, _bucket("$last_lost", bucketing), None]}
+    key = {"new": _bucket("$first", bucketing), "lost": lost}
+    return [{"$match": match}, _by_source_domain(), {"$group": {"_id": key, "n": {"$sum": 1}}}]
+
+
+def graph(stages: Pipeline) -> Pipeline:
+    """``stages`` run on the domain graph's (source, target) pairs: one $group of the live, followed
+    links (on each shard first, spilling to disk past 100 MB), self-loops (internal links, kept by
+    BACKLINKS_KEEP_INTERNAL) dropped after it, one a pair rather than one a link."""
+    return [
+        {"$match": LIVE_FOLLOWED},
+        {"$group": {"_id": {"s": "$source_domain", "t": "$target_domain"}, "links": {"$sum": 1}}},
+        {"$match": {"$expr": {"$ne": ["$_id.s", "$_id.t"]}}},
+        *stages,
+    ]

@@ -1,0 +1,373 @@
+"""The MongoDB store: the primitives of ``index.protocols`` as finds and aggregations, and no policy.
+
+Writes are ``bulk_write``s of upserts (see ``documents.update_for``), retried by ``errors.with_retries``.
+Reads stream a cursor (``errors.reading``) or run one aggregation with ``allowDiskUse``. Every read of a
+target's edges names ``target_domain`` (the shard key's prefix), so a sharded cluster asks only the
+shards holding that domain. A reader (``create=False``) creates nothing: a user with the ``read`` role
+can run it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import pymongo
+from pymongo import UpdateMany, UpdateOne
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import ConfigurationError, PyMongoError
+
+from backlinkspider.index.checks import checked
+from backlinkspider.index.errors import IndexUnavailable, unavailable
+from backlinkspider.index.mongo import documents as d
+from backlinkspider.index.mongo import pipelines as p
+from backlinkspider.index.mongo.errors import reading, with_retries
+from backlinkspider.records import (
+    Bucketing,
+    CrawledPage,
+    EdgeRow,
+    EdgeSort,
+    Events,
+    Filters,
+    ScoreRow,
+    ScoreRun,
+    ScoreSort,
+    Tally,
+    Target,
+)
+from backlinkspider.redact import redact
+
+T = TypeVar("T")
+Document = d.Document
+DEFAULT_DATABASE = "backlinks"
+BATCH = 1000  # names per $in, score documents per insert_many
+
+
+class MongoStore:
+    """The edge and score store in the database a ``mongodb://`` (or ``mongodb+srv://``) URI names
+    (default ``backlinks``). Credentials and TLS come from the URI or the driver's environment; the URI
+    is only ever shown redacted. ``client``: an in-process stand-in, for tests."""
+
+    def __init__(
+        self, uri: str, *, create: bool = True, retry_seconds: float = 120.0, client: Any = None
+    ) -> None:
+        self.uri = uri
+        self.where = redact(uri)
+        self.retry_seconds = retry_seconds
+        try:
+            # A dead server at start is reported in seconds, not pymongo's 30, unless the URI says otherwise.
+            timeout: dict[str, Any] = (
+                {} if "serverselectiontimeoutms" in uri.lower() else {"serverSelectionTimeoutMS": 5000}
+            )
+            self._client: pymongo.MongoClient[Document] = client or pymongo.MongoClient(
+                uri, appname="backlinkspider", **timeout
+            )
+            self._db: Database[Document] = self._client.get_default_database(default=DEFAULT_DATABASE)
+            self._links = self._db[d.LINKS]
+            self._pages = self._db[d.PAGES]
+            self._counters = self._db[d.COUNTERS]
+            self._client.admin.command("ping")
+            if create:
+                self._create_indexes()
+            elif d.LINKS not in self._db.list_collection_names():
+                raise IndexUnavailable(f"no index at {self.where} (crawl first, or pass --index)")
+        except (ConfigurationError, PyMongoError, ValueError) as exc:
+            raise unavailable("open", self.where, exc) from None
+
+    def _create_indexes(self) -> None:
+        """A writer's indexes (creating an existing one is a no-op); readers rely on the writer's."""
+        for collection, indexes in ((self._links, d.INDEXES), (self._pages, d.PAGE_INDEXES)):
+            for name, keys in indexes:
+                collection.create_index(keys, name=name)
+
+    def _retried(self, operation: Callable[[], T], verb: str = "read") -> T:
+        return with_retries(operation, verb, self.where, self.retry_seconds)
+
+    def _find(
+        self, collection: Collection[Document], query: Document, projection: Any = None
+    ) -> list[Document]:
+        """A small find's whole answer, retried (its cursor made anew for each try)."""
+        return self._retried(lambda: list(collection.find(query, projection)))
+
+    def _aggregated(self, pipeline: p.Pipeline) -> list[Document]:
+        """A small aggregation's whole answer, retried."""
+        return self._retried(lambda: list(self._links.aggregate(pipeline, allowDiskUse=True)))
+
+    def _streamed(self, cursor: Callable[[], Iterable[Document]]) -> Iterator[Document]:
+        """A streamed read: its cursor is made and read inside, so a lost server is ``IndexUnavailable``
+        whenever the driver notices it (a find runs at its first batch, an aggregate when called)."""
+        with reading(self.where):
+            yield from cursor()
+
+    def _aggregate(self, pipeline: p.Pipeline) -> Iterator[Document]:
+        """A streamed aggregation, allowed to spill to disk past 100 MB a stage (the manual's limit)."""
+        return self._streamed(lambda: self._links.aggregate(pipeline, allowDiskUse=True, batchSize=10_000))
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int = 3) -> int:
+        """Pages first (a page's target domains are kept before any of its edges exists), then the edges
+        (unordered: any order lands the same), then the lost marks, which read the ``last_seen`` the
+        upserts just moved; then the write counter (``fingerprint``). A batch that fails part way is
+        written again whole by the pipeline: every step is idempotent."""
+        pages = checked(pages)
+        known = self._known_pages([page.url for page in pages])
+        edge_ops: list[UpdateOne] = []
+        lost_ops: list[UpdateMany] = []
+        page_ops: list[UpdateOne] = []
+        for page in pages:
+            seen = d.bson_date(page.seen_at)
+            edge_ops.extend(UpdateOne(*d.update_for(edge, seen), upsert=True) for edge in page.edges)
+            failures, domains = known.get(page.url, (0, []))
+            failures = failures + 1 if page.failed else 0
+            mark = d.lost_mark(page.url, seen, domains)
+            if mark is not None and (not page.failed or failures >= lost_after_failures):
+                lost_ops.append(mark)
+            linked = sorted({edge.target_domain for edge in page.edges})
+            known[page.url] = (failures, None if domains is None else sorted({*domains, *linked}))
+            page_ops.append(d.page_update(page.url, seen, failures, linked))
+        for collection, ops, ordered in (
+            (self._pages, page_ops, True),
+            (self._links, edge_ops, False),
+            (self._links, lost_ops, True),
+        ):
+            if ops:
+                self._retried(partial(collection.bulk_write, ops, ordered=ordered), "write to")
+        if pages:
+            self._bump(d.WRITE_BATCHES)
+        return len(edge_ops)
+
+    def _bump(self, counter: str) -> None:
+        """One more of ``counter`` (see ``fingerprint``); a retry after a lost acknowledgement may count
+        a write twice, which only moves the fingerprint further."""
+        bump = partial(self._counters.update_one, {"_id": counter}, {"$inc": {"n": 1}}, upsert=True)
+        self._retried(bump, "write to")
+
+    def _known_pages(self, urls: list[str]) -> dict[str, tuple[int, list[str] | None]]:
+        """Per page already fetched: its failures in a row, and the target domains it linked to (None
+        for a page indexed before they were kept)."""
+        found = self._find(self._pages, {"_id": {"$in": sorted(set(urls))}}, ["failures", "target_domains"])
+        return {doc["_id"]: (doc.get("failures") or 0, doc.get("target_domains")) for doc in found}
+
+    def check_writable(self) -> None:
+        """Updates that match no document: a server checks the user's rights (and that it is a writable
+        primary) before it looks for matches, and nothing is written."""
+        for collection, probe in (
+            (self._links, UpdateOne({"_id": b"", "target_domain": ""}, {"$set": {"lost_at": None}})),
+            (self._pages, UpdateOne({"_id": ""}, {"$set": {"failures": 0}})),
+            (self._counters, UpdateOne({"_id": ""}, {"$inc": {"n": 0}})),
+        ):
+            self._retried(partial(collection.bulk_write, [probe]), "write to")
+
+    # --- edges -------------------------------------------------------------------------------------------
+
+    def edges(
+        self,
+        target: Target,
+        filters: Filters,
+        *,
+        sort: EdgeSort,
+        after: tuple[int | str, bytes] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        """A find on the scope's index (``by_target_*`` for first_seen, ``by_domain_last_seen`` and
+        ``by_domain_source`` for the other sorts of a domain), or with ``one_per_domain`` an aggregation
+        that picks each domain's best edge before it pages."""
+        if limit == 0:
+            return iter(())
+        match = p.where(target, filters)
+        later = [p.after(sort, *after)] if after else []
+        order = {sort: 1, "_id": 1}
+        if one_per_domain:
+            pipeline = [
+                *p.best_per_domain(match),
+                *({"$match": m} for m in later),
+                {"$sort": order},
+                *([{"$skip": offset}] if offset else []),
+                *([{"$limit": limit}] if limit else []),
+            ]
+            return map(d.edge_row, self._aggregate(pipeline))
+        query = {"$and": [match, *later]} if later else match
+        keys = list(order.items())
+        found = self._streamed(
+            lambda: self._links.find(query, d.PROJECTION).sort(keys).skip(offset).limit(limit or 0)
+        )
+        return map(d.edge_row, found)
+
+    def export(self) -> Iterator[EdgeRow]:
+        return map(d.edge_row, self._streamed(lambda: self._links.find({}, d.PROJECTION).sort([("_id", 1)])))
+
+    def count(self) -> int:
+        return self._retried(lambda: self._links.count_documents({}))
+
+    def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        order = [("last_crawled", 1), ("_id", 1)]
+        found = self._streamed(lambda: self._pages.find({}, {"_id": 1}).sort(order).limit(limit or 0))
+        return (doc["_id"] for doc in found)
+
+    def fingerprint(self) -> list[int | None]:
+        """``[edge write batches, score saves]``: two counters, each bumped with ``$inc`` once its write
+        is done, so a batch that only marks links lost moves the first too; a rank's scores are stale
+        once the first differs from the one it read. Every connection reads the same documents."""
+        counters = {doc["_id"]: doc["n"] for doc in self._find(self._counters, {})}
+        return [counters.get(d.WRITE_BATCHES, 0), counters.get(d.SCORE_SAVES, 0)]
+
+    def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
+        """One ``$facet`` aggregation over the target's edges (see ``pipelines.tally_facets``)."""
+        match = p.where(target, Filters(status="all"))
+        pipeline = [{"$match": match}, {"$facet": p.tally_facets(include_lost, since, top)}]
+        got = self._aggregated(pipeline)[0]
+        one = {name: (rows[0] if rows else {}) for name, rows in got.items()}
+        edges, moved_edges, moved_domains = one["edges"], one["new_lost_edges"], one["new_lost_domains"]
+
+        def listed(name: str) -> list[tuple[str, int]]:
+            return [(g["_id"], g["count"]) for g in got[name]]
+
+        def windows(kind: str) -> list[tuple[int, int]]:
+            keys = [f"{kind}w{i}" for i in range(len(since))]
+            return [(moved_edges.get(k, 0), moved_domains.get(k, 0)) for k in keys]
+
+        return Tally(
+            backlinks=edges.get("n", 0),
+            referring_pages=one["pages"].get("n", 0),
+            referring_hosts=one["hosts"].get("n", 0),
+            follow=edges.get("follow", 0),
+            nofollow=edges.get("nofollow", 0),
+            ugc=edges.get("ugc", 0),
+            sponsored=edges.get("sponsored", 0),
+            by_type={g["_id"]: g["count"] for g in got["types"]},
+            top_anchors=listed("top_anchors"),
+            top_referring_domains=listed("top_domains"),
+            top_pages=listed("top_pages"),
+            first_seen=d.seconds(edges["first"]) if edges.get("first") else None,
+            last_seen=d.seconds(edges["last"]) if edges.get("last") else None,
+            new=windows("new"),
+            lost=windows("lost"),
+        )
+
+    def referring_domains(self, target: Target, filters: Filters) -> Iterator[str]:
+        """A ``$group`` streamed back in batches, not ``distinct``, whose answer is one document of at
+        most 16 MB (the manual's BSON limit: ~500k domains)."""
+        pipeline = [
+            {"$match": p.where(target, filters)},
+            {"$group": {"_id": "$source_domain"}},
+            {"$sort": {"_id": 1}},
+        ]
+        return (g["_id"] for g in self._aggregate(pipeline))
+
+    def events(self, target: Target, bucketing: Bucketing) -> Events:
+        """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``)."""
+        match = p.where(target, Filters(status="all"))
+        new_links, lost_links = _bucket_counts(self._aggregated(p.link_events(match, bucketing)))
+        new_domains, lost_domains = _bucket_counts(self._aggregated(p.domain_events(match, bucketing)))
+        return Events(new_links, lost_links, new_domains, lost_domains)
+
+    def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """One ``find_one`` on ``by_domain_source`` a pair: a page of rows has at most a page of pairs."""
+
+        def back(target: str, source: str) -> bool:
+            where = {"target_domain": source, "source_domain": target, **p.LIVE_FOLLOWED}
+            return self._retried(lambda: self._links.find_one(where, {"_id": 1})) is not None
+
+        return {(t, s) for t, s in set(pairs) if back(t, s)}
+
+    def graph_domains(self) -> Iterator[str]:
+        """Both ends of the graph's pairs, grouped and sorted on the server."""
+        ends: p.Pipeline = [
+            {"$project": {"_id": 0, "domain": ["$_id.s", "$_id.t"]}},
+            {"$unwind": "$domain"},
+            {"$group": {"_id": "$domain"}},
+            {"$sort": {"_id": 1}},
+        ]
+        return (g["_id"] for g in self._aggregate(p.graph(ends)))
+
+    def domain_graph(self) -> Iterator[tuple[str, str, int]]:
+        by_pair = p.graph([{"$sort": {"_id.s": 1, "_id.t": 1}}])
+        return ((g["_id"]["s"], g["_id"]["t"], g["links"]) for g in self._aggregate(by_pair))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> MongoStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- scores ------------------------------------------------------------------------------------------
+
+    def save_scores(self, rows: Iterable[ScoreRow], run: ScoreRun) -> None:
+        """Into the score collection not in use, then the run document names it: one write switches
+        readers from the old set to the complete new one."""
+        current = self._run()
+        name = d.SCORES[1] if current and current["collection"] == d.SCORES[0] else d.SCORES[0]
+        scores = self._db[name]
+        try:
+            scores.drop()
+            for batch in _batches(map(d.score_document, rows), 10 * BATCH):
+                scores.insert_many(batch, ordered=False)
+            for sort in d.SCORE_SORTS:
+                scores.create_index([(sort, -1), ("_id", 1)], name=f"by_{sort}")
+            self._db[d.SCORE_RUNS].replace_one({"_id": "latest"}, d.run_document(run, name), upsert=True)
+        except PyMongoError as exc:
+            raise unavailable("write scores to", self.where, exc) from None
+        self._bump(d.SCORE_SAVES)
+
+    def _run(self) -> Document | None:
+        return self._retried(lambda: self._db[d.SCORE_RUNS].find_one({"_id": "latest"}))
+
+    def scores_run(self) -> ScoreRun | None:
+        run = self._run()
+        return d.score_run(run) if run else None
+
+    def scores(self, sort: ScoreSort, *, farm_only: bool, limit: int | None) -> list[ScoreRow]:
+        """Off the ``by_<sort>`` index: descending puts nulls last (they sort below every number)."""
+        run = self._run()
+        if run is None or limit == 0:
+            return []
+        found = self._db[run["collection"]].find({"farm": True} if farm_only else {})
+        found = found.sort([(sort, -1), ("_id", 1)]).limit(limit or 0)
+        return [d.score_row(doc) for doc in self._retried(lambda: list(found))]
+
+    def score(self, domain: str) -> ScoreRow | None:
+        run = self._run()
+        if run is None:
+            return None
+        scores = self._db[run["collection"]]
+        doc = self._retried(lambda: scores.find_one({"_id": str(domain)}))
+        return d.score_row(doc) if doc else None
+
+    def authorities(self, domains: Iterable[str]) -> dict[str, float]:
+        """``$in`` lookups by ``_id``, ``BATCH`` names a round trip."""
+        run = self._run()
+        if run is None:
+            return {}
+        scores = self._db[run["collection"]]
+        found: dict[str, float] = {}
+        for names in _batches(sorted(set(domains)), BATCH):
+            docs = self._find(scores, {"_id": {"$in": names}}, {"authority": 1})
+            found.update((doc["_id"], doc["authority"]) for doc in docs)
+        return found
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    rest = iter(items)
+    while batch := list(itertools.islice(rest, size)):
+        yield batch
+
+
+def _bucket_counts(groups: list[Document]) -> tuple[dict[int, int], dict[int, int]]:
+    """``{_id: {new, lost}, n}`` rows as counts per new bucket and per lost bucket."""
+    new: dict[int, int] = {}
+    lost: dict[int, int] = {}
+    for group in groups:
+        for counts, bucket in ((new, group["_id"]["new"]), (lost, group["_id"]["lost"])):
+            if bucket is not None:
+                counts[int(bucket)] = counts.get(int(bucket), 0) + group["n"]
+    return new, lost
