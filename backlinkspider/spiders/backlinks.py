@@ -18,11 +18,21 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionDone,
+    ConnectionLost,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
 from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from backlinkspider import __version__
 from backlinkspider.extract import REDIRECT, Link, Page
 from backlinkspider.extractpool import ExtractionAbandoned, ExtractPool
+from backlinkspider.records import PageStatus
 from backlinkspider.seeds import read_seeds
 from backlinkspider.signals import pages_done
 from backlinkspider.traps import TrapGuard
@@ -34,6 +44,12 @@ if TYPE_CHECKING:
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+# Network failures by kind (Twisted's errors, as Scrapy's downloader raises them), first match wins.
+_FAILURE_KINDS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
+    ("dns", (DNSLookupError,)),
+    ("timeout", (TimeoutError, TCPTimedOutError, ResponseNeverReceived)),
+    ("connection", (ConnectError, ConnectionLost, ConnectionDone, ResponseFailed)),
+)
 _SMALL_BODY = 256 * 1024  # bytes; more than one socket read, so never complete with the headers
 
 
@@ -107,6 +123,15 @@ class NetworkErrorsOnOneLine(logging.Filter):
             record.exc_info = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+def failure_status(failure: Failure) -> PageStatus:
+    """Why a fetch failed, as the index keeps it: the HTTP status of an error answer, else the kind of
+    network failure."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return int(error.response.status)
+    return next((kind for kind, errors in _FAILURE_KINDS if isinstance(error, errors)), "error")
 
 
 class BacklinksSpider(Spider):
@@ -244,7 +269,7 @@ class BacklinksSpider(Spider):
             self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])  # type: ignore[attr-defined]
             return
         self.crawler.stats.inc_value("backlinks/errors")
-        yield Page(failure.request.url, failed=True)  # type: ignore[attr-defined]
+        yield Page(failure.request.url, failed=True, status=failure_status(failure))  # type: ignore[attr-defined]
 
     def headers_received(self, headers: Headers, body_length: int, request: Request, spider: Spider) -> None:
         """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own
