@@ -38,8 +38,8 @@ from backlinkspider.records import (
     PageState,
     PageStatus,
     ScoreRow,
-    Span,
     ScoreRun,
+    Span,
     Tally,
     Target,
     page_edges,
@@ -645,7 +645,7 @@ def test_crossings(filled: Any, model: Model, domains: list[str], excluded: list
 
 
 def test_outgoing(filled: Any, model: Model) -> None:
-    sources = sorted({r.source_domain for r in model.rows()}) + ["nosuch.org"]
+    sources = [*sorted({r.source_domain for r in model.rows()}), "nosuch.org"]
     for source in sources:
         for status in ("live", "lost", "all"):
             groups: dict[tuple[str, str], list[EdgeRow]] = {}
