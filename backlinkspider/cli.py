@@ -786,5 +786,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m: run the package's module, where every command is registered
+    from backlinkspider.cli import main as package_main
+
+    sys.exit(package_main())
+else:  # the question commands use this module's helpers: added once it is complete
+    from backlinkspider import cli_questions
+
+    cli_questions.register(cli)

@@ -1,0 +1,175 @@
+"""The commands of the everyday SEO questions (issue 19): ``intersect``, ``broken``, ``anchors``,
+``outlinks`` and ``disavow``, answered by ``backlinkspider.query.questions``.
+
+As every command: a bad argument is one line and exit 2, a missing index or an empty answer one line and
+exit 1. Rows print as a table, JSON Lines or CSV (the columns are the records' keys).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from backlinkspider import cli as base
+from backlinkspider.index import IndexUnavailable, LinkIndex
+from backlinkspider.query import output, questions
+from backlinkspider.query.errors import BadTarget, NoBacklinks
+from backlinkspider.query.inputs import SINCE_FORMATS, query_filters
+from backlinkspider.records import ANCHOR_FIELDS, BROKEN_FIELDS, INTERSECT_FIELDS, OUTLINK_FIELDS, Target
+from backlinkspider.redact import redact
+
+T = TypeVar("T")
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(base.FORMATS), default="table", show_default=True
+)
+
+
+def _answer(index: str, question: Callable[[LinkIndex], T], hint: str = "") -> T:
+    """``question`` over the index at ``index``, its errors as one line: a bad input exits 2, the rest 1."""
+    with base._check_index(index) as idx:
+        try:
+            return question(idx)
+        except BadTarget as exc:
+            raise click.BadParameter(str(exc), param_hint=hint or None) from None
+        except (NoBacklinks, questions.NoScores) as exc:
+            raise base.Failure(f"{exc} in {redact(index)}") from None
+        except IndexUnavailable as exc:
+            raise base.Failure(str(exc)) from None
+
+
+def _print(rows: Sequence[Mapping[str, Any]], fmt: str, title: str, fields: tuple[str, ...]) -> None:
+    if fmt != "table":
+        output.write(rows, fmt, sys.stdout, fields)  # type: ignore[arg-type]  # click.Choice
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in fields:
+        table.add_column(name.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row[name]) for name in fields))
+    Console().print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _since(value: datetime | None) -> int | None:
+    """A ``--since`` date (read as UTC) as epoch seconds."""
+    return None if value is None else int(value.replace(tzinfo=UTC).timestamp())
+
+
+@click.command()
+@click.argument("domains", nargs=-1, required=True)
+@click.option("--not", "excluded", multiple=True, metavar="DOMAIN", help="Drop domains linking here.")
+@click.option("--min", "at_least", type=int, help="Link to at least this many of DOMAINS  [default: all]")
+@click.option("--follow-only", is_flag=True, help="Count only links without nofollow, ugc or sponsored.")
+@click.option("--include-lost", is_flag=True, help="Count lost links too.")
+@click.option("--since", type=click.DateTime(list(SINCE_FORMATS)), help="Only links first seen on or after.")
+@format_option
+@base.index_option
+def intersect(
+    domains: tuple[str, ...],
+    excluded: tuple[str, ...],
+    at_least: int | None,
+    follow_only: bool,
+    include_lost: bool,
+    since: datetime | None,
+    fmt: str,
+    index: str,
+) -> None:
+    """Referring domains linking to at least --min of DOMAINS (competitors) and to none of --not (you):
+    best authority first. Live links of any rel unless --follow-only or --include-lost."""
+    filters = query_filters(
+        rel="follow" if follow_only else None, since=_since(since), status="all" if include_lost else "live"
+    )
+    rows = _answer(
+        index,
+        lambda idx: questions.intersect(idx, domains, excluded=excluded, at_least=at_least, filters=filters),
+        "DOMAINS / --not / --min",
+    )
+    _print(rows, fmt, f"Referring domains linking to {', '.join(domains)}", INTERSECT_FIELDS)
+
+
+@click.command()
+@base._target_options
+@format_option
+@base.index_option
+def broken(target: str, scope: str, fmt: str, index: str) -> None:
+    """Pages of TARGET whose last crawl failed (HTTP >= 400, DNS, connection) and the live links to them:
+    links to win back, most referring domains first."""
+    parsed = base._parse_target(target, scope)
+    rows = _answer(index, lambda idx: questions.broken(idx, parsed))
+    if not rows:
+        raise base.Failure(f"no broken pages of {parsed.scope} {parsed.value} have links in {redact(index)}")
+    _print(rows, fmt, f"Broken pages of {parsed.scope} {parsed.value}", BROKEN_FIELDS)
+
+
+@click.command()
+@base._target_options
+@click.option("--include-lost", is_flag=True, help="Count lost links too.")
+@format_option
+@base.index_option
+def anchors(target: str, scope: str, include_lost: bool, fmt: str, index: str) -> None:
+    """Anchor texts of TARGET's links by the referring domains using each, with links and follow share."""
+    parsed = base._parse_target(target, scope)
+    filters = query_filters(status="all" if include_lost else "live")
+    rows = _answer(index, lambda idx: questions.anchors(idx, parsed, filters))
+    if not rows:
+        raise base.Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
+    _print(rows, fmt, f"Anchors of {parsed.scope} {parsed.value}", ANCHOR_FIELDS)
+
+
+@click.command()
+@click.argument("domain")
+@click.option("--include-lost", is_flag=True, help="Count lost links too.")
+@format_option
+@base.index_option
+def outlinks(domain: str, include_lost: bool, fmt: str, index: str) -> None:
+    """The domains DOMAIN links to (live links), with links, followed ones and the top anchor."""
+    rows = _answer(
+        index, lambda idx: questions.outlinks(idx, domain, "all" if include_lost else "live"), "DOMAIN"
+    )
+    _print(rows, fmt, f"Domains linked from {domain}", OUTLINK_FIELDS)
+
+
+@click.command()
+@click.option("--farm-only", is_flag=True, help="Link farm members (from the last `backlinks rank`).")
+@click.option("--spam-mass-over", type=click.FloatRange(0, 1), help="Spam mass above this.")
+@click.option("--domains-file", type=click.File(encoding="utf-8"), help="Domains, one a line (# comments).")
+@click.option("--target", help="Only referring domains of this domain, host or URL.")
+@base.index_option
+def disavow(
+    farm_only: bool, spam_mass_over: float | None, domains_file: Any, target: str | None, index: str
+) -> None:
+    """Print a disavow file for Google Search Console: the referring domains every given filter picks,
+    as sorted `domain:` lines under a comment saying when and how."""
+    try:
+        listed = None if domains_file is None else questions.read_domain_list(domains_file, domains_file.name)
+    except BadTarget as exc:
+        raise click.BadParameter(str(exc), param_hint="--domains-file") from None
+    parsed: Target | None = None if target is None else base._parse_target(target, "auto")
+    pick = questions.DisavowPick(farm_only, spam_mass_over, listed, parsed, getattr(domains_file, "name", ""))
+    picked = _answer(index, lambda idx: questions.disavowed(idx, pick))
+    click.echo(questions.disavow_file(picked, pick), nl=False)
+
+
+COMMANDS: Iterable[click.Command] = (intersect, broken, anchors, outlinks, disavow)
+
+
+def register(group: click.Group) -> None:
+    """Add these commands to the ``backlinks`` group."""
+    for command in COMMANDS:
+        group.add_command(command)
