@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
+from backlinkspider import cli_questions
 from backlinkspider import query as queries
 from backlinkspider.index import DEFAULT_INDEX, IndexUnavailable, LinkIndex, open_index
 from backlinkspider.query import output
@@ -770,6 +771,9 @@ def _domains_table(rows: Sequence[Mapping[str, Any]], title: str) -> None:
     Console().print(table)
 
 
+cli_questions.register(cli, sys.modules[__name__])  # the question commands, made with this module's helpers
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every error into one line on stderr. (Click itself ends quietly
     when the reader of stdout goes away, as in ``backlinks export | head``.)"""
@@ -786,11 +790,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m: run the package's module, where every command is registered
-    from backlinkspider.cli import main as package_main
-
-    sys.exit(package_main())
-else:  # the question commands use this module's helpers: added once it is complete
-    from backlinkspider import cli_questions
-
-    cli_questions.register(cli)
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,13 +8,14 @@ exit 1. Rows print as a table, JSON Lines or CSV (the columns are the records' k
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any, TypeVar
 
 import click
 
-from backlinkspider import cli as base
 from backlinkspider.index import IndexUnavailable, LinkIndex
 from backlinkspider.query import output, questions
 from backlinkspider.query.errors import BadTarget, NoBacklinks
@@ -23,22 +24,6 @@ from backlinkspider.records import ANCHOR_FIELDS, BROKEN_FIELDS, INTERSECT_FIELD
 from backlinkspider.redact import redact
 
 T = TypeVar("T")
-format_option = click.option(
-    "--format", "fmt", type=click.Choice(base.FORMATS), default="table", show_default=True
-)
-
-
-def _answer(index: str, question: Callable[[LinkIndex], T], hint: str = "") -> T:
-    """``question`` over the index at ``index``, its errors as one line: a bad input exits 2, the rest 1."""
-    with base._check_index(index) as idx:
-        try:
-            return question(idx)
-        except BadTarget as exc:
-            raise click.BadParameter(str(exc), param_hint=hint or None) from None
-        except (NoBacklinks, questions.NoScores) as exc:
-            raise base.Failure(f"{exc} in {redact(index)}") from None
-        except IndexUnavailable as exc:
-            raise base.Failure(str(exc)) from None
 
 
 def _print(rows: Sequence[Mapping[str, Any]], fmt: str, title: str, fields: tuple[str, ...]) -> None:
@@ -71,105 +56,167 @@ def _since(value: datetime | None) -> int | None:
     return None if value is None else int(value.replace(tzinfo=UTC).timestamp())
 
 
-@click.command()
-@click.argument("domains", nargs=-1, required=True)
-@click.option("--not", "excluded", multiple=True, metavar="DOMAIN", help="Drop domains linking here.")
-@click.option("--min", "at_least", type=int, help="Link to at least this many of DOMAINS  [default: all]")
-@click.option("--follow-only", is_flag=True, help="Count only links without nofollow, ugc or sponsored.")
-@click.option("--include-lost", is_flag=True, help="Count lost links too.")
-@click.option("--since", type=click.DateTime(list(SINCE_FORMATS)), help="Only links first seen on or after.")
-@format_option
-@base.index_option
-def intersect(
-    domains: tuple[str, ...],
-    excluded: tuple[str, ...],
-    at_least: int | None,
-    follow_only: bool,
-    include_lost: bool,
-    since: datetime | None,
-    fmt: str,
-    index: str,
-) -> None:
-    """Referring domains linking to at least --min of DOMAINS (competitors) and to none of --not (you):
-    best authority first. Live links of any rel unless --follow-only or --include-lost."""
-    filters = query_filters(
-        rel="follow" if follow_only else None, since=_since(since), status="all" if include_lost else "live"
+Decorator = Callable[[Callable[..., None]], Callable[..., None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """What the commands use of the module of the ``backlinks`` group: its options, how it opens an
+    index and says a failure. Handed to ``register``, not imported: ``python -m`` and multiprocessing
+    run that module under other names, and an import would load it twice."""
+
+    index_option: Decorator
+    target_options: Decorator
+    format_option: Decorator
+    check_index: Callable[[str], LinkIndex]
+    failure: type[click.ClickException]
+    parse_target: Callable[[str, str], Target]
+
+    def answer(self, index: str, question: Callable[[LinkIndex], T], hint: str = "") -> T:
+        """``question`` over the index at ``index``, its errors as one line: bad input exits 2, the
+        rest 1."""
+        with self.check_index(index) as idx:
+            try:
+                return question(idx)
+            except BadTarget as exc:
+                raise click.BadParameter(str(exc), param_hint=hint or None) from None
+            except (NoBacklinks, questions.NoScores) as exc:
+                raise self.failure(f"{exc} in {redact(index)}") from None
+            except IndexUnavailable as exc:
+                raise self.failure(str(exc)) from None
+
+
+def register(group: click.Group, base: ModuleType) -> None:
+    """Add the question commands to ``group``, made with the helpers of ``base``, its module."""
+    helpers = _Base(
+        base.index_option,
+        base._target_options,
+        click.option("--format", "fmt", type=click.Choice(base.FORMATS), default="table", show_default=True),
+        base._check_index,
+        base.Failure,
+        base._parse_target,
     )
-    rows = _answer(
-        index,
-        lambda idx: questions.intersect(idx, domains, excluded=excluded, at_least=at_least, filters=filters),
-        "DOMAINS / --not / --min",
+    for make in (_intersect, _broken, _anchors, _outlinks, _disavow):
+        group.add_command(make(helpers))
+
+
+def _intersect(b: _Base) -> click.Command:
+    @click.command()
+    @click.argument("domains", nargs=-1, required=True)
+    @click.option("--not", "excluded", multiple=True, metavar="DOMAIN", help="Drop domains linking here.")
+    @click.option("--min", "at_least", type=int, help="Link to at least this many of DOMAINS  [default: all]")
+    @click.option("--follow-only", is_flag=True, help="Count only links without nofollow, ugc or sponsored.")
+    @click.option("--include-lost", is_flag=True, help="Count lost links too.")
+    @click.option(
+        "--since", type=click.DateTime(list(SINCE_FORMATS)), help="Only links first seen on or after."
     )
-    _print(rows, fmt, f"Referring domains linking to {', '.join(domains)}", INTERSECT_FIELDS)
+    @b.format_option
+    @b.index_option
+    def intersect(
+        domains: tuple[str, ...],
+        excluded: tuple[str, ...],
+        at_least: int | None,
+        follow_only: bool,
+        include_lost: bool,
+        since: datetime | None,
+        fmt: str,
+        index: str,
+    ) -> None:
+        """Referring domains linking to at least --min of DOMAINS (competitors) and to none of --not (you):
+        best authority first. Live links of any rel unless --follow-only or --include-lost."""
+        filters = query_filters(
+            rel="follow" if follow_only else None,
+            since=_since(since),
+            status="all" if include_lost else "live",
+        )
+        rows = b.answer(
+            index,
+            lambda idx: questions.intersect(
+                idx, domains, excluded=excluded, at_least=at_least, filters=filters
+            ),
+            "DOMAINS / --not / --min",
+        )
+        _print(rows, fmt, f"Referring domains linking to {', '.join(domains)}", INTERSECT_FIELDS)
+
+    return intersect
 
 
-@click.command()
-@base._target_options
-@format_option
-@base.index_option
-def broken(target: str, scope: str, fmt: str, index: str) -> None:
-    """Pages of TARGET whose last crawl failed (HTTP >= 400, DNS, connection) and the live links to them:
-    links to win back, most referring domains first."""
-    parsed = base._parse_target(target, scope)
-    rows = _answer(index, lambda idx: questions.broken(idx, parsed))
-    if not rows:
-        raise base.Failure(f"no broken pages of {parsed.scope} {parsed.value} have links in {redact(index)}")
-    _print(rows, fmt, f"Broken pages of {parsed.scope} {parsed.value}", BROKEN_FIELDS)
+def _broken(b: _Base) -> click.Command:
+    @click.command()
+    @b.target_options
+    @b.format_option
+    @b.index_option
+    def broken(target: str, scope: str, fmt: str, index: str) -> None:
+        """Pages of TARGET whose last crawl failed (HTTP >= 400, DNS, connection) and the live links to them:
+        links to win back, most referring domains first."""
+        parsed = b.parse_target(target, scope)
+        rows = b.answer(index, lambda idx: questions.broken(idx, parsed))
+        if not rows:
+            raise b.failure(f"no broken pages of {parsed.scope} {parsed.value} have links in {redact(index)}")
+        _print(rows, fmt, f"Broken pages of {parsed.scope} {parsed.value}", BROKEN_FIELDS)
+
+    return broken
 
 
-@click.command()
-@base._target_options
-@click.option("--include-lost", is_flag=True, help="Count lost links too.")
-@format_option
-@base.index_option
-def anchors(target: str, scope: str, include_lost: bool, fmt: str, index: str) -> None:
-    """Anchor texts of TARGET's links by the referring domains using each, with links and follow share."""
-    parsed = base._parse_target(target, scope)
-    filters = query_filters(status="all" if include_lost else "live")
-    rows = _answer(index, lambda idx: questions.anchors(idx, parsed, filters))
-    if not rows:
-        raise base.Failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
-    _print(rows, fmt, f"Anchors of {parsed.scope} {parsed.value}", ANCHOR_FIELDS)
+def _anchors(b: _Base) -> click.Command:
+    @click.command()
+    @b.target_options
+    @click.option("--include-lost", is_flag=True, help="Count lost links too.")
+    @b.format_option
+    @b.index_option
+    def anchors(target: str, scope: str, include_lost: bool, fmt: str, index: str) -> None:
+        """Anchor texts of TARGET's links by the referring domains using each, with links and follow share."""
+        parsed = b.parse_target(target, scope)
+        filters = query_filters(status="all" if include_lost else "live")
+        rows = b.answer(index, lambda idx: questions.anchors(idx, parsed, filters))
+        if not rows:
+            raise b.failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
+        _print(rows, fmt, f"Anchors of {parsed.scope} {parsed.value}", ANCHOR_FIELDS)
+
+    return anchors
 
 
-@click.command()
-@click.argument("domain")
-@click.option("--include-lost", is_flag=True, help="Count lost links too.")
-@format_option
-@base.index_option
-def outlinks(domain: str, include_lost: bool, fmt: str, index: str) -> None:
-    """The domains DOMAIN links to (live links), with links, followed ones and the top anchor."""
-    rows = _answer(
-        index, lambda idx: questions.outlinks(idx, domain, "all" if include_lost else "live"), "DOMAIN"
+def _outlinks(b: _Base) -> click.Command:
+    @click.command()
+    @click.argument("domain")
+    @click.option("--include-lost", is_flag=True, help="Count lost links too.")
+    @b.format_option
+    @b.index_option
+    def outlinks(domain: str, include_lost: bool, fmt: str, index: str) -> None:
+        """The domains DOMAIN links to (live links), with links, followed ones and the top anchor."""
+        rows = b.answer(
+            index, lambda idx: questions.outlinks(idx, domain, "all" if include_lost else "live"), "DOMAIN"
+        )
+        _print(rows, fmt, f"Domains linked from {domain}", OUTLINK_FIELDS)
+
+    return outlinks
+
+
+def _disavow(b: _Base) -> click.Command:
+    @click.command()
+    @click.option("--farm-only", is_flag=True, help="Link farm members (from the last `backlinks rank`).")
+    @click.option("--spam-mass-over", type=click.FloatRange(0, 1), help="Spam mass above this.")
+    @click.option(
+        "--domains-file", type=click.File(encoding="utf-8"), help="Domains, one a line (# comments)."
     )
-    _print(rows, fmt, f"Domains linked from {domain}", OUTLINK_FIELDS)
+    @click.option("--target", help="Only referring domains of this domain, host or URL.")
+    @b.index_option
+    def disavow(
+        farm_only: bool, spam_mass_over: float | None, domains_file: Any, target: str | None, index: str
+    ) -> None:
+        """Print a disavow file for Google Search Console: the referring domains every given filter picks,
+        as sorted `domain:` lines under a comment saying when and how."""
+        try:
+            listed = (
+                None if domains_file is None else questions.read_domain_list(domains_file, domains_file.name)
+            )
+        except BadTarget as exc:
+            raise click.BadParameter(str(exc), param_hint="--domains-file") from None
+        parsed: Target | None = None if target is None else b.parse_target(target, "auto")
+        pick = questions.DisavowPick(
+            farm_only, spam_mass_over, listed, parsed, getattr(domains_file, "name", "")
+        )
+        picked = b.answer(index, lambda idx: questions.disavowed(idx, pick))
+        click.echo(questions.disavow_file(picked, pick), nl=False)
 
-
-@click.command()
-@click.option("--farm-only", is_flag=True, help="Link farm members (from the last `backlinks rank`).")
-@click.option("--spam-mass-over", type=click.FloatRange(0, 1), help="Spam mass above this.")
-@click.option("--domains-file", type=click.File(encoding="utf-8"), help="Domains, one a line (# comments).")
-@click.option("--target", help="Only referring domains of this domain, host or URL.")
-@base.index_option
-def disavow(
-    farm_only: bool, spam_mass_over: float | None, domains_file: Any, target: str | None, index: str
-) -> None:
-    """Print a disavow file for Google Search Console: the referring domains every given filter picks,
-    as sorted `domain:` lines under a comment saying when and how."""
-    try:
-        listed = None if domains_file is None else questions.read_domain_list(domains_file, domains_file.name)
-    except BadTarget as exc:
-        raise click.BadParameter(str(exc), param_hint="--domains-file") from None
-    parsed: Target | None = None if target is None else base._parse_target(target, "auto")
-    pick = questions.DisavowPick(farm_only, spam_mass_over, listed, parsed, getattr(domains_file, "name", ""))
-    picked = _answer(index, lambda idx: questions.disavowed(idx, pick))
-    click.echo(questions.disavow_file(picked, pick), nl=False)
-
-
-COMMANDS: Iterable[click.Command] = (intersect, broken, anchors, outlinks, disavow)
-
-
-def register(group: click.Group) -> None:
-    """Add these commands to the ``backlinks`` group."""
-    for command in COMMANDS:
-        group.add_command(command)
+    return disavow
