@@ -67,6 +67,7 @@ def build(seed: int = 19) -> Web:
     links = {source: links_for(source) for source in sources}
     links[sources[0]] += [Link(url, "text", "broken one") for url in BROKEN]  # links to every broken page
     links[sources[0]].append(Link(f"http://{LONELY[0]}/", "text", "lonely"))
+    links[sources[0]].append(Link(f"http://{REFERRERS[1]}/", "text", "a friend"))  # a referrer linked to
     links[sources[3]] += [Link(url, "text", "fine one") for url in NOT_BROKEN]
     links[sources[3]].append(Link(f"http://{LONELY[1]}/", "text", "alone"))
 
