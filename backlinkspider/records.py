@@ -564,21 +564,25 @@ class Intersect(TypedDict):
     excluded: list[str]
     min: int
     rows: list[IntersectRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
 
 
 class Broken(TypedDict):
     target: TargetDoc
     rows: list[BrokenRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
 
 
 class Anchors(TypedDict):
     target: TargetDoc
     rows: list[AnchorRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
 
 
 class Outlinks(TypedDict):
     source: str
     rows: list[OutlinkRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
 
 
 FIELDS: tuple[str, ...] = tuple(ExportedEdge.__annotations__)

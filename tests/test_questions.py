@@ -443,7 +443,10 @@ def test_the_api_answers_what_the_cli_prints(client: TestClient, db: str, args: 
     assert answer.status_code == 200, answer.text
     assert answer.json()["rows"] == rows and rows
     res = run_cli(*args, "--index", db, "--format", "csv")
-    assert client.get(path + "&format=csv").text == res.stdout
+    assert client.get(path + "&format=csv&limit=0").text == res.stdout
+    assert answer.json()["total"] == len(rows)
+    paged = client.get(path + "&limit=2&offset=1").json()
+    assert paged["rows"] == rows[1:3] and paged["total"] == len(rows)
     assert next(iter(csv.DictReader(io.StringIO(res.stdout)))).keys() == rows[0].keys()
 
 
@@ -507,6 +510,7 @@ def test_the_api_s_errors(client: TestClient) -> None:
         ("/api/v1/broken?target=comp-b.com", 404),
         ("/api/v1/outlinks?source=nosuch.org", 404),
         ("/api/v1/disavow?target=me.org", 400),
+        ("/api/v1/anchors?target=me.org&limit=0", 400),  # a json page holds 1 to 1000 rows
     ):
         answer = client.get(path)
         assert answer.status_code == code, (path, answer.text)

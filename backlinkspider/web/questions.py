@@ -9,10 +9,11 @@ As every route of ``web/api.py``: typed answers (the records' documents), one-li
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from backlinkspider.index import LinkIndex
@@ -33,14 +34,24 @@ from backlinkspider.records import (
     Target,
 )
 from backlinkspider.records import Status as LinkStatus
-from backlinkspider.web.api import MEDIA, NOT_FOUND, ApiError, ScopeParam, TargetParam, _body, _doc, _target
+from backlinkspider.web.api import (
+    MAX_PAGE,
+    MEDIA,
+    NOT_FOUND,
+    ApiError,
+    ScopeParam,
+    TargetParam,
+    _body,
+    _check_paging,
+    _doc,
+    _target,
+)
 from backlinkspider.web.reader import Reader
 
 T = TypeVar("T")
 Format = Literal["json", "csv", "jsonl"]
 MAX_DOMAINS = 50  # domains an intersect compares
 DomainParam = Query(min_length=1, max_length=253, description="A registered domain (or a host or URL in it).")
-FormatParam = Query("json", description="json; csv / jsonl: the rows as the CLI prints them.")
 DOWNLOAD: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer (json), or its rows as CSV or JSON Lines.",
@@ -59,18 +70,63 @@ def _asked(reader: Reader, key: tuple[object, ...], question: Callable[[LinkInde
         raise ApiError(404, str(exc)) from None
 
 
-def _answer(
-    model: Any,
-    doc: Mapping[str, Any],
-    rows: Sequence[Mapping[str, Any]],
-    fmt: Format,
-    fields: tuple[str, ...],
-) -> Response:
-    if fmt == "json":
-        return Response(_body(model, doc), media_type="application/json")
-    out = io.StringIO()
-    output.write(rows, fmt, out, fields)
-    return Response(out.getvalue(), media_type=MEDIA[fmt])
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How a question's rows are sent: a page of them in their document (json, validated by
+    ``model``), or as CSV / JSON Lines rows of ``fields``; ``empty``: the 404 for no rows (None: no
+    rows is an answer)."""
+
+    model: Any
+    fields: tuple[str, ...]
+    document: Callable[[list[Any]], Mapping[str, Any]]
+    empty: str | None = None
+
+    def send(
+        self,
+        reader: Reader,
+        key: tuple[object, ...],
+        page: Page,
+        rows: Callable[[LinkIndex], list[Any]],
+    ) -> Response:
+        """The page asked for, cached as bytes (serializing thousands of rows costs far more than
+        reading them from the cache), made from the whole answer, cached too."""
+        _check_paging(page.format, page.limit, None, page.offset)
+
+        def encode(_: LinkIndex) -> bytes:
+            found = _asked(reader, key, rows)
+            if not found and self.empty:
+                raise ApiError(404, self.empty)
+            shown = found[page.offset : page.offset + page.limit if page.limit else None]
+            if page.format == "json":
+                return _body(self.model, {**self.document(shown), "total": len(found)})
+            out = io.StringIO()
+            output.write(shown, page.format, out, self.fields)
+            return out.getvalue().encode()
+
+        body = _asked(reader, ("sent", *key, page), encode)
+        return Response(body, media_type="application/json" if page.format == "json" else MEDIA[page.format])
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Which rows of an answer to send, and how."""
+
+    format: Format
+    limit: int
+    offset: int
+
+
+def _page(
+    format: Format = Query("json", description="json; csv / jsonl: the rows as the CLI prints them."),
+    limit: int = Query(
+        100, ge=0, le=10**9, description=f"Rows; json pages up to {MAX_PAGE}; 0 = all (csv, jsonl)."
+    ),
+    offset: int = Query(0, ge=0, le=10**9, description="Skip this many rows."),
+) -> Page:
+    return Page(format, limit, offset)
+
+
+PageParams = Depends(_page)
 
 
 def questions_router(reader: Reader, authorized: Any) -> APIRouter:
@@ -84,66 +140,76 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
         at_least: int | None = Query(None, alias="min", ge=1, le=MAX_DOMAINS, description="Default: all."),
         rel: Rel | None = Query(None, description="follow: only followed links; nofollow: only flagged."),
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
-        format: Format = FormatParam,
+        page: Page = PageParams,
     ) -> Response:
         """Referring domains linking to at least ``min`` of the ``target`` domains and to none of
         ``not``: best authority first (``backlinks intersect``)."""
         filters = Filters(rel=rel, status=status)
-        rows = _asked(
+        answer = Answer(
+            Intersect,
+            INTERSECT_FIELDS,
+            lambda rows: {
+                "targets": list(dict.fromkeys(target)),
+                "excluded": list(dict.fromkeys(excluded)),
+                "min": at_least or len(set(target)),
+                "rows": rows,
+            },
+        )
+        return answer.send(
             reader,
             ("intersect", tuple(target), tuple(excluded), at_least, filters),
+            page,
             lambda idx: questions.intersect(
                 idx, target, excluded=excluded, at_least=at_least, filters=filters
             ),
         )
-        doc: Intersect = {
-            "targets": list(dict.fromkeys(target)),
-            "excluded": list(dict.fromkeys(excluded)),
-            "min": at_least or len(set(target)),
-            "rows": rows,
-        }
-        return _answer(Intersect, doc, rows, format, INTERSECT_FIELDS)
 
     @api.get("/broken", response_model=Broken, responses={**NOT_FOUND, **DOWNLOAD})
     def broken(
-        target: str = TargetParam, scope: ScopeChoice = ScopeParam, format: Format = FormatParam
+        target: str = TargetParam, scope: ScopeChoice = ScopeParam, page: Page = PageParams
     ) -> Response:
         """Pages of a target whose last crawl failed, with the live links to each (``backlinks broken``)."""
         parsed = _target(target, scope)
-        rows = _asked(reader, ("broken", *parsed), lambda idx: questions.broken(idx, parsed))
-        if not rows:
-            raise ApiError(404, f"no broken pages of {parsed.scope} {parsed.value} have links")
-        return _answer(Broken, {"target": _doc(parsed), "rows": rows}, rows, format, BROKEN_FIELDS)
+        answer = Answer(
+            Broken,
+            BROKEN_FIELDS,
+            lambda rows: {"target": _doc(parsed), "rows": rows},
+            f"no broken pages of {parsed.scope} {parsed.value} have links",
+        )
+        return answer.send(reader, ("broken", *parsed), page, lambda idx: questions.broken(idx, parsed))
 
     @api.get("/anchors", response_model=Anchors, responses={**NOT_FOUND, **DOWNLOAD})
     def anchors(
         target: str = TargetParam,
         scope: ScopeChoice = ScopeParam,
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
-        format: Format = FormatParam,
+        page: Page = PageParams,
     ) -> Response:
         """Anchor texts of a target by referring domains (``backlinks anchors``)."""
         parsed = _target(target, scope)
-        filters = Filters(status=status)
-        rows = _asked(
-            reader, ("anchors", *parsed, status), lambda idx: questions.anchors(idx, parsed, filters)
+        answer = Answer(
+            Anchors,
+            ANCHOR_FIELDS,
+            lambda rows: {"target": _doc(parsed), "rows": rows},
+            f"no backlinks to {parsed.scope} {parsed.value}",
         )
-        if not rows:
-            raise ApiError(404, f"no backlinks to {parsed.scope} {parsed.value}")
-        return _answer(Anchors, {"target": _doc(parsed), "rows": rows}, rows, format, ANCHOR_FIELDS)
+        filters = Filters(status=status)
+        return answer.send(
+            reader, ("anchors", *parsed, status), page, lambda idx: questions.anchors(idx, parsed, filters)
+        )
 
     @api.get("/outlinks", response_model=Outlinks, responses={**NOT_FOUND, **DOWNLOAD})
     def outlinks(
         source: str = DomainParam,
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
-        format: Format = FormatParam,
+        page: Page = PageParams,
     ) -> Response:
         """The domains a domain links to (``backlinks outlinks``)."""
         domain = _target(source, "domain").value
-        rows = _asked(
-            reader, ("outlinks", domain, status), lambda idx: questions.outlinks(idx, domain, status)
+        answer = Answer(Outlinks, OUTLINK_FIELDS, lambda rows: {"source": domain, "rows": rows})
+        return answer.send(
+            reader, ("outlinks", domain, status), page, lambda idx: questions.outlinks(idx, domain, status)
         )
-        return _answer(Outlinks, {"source": domain, "rows": rows}, rows, format, OUTLINK_FIELDS)
 
     @api.get(
         "/disavow",

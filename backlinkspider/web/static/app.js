@@ -330,7 +330,7 @@ async function fillQuestion() {
   const body = $("#q-rows tbody");
   for (const format of ["csv", "jsonl"]) {
     const link = $(`#q-${format}`);
-    link.href = `${API}/${question.path}?${new URLSearchParams([...pairs, ["format", format]])}`;
+    link.href = `${API}/${question.path}?${new URLSearchParams([...pairs, ["format", format], ["limit", 0]])}`;
     link.setAttribute("download", `${tab}.${format}`);
   }
   $("#q-disavow").hidden = true;
@@ -342,14 +342,14 @@ async function fillQuestion() {
   }
   let answer;
   try {
-    answer = await api(question.path, pairs);
+    answer = await api(question.path, [...pairs, ["limit", SHOWN_ROWS]]);
   } catch (err) {
     head.replaceChildren();
     body.replaceChildren();
     $("#q-info").textContent = err.message;
     return;
   }
-  const rows = answer.rows.slice(0, SHOWN_ROWS);
+  const rows = answer.rows;
   const keys = Object.keys(rows[0]);
   head.replaceChildren(...keys.map((k) => Object.assign(document.createElement("th"), { textContent: k.replaceAll("_", " ") })));
   body.replaceChildren(...rows.map((r) => {
@@ -357,7 +357,7 @@ async function fillQuestion() {
     tr.append(...keys.map((k) => cell(k, shown(k, r[k]))));
     return tr;
   }));
-  const all = answer.rows.length;
+  const all = answer.total;
   $("#q-info").textContent = all > rows.length ? `${fmt(rows.length)} of ${fmt(all)} rows shown (the downloads hold all)` : `${fmt(all)} rows`;
   if (question.disavow) {
     // The domains shown, as Google's disavow file (made by the API: one format, one place).
