@@ -151,8 +151,6 @@ def _broken(b: _Base) -> click.Command:
         links to win back, most referring domains first."""
         parsed = b.parse_target(target, scope)
         rows = b.answer(index, lambda idx: questions.broken(idx, parsed))
-        if not rows:
-            raise b.failure(f"no broken pages of {parsed.scope} {parsed.value} have links in {redact(index)}")
         _print(rows, fmt, f"Broken pages of {parsed.scope} {parsed.value}", BROKEN_FIELDS)
 
     return broken
@@ -169,8 +167,6 @@ def _anchors(b: _Base) -> click.Command:
         parsed = b.parse_target(target, scope)
         filters = query_filters(status="all" if include_lost else "live")
         rows = b.answer(index, lambda idx: questions.anchors(idx, parsed, filters))
-        if not rows:
-            raise b.failure(f"no backlinks to {parsed.scope} {parsed.value} in {redact(index)}")
         _print(rows, fmt, f"Anchors of {parsed.scope} {parsed.value}", ANCHOR_FIELDS)
 
     return anchors

@@ -177,6 +177,10 @@ def test_broken(index: Any, edges: list[EdgeRow], target: Target) -> None:
         for url, rs in pages.items()
     ]
     expected.sort(key=lambda r: (-r["referring_domains"], -r["backlinks"], r["target_url"]))
+    if not expected:
+        with pytest.raises(NoBacklinks, match="no broken pages of"):
+            questions.broken(index, target)
+        return
     assert questions.broken(index, target) == expected
     if target == BROKEN_TARGETS[0]:
         assert {r["status"] for r in expected} == {404, 410, 500, "dns", "connection"}

@@ -99,7 +99,8 @@ def intersect(
 def broken(index: LinkIndex, target: Target) -> list[BrokenRow]:
     """The target's pages whose newest fetch failed (an HTTP status >= 400, a DNS or connection failure;
     a page robots.txt kept us from is never fetched, so never broken), with the live links to each:
-    most referring domains first, then most links, then by URL. Costs the target's pages."""
+    most referring domains first, then most links, then by URL; ``NoBacklinks`` when none. Costs the
+    target's pages."""
     pages = index.groups(target, Filters(), "target_url")
     rows: list[BrokenRow] = []
     while chunk := list(itertools.islice(pages, PAGE_LOOKUPS)):
@@ -116,6 +117,8 @@ def broken(index: LinkIndex, target: Target) -> list[BrokenRow]:
                         "last_checked": iso(state.last_crawled),
                     }
                 )
+    if not rows:
+        raise NoBacklinks(f"no broken pages of {target.scope} {target.value} have links")
     rows.sort(key=lambda r: (-r["referring_domains"], -r["backlinks"], r["target_url"]))
     return rows
 
@@ -126,7 +129,8 @@ def broken(index: LinkIndex, target: Target) -> list[BrokenRow]:
 def anchors(index: LinkIndex, target: Target, filters: Filters = Filters()) -> list[AnchorRow]:
     """Each anchor text of the target's links passing ``filters`` (live by default) with the referring
     domains using it (the honest measure: one domain's sitewide link counts once), its links and the
-    share of them followed: most referring domains first, then most links, then by anchor."""
+    share of them followed: most referring domains first, then most links, then by anchor;
+    ``NoBacklinks`` when none."""
     rows: list[AnchorRow] = [
         {
             "anchor": g.value,
@@ -136,6 +140,8 @@ def anchors(index: LinkIndex, target: Target, filters: Filters = Filters()) -> l
         }
         for g in index.groups(target, filters, "anchor_text")
     ]
+    if not rows:
+        raise NoBacklinks(f"no backlinks to {target.scope} {target.value}")
     rows.sort(key=lambda r: (-r["referring_domains"], -r["backlinks"], r["anchor"]))
     return rows
 

@@ -73,13 +73,11 @@ def _asked(reader: Reader, key: tuple[object, ...], question: Callable[[LinkInde
 @dataclass(frozen=True, slots=True)
 class Answer:
     """How a question's rows are sent: a page of them in their document (json, validated by
-    ``model``), or as CSV / JSON Lines rows of ``fields``; ``empty``: the 404 for no rows (None: no
-    rows is an answer)."""
+    ``model``), or as CSV / JSON Lines rows of ``fields``."""
 
     model: Any
     fields: tuple[str, ...]
     document: Callable[[list[Any]], Mapping[str, Any]]
-    empty: str | None = None
 
     def send(
         self,
@@ -94,8 +92,6 @@ class Answer:
 
         def encode(_: LinkIndex) -> bytes:
             found = _asked(reader, key, rows)
-            if not found and self.empty:
-                raise ApiError(404, self.empty)
             shown = found[page.offset : page.offset + page.limit if page.limit else None]
             if page.format == "json":
                 return _body(self.model, {**self.document(shown), "total": len(found)})
@@ -174,7 +170,6 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
             Broken,
             BROKEN_FIELDS,
             lambda rows: {"target": _doc(parsed), "rows": rows},
-            f"no broken pages of {parsed.scope} {parsed.value} have links",
         )
         return answer.send(reader, ("broken", *parsed), page, lambda idx: questions.broken(idx, parsed))
 
@@ -191,7 +186,6 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
             Anchors,
             ANCHOR_FIELDS,
             lambda rows: {"target": _doc(parsed), "rows": rows},
-            f"no backlinks to {parsed.scope} {parsed.value}",
         )
         filters = Filters(status=status)
         return answer.send(
