@@ -539,3 +539,27 @@ def test_fuzzed_question_requests_get_no_5xx(client: TestClient) -> None:
             )
 
         fuzz()
+
+
+# --- a real crawl keeps why pages failed ------------------------------------------------------------
+
+
+def test_a_crawl_of_the_synthetic_web_finds_its_broken_pages(crawl: Any, web: Any) -> None:
+    """Every page the crawl fetched keeps the status the web answered; ``broken`` lists exactly the
+    fetched targets that answered >= 400, with the live links to each from the export."""
+    uri, exported = crawl()
+    with open_index(uri, create=False) as idx:
+        targets = {e["target_url"] for e in exported}
+        states = idx.page_states(targets)
+        assert states, "the crawl fetched none of the link targets"
+        for url, state in states.items():
+            host, _, path = url.split("://", 1)[1].partition("/")
+            answered = web.lookup(host, "/" + path.split("#")[0]).status
+            assert state.status == (answered if answered >= 400 else None), url
+        failed = {url for url, state in states.items() if state.status is not None}
+        assert failed
+        for domain in sorted({registered_domain(u.split("/")[2]) for u in failed}):
+            rows = questions.broken(idx, Target("domain", domain))
+            live_to = [e for e in exported if e["lost_at"] is None and e["target_url"] in failed]
+            expected = Counter(e["target_url"] for e in live_to if e["target_domain"] == domain)
+            assert {r["target_url"]: r["backlinks"] for r in rows} == dict(expected)
