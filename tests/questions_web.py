@@ -24,7 +24,7 @@ TARGET_PAGES = {
     d: [f"http://www.{d}/", f"http://www.{d}/pricing", f"http://blog.{d}/post"] for d in [*COMPETITORS, ME]
 }
 # Pages of "me" (and one competitor's) whose fetch failed, by their last status: backlinks to win back.
-BROKEN = {
+BROKEN: dict[str, PageStatus] = {
     f"http://www.{ME}/gone": 404,
     f"http://www.{ME}/removed": 410,
     f"http://www.{ME}/error": 500,

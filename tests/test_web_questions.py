@@ -71,13 +71,15 @@ def tab(page: Any, name: str) -> None:
 
 
 def first_column(page: Any) -> list[str]:
-    return page.eval_on_selector_all("#q-rows tbody tr", "trs => trs.map(tr => tr.children[0].textContent)")
+    return list(
+        page.eval_on_selector_all("#q-rows tbody tr", "trs => trs.map(tr => tr.children[0].textContent)")
+    )
 
 
 def cli(db: str, *args: str, fmt: str = "jsonl") -> str:
     res = run_cli(*args, "--format", fmt, "--index", db)
     assert res.returncode == 0, res.stderr
-    return res.stdout
+    return str(res.stdout)
 
 
 def downloaded(page: Any, selector: str, tmp_path: Path) -> str:
@@ -85,7 +87,7 @@ def downloaded(page: Any, selector: str, tmp_path: Path) -> str:
         page.click(selector)
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
-    return path.read_text(encoding="utf-8")
+    return str(path.read_text(encoding="utf-8"))
 
 
 def test_the_live_history_is_the_first_chart(page: Any, server: Server, db: str) -> None:
