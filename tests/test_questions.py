@@ -452,6 +452,8 @@ def test_the_api_answers_what_the_cli_prints(client: TestClient, db: str, args: 
     res = run_cli(*args, "--index", db, "--format", "csv")
     assert client.get(path + "&format=csv&limit=0").text == res.stdout
     assert answer.json()["total"] == len(rows)
+    if path.startswith("/api/v1/intersect"):
+        assert answer.json()["targets"] == [d for d in qw.COMPETITORS if f"target={d}" in path]
     paged = client.get(path + "&limit=2&offset=1").json()
     assert paged["rows"] == rows[1:3] and paged["total"] == len(rows)
     assert next(iter(csv.DictReader(io.StringIO(res.stdout)))).keys() == rows[0].keys()

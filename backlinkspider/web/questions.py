@@ -145,9 +145,9 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
             Intersect,
             INTERSECT_FIELDS,
             lambda rows: {
-                "targets": list(dict.fromkeys(target)),
-                "excluded": list(dict.fromkeys(excluded)),
-                "min": at_least or len(set(target)),
+                "targets": _domains(target),
+                "excluded": _domains(excluded),
+                "min": at_least or len(_domains(target)),
                 "rows": rows,
             },
         )
@@ -229,6 +229,11 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
         )
 
     return api
+
+
+def _domains(texts: list[str]) -> list[str]:
+    """The registered domains named, each once, in order (as ``questions.intersect`` reads them)."""
+    return list(dict.fromkeys(_target(text, "domain").value for text in texts))
 
 
 def _listed(domains: list[str]) -> tuple[str, ...]:
