@@ -328,13 +328,11 @@ class Crossing:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """``links`` edges from ``source_domain`` live over the same time buckets ``[start, end)``: the
-    buckets of their first_seen and lost_at (``end`` None while live)."""
+    """Time buckets ``[start, end)`` over which ``source_domain`` had a live link (``end`` None: open)."""
 
     source_domain: str
     start: int
     end: int | None
-    links: int
 
 
 # --- the documents people get (JSONL / CSV rows, JSON answers) -------------------------------------

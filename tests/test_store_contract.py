@@ -39,7 +39,6 @@ from backlinkspider.records import (
     PageStatus,
     ScoreRow,
     ScoreRun,
-    Span,
     Tally,
     Target,
     page_edges,
@@ -659,24 +658,37 @@ def test_outgoing(filled: Any, model: Model) -> None:
             assert list(filled.outgoing(source, status)) == expected, (source, status)
 
 
+INF = 2**62
+
+
+def union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open intervals merged (empty ones dropped), in order."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(x for x in spans if x[1] > x[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 @pytest.mark.parametrize("target", QUERY_TARGETS, ids=lambda t: f"{t.scope}:{t.value}")
-def test_spans(filled: Any, model: Model, target: Target) -> None:
+def test_domain_spans(filled: Any, model: Model, target: Target) -> None:
     for width in (86400, 7 * 86400, 3600):
-        spans = Counter(
-            (
-                s.row.source_domain,
-                s.row.first_seen // width,
-                None if s.row.lost_at is None else s.row.lost_at // width,
+        got = list(filled.domain_spans(target, width))
+        assert got == sorted(got, key=lambda s: (s.source_domain, s.start, s.end is None, s.end or 0))
+        assert len(got) == len(set(got))
+        expected: dict[str, list[tuple[int, int]]] = {}
+        for st in model.to(target):
+            r = st.row
+            end = INF if r.lost_at is None else r.lost_at // width
+            expected.setdefault(r.source_domain, []).append((r.first_seen // width, end))
+        answered: dict[str, list[tuple[int, int]]] = {}
+        for span in got:
+            answered.setdefault(span.source_domain, []).append(
+                (span.start, INF if span.end is None else span.end)
             )
-            for s in model.to(target)
-        )
-        expected = [
-            Span(d, a, b, n)
-            for (d, a, b), n in sorted(
-                spans.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] is None, kv[0][2] or 0)
-            )
-        ]
-        assert list(filled.spans(target, width)) == expected, width
+        assert {d: union(x) for d, x in answered.items()} == {d: union(x) for d, x in expected.items()}, width
 
 
 # --- scores ---------------------------------------------------------------------------------------------

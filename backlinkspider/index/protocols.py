@@ -146,9 +146,11 @@ class EdgeStore(Protocol):
         grouped by (target_domain, anchor_text) in binary order: edges and followed edges a group."""
         ...
 
-    def spans(self, target: Target, width: int) -> Iterator[Span]:
-        """The edges to ``target``, live and lost, grouped by (source_domain, first_seen // width,
-        lost_at // width or None), ordered by source domain, then start, then end (None last)."""
+    def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
+        """Per source domain of the edges to ``target`` (live and lost), spans whose union is the union
+        of its edges' ``[first_seen // width, lost_at // width)`` (open while live), ordered by domain,
+        start, then end (None last). Distinct spans, not one an edge; a store may merge some (one open
+        span for a domain none of whose edges was lost, from aggregates it keeps)."""
         ...
 
     def close(self) -> None:

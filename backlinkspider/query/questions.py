@@ -21,6 +21,7 @@ from backlinkspider.query.output import iso
 from backlinkspider.records import (
     AnchorRow,
     BrokenRow,
+    Bucketing,
     Filters,
     IntersectRow,
     Level,
@@ -177,40 +178,29 @@ def outlinks(index: LinkIndex, source: str, status: Status = "live") -> list[Out
 # --- history of the live level -----------------------------------------------------------------------
 
 
-@dataclass
-class _Deltas:
-    """Changes of the live level per day: +n on the day links start, -n on the day they are lost."""
-
-    links: Counter[int]
-    domains: Counter[int]
-
-
-def _deltas(spans: Iterable[Span]) -> _Deltas:
-    """A link is live at the end of the days ``[start, end)``; a referring domain at the end of every
-    day one of its links is: the union of its spans, merged here (spans come by domain, then start)."""
-    deltas = _Deltas(Counter(), Counter())
+def _domain_deltas(spans: Iterable[Span]) -> Counter[int]:
+    """Changes of the live referring domains per day: a domain is live at the end of every day one of
+    its links is, the union of its spans, merged here (they come by domain, then start)."""
+    deltas: Counter[int] = Counter()
     for _, own in itertools.groupby(spans, key=lambda s: s.source_domain):
         island: tuple[int, int | None] | None = None  # the domain's current run of live days
         for s in own:
-            deltas.links[s.start] += s.links
-            if s.end is not None:
-                deltas.links[s.end] -= s.links
-                if s.end <= s.start:
-                    continue  # found and lost within one day: never live at a day's end
+            if s.end is not None and s.end <= s.start:
+                continue  # found and lost within one day: never live at a day's end
             if island and (island[1] is None or s.start <= island[1]):
                 island = (island[0], None if island[1] is None or s.end is None else max(island[1], s.end))
             else:
-                _close(deltas.domains, island)
+                _close(deltas, island)
                 island = (s.start, s.end)
-        _close(deltas.domains, island)
+        _close(deltas, island)
     return deltas
 
 
-def _close(domains: Counter[int], island: tuple[int, int | None] | None) -> None:
+def _close(deltas: Counter[int], island: tuple[int, int | None] | None) -> None:
     if island:
-        domains[island[0]] += 1
+        deltas[island[0]] += 1
         if island[1] is not None:
-            domains[island[1]] -= 1
+            deltas[island[1]] -= 1
 
 
 def history_days(first: int, today: int) -> Iterator[int]:
@@ -222,21 +212,22 @@ def history_days(first: int, today: int) -> Iterator[int]:
 def levels(index: LinkIndex, target: Target, today: date | None = None) -> list[Level]:
     """Backlinks and referring domains live at the end of each day (UTC) from the day of the first
     first_seen to ``today`` (a point a week past a year back): a link is live over [first_seen,
-    lost_at). Costs the target's distinct (domain, first day, lost day) groups."""
-    deltas = _deltas(index.spans(target, DAY))
-    if not deltas.links:
+    lost_at). Links come per day from ``events``; referring domains from their spans, which a store
+    answers from its aggregates for the domains that never lost a link."""
+    events = index.events(target, Bucketing(DAY))
+    if not events.new_links:
         return []
+    link_deltas = Counter(events.new_links)
+    link_deltas.subtract(events.lost_links)
+    domain_deltas = _domain_deltas(index.domain_spans(target, DAY))
     end = (today or datetime.now(UTC).date()).toordinal() - date(1970, 1, 1).toordinal()
-    first = min(deltas.links)
-    days = list(history_days(first, end))
-    changes = sorted(set(deltas.links) | set(deltas.domains))
+    changes = sorted(set(link_deltas) | set(domain_deltas))
     points: list[Level] = []
-    links = domains = 0
-    k = 0
-    for day in days:
+    links = domains = k = 0
+    for day in history_days(min(events.new_links), end):
         while k < len(changes) and changes[k] <= day:
-            links += deltas.links[changes[k]]
-            domains += deltas.domains[changes[k]]
+            links += link_deltas[changes[k]]
+            domains += domain_deltas[changes[k]]
             k += 1
         when = date(1970, 1, 1) + timedelta(days=day)
         points.append({"date": when.isoformat(), "backlinks": links, "referring_domains": domains})

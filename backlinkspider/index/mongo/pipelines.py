@@ -240,13 +240,14 @@ def outgoing(source_domain: str, status: str) -> Pipeline:
 STILL_LIVE = 2**53  # the end bucket of a live span while sorting: after every real bucket
 
 
-def spans(match: Document, width: int) -> Pipeline:
-    """Edges per (source domain, first_seen bucket, lost_at bucket), a live edge's end sorting last."""
+def domain_spans(match: Document, width: int) -> Pipeline:
+    """The distinct (source domain, first_seen bucket, lost_at bucket) of the edges, a live edge's end
+    sorting last."""
     buckets = Bucketing(width)
     end = {"$ifNull": [_bucket("$lost_at", buckets), STILL_LIVE]}
     key = {"d": "$source_domain", "a": _bucket("$first_seen", buckets), "b": end}
     return [
         {"$match": match},
-        {"$group": {"_id": key, "n": {"$sum": 1}}},
+        {"$group": {"_id": key}},
         {"$sort": {"_id.d": 1, "_id.a": 1, "_id.b": 1}},
     ]

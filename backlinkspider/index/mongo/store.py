@@ -342,10 +342,10 @@ class MongoStore:
         found = self._aggregate(p.outgoing(source_domain, status))
         return (Outgoing(g["_id"]["t"], g["_id"]["a"], g["n"], g["f"]) for g in found)
 
-    def spans(self, target: Target, width: int) -> Iterator[Span]:
-        found = self._aggregate(p.spans(p.where(target, Filters(status="all")), width))
+    def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
+        found = self._aggregate(p.domain_spans(p.where(target, Filters(status="all")), width))
         return (
-            Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]), g["n"])
+            Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]))
             for g in found
             for k in (g["_id"],)
         )

@@ -340,12 +340,19 @@ class SQLiteStore:
         )
         return (Outgoing(*row) for row in self._rows(sql, [source_domain]))
 
-    def spans(self, target: Target, width: int) -> Iterator[Span]:
+    def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
         w = int(width)
-        sql = (
-            f"SELECT source_domain, first_seen / {w} AS a, lost_at / {w} AS b, count(*) FROM links"
-            f" WHERE {_SCOPE_COLUMN[target.scope]} = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, b IS NULL, 3"
-        )
+        spans = f"SELECT source_domain AS d, first_seen / {w} AS a, lost_at / {w} AS b FROM links"
+        if target.scope == "domain":  # a domain with no lost edge is one open span, from its aggregate
+            ref = "FROM agg WHERE target_domain = ?1 AND dim = 'ref_domain'"
+            sql = (
+                f"SELECT value AS d, first_seen / {w} AS a, NULL AS b {ref} AND n_live = n_all"
+                f" UNION ALL SELECT * FROM ({spans} WHERE target_domain = ?1"
+                f" AND source_domain IN (SELECT value {ref} AND n_live < n_all) GROUP BY 1, 2, 3)"
+            )
+        else:
+            sql = f"{spans} WHERE {_SCOPE_COLUMN[target.scope]} = ?1 GROUP BY 1, 2, 3"
+        sql = f"SELECT d, a, b FROM ({sql}) ORDER BY d, a, b IS NULL, b"
         return (Span(*row) for row in self._rows(sql, [target.value]))
 
     # --- tallies and events ----------------------------------------------------------------------------
