@@ -186,7 +186,7 @@ def main() -> None:
             latencies, errors = asyncio.run(load(url, args.clients, args.seconds))
             q = statistics.quantiles(latencies, n=100)
             print(
-                f"{name:34} p50 {q[49] * 1000:6.1f} ms  p99 {q[98] * 1000:6.1f} ms  "
+                f"{name:38} p50 {q[49] * 1000:6.1f} ms  p99 {q[98] * 1000:6.1f} ms  "
                 f"{len(latencies) / args.seconds:7.0f} req/s  errors {errors}",
                 flush=True,
             )
