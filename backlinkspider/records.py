@@ -28,6 +28,9 @@ Rel = Literal["follow", "nofollow"]  # follow: none of nofollow / ugc / sponsore
 LinkType = Literal["text", "image", "canonical", "redirect"]
 ScoreSort = Literal["authority", "trust", "spam_mass", "referring_domains"]
 FarmRole = Literal["member", "pushed"]
+# Why a fetch failed: its HTTP status (>= 400) or a failure kind ("dns", "connection", "timeout", "error").
+PageStatus = int | str
+GroupBy = Literal["anchor_text", "target_url", "source_domain"]  # what ``EdgeStore.groups`` groups by
 
 SCOPES: tuple[ScopeChoice, ...] = get_args(ScopeChoice)
 SORTS: tuple[Sort, ...] = get_args(Sort)
@@ -64,6 +67,7 @@ class Page:
     links: list[Link] = field(default_factory=list)
     nofollow: bool = False  # the page said nofollow for all its links (meta robots / X-Robots-Tag)
     failed: bool = False  # the fetch failed (404, 410, 5xx, a gone host): the page has no links now
+    status: PageStatus | None = None  # why a failed fetch failed (see CrawledPage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,12 @@ class CrawledPage:
     seen_at: datetime
     edges: tuple[Edge, ...]
     failed: bool = False
+    status: PageStatus | None = None  # why a failed fetch failed, when the crawl knows
+
+    @property
+    def failure(self) -> PageStatus | None:
+        """What a store keeps as the page's status: why it failed ("error" when unknown), None if not."""
+        return (self.status or "error") if self.failed else None
 
 
 # --- what a query asks ----------------------------------------------------------------------------
@@ -227,6 +237,55 @@ class ScoreRun:
     trust_iterations: int | None
     trusted: int | None
     farms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    """A fetched page's last crawl: when (the newest fetch), its failures in a row, and why the newest
+    fetch failed (None: it succeeded)."""
+
+    url: str
+    last_crawled: int
+    failures: int
+    status: PageStatus | None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A target's edges sharing one value of a column: how many, from how many referring domains, and
+    how many followed (none of nofollow / ugc / sponsored)."""
+
+    value: str
+    backlinks: int
+    referring_domains: int
+    follow: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A source domain's edges to one target domain with one anchor: how many, how many followed."""
+
+    target_domain: str
+    anchor_text: str
+    backlinks: int
+    follow: int
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """A referring domain and its edges to each of the domains asked about, in their order (0: none)."""
+
+    source_domain: str
+    backlinks: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Time buckets ``[start, end)`` over which ``source_domain`` had a live link (``end`` None: open)."""
+
+    source_domain: str
+    start: int
+    end: int | None
 
 
 # --- the documents people get (JSONL / CSV rows, JSON answers) -------------------------------------
@@ -354,9 +413,20 @@ class _Targeted(TypedDict):
     target: TargetDoc
 
 
+class Level(TypedDict):
+    """Backlinks and referring domains live at the end of ``date`` (YYYY-MM-DD, UTC)."""
+
+    date: str
+    backlinks: int
+    referring_domains: int
+
+
 class Summary(_Targeted, Profile, ScoreSignals):
     """``backlinks summary --format json`` and ``GET /api/v1/summary``: the profile of a target with its
-    score signals (null until ``backlinks rank`` ran), in this key order."""
+    score signals (null until ``backlinks rank`` ran), then its ``history`` of live levels, in this key
+    order."""
+
+    history: list[Level]
 
 
 class Week(TypedDict):
@@ -409,7 +479,76 @@ class Domains(TypedDict):
     domains: list[DomainScore]
 
 
+class IntersectRow(TypedDict):
+    """A referring domain of ``backlinks intersect``: the asked domains it links to (sorted), its links
+    to them, and its authority (null before ``rank``)."""
+
+    referring_domain: str
+    links_to: list[str]
+    backlinks: int
+    authority: float | None
+
+
+class BrokenRow(TypedDict):
+    """A target page whose last crawl failed (``status``: HTTP status or failure kind), with the live
+    links to it and when it was last fetched (ISO 8601 UTC)."""
+
+    target_url: str
+    status: PageStatus
+    referring_domains: int
+    backlinks: int
+    last_checked: str
+
+
+class AnchorRow(TypedDict):
+    """An anchor text of a target's live links: the domains using it, the links, the share followed."""
+
+    anchor: str
+    referring_domains: int
+    backlinks: int
+    follow_share: float
+
+
+class OutlinkRow(TypedDict):
+    """A domain a source domain links to: its links there, how many followed, its most used anchor."""
+
+    target_domain: str
+    backlinks: int
+    follow: int
+    top_anchor: str
+
+
+class Intersect(TypedDict):
+    targets: list[str]
+    excluded: list[str]
+    min: int
+    rows: list[IntersectRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
+
+
+class Broken(TypedDict):
+    target: TargetDoc
+    rows: list[BrokenRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
+
+
+class Anchors(TypedDict):
+    target: TargetDoc
+    rows: list[AnchorRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
+
+
+class Outlinks(TypedDict):
+    source: str
+    rows: list[OutlinkRow]
+    total: int  # rows in the whole answer; ``rows`` is the page asked for
+
+
 FIELDS: tuple[str, ...] = tuple(ExportedEdge.__annotations__)
 QUERY_FIELDS: tuple[str, ...] = tuple(Backlink.__annotations__)
 SCORE_FIELDS: tuple[str, ...] = tuple(DomainScore.__annotations__)
 SCORE_COLUMNS: tuple[str, ...] = SCORE_FIELDS[:-1]  # a ScoreRow's fields, as stored
+INTERSECT_FIELDS: tuple[str, ...] = tuple(IntersectRow.__annotations__)
+BROKEN_FIELDS: tuple[str, ...] = tuple(BrokenRow.__annotations__)
+ANCHOR_FIELDS: tuple[str, ...] = tuple(AnchorRow.__annotations__)
+OUTLINK_FIELDS: tuple[str, ...] = tuple(OutlinkRow.__annotations__)

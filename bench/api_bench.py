@@ -10,8 +10,9 @@ path takes hours; tests/unit/test_bench_build.py shows both make the same index.
 
 The server runs as users run it (``backlinks serve``, one worker per core); the load generator runs on
 the same machine (one asyncio process, each client sending its next request when the last one is
-answered). For ``summary`` and the first page (100 rows) of ``backlinks`` of the biggest domain it prints
-p50, p99 and requests/s; and the first summary, uncached, the first request to a just started server.
+answered). For ``summary`` (with its daily history) and the first page (100 rows) of ``backlinks`` of the
+biggest domain, and the ``intersect`` of the three biggest, it prints p50, p99 and requests/s; and the
+first summary and intersect, uncached, the first requests to a just started server.
 
 Run:  python bench/api_bench.py [--edges 5000000] [--db PATH] [--clients 50] [--seconds 20]
 """
@@ -167,15 +168,25 @@ def main() -> None:
             f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
             flush=True,
         )
-        print(f"first (uncached) summary: {uncached:.0f} ms", flush=True)
+        print(f"first (uncached) summary, with its daily history: {uncached:.0f} ms", flush=True)
+        big = "&".join(f"target=target{rank}.com" for rank in range(3))  # the three biggest domains
+        intersect = f"{base}/api/v1/intersect?{big}"
+        t = time.perf_counter()
+        shared = httpx.get(intersect, timeout=60).json()["total"]
+        print(
+            f"first (uncached) intersect of the 3 biggest: {(time.perf_counter() - t) * 1000:.0f} ms, "
+            f"{shared:,} referring domains",
+            flush=True,
+        )
         for name, url in (
-            ("summary", summary),
+            ("summary (with history)", summary),
             ("backlinks, first page (100 rows)", f"{base}/api/v1/backlinks?target={domain}&limit=100"),
+            ("intersect of the 3 biggest (100 rows)", intersect),
         ):
             latencies, errors = asyncio.run(load(url, args.clients, args.seconds))
             q = statistics.quantiles(latencies, n=100)
             print(
-                f"{name:34} p50 {q[49] * 1000:6.1f} ms  p99 {q[98] * 1000:6.1f} ms  "
+                f"{name:38} p50 {q[49] * 1000:6.1f} ms  p99 {q[98] * 1000:6.1f} ms  "
                 f"{len(latencies) / args.seconds:7.0f} req/s  errors {errors}",
                 flush=True,
             )

@@ -1,6 +1,6 @@
 """The ``backlinks`` command: crawl, then ask the index who links where.
 
-One module per group of commands (``crawl``, ``cluster``, ``links``, ``scores``, ``serve``), each
+One module per group of commands (``crawl``, ``cluster``, ``links``, ``scores``, ``questions``, ``serve``), each
 imported only when one of its commands runs (click's lazy group), so ``backlinks query`` does not load
 Scrapy. Every failure a person can cause ends in one line on stderr and a non-zero exit, mapped once in
 ``main``: 2 for a usage error, 1 for anything else.
@@ -25,6 +25,11 @@ COMMANDS = {
     "graph": "backlinkspider.cli.scores:graph",
     "rank": "backlinkspider.cli.scores:rank",
     "domains": "backlinkspider.cli.scores:domains",
+    "intersect": "backlinkspider.cli.questions:intersect",
+    "broken": "backlinkspider.cli.questions:broken",
+    "anchors": "backlinkspider.cli.questions:anchors",
+    "outlinks": "backlinkspider.cli.questions:outlinks",
+    "disavow": "backlinkspider.cli.questions:disavow",
     "serve": "backlinkspider.cli.serve:serve",
 }
 

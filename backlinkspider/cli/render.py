@@ -138,3 +138,26 @@ def domains_table(rows: Sequence[Mapping[str, Any]], title: str) -> None:
             cells[5] = f"{r['farm_id']} ({r['farm_role']})"
         table.add_row(*cells)
     Console().print(table)
+
+
+def fields_table(rows: Sequence[Mapping[str, Any]], fmt: str, title: str, fields: tuple[str, ...]) -> None:
+    """Rows as a table of ``fields`` (or JSON Lines / CSV with those columns)."""
+    if fmt != "table":
+        output.write(rows, fmt, sys.stdout, fields)  # type: ignore[arg-type]  # click.Choice
+        return
+    table = Table(title=title, title_justify="left")
+    for name in fields:
+        table.add_column(name.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row[name]) for name in fields))
+    Console().print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)

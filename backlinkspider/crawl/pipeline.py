@@ -121,6 +121,7 @@ class IndexPipeline:
                 datetime.now(UTC),
                 page_edges(item, self.keep_internal),
                 bool(adapter.get("failed", False)),
+                adapter.get("status"),
             )
         except Exception as exc:  # an item no index can take (a URL that is not one ...): counted, not fatal
             logger.error("page not indexed: %r: %s", adapter.get("url"), exc)

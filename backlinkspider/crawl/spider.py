@@ -18,11 +18,21 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionDone,
+    ConnectionLost,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
 from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from backlinkspider.crawl.extraction import ExtractionAbandoned, ExtractPool
 from backlinkspider.crawl.seeds import read_seeds
 from backlinkspider.crawl.signals import pages_done
+from backlinkspider.records import PageStatus
 from backlinkspider.standards.extract import REDIRECT, Link, Page
 from backlinkspider.standards.urls import BadURL, host_of, registered_domain, use_suffix_list
 
@@ -32,6 +42,12 @@ if TYPE_CHECKING:
 
 _SKIPPED_SUFFIXES = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+# Network failures by kind (Twisted's errors, as Scrapy's downloader raises them), first match wins.
+_FAILURE_KINDS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
+    ("dns", (DNSLookupError,)),
+    ("timeout", (TimeoutError, TCPTimedOutError, ResponseNeverReceived)),
+    ("connection", (ConnectError, ConnectionLost, ConnectionDone, ResponseFailed)),
+)
 _SMALL_BODY = 256 * 1024  # bytes; more than one socket read, so never complete with the headers
 
 
@@ -90,6 +106,15 @@ def _whole_number(name: str, value: str | int | None, minimum: int) -> int | Non
     if number < minimum:
         raise BadArgument(f"{name} must be a whole number >= {minimum}, not {value!r}")
     return number
+
+
+def failure_status(failure: Failure) -> PageStatus:
+    """Why a fetch failed, as the index keeps it: the HTTP status of an error answer, else the kind of
+    network failure."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return int(error.response.status)
+    return next((kind for kind, errors in _FAILURE_KINDS if isinstance(error, errors)), "error")
 
 
 class BacklinksSpider(Spider):
@@ -214,7 +239,7 @@ class BacklinksSpider(Spider):
             self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])  # type: ignore[attr-defined]
             return
         self.crawler.stats.inc_value("backlinks/errors")
-        yield Page(failure.request.url, failed=True)  # type: ignore[attr-defined]
+        yield Page(failure.request.url, failed=True, status=failure_status(failure))  # type: ignore[attr-defined]
 
     def headers_received(self, headers: Headers, body_length: int, request: Request, spider: Spider) -> None:
         """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own

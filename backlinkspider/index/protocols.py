@@ -22,13 +22,20 @@ from typing import Protocol
 from backlinkspider.records import (
     Bucketing,
     CrawledPage,
+    Crossing,
     EdgeRow,
     EdgeSort,
     Events,
     Filters,
+    Group,
+    GroupBy,
+    Outgoing,
+    PageState,
     ScoreRow,
     ScoreRun,
     ScoreSort,
+    Span,
+    Status,
     Tally,
     Target,
 )
@@ -112,6 +119,38 @@ class EdgeStore(Protocol):
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
         """(source_domain, target_domain, links) per pair of distinct registered domains with at least
         one live, followed link, ordered by source then target domain (binary order)."""
+        ...
+
+    def groups(self, target: Target, filters: Filters, by: GroupBy) -> Iterator[Group]:
+        """The edges to ``target`` passing ``filters``, grouped by the column ``by``: one ``Group`` a
+        value (edges, distinct source domains, followed edges), in binary order of the value. Costs the
+        target's edges; a store may answer from aggregates it keeps."""
+        ...
+
+    def page_states(self, urls: Iterable[str]) -> dict[str, PageState]:
+        """The last crawl of each of ``urls`` that was fetched (a page of lookups by URL). A page's
+        ``status`` is the newest fetch's: a fetch older than the page's ``last_crawled`` leaves it."""
+        ...
+
+    def crossings(
+        self, domains: Sequence[str], excluded: Sequence[str], filters: Filters, at_least: int
+    ) -> Iterator[Crossing]:
+        """The source domains with edges passing ``filters`` to at least ``at_least`` of the registered
+        ``domains`` and to none of ``excluded``, each with its edge count per domain (in the order of
+        ``domains``), in binary order of the source domain (a domain in both lists excludes its referrers). The set arithmetic runs in the store: it
+        costs the domains' referring domains, not their edges, where the store keeps aggregates."""
+        ...
+
+    def outgoing(self, source_domain: str, status: Status) -> Iterator[Outgoing]:
+        """The edges from the registered domain ``source_domain`` (live, lost or all) to other domains,
+        grouped by (target_domain, anchor_text) in binary order: edges and followed edges a group."""
+        ...
+
+    def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
+        """Per source domain of the edges to ``target`` (live and lost), spans whose union is the union
+        of its edges' ``[first_seen // width, lost_at // width)`` (open while live), ordered by domain,
+        start, then end (None last). Distinct spans, not one an edge; a store may merge some (one open
+        span for a domain none of whose edges was lost, from aggregates it keeps)."""
         ...
 
     def close(self) -> None:

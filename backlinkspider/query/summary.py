@@ -11,6 +11,7 @@ from typing import cast
 from backlinkspider.index.protocols import LinkIndex
 from backlinkspider.query.errors import NoBacklinks
 from backlinkspider.query.output import iso
+from backlinkspider.query.questions import levels
 from backlinkspider.query.scores import score_signals
 from backlinkspider.records import (
     LINK_TYPES,
@@ -84,8 +85,8 @@ def profile(
 
 def summary(index: LinkIndex, target: Target, *, include_lost: bool = False) -> Summary:
     """The summary document (``backlinks summary --format json``, ``GET /api/v1/summary``): the profile
-    of ``target`` with its score signals; ``NoBacklinks`` when it has no backlinks, live or lost in the
-    last 30 days."""
+    of ``target`` with its score signals and its daily live history (``questions.levels``);
+    ``NoBacklinks`` when it has no backlinks, live or lost in the last 30 days."""
     counts = profile(index, target, include_lost=include_lost)
     if not counts["backlinks"] and not counts["lost"]["30d"]["backlinks"]:
         raise NoBacklinks(f"no backlinks to {target.scope} {target.value}")
@@ -93,4 +94,5 @@ def summary(index: LinkIndex, target: Target, *, include_lost: bool = False) -> 
         "target": {"scope": target.scope, "value": target.value},
         **counts,
         **score_signals(index, target),
+        "history": levels(index, target),
     }

@@ -27,6 +27,7 @@ from backlinkspider import __version__
 from backlinkspider.index import DEFAULT_INDEX, IndexUnavailable, LinkIndex
 from backlinkspider.redact import redact
 from backlinkspider.web.api import ApiError, api_error, router
+from backlinkspider.web.questions import questions_router
 from backlinkspider.web.reader import Reader
 
 STATIC = Path(__file__).parent / "static"
@@ -87,6 +88,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(router(reader, Depends(RequireToken(token))))
+    app.include_router(questions_router(reader, Depends(RequireToken(token))))
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, _bad_input)
     app.add_exception_handler(IndexUnavailable, _unavailable(uri))

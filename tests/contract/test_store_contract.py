@@ -29,9 +29,16 @@ from backlinkspider.index.mongo import MongoStore
 from backlinkspider.records import (
     Bucketing,
     CrawledPage,
+    Crossing,
     EdgeRow,
     Events,
     Filters,
+    Group,
+    Link,
+    Outgoing,
+    Page,
+    PageState,
+    PageStatus,
     ScoreRow,
     ScoreRun,
     Tally,
@@ -98,6 +105,7 @@ class Model:
         self.edges: dict[bytes, Stored] = {}
         self.failures: dict[str, int] = {}
         self.crawled: dict[str, int] = {}
+        self.states: dict[str, PageStatus | None] = {}  # the newest fetch's failure
 
     def write(self, pages: list[CrawledPage]) -> int:
         for page in pages:
@@ -106,6 +114,8 @@ class Model:
 
     def _page(self, page: CrawledPage) -> None:
         seen = int(page.seen_at.timestamp())
+        if seen >= self.crawled.get(page.url, seen):
+            self.states[page.url] = page.failure
         self.crawled[page.url] = max(self.crawled.get(page.url, seen), seen)
         for edge in page.edges:
             self._sighting(edge, seen)
@@ -254,7 +264,7 @@ def crawl() -> list[list[CrawledPage]]:
         batch = []
         for url in rng.sample(pages, 10):
             if url == failing[0] or (url in failing and week % 2):
-                batch.append(CrawledPage(url, when, (), failed=True))
+                batch.append(CrawledPage(url, when, (), failed=True, status=404 if week % 3 else "dns"))
                 continue
             kept = [link for link in links[url] if rng.random() < 0.8]
             links[url] = kept + (random_links(rng) if rng.random() < 0.5 else [])
@@ -270,6 +280,9 @@ def crawl() -> list[list[CrawledPage]]:
     batches.append(
         [CrawledPage(pages[2], T0 + timedelta(days=2), page_edges(Page(pages[2], random_links(rng)), False))]
     )
+    # a failure of an old fetch written late (its status is not the page's), one with no status given
+    batches.append([CrawledPage(failing[1], T0 + timedelta(days=1), (), failed=True, status=503)])
+    batches.append([CrawledPage(pages[4], T0 + timedelta(days=63), (), failed=True)])
     return batches
 
 
@@ -562,6 +575,122 @@ def test_linking_back(filled: Any, model: Model) -> None:
     assert filled.linking_back(pairs) == {(t, s) for t, s in pairs if (t, s) in links}
     assert any((t, s) in links for t, s in pairs)  # the target links back to some of its referrers
     assert filled.linking_back([]) == set()
+
+
+# --- the questions' groupings -------------------------------------------------------------------------
+
+
+def test_page_states_keep_the_newest_fetch_s_failure(filled: Any, model: Model) -> None:
+    expected = {
+        url: PageState(url, model.crawled[url], model.failures[url], model.states[url])
+        for url in model.crawled
+    }
+    assert filled.page_states([*model.crawled, "http://nosuch.org/"]) == expected
+    statuses = {state.status for state in expected.values()}
+    assert {None, 404, "error"} <= statuses and 503 not in statuses  # the late write kept none
+    assert filled.page_states([]) == {}
+
+
+@pytest.mark.parametrize("target", QUERY_TARGETS, ids=lambda t: f"{t.scope}:{t.value}")
+def test_groups(filled: Any, model: Model, target: Target) -> None:
+    for f in FILTERS:
+        for by in ("anchor_text", "target_url", "source_domain"):
+            rows: dict[str, list[EdgeRow]] = {}
+            for s in model.to(target):
+                if passes(s.row, f):
+                    rows.setdefault(getattr(s.row, by), []).append(s.row)
+            expected = [
+                Group(v, len(rs), len({r.source_domain for r in rs}), sum(not flagged(r) for r in rs))
+                for v, rs in sorted(rows.items())
+            ]
+            assert list(filled.groups(target, f, by)) == expected, (f, by)
+
+
+CROSSED = ["target.co.uk", "other.net", "a.com", "b.org", "d.net", "nosuch.org"]
+
+
+def expected_crossings(
+    model: Model, domains: list[str], excluded: list[str], f: Filters, at_least: int
+) -> list[Crossing]:
+    counts: dict[str, Counter[str]] = {}
+    for r in model.rows():
+        if passes(r, f):
+            counts.setdefault(r.source_domain, Counter())[r.target_domain] += 1
+    return [
+        Crossing(source, tuple(c[d] for d in domains))
+        for source, c in sorted(counts.items())
+        if sum(c[d] > 0 for d in domains) >= at_least and not any(c[d] for d in excluded)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("domains", "excluded", "at_least"),
+    [
+        (CROSSED[:2], [], 2),
+        (CROSSED[:2], [], 1),
+        (CROSSED[:3], ["d.net"], 2),
+        (CROSSED[1:5], ["target.co.uk"], 2),
+        (CROSSED, [], 3),
+        (["other.net"], ["other.net"], 1),
+        (["nosuch.org", "target.co.uk"], [], 1),
+        ([], [], 1),
+    ],
+)
+def test_crossings(filled: Any, model: Model, domains: list[str], excluded: list[str], at_least: int) -> None:
+    found = 0
+    for f in (Filters(), Filters(status="all"), Filters(rel="follow"), Filters(since=SINCE, status="lost")):
+        expected = expected_crossings(model, domains, excluded, f, at_least)
+        assert list(filled.crossings(domains, excluded, f, at_least)) == expected, f
+        found += len(expected)
+    assert found or not domains or domains == ["other.net"]
+
+
+def test_outgoing(filled: Any, model: Model) -> None:
+    sources = [*sorted({r.source_domain for r in model.rows()}), "nosuch.org"]
+    for source in sources:
+        for status in ("live", "lost", "all"):
+            groups: dict[tuple[str, str], list[EdgeRow]] = {}
+            for r in model.rows():
+                if r.source_domain == source != r.target_domain and passes(r, Filters(status=status)):
+                    groups.setdefault((r.target_domain, r.anchor_text), []).append(r)
+            expected = [
+                Outgoing(t, a, len(rs), sum(not flagged(r) for r in rs))
+                for (t, a), rs in sorted(groups.items())
+            ]
+            assert list(filled.outgoing(source, status)) == expected, (source, status)
+
+
+INF = 2**62
+
+
+def union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open intervals merged (empty ones dropped), in order."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(x for x in spans if x[1] > x[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+@pytest.mark.parametrize("target", QUERY_TARGETS, ids=lambda t: f"{t.scope}:{t.value}")
+def test_domain_spans(filled: Any, model: Model, target: Target) -> None:
+    for width in (86400, 7 * 86400, 3600):
+        got = list(filled.domain_spans(target, width))
+        assert got == sorted(got, key=lambda s: (s.source_domain, s.start, s.end is None, s.end or 0))
+        assert len(got) == len(set(got))
+        expected: dict[str, list[tuple[int, int]]] = {}
+        for st in model.to(target):
+            r = st.row
+            end = INF if r.lost_at is None else r.lost_at // width
+            expected.setdefault(r.source_domain, []).append((r.first_seen // width, end))
+        answered: dict[str, list[tuple[int, int]]] = {}
+        for span in got:
+            answered.setdefault(span.source_domain, []).append(
+                (span.start, INF if span.end is None else span.end)
+            )
+        assert {d: union(x) for d, x in answered.items()} == {d: union(x) for d, x in expected.items()}, width
 
 
 # --- scores ---------------------------------------------------------------------------------------------

@@ -285,6 +285,10 @@ def test_the_api_docs_render_offline(page, server):
     page.wait_for_selector(".opblock-summary-path")
     paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
     assert {p.replace("\u200b", "") for p in paths} == {
-        f"/api/v1/{name}" for name in ("summary", "history", "backlinks", "domains", "status", "healthz")
+        f"/api/v1/{name}"
+        for name in (
+            *("summary", "history", "backlinks", "domains", "status", "healthz"),
+            *("intersect", "broken", "anchors", "outlinks", "disavow"),  # web/questions.py
+        )
     }
     assert outside == []

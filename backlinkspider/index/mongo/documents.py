@@ -3,7 +3,7 @@
 ``links``: one document per edge (never an array of sources, so a popular target never grows a
 document), ``_id`` the edge's 16-byte ``edge_id`` (an upsert needs no read); the export's fields plus both
 hosts; dates are BSON dates truncated to the second. ``pages``: ``{_id: url, last_crawled, failures,
-target_domains}``. ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
+target_domains, status}`` (status: why the newest fetch failed, null if it did not). ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
 write batch or score save, for ``fingerprint``. Scores: two collections used in turn and a run
 document naming the current one.
 """
@@ -11,13 +11,14 @@ document naming the current one.
 from __future__ import annotations
 
 import calendar
+import enum
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateMany, UpdateOne
 
-from backlinkspider.records import Edge, EdgeRow, ScoreRow, ScoreRun
+from backlinkspider.records import Edge, EdgeRow, PageState, PageStatus, ScoreRow, ScoreRun
 
 Document = dict[str, Any]
 
@@ -36,6 +37,7 @@ INDEXES = [
     ("by_domain_last_seen", [("target_domain", 1), ("last_seen", 1), ("_id", 1)]),
     ("by_domain_source", [("target_domain", 1), ("source_domain", 1), ("_id", 1)]),
     ("by_source_url", [("source_url", 1)]),
+    ("by_source_domain", [("source_domain", 1), ("target_domain", 1)]),
 ]
 PAGE_INDEXES = [("by_last_crawled", [("last_crawled", 1)])]
 EDGE_FIELDS = [name for name in EdgeRow._fields if name != "edge_id"]
@@ -43,6 +45,15 @@ PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
 
 _KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
 _NEWS_FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "lost_at")  # what only newer news changes
+
+
+class Keep(enum.Enum):
+    """A page's status left as it is (``page_update``)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def bson_date(when: datetime | int) -> datetime:
@@ -134,18 +145,27 @@ def lost_mark(url: str, seen: datetime, domains: list[str] | None) -> UpdateMany
     return UpdateMany(where, {"$set": {"lost_at": seen}})
 
 
-def page_update(url: str, seen: datetime, failures: int, domains: list[str]) -> UpdateOne:
+def page_update(
+    url: str, seen: datetime, failures: int, domains: list[str], status: PageStatus | Keep | None = KEEP
+) -> UpdateOne:
     """The upsert that records one fetch of page ``url``: its failures in a row, the newest fetch time,
-    and the target domains its edges point to (added to those it had)."""
+    the target domains its edges point to (added to those it had) and, unless ``KEEP`` (an older fetch
+    than the page's newest), why it failed (None: it did not)."""
+    news: Document = {"failures": failures} if status is KEEP else {"failures": failures, "status": status}
     return UpdateOne(
         {"_id": url},
         {
-            "$set": {"failures": failures},
+            "$set": news,
             "$max": {"last_crawled": seen},
             "$addToSet": {"target_domains": {"$each": domains}},
         },
         upsert=True,
     )
+
+
+def page_state(doc: Document) -> PageState:
+    """A ``pages`` document as the row every store answers with."""
+    return PageState(doc["_id"], seconds(doc["last_crawled"]), doc.get("failures") or 0, doc.get("status"))
 
 
 def score_document(row: ScoreRow) -> Document:

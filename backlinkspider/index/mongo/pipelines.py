@@ -188,3 +188,66 @@ def graph(stages: Pipeline) -> Pipeline:
         {"$match": {"$expr": {"$ne": ["$_id.s", "$_id.t"]}}},
         *stages,
     ]
+
+
+def groups(match: Document, by: str) -> Pipeline:
+    """Edges per value of field ``by``: grouped by (value, source domain) first, so distinct domains are
+    counted without an array of them, then by value, in binary order."""
+    return [
+        {"$match": match},
+        {
+            "$group": {
+                "_id": {"v": f"${by}", "d": "$source_domain"},
+                "n": {"$sum": 1},
+                "f": {"$sum": {"$cond": [FLAGGED, 0, 1]}},
+            }
+        },
+        {"$group": {"_id": "$_id.v", "n": {"$sum": "$n"}, "domains": {"$sum": 1}, "f": {"$sum": "$f"}}},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def crossings(domains: Sequence[str], filters: Filters) -> Pipeline:
+    """Per source domain, its edges passing ``filters`` to each of the registered ``domains`` that it
+    links to: ``{_id: source domain, per: [{t: domain, n}]}``, in binary order."""
+    match = where(Target("domain", ""), filters)
+    match["target_domain"] = {"$in": [str(d) for d in domains]}
+    return [
+        {"$match": match},
+        {"$group": {"_id": {"s": "$source_domain", "t": "$target_domain"}, "n": {"$sum": 1}}},
+        {"$group": {"_id": "$_id.s", "per": {"$push": {"t": "$_id.t", "n": "$n"}}}},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def outgoing(source_domain: str, status: str) -> Pipeline:
+    """The edges from ``source_domain`` to other domains per (target domain, anchor). Read by the
+    ``by_source_domain`` index; on a cluster sharded by target domain every shard answers."""
+    match = {"source_domain": str(source_domain), "target_domain": {"$ne": str(source_domain)}}
+    return [
+        {"$match": {**match, **_STATUS[status]}},
+        {
+            "$group": {
+                "_id": {"t": "$target_domain", "a": "$anchor_text"},
+                "n": {"$sum": 1},
+                "f": {"$sum": {"$cond": [FLAGGED, 0, 1]}},
+            }
+        },
+        {"$sort": {"_id.t": 1, "_id.a": 1}},
+    ]
+
+
+STILL_LIVE = 2**53  # the end bucket of a live span while sorting: after every real bucket
+
+
+def domain_spans(match: Document, width: int) -> Pipeline:
+    """The distinct (source domain, first_seen bucket, lost_at bucket) of the edges, a live edge's end
+    sorting last."""
+    buckets = Bucketing(width)
+    end = {"$ifNull": [_bucket("$lost_at", buckets), STILL_LIVE]}
+    key = {"d": "$source_domain", "a": _bucket("$first_seen", buckets), "b": end}
+    return [
+        {"$match": match},
+        {"$group": {"_id": key}},
+        {"$sort": {"_id.d": 1, "_id.a": 1, "_id.b": 1}},
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,13 +29,20 @@ from backlinkspider.index.mongo.errors import reading, with_retries
 from backlinkspider.records import (
     Bucketing,
     CrawledPage,
+    Crossing,
     EdgeRow,
     EdgeSort,
     Events,
     Filters,
+    Group,
+    GroupBy,
+    Outgoing,
+    PageState,
     ScoreRow,
     ScoreRun,
     ScoreSort,
+    Span,
+    Status,
     Tally,
     Target,
 )
@@ -121,14 +129,19 @@ class MongoStore:
         for page in pages:
             seen = d.bson_date(page.seen_at)
             edge_ops.extend(UpdateOne(*d.update_for(edge, seen), upsert=True) for edge in page.edges)
-            failures, domains = known.get(page.url, (0, []))
+            failures, domains, newest = known.get(page.url, (0, [], seen))
             failures = failures + 1 if page.failed else 0
             mark = d.lost_mark(page.url, seen, domains)
             if mark is not None and (not page.failed or failures >= lost_after_failures):
                 lost_ops.append(mark)
             linked = sorted({edge.target_domain for edge in page.edges})
-            known[page.url] = (failures, None if domains is None else sorted({*domains, *linked}))
-            page_ops.append(d.page_update(page.url, seen, failures, linked))
+            known[page.url] = (
+                failures,
+                None if domains is None else sorted({*domains, *linked}),
+                max(newest, seen),
+            )
+            status = page.failure if seen >= newest else d.KEEP
+            page_ops.append(d.page_update(page.url, seen, failures, linked, status))
         for collection, ops, ordered in (
             (self._pages, page_ops, True),
             (self._links, edge_ops, False),
@@ -146,11 +159,15 @@ class MongoStore:
         bump = partial(self._counters.update_one, {"_id": counter}, {"$inc": {"n": 1}}, upsert=True)
         self._retried(bump, "write to")
 
-    def _known_pages(self, urls: list[str]) -> dict[str, tuple[int, list[str] | None]]:
-        """Per page already fetched: its failures in a row, and the target domains it linked to (None
-        for a page indexed before they were kept)."""
-        found = self._find(self._pages, {"_id": {"$in": sorted(set(urls))}}, ["failures", "target_domains"])
-        return {doc["_id"]: (doc.get("failures") or 0, doc.get("target_domains")) for doc in found}
+    def _known_pages(self, urls: list[str]) -> dict[str, tuple[int, list[str] | None, datetime]]:
+        """Per page already fetched: its failures in a row, the target domains it linked to (None for a
+        page indexed before they were kept), and its newest fetch."""
+        fields = ["failures", "target_domains", "last_crawled"]
+        found = self._find(self._pages, {"_id": {"$in": sorted(set(urls))}}, fields)
+        return {
+            doc["_id"]: (doc.get("failures") or 0, doc.get("target_domains"), doc["last_crawled"])
+            for doc in found
+        }
 
     def check_writable(self) -> None:
         """Updates that match no document: a server checks the user's rights (and that it is a writable
@@ -289,6 +306,49 @@ class MongoStore:
     def domain_graph(self) -> Iterator[tuple[str, str, int]]:
         by_pair = p.graph([{"$sort": {"_id.s": 1, "_id.t": 1}}])
         return ((g["_id"]["s"], g["_id"]["t"], g["links"]) for g in self._aggregate(by_pair))
+
+    # --- the questions' groupings ----------------------------------------------------------------------
+
+    def groups(self, target: Target, filters: Filters, by: GroupBy) -> Iterator[Group]:
+        """One aggregation on the target's index (see ``pipelines.groups``), streamed."""
+        if by not in ("anchor_text", "target_url", "source_domain"):
+            raise ValueError(f"unknown grouping {by!r}")
+        found = self._aggregate(p.groups(p.where(target, filters), by))
+        return (Group(g["_id"], g["n"], g["domains"], g["f"]) for g in found)
+
+    def page_states(self, urls: Iterable[str]) -> dict[str, PageState]:
+        """``$in`` lookups by ``_id``, ``BATCH`` URLs a round trip."""
+        found: dict[str, PageState] = {}
+        for names in _batches(sorted(set(urls)), BATCH):
+            docs = self._find(self._pages, {"_id": {"$in": names}}, ["last_crawled", "failures", "status"])
+            found.update((doc["_id"], d.page_state(doc)) for doc in docs)
+        return found
+
+    def crossings(
+        self, domains: Sequence[str], excluded: Sequence[str], filters: Filters, at_least: int
+    ) -> Iterator[Crossing]:
+        """One aggregation over the edges to ``domains`` and ``excluded`` (``pipelines.crossings``): per
+        source domain its count per domain; the set arithmetic on each group as it streams."""
+        if not domains:
+            return
+        order = {domain: k for k, domain in enumerate(domains)}
+        unwanted = set(excluded)
+        for g in self._aggregate(p.crossings([*order, *unwanted], filters)):
+            counts = {c["t"]: c["n"] for c in g["per"]}
+            if unwanted.isdisjoint(counts) and len(counts.keys() & order.keys()) >= at_least:
+                yield Crossing(g["_id"], tuple(counts.get(domain, 0) for domain in domains))
+
+    def outgoing(self, source_domain: str, status: Status) -> Iterator[Outgoing]:
+        found = self._aggregate(p.outgoing(source_domain, status))
+        return (Outgoing(g["_id"]["t"], g["_id"]["a"], g["n"], g["f"]) for g in found)
+
+    def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
+        found = self._aggregate(p.domain_spans(p.where(target, Filters(status="all")), width))
+        return (
+            Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]))
+            for g in found
+            for k in (g["_id"],)
+        )
 
     def close(self) -> None:
         self._client.close()

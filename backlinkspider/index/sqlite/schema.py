@@ -37,12 +37,16 @@ CREATE INDEX IF NOT EXISTS links_by_domain_source ON links (target_domain, sourc
 CREATE INDEX IF NOT EXISTS links_lost ON links (target_domain, lost_at) WHERE lost_at IS NOT NULL;
 -- Re-crawls look up a page's edges by its URL.
 CREATE INDEX IF NOT EXISTS links_by_source_url ON links (source_url);
+-- A domain's outgoing links (backlinks outlinks): the only read by source domain.
+CREATE INDEX IF NOT EXISTS links_by_source_domain ON links (source_domain, target_domain);
 
--- Every page fetched: when, and how many fetches in a row failed.
+-- Every page fetched: when, how many fetches in a row failed, and why the newest fetch failed (NULL: it
+-- did not; an HTTP status or a failure kind, so the column has no type).
 CREATE TABLE IF NOT EXISTS pages (
     url          TEXT PRIMARY KEY,
     last_crawled INTEGER NOT NULL,
-    failures     INTEGER NOT NULL
+    failures     INTEGER NOT NULL,
+    status
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pages_by_last_crawled ON pages (last_crawled);
 
@@ -142,15 +146,24 @@ MARK_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS 
 BUMP = "INSERT INTO writes (kind, n) VALUES (?, 1) ON CONFLICT (kind) DO UPDATE SET n = n + 1"
 # [edge batches, score saves] (None before the first of each).
 WRITES = "SELECT (SELECT n FROM writes WHERE kind = 'edges'), (SELECT n FROM writes WHERE kind = 'scores')"
-PAGE_OK = """
-INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 0)
-ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = 0
+# The status is the newest fetch's: an older fetch written late leaves it (SET reads the old row).
+_NEWEST_STATUS = (
+    "status = CASE WHEN excluded.last_crawled >= last_crawled THEN excluded.status ELSE status END"
+)
+PAGE_OK = f"""
+INSERT INTO pages (url, last_crawled, failures, status) VALUES (?2, ?1, 0, NULL)
+ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = 0,
+    {_NEWEST_STATUS}
 """
-PAGE_FAILED = """
-INSERT INTO pages (url, last_crawled, failures) VALUES (?2, ?1, 1)
-ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = failures + 1
+PAGE_FAILED = f"""
+INSERT INTO pages (url, last_crawled, failures, status) VALUES (?2, ?1, 1, ?3)
+ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = failures + 1,
+    {_NEWEST_STATUS}
 RETURNING failures
 """
+# An index made before pages kept the status gets the column (NULL: no failure known).
+PAGE_STATUS_COLUMN = "ALTER TABLE pages ADD COLUMN status"
+
 
 # The links that make the domain graph: live, followed, external. The partial index on them holds the
 # domains and the columns of its condition, so the graph is grouped by a covering index scan in its order.

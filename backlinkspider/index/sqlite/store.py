@@ -27,6 +27,7 @@ from backlinkspider.index.sqlite.schema import (
     MARK_LOST,
     PAGE_FAILED,
     PAGE_OK,
+    PAGE_STATUS_COLUMN,
     SCHEMA,
     SCORES_SCHEMA,
     TRIGGERS,
@@ -40,13 +41,20 @@ from backlinkspider.records import (
     SCORE_SORTS,
     Bucketing,
     CrawledPage,
+    Crossing,
     EdgeRow,
     EdgeSort,
     Events,
     Filters,
+    Group,
+    GroupBy,
+    Outgoing,
+    PageState,
     ScoreRow,
     ScoreRun,
     ScoreSort,
+    Span,
+    Status,
     Tally,
     Target,
 )
@@ -64,6 +72,7 @@ _SCORE_ROW = attrgetter(*SCORE_COLUMNS)
 _BUSY_SECONDS = 30.0  # how long to wait for another process's write lock
 _SCORE_ORDER = {sort: f"{sort} DESC, domain" for sort in SCORE_SORTS}
 _REL_COUNTS = f"sum(NOT {_FLAGGED}), sum(nofollow), sum(ugc), sum(sponsored)"
+_GROUP_COLUMNS: tuple[GroupBy, ...] = ("anchor_text", "target_url", "source_domain")
 
 
 def _edge(r: Row) -> EdgeRow:
@@ -137,6 +146,8 @@ class SQLiteStore:
             # The schema in one write transaction: IMMEDIATE waits for the lock (a deferred one could
             # fail at once when another process opening the same new file wrote first).
             self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {TRIGGERS} COMMIT;")
+            if "status" not in {r[1] for r in self._db.execute("PRAGMA table_info(pages)")}:
+                self._db.execute(PAGE_STATUS_COLUMN)
         except (sqlite3.Error, OSError) as exc:
             raise unavailable("open", str(self.path), exc) from None
 
@@ -179,7 +190,10 @@ class SQLiteStore:
                     if not page.failed:
                         self._db.execute(MARK_LOST, (t, page.url))
                         self._db.execute(PAGE_OK, (t, page.url))
-                    elif self._db.execute(PAGE_FAILED, (t, page.url)).fetchone()[0] >= lost_after_failures:
+                    elif (
+                        self._db.execute(PAGE_FAILED, (t, page.url, page.failure)).fetchone()[0]
+                        >= lost_after_failures
+                    ):
                         self._db.execute(MARK_LOST, (t, page.url))
                 self._db.execute(BUMP, ("edges",))
         except (
@@ -262,6 +276,82 @@ class SQLiteStore:
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         sql = f"SELECT 1 FROM links WHERE target_domain = ? AND source_domain = ? AND {GRAPH_WHERE} LIMIT 1"
         return {(t, s) for t, s in set(pairs) if self._one(sql, [s, t]) is not None}
+
+    # --- the questions' groupings ----------------------------------------------------------------
+
+    def groups(self, target: Target, filters: Filters, by: GroupBy) -> Iterator[Group]:
+        if by not in _GROUP_COLUMNS:  # a column name goes into the SQL: never anything else
+            raise ValueError(f"unknown grouping {by!r}")
+        where, args = _where(target, filters)
+        sql = (
+            f"SELECT {by}, count(*), count(DISTINCT source_domain), sum(NOT {_FLAGGED}) FROM links"
+            f" WHERE {where} GROUP BY {by} ORDER BY {by}"
+        )
+        return (Group(*row) for row in self._rows(sql, args))
+
+    def page_states(self, urls: Iterable[str]) -> dict[str, PageState]:
+        names = sorted(set(urls))
+        found: dict[str, PageState] = {}
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            sql = f"SELECT url, last_crawled, failures, status FROM pages WHERE url IN ({', '.join('?' * len(chunk))})"
+            found.update((r[0], PageState(*r)) for r in self._rows(sql, list(chunk)))
+        return found
+
+    def crossings(
+        self, domains: Sequence[str], excluded: Sequence[str], filters: Filters, at_least: int
+    ) -> Iterator[Crossing]:
+        if not domains:
+            return iter(())
+        parts, args = [], []
+        for k, domain in enumerate(domains):
+            sql, more = self._domain_counts(domain, filters)
+            parts.append(f"SELECT d, {k} AS k, n FROM ({sql})")
+            args += more
+        sql = f"SELECT d, {', '.join(f'sum(n * (k = {k}))' for k in range(len(domains)))}"
+        sql += f" FROM ({' UNION ALL '.join(parts)})"
+        if excluded:
+            unwanted = [self._domain_counts(domain, filters) for domain in excluded]
+            sql += f" WHERE d NOT IN ({' UNION ALL '.join(f'SELECT d FROM ({q})' for q, _ in unwanted)})"
+            args += [a for _, more in unwanted for a in more]
+        sql += " GROUP BY d HAVING count(*) >= ? ORDER BY d"
+        return (Crossing(r[0], tuple(r[1:])) for r in self._rows(sql, [*args, at_least]))
+
+    def _domain_counts(self, domain: str, filters: Filters) -> tuple[str, SqlArgs]:
+        """``SELECT d, n``: each referring domain of ``domain`` and its edges passing ``filters``; from
+        the aggregates when they hold it (every live, or every edge)."""
+        if filters in (Filters(), Filters(status="all")):
+            n = "n_all" if filters.status == "all" else "n_live"
+            sql = f"SELECT value AS d, {n} AS n FROM agg WHERE target_domain = ? AND dim = 'ref_domain' AND {n} > 0"
+            return sql, [domain]
+        where, args = _where(Target("domain", domain), filters)
+        return (
+            f"SELECT source_domain AS d, count(*) AS n FROM links WHERE {where} GROUP BY source_domain",
+            args,
+        )
+
+    def outgoing(self, source_domain: str, status: Status) -> Iterator[Outgoing]:
+        live = {"live": " AND lost_at IS NULL", "lost": " AND lost_at IS NOT NULL", "all": ""}[status]
+        sql = (
+            f"SELECT target_domain, anchor_text, count(*), sum(NOT {_FLAGGED}) FROM links"
+            f" WHERE source_domain = ?1 AND target_domain != ?1{live} GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        return (Outgoing(*row) for row in self._rows(sql, [source_domain]))
+
+    def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
+        w = int(width)
+        spans = f"SELECT source_domain AS d, first_seen / {w} AS a, lost_at / {w} AS b FROM links"
+        if target.scope == "domain":  # a domain with no lost edge is one open span, from its aggregate
+            ref = "FROM agg WHERE target_domain = ?1 AND dim = 'ref_domain'"
+            sql = (
+                f"SELECT value AS d, first_seen / {w} AS a, NULL AS b {ref} AND n_live = n_all"
+                f" UNION ALL SELECT * FROM ({spans} WHERE target_domain = ?1"
+                f" AND source_domain IN (SELECT value {ref} AND n_live < n_all) GROUP BY 1, 2, 3)"
+            )
+        else:
+            sql = f"{spans} WHERE {_SCOPE_COLUMN[target.scope]} = ?1 GROUP BY 1, 2, 3"
+        sql = f"SELECT d, a, b FROM ({sql}) ORDER BY d, a, b IS NULL, b"
+        return (Span(*row) for row in self._rows(sql, [target.value]))
 
     # --- tallies and events ----------------------------------------------------------------------------
 

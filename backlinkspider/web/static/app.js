@@ -71,7 +71,7 @@ async function lookUp(target, scope) {
   $("#profile").hidden = false;
   cards(summary);
   charts(summary, weeks);
-  await loadRows(true);
+  await Promise.all([loadRows(true), loadQuestion()]);
 }
 
 function setCard(key, text) {
@@ -145,7 +145,28 @@ function split(id, counts) {
   });
 }
 
+function level(id, points) {
+  // The live level, day by day (a week apart past a year): the chart every backlink tool opens with.
+  draw(id, {
+    type: "line",
+    data: {
+      labels: points.map((p) => p.date),
+      datasets: [
+        { label: "backlinks", data: points.map((p) => p.backlinks), borderColor: "#1f4e79", yAxisID: "links", pointRadius: 0 },
+        { label: "referring domains", data: points.map((p) => p.referring_domains), borderColor: "#e69f00", yAxisID: "domains", pointRadius: 0 },
+      ],
+    },
+    options: {
+      scales: {
+        links: { position: "left", beginAtZero: true, ticks: { precision: 0 } },
+        domains: { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false } },
+      },
+    },
+  });
+}
+
 function charts(s, weeks) {
+  level("chart-level", s.history);
   weekly("chart-domains-history", weeks, "referring_domains");
   weekly("chart-links-history", weeks, "backlinks");
   split("chart-rel", s.by_rel);
@@ -183,7 +204,8 @@ async function downloadWithToken(event) {
   const res = await fetch(link.href, { headers: { Authorization: `Bearer ${token()}` } });
   if (!res.ok) { showError((await res.json()).detail); return; }
   const url = URL.createObjectURL(await res.blob());
-  const a = Object.assign(document.createElement("a"), { href: url, download: `backlinks.${link.id.split("-")[1]}` });
+  const name = link.getAttribute("download") || `backlinks.${link.id.split("-")[1]}`;
+  const a = Object.assign(document.createElement("a"), { href: url, download: name });
   a.click();
   URL.revokeObjectURL(url);
 }
@@ -259,6 +281,92 @@ function row(r) {
   return tr;
 }
 
+// --- the questions: referring domains, anchors, broken pages, outgoing links, link intersect -------
+
+const SHOWN_ROWS = 500; // a table's rows on the page (and in its disavow link's URL); downloads hold all
+const words = (text) => text.split(/[\s,]+/).filter(Boolean);
+
+const QUESTIONS = {
+  // Each tab: its route, its parameters from the looked-up target, and whether its rows are domains
+  // a disavow file can be made of.
+  refdomains: { path: "intersect", params: () => [["target", state.target]], disavow: true },
+  anchors: { path: "anchors", params: () => [["target", state.target], ["scope", state.scope]] },
+  broken: { path: "broken", params: () => [["target", state.target], ["scope", state.scope]] },
+  outlinks: { path: "outlinks", params: () => [["source", state.target]] },
+  intersect: {
+    path: "intersect",
+    disavow: true,
+    params: () => {
+      const form = new FormData($("#intersect-form"));
+      const pairs = words(form.get("targets")).map((t) => ["target", t]);
+      pairs.push(...words(form.get("not")).map((t) => ["not", t]));
+      if (form.get("min")) pairs.push(["min", form.get("min")]);
+      return pairs;
+    },
+  },
+};
+
+function shown(key, value) {
+  if (value === null || value === undefined) return "–";
+  if (Array.isArray(value)) return value.join(", ");
+  if (key === "follow_share") return `${(100 * value).toFixed(0)}%`;
+  if (typeof value === "number") return Number.isInteger(value) ? fmt(value) : value.toFixed(1);
+  return value === "" ? "(empty)" : String(value);
+}
+
+async function loadQuestion() {
+  try { await fillQuestion(); } finally {
+    const table = $("#q-rows");
+    table.dataset.loads = String(Number(table.dataset.loads || 0) + 1);
+  }
+}
+
+async function fillQuestion() {
+  const tab = document.querySelector(".tabs [aria-selected=true]").dataset.tab;
+  const question = QUESTIONS[tab];
+  $("#intersect-form").hidden = tab !== "intersect";
+  const pairs = question.params();
+  const head = $("#q-rows thead tr");
+  const body = $("#q-rows tbody");
+  for (const format of ["csv", "jsonl"]) {
+    const link = $(`#q-${format}`);
+    link.href = `${API}/${question.path}?${new URLSearchParams([...pairs, ["format", format], ["limit", 0]])}`;
+    link.setAttribute("download", `${tab}.${format}`);
+  }
+  $("#q-disavow").hidden = true;
+  if (!pairs.some(([key]) => key === "target" || key === "source")) {
+    head.replaceChildren();
+    body.replaceChildren();
+    $("#q-info").textContent = "Name the competitors to compare.";
+    return;
+  }
+  let answer;
+  try {
+    answer = await api(question.path, [...pairs, ["limit", SHOWN_ROWS]]);
+  } catch (err) {
+    head.replaceChildren();
+    body.replaceChildren();
+    $("#q-info").textContent = err.message;
+    return;
+  }
+  const rows = answer.rows;
+  const keys = Object.keys(rows[0]);
+  head.replaceChildren(...keys.map((k) => Object.assign(document.createElement("th"), { textContent: k.replaceAll("_", " ") })));
+  body.replaceChildren(...rows.map((r) => {
+    const tr = document.createElement("tr");
+    tr.append(...keys.map((k) => cell(k, shown(k, r[k]))));
+    return tr;
+  }));
+  const all = answer.total;
+  $("#q-info").textContent = all > rows.length ? `${fmt(rows.length)} of ${fmt(all)} rows shown (the downloads hold all)` : `${fmt(all)} rows`;
+  if (question.disavow) {
+    // The domains shown, as Google's disavow file (made by the API: one format, one place).
+    const disavow = $("#q-disavow");
+    disavow.href = `${API}/disavow?${new URLSearchParams(rows.map((r) => ["domain", r.referring_domain]))}`;
+    disavow.hidden = false;
+  }
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 async function choices() {
@@ -298,6 +406,13 @@ async function main() {
     });
   }
   for (const a of document.querySelectorAll(".downloads a")) a.addEventListener("click", downloadWithToken);
+  for (const tab of document.querySelectorAll(".tabs button")) {
+    tab.addEventListener("click", () => {
+      for (const other of document.querySelectorAll(".tabs button")) other.setAttribute("aria-selected", String(other === tab));
+      loadQuestion();
+    });
+  }
+  $("#intersect-form").addEventListener("submit", (e) => { e.preventDefault(); loadQuestion(); });
   const query = new URLSearchParams(location.search);
   if (query.get("target")) {
     $("#target").value = query.get("target");
