@@ -11,7 +11,7 @@ Standard's (``latin1`` and ``iso-8859-1`` name windows-1252), via webencodings.
 A link's query is percent-encoded in the page's encoding, as the URL Standard says browsers do
 (``?q=café`` on a windows-1252 page is ``?q=caf%E9``); a character the encoding lacks becomes
 ``%26%23NNN%3B`` (``&#NNN;``). Python's codecs stand in for the Encoding Standard's; where they differ
-(tests/test_standards.py lists the code points), Python's answer is taken, except for windows-1252's five
+(tests/unit/test_standards.py lists the code points), Python's answer is taken, except for windows-1252's five
 unassigned bytes, which are mapped as the standard maps them.
 """
 

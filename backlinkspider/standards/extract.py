@@ -1,7 +1,7 @@
 """Links out of one fetched page: a pure function from a response to the page's links, with no I/O and
 no Scrapy (the crawl layer hands it a ``Fetched``: backlinkspider/crawl/extraction.py).
 
-The rules (the crawl issue states them; tests/test_extract.py and the corpus test hold them):
+The rules (the crawl issue states them; tests/unit/test_extract.py and the corpus test hold them):
 
 1. Links are ``<a href>`` and ``<area href>`` whose resolved URL is http(s), and SVG's ``<a href>`` or
    ``<a xlink:href>``. ``javascript:``, ``mailto:``,

@@ -44,7 +44,6 @@ from backlinkspider.records import (
     Tally,
     Target,
 )
-from backlinkspider.standards.extract import Link, Page
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
 

@@ -1,5 +1,5 @@
 """The everyday questions (issue 19) on both backends: each answer of ``query.questions`` equals a
-brute-force computation over the exported edges of tests/questions_web.py's web (and the statuses and
+brute-force computation over the exported edges of tests/support/questions_web.py's web (and the statuses and
 scores it wrote); the history equals a day-by-day replay of first_seen / lost_at; the CLI and the API
 give the same answers; bad input is one line and exit 2 (usage) or 1.
 """

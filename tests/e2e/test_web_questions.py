@@ -1,5 +1,5 @@
 """The page's questions in a real headless Chromium (Debian's, through Playwright) against ``backlinks
-serve`` on tests/questions_web.py's web: the live history is the first chart and draws the summary's
+serve`` on tests/support/questions_web.py's web: the live history is the first chart and draws the summary's
 history; each question's tab shows the CLI's rows, its CSV download is the CLI's CSV, and the "disavow
 these" download is the disavow file of the domains shown."""
 
