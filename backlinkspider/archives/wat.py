@@ -56,9 +56,10 @@ from backlinkspider.standards.extract import (
     CANONICAL,
     REDIRECT,
     TEXT,
-    Link,
+    Found,
     Page,
     refresh_url,
+    resolved_links,
     robots_says_nofollow,
 )
 from backlinkspider.standards.urls import resolve
@@ -76,7 +77,6 @@ DEPARTURES = {
 _ASCII_WS = " \t\n\r\f"
 _ANCHOR_PATHS = ("A@/href", "AREA@/href")
 _WANTED_PATHS = frozenset({*_ANCHOR_PATHS, "LINK@/href"})
-_Found = tuple[str, str, str, str | None]  # link type, href, anchor, rel
 
 
 class Envelope(NamedTuple):
@@ -159,12 +159,12 @@ def _html_page(url: str, headers: Headers, html: dict[str, Any]) -> Page:
     encoding = declared or meta_charset or UTF8
     base_href = _first(head.get("Base"))
     base = (resolve(url, base_href, encoding) or url) if base_href is not None else url
-    return Page(url, _links(found, base, encoding, nofollow), nofollow)
+    return Page(url, resolved_links(found, base, encoding, nofollow), nofollow)
 
 
-def _read_metas(metas: list[dict[str, Any]]) -> tuple[list[_Found], bool, str | None]:
+def _read_metas(metas: list[dict[str, Any]]) -> tuple[list[Found], bool, str | None]:
     """From a page's metas: refresh redirects, whether robots says nofollow, the declared charset."""
-    found: list[_Found] = []
+    found: list[Found] = []
     nofollow = False
     charset = None
     for meta in metas:
@@ -180,23 +180,6 @@ def _read_metas(metas: list[dict[str, Any]]) -> tuple[list[_Found], bool, str | 
         elif equiv == "content-type" and charset is None:
             charset = charset_in(content)
     return found, nofollow, charset
-
-
-def _links(found: list[_Found], base: str, encoding: str, nofollow: bool) -> list[Link]:
-    """Resolved, deduplicated and flagged as ``extract_html`` does: one link per (target, type), the
-    first wins; rel tokens give the flags; a page's nofollow applies to all."""
-    links: dict[tuple[str, str], Link] = {}
-    resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once
-    for link_type, href, anchor, rel in found:
-        target = resolved.get(href, "")
-        if target == "":
-            target = resolved[href] = resolve(base, href, encoding)
-        if target is None or (target, link_type) in links:
-            continue
-        tokens = (rel or "").lower().split()
-        flags = (nofollow or "nofollow" in tokens, "ugc" in tokens, "sponsored" in tokens)
-        links[(target, link_type)] = Link(target, link_type, anchor, *flags)
-    return list(links.values())
 
 
 def _is_html(headers: Headers, url: str, html_found: bool) -> bool:

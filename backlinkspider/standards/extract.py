@@ -72,7 +72,7 @@ def extract(response: Fetched) -> Page:
 
 
 # A link found in a page before its href is resolved: (link_type, href, anchor, rel).
-_Found = tuple[str, str, str, str | None]
+Found = tuple[str, str, str, str | None]  # a link as a page holds it: type, href, anchor, rel
 
 
 def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UTF8) -> Page:
@@ -81,7 +81,7 @@ def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UT
     tree = LexborHTMLParser(html)
     base = _base_url(tree, url, encoding)
     # In document order; a meta robots nofollow may come after links, so links are made at the end.
-    found: list[_Found] = []
+    found: list[Found] = []
     for node in tree.css(_SELECTOR):
         tag = node.tag
         attrs = node.attributes
@@ -97,7 +97,7 @@ def extract_html(url: str, html: str, nofollow: bool = False, encoding: str = UT
             refresh = refresh_url(attrs.get("content") or "")
             if refresh:
                 found.append((REDIRECT, refresh, "", None))
-    return Page(url, _links(found, base, encoding, nofollow), nofollow)
+    return Page(url, resolved_links(found, base, encoding, nofollow), nofollow)
 
 
 def _base_url(tree: LexborHTMLParser, url: str, encoding: str) -> str:
@@ -108,7 +108,7 @@ def _base_url(tree: LexborHTMLParser, url: str, encoding: str) -> str:
     return url
 
 
-def _anchor(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> _Found | None:
+def _anchor(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> Found | None:
     """The link of an ``<a>`` or ``<area>``, or None when it has no href that can name a page."""
     href = attrs.get("href")
     if href is None:  # SVG's <a xlink:href> (an HTML <a> has only href)
@@ -128,8 +128,10 @@ def _anchor(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> _Found 
     return TEXT, href, anchor, attrs.get("rel")
 
 
-def _links(found: list[_Found], base: str, encoding: str, nofollow: bool) -> list[Link]:
-    """The found links resolved, one per (target_url, link_type), the first occurrence winning."""
+def resolved_links(found: list[Found], base: str, encoding: str, nofollow: bool) -> list[Link]:
+    """The found links resolved against ``base`` (queries in ``encoding``), one per (target_url,
+    link_type), the first occurrence winning; rel tokens give the flags, a page's nofollow applies to all.
+    The archives' WAT reader hands its links here too, so both read links by one rule."""
     links: dict[tuple[str, str], Link] = {}
     resolved: dict[str, str | None] = {}  # pages repeat hrefs; resolve each once
     for link_type, href, anchor, rel in found:
