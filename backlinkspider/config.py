@@ -168,7 +168,8 @@ SETTINGS = {
             "BACKLINKS_SCOPE",
             str,
             "all",
-            "`all`: follow links to any host; `seeds`: stay on the seeds' registered domains",
+            "`all`: follow links to any host; `seeds`: stay on the seeds' registered domains (a cluster worker"
+            " reads its own seeds: give every worker the same ones, which the frontier queues once)",
             choices=("all", "seeds"),
         ),
         Setting(
