@@ -5,10 +5,9 @@ The answers themselves are the contract's (tests/test_store_contract.py); here, 
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from bson.errors import InvalidDocument
 from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, strict_client
 from pymongo import UpdateMany
 from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure
+from test_index import PAGES, REAL_MONGO, T0, crawled
 
-from backlinkspider.crawl.items import page_edges
 from backlinkspider.index import open_index
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
@@ -27,39 +26,13 @@ from backlinkspider.standards.extract import Link, Page
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
 
-T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-REAL_MONGO = os.environ.get("BACKLINKS_TEST_MONGO_URI")
-LOST_AFTER = 3
-
-
-def crawled(url: str, links: list[Link], when: datetime = T0) -> CrawledPage:
-    return CrawledPage(url, when, page_edges(Page(url, links), keep_internal=False))
-
-
-PAGES = [
-    crawled(
-        "http://blog.a.com/1",
-        [
-            Link("http://www.target.co.uk/x", "text", "Target X"),
-            Link("http://shop.target.co.uk/", "image", "logo", nofollow=True),
-            Link("http://blog.a.com/internal", "text", "not stored"),
-        ],
-    ),
-    crawled(
-        "http://b.org/p",
-        [
-            Link("http://www.target.co.uk/x", "text", "X again", ugc=True),
-            Link("http://www.target.co.uk/x", "canonical"),
-            Link("http://other.net/", "redirect"),
-        ],
-        T0 + timedelta(minutes=1),
-    ),
-]
-
 
 @pytest.fixture
 def standin() -> MongoStore:
     return MongoStore("mongodb://standin/backlinks", client=strict_client(), retry_seconds=5)
+
+
+LOST_AFTER = 3
 
 
 def write(store: MongoStore, pages: list[CrawledPage]) -> int:
