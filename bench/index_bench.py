@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import CrawledPage, open_index
+from backlinkspider.index import open_index
+from backlinkspider.records import CrawledPage
 from backlinkspider.standards.extract import Link, Page
 
 WORDS = [

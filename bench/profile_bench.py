@@ -27,7 +27,8 @@ from pathlib import Path
 
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import CrawledPage, Target, open_index
+from backlinkspider.index import open_index
+from backlinkspider.records import CrawledPage, Target
 from backlinkspider.standards.extract import Link, Page
 
 DOMAINS = 200_000

@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import CrawledPage, open_index
+from backlinkspider.index import open_index
+from backlinkspider.records import CrawledPage
 from backlinkspider.standards.extract import Link, Page
 
 TLDS = ["com", "com", "com", "org", "net", "co.uk", "de", "io", "fr", "nl", "com.au", "github.io"]

@@ -18,7 +18,8 @@ from twisted.python.failure import Failure
 
 from backlinkspider.crawl.items import page_edges
 from backlinkspider.crawl.signals import pages_done
-from backlinkspider.index import BadRow, CrawledPage, LinkIndex, open_index
+from backlinkspider.index import BadRow, LinkIndex, open_index
+from backlinkspider.records import CrawledPage
 from backlinkspider.redact import redact
 
 if TYPE_CHECKING:

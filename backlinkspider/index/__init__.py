@@ -9,24 +9,11 @@ from __future__ import annotations
 
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.protocols import LinkIndex
-from backlinkspider.records import FIELDS, CrawledPage, Edge, Filters, Target
 from backlinkspider.redact import redact
 
 DEFAULT_INDEX = "sqlite:///backlinks.db"
 
-# The records a writer needs, importable from here as before (``backlinkspider.records`` holds them).
-__all__ = [
-    "DEFAULT_INDEX",
-    "FIELDS",
-    "BadRow",
-    "CrawledPage",
-    "Edge",
-    "Filters",
-    "IndexUnavailable",
-    "LinkIndex",
-    "Target",
-    "open_index",
-]
+__all__ = ["DEFAULT_INDEX", "BadRow", "IndexUnavailable", "LinkIndex", "open_index"]
 
 
 def open_index(uri: str, *, create: bool = True) -> LinkIndex:

@@ -14,9 +14,9 @@ import pytest
 
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import BadRow, CrawledPage, Filters, IndexUnavailable, Target, open_index
+from backlinkspider.index import BadRow, IndexUnavailable, open_index
 from backlinkspider.query import BadTarget, parse_target
-from backlinkspider.records import QUERY_FIELDS, Link, Page
+from backlinkspider.records import QUERY_FIELDS, CrawledPage, Filters, Link, Page, Target
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

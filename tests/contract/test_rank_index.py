@@ -12,10 +12,10 @@ from test_index import T0, crawled, index  # noqa: F401  (the fixture: every bac
 
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import CrawledPage, IndexUnavailable, Target, open_index
+from backlinkspider.index import IndexUnavailable, open_index
 from backlinkspider.query import decode_cursor, encode_cursor
 from backlinkspider.query import score_signals as summary_scores
-from backlinkspider.records import QUERY_FIELDS, SCORE_FIELDS, Filters, Link, Page
+from backlinkspider.records import QUERY_FIELDS, SCORE_FIELDS, CrawledPage, Filters, Link, Page, Target
 from backlinkspider.scores import rank_index
 
 PAGES = [

@@ -22,7 +22,8 @@ from test_index import T0, crawled, index  # noqa: F401  (the every-backend fixt
 from test_profile import TARGETS
 
 import backlinkspider.query as q
-from backlinkspider.index import Target, open_index
+from backlinkspider.index import open_index
+from backlinkspider.records import Target
 from backlinkspider.standards.extract import Link
 from backlinkspider.web.app import create_app
 

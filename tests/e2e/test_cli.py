@@ -13,8 +13,8 @@ from helpers import run_cli
 from test_index import T0
 
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import CrawledPage, open_index
-from backlinkspider.records import QUERY_FIELDS
+from backlinkspider.index import open_index
+from backlinkspider.records import QUERY_FIELDS, CrawledPage
 from backlinkspider.standards.extract import Link, Page
 
 

@@ -217,7 +217,8 @@ def test_a_cluster_worker_says_so_and_when_it_stops(tmp_path, redis_server):
 def test_csv_booleans_are_spelled_like_jsonl(tmp_path):
     from test_index import T0
 
-    from backlinkspider.index import CrawledPage, Edge, open_index
+    from backlinkspider.index import open_index
+    from backlinkspider.records import CrawledPage, Edge
 
     uri = f"sqlite:///{tmp_path / 'x.db'}"
     edge = Edge(

@@ -18,7 +18,8 @@ from test_index import T0
 
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
-from backlinkspider.index import CrawledPage, open_index
+from backlinkspider.index import open_index
+from backlinkspider.records import CrawledPage
 from backlinkspider.standards.extract import Link, Page
 
 

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import api_bench
 
 import backlinkspider.query as q
-from backlinkspider.index import Target, open_index
+from backlinkspider.index import open_index
+from backlinkspider.records import Target
 
 EDGES = 20_000
 NOW = datetime(2026, 1, 3, tzinfo=UTC)  # two days after the generator's first page: the windows count
