@@ -32,7 +32,6 @@ from backlinkspider.standards.encoding import UTF8, decode_html
 from backlinkspider.standards.urls import resolve
 
 TEXT, IMAGE, CANONICAL, REDIRECT = "text", "image", "canonical", "redirect"
-LINK_TYPES = (TEXT, IMAGE, CANONICAL, REDIRECT)
 
 # Every element that can carry a link or change how links are read, matched in one pass in document order.
 # (`~=` splits on ASCII whitespace as rel does; `i` compares ASCII case-insensitively as HTML does.)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scrapy.http import HtmlResponse
 
 from backlinkspider.crawl.extraction import limit_links, page_of
-from backlinkspider.standards.extract import LINK_TYPES, Page
+from backlinkspider.records import LINK_TYPES, Page
 from backlinkspider.standards.urls import normalize
 
 BASES = ["http://www.example.com/dir/page.html", "https://bücher.example/a/b?q=1", "http://[::1]:8080/"]
