@@ -83,7 +83,7 @@ class Answer:
         self,
         reader: Reader,
         key: tuple[object, ...],
-        page: Page,
+        page: Paging,
         rows: Callable[[LinkIndex], list[Any]],
     ) -> Response:
         """The page asked for, cached as bytes (serializing thousands of rows costs far more than
@@ -104,7 +104,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
+class Paging:
     """Which rows of an answer to send, and how."""
 
     format: Format
@@ -112,17 +112,17 @@ class Page:
     offset: int
 
 
-def _page(
+def _paging(
     format: Format = Query("json", description="json; csv / jsonl: the rows as the CLI prints them."),
     limit: int = Query(
         100, ge=0, le=10**9, description=f"Rows; json pages up to {MAX_PAGE}; 0 = all (csv, jsonl)."
     ),
     offset: int = Query(0, ge=0, le=10**9, description="Skip this many rows."),
-) -> Page:
-    return Page(format, limit, offset)
+) -> Paging:
+    return Paging(format, limit, offset)
 
 
-PageParams = Depends(_page)
+PageParams = Depends(_paging)
 
 
 def questions_router(reader: Reader, authorized: Any) -> APIRouter:
@@ -136,7 +136,7 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
         at_least: int | None = Query(None, alias="min", ge=1, le=MAX_DOMAINS, description="Default: all."),
         rel: Rel | None = Query(None, description="follow: only followed links; nofollow: only flagged."),
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
-        page: Page = PageParams,
+        page: Paging = PageParams,
     ) -> Response:
         """Referring domains linking to at least ``min`` of the ``target`` domains and to none of
         ``not``: best authority first (``backlinks intersect``)."""
@@ -162,7 +162,7 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
 
     @api.get("/broken", response_model=Broken, responses={**NOT_FOUND, **DOWNLOAD})
     def broken(
-        target: str = TargetParam, scope: ScopeChoice = ScopeParam, page: Page = PageParams
+        target: str = TargetParam, scope: ScopeChoice = ScopeParam, page: Paging = PageParams
     ) -> Response:
         """Pages of a target whose last crawl failed, with the live links to each (``backlinks broken``)."""
         parsed = _target(target, scope)
@@ -178,7 +178,7 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
         target: str = TargetParam,
         scope: ScopeChoice = ScopeParam,
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
-        page: Page = PageParams,
+        page: Paging = PageParams,
     ) -> Response:
         """Anchor texts of a target by referring domains (``backlinks anchors``)."""
         parsed = _target(target, scope)
@@ -196,7 +196,7 @@ def questions_router(reader: Reader, authorized: Any) -> APIRouter:
     def outlinks(
         source: str = DomainParam,
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
-        page: Page = PageParams,
+        page: Paging = PageParams,
     ) -> Response:
         """The domains a domain links to (``backlinks outlinks``)."""
         domain = _target(source, "domain").value
