@@ -82,6 +82,18 @@ def _edge(r: Row) -> EdgeRow:
     return EdgeRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *flags, r[10], r[11], r[12], r[13])
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script`` one by one (``execute`` runs one; ``executescript`` would commit
+    the transaction under way), cut where ``sqlite3.complete_statement`` says one ends."""
+    statement = ""
+    for part in script.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip() != ";":  # not the nothing after the last one
+                yield statement
+            statement = ""
+
+
 def _switch_to_wal(db: sqlite3.Connection) -> None:
     """``PRAGMA journal_mode=WAL``, retried: switching a new file takes its exclusive lock without the
     busy handler, so it fails at once ("database is locked") while another process writes the same new
@@ -168,8 +180,8 @@ class SQLiteStore:
                     self._db.execute(statement)
             for drop in DROP_TRIGGERS:
                 self._db.execute(drop)
-            for trigger in TRIGGERS.split("END;")[:-1]:  # one statement each (execute runs one)
-                self._db.execute(trigger + "END;")
+            for statement in _statements(TRIGGERS):
+                self._db.execute(statement)
 
     def _missing(self) -> list[tuple[str, ...]]:
         """The statements that add the columns this index lacks."""
