@@ -17,7 +17,7 @@ from test_index import T0, index  # noqa: F401  (the fixture: every backend)
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
 from backlinkspider.index import open_index
-from backlinkspider.records import CrawledPage, EdgeRow, Filters, Link, Page, PageState, Target
+from backlinkspider.records import Bucketing, CrawledPage, EdgeRow, Filters, Link, Page, PageState, Target
 
 URL = "http://blog.a.com/p"
 X = "http://www.t.com/x"
@@ -179,3 +179,20 @@ def test_an_index_made_before_provenance_and_addresses_gets_them(tmp_path):
         assert rows(store)[Y].lost_at == ts(T0)
     with open_index(f"sqlite:///{path}") as again:  # migrated once: opening again changes nothing
         assert len(list(again.export())) == 3
+
+
+def test_a_referring_domain_lost_by_a_late_capture_is_lost_when_its_last_link_was(index):  # noqa: F811
+    """The old capture's link is lost at T1, before the domain's other link (lost at T3): the domain was
+    lost at T3, whatever the order the marks were written in."""
+    other = "http://www.a.com/other"  # the same referring domain as URL
+    index.write([CrawledPage(other, T0, page_edges(Page(other, [Link(X, "text")]), False))])
+    index.write([CrawledPage(other, T3, ())])
+    index.write([capture(T1, [])])
+    index.write([capture(T0 - timedelta(days=1), [Link(Y, "text")], provenance=ARCHIVE)])
+    assert sorted(r.lost_at for r in index.export()) == [ts(T1), ts(T3)]
+    target = Target("domain", "t.com")
+    tally = index.tally(target, include_lost=True, since=[ts(T2)], top=1)
+    assert tally.lost == [(1, 1)]  # one link lost since T2, and the domain with it
+    day = Bucketing(86400)
+    events = index.events(target, day)
+    assert events.lost_domains == {ts(T3) // 86400: 1}
