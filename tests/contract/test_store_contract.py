@@ -164,11 +164,13 @@ class Model:
             )
             return
         r = old.row
-        newer = seen >= r.last_seen and (r.lost_at is None or seen >= r.lost_at)
+        latest = seen >= r.last_seen  # the newest sighting: what the edge looks like, where from
+        newer = latest and (r.lost_at is None or seen >= r.lost_at)  # and it is live again
+        news["lost_at"] = None if newer else r.lost_at
         old.row = r._replace(
-            first_seen=min(r.first_seen, seen), last_seen=max(r.last_seen, seen), **(news if newer else {})
+            first_seen=min(r.first_seen, seen), last_seen=max(r.last_seen, seen), **(news if latest else {})
         )
-        if newer:
+        if latest:
             old.source_ip, old.source_subnet = page.ip_address, page.subnet
 
     def rows(self) -> list[EdgeRow]:

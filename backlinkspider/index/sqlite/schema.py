@@ -141,11 +141,15 @@ BEGIN
 END;
 """
 
-# Only a fetch at least as new as all the edge reflects changes it (expressions read the old row); an
+# Expressions read the old row. The newest sighting of an edge sets what it looked like (anchor, rel flags)
+# and where it was last seen from; only one at least as new as its lost mark too makes it live again. An
 # older one can only move first_seen back.
-_NEWER = "excluded.last_seen >= last_seen AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
+_LATEST_SIGHTING = "excluded.last_seen >= last_seen"
+_NEWER = f"{_LATEST_SIGHTING} AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
 _NEWS = ("anchor_text", "nofollow", "ugc", "sponsored", "provenance", "source_ip", "source_subnet")
-_SET_NEWS = "".join(f"\n    {c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE {c} END," for c in _NEWS)
+_SET_NEWS = "".join(
+    f"\n    {c} = CASE WHEN {_LATEST_SIGHTING} THEN excluded.{c} ELSE {c} END," for c in _NEWS
+)
 UPSERT = f"""
 INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
                    source_host, source_domain, target_host, target_domain, first_seen, last_seen,
