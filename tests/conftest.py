@@ -19,6 +19,7 @@ LANES = ("unit", "contract", "e2e")
 NEEDS = {
     "test_cluster.py": ("cluster", "chaos"),
     "test_frontier.py": ("cluster",),
+    "test_ingest_queue.py": ("cluster",),
     "test_pipeline.py": ("chaos",),
     "test_resume.py": ("chaos",),
     "test_web.py": ("browser",),

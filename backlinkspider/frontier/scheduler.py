@@ -20,9 +20,7 @@ requests in hand or leases of its own unreaped; at close it puts back every leas
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -42,6 +40,7 @@ from backlinkspider.frontier.connection import (
     RedisUnavailable,
     connect_once,
     redis_for,
+    worker_name,
 )
 from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, push_item
 
@@ -68,7 +67,7 @@ class RedisScheduler:
         self.ttl = s.getfloat("BACKLINKS_HEARTBEAT_TTL")
         self.delay = max(0.0, s.getfloat("BACKLINKS_HOST_DELAY"))
         self.concurrency = s.getint("CONCURRENT_REQUESTS")
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker_name()
         self.pending: list[PushItem] = []
         self.enqueued = self.handed = 0  # items ever put in pending, and ever handed to a push
         self.completing: list[tuple[int, str]] = []  # (enqueued when its page was done, lease token)
