@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import queue
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -62,7 +61,7 @@ class IndexFailed(Exception):
 class Options:
     """What turns a file's pages into records, the same in every process."""
 
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     keep_internal: bool = False
     targets: frozenset[str] | None = None  # registered domains and hosts; None: every edge
     psl_file: str | None = None  # BACKLINKS_PSL_FILE, for worker processes
@@ -266,39 +265,16 @@ def _in_workers(
     for worker in workers:
         tasks.put(None)  # one stop sign each
         worker.start()
-    on: dict[int, str] = {}  # worker pid -> the file it reads
-    dead: set[int] = set()
+    parent = _Parent(sink, totals, progress, on_failed)
     running = len(workers)
     try:
         while running:
             try:
                 message = results.get(timeout=1.0)
             except queue.Empty:
-                running -= _check_workers(workers, on, dead, totals, on_failed)
+                running -= parent.check(workers)
                 continue
-            kind, pid, source, payload, counts = message
-            if kind == "start":
-                on[pid] = source
-                continue
-            if kind == "stop":
-                running -= 1
-                continue
-            for page in payload if kind == "pages" else ():
-                sink.add(page)
-            totals.reading[source] = counts
-            if kind == "pages":
-                if progress is not None:
-                    totals.edges_written = sink.writer.edges_written
-                    progress(totals)
-                continue
-            sink.flush()  # the file is done only when its pages are written
-            on.pop(pid, None)
-            totals.reading.pop(source, None)
-            add(totals.finished, counts)
-            if kind == "done":
-                totals.files_done += 1
-            else:
-                _failed(totals, payload, on_failed)
+            running -= parent.handle(*message)
     finally:
         for worker in workers:
             if worker.is_alive():
@@ -306,26 +282,64 @@ def _in_workers(
             worker.join(timeout=10)
 
 
-def _check_workers(
-    workers: list[Any],
-    on: dict[int, str],
-    dead: set[int],
-    totals: Totals,
-    on_failed: Callable[[str], None] | None,
-) -> int:
-    """Fail the file of each worker that died (a crash, the OOM killer) since the last look; the number
-    of them."""
-    died = 0
-    for worker in workers:
-        if worker.exitcode not in (None, 0) and worker.pid not in dead:
-            dead.add(worker.pid)
+class _Parent:
+    """What the parent does with the workers' messages: ``(kind, pid, source, payload, counts)``."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        totals: Totals,
+        progress: Progress | None,
+        on_failed: Callable[[str], None] | None,
+    ) -> None:
+        self.sink = sink
+        self.totals = totals
+        self.progress = progress
+        self.on_failed = on_failed
+        self.reading: dict[int, str] = {}  # worker pid -> the file it reads
+        self.dead: set[int] = set()
+
+    def handle(self, kind: str, pid: int, source: str, payload: Any, counts: Counts | None) -> int:
+        """Act on one message; 1 when it says the worker stopped."""
+        totals = self.totals
+        if kind == "stop":
+            return 1
+        if kind == "start":
+            self.reading[pid] = source
+            return 0
+        assert counts is not None
+        totals.reading[source] = counts
+        if kind == "pages":
+            for page in payload:
+                self.sink.add(page)
+            if self.progress is not None:
+                totals.edges_written = self.sink.writer.edges_written
+                self.progress(totals)
+            return 0
+        self.sink.flush()  # the file is done only when its pages are written
+        self.reading.pop(pid, None)
+        add(totals.finished, totals.reading.pop(source))
+        if kind == "done":
+            totals.files_done += 1
+        else:
+            _failed(totals, payload, self.on_failed)
+        return 0
+
+    def check(self, workers: list[Any]) -> int:
+        """Fail the file of each worker that died (a crash, the OOM killer) since the last look; the
+        number of them."""
+        died = 0
+        for worker in workers:
+            if worker.exitcode in (None, 0) or worker.pid in self.dead:
+                continue
+            self.dead.add(worker.pid)
             died += 1
-            source = on.pop(worker.pid, None)
+            source = self.reading.pop(worker.pid, None)
             if source is not None:
-                counts = totals.reading.pop(source, Counts())
-                add(totals.finished, counts)
-                _failed(totals, f"{source}: its worker process died (exit code {worker.exitcode})", on_failed)
-    return died
+                add(self.totals.finished, self.totals.reading.pop(source, Counts()))
+                message = f"{source}: its worker process died (exit code {worker.exitcode})"
+                _failed(self.totals, message, self.on_failed)
+        return died
 
 
 def _worker(tasks: Any, results: Any, options: Options) -> None:

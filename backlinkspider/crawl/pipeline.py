@@ -16,7 +16,7 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from backlinkspider.crawl.batches import Backoff, Collector, split
-from backlinkspider.crawl.items import page_edges
+from backlinkspider.crawl.items import crawled_page
 from backlinkspider.crawl.signals import pages_done
 from backlinkspider.index import BadRow, LinkIndex, open_index
 from backlinkspider.records import CrawledPage
@@ -110,13 +110,7 @@ class IndexPipeline:
             return item
         adapter = ItemAdapter(item)
         try:
-            page = CrawledPage(
-                adapter["url"],
-                datetime.now(UTC),
-                page_edges(item, self.keep_internal),
-                bool(adapter.get("failed", False)),
-                adapter.get("status"),
-            )
+            page = crawled_page(item, self.keep_internal, datetime.now(UTC))
         except Exception as exc:  # an item no index can take (a URL that is not one ...): counted, not fatal
             logger.error("page not indexed: %r: %s", adapter.get("url"), exc)
             self.stats.inc_value("backlinks/pages_not_indexed")
