@@ -68,6 +68,7 @@ class Page:
     nofollow: bool = False  # the page said nofollow for all its links (meta robots / X-Robots-Tag)
     failed: bool = False  # the fetch failed (404, 410, 5xx, a gone host): the page has no links now
     status: PageStatus | None = None  # why a failed fetch failed (see CrawledPage)
+    ip_address: str | None = None  # the server's address, where known (see CrawledPage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,10 @@ class CrawledPage:
     edges: tuple[Edge, ...]
     failed: bool = False
     status: PageStatus | None = None  # why a failed fetch failed, when the crawl knows
+    # Where this capture comes from: "crawl", or an archive's name (CC-MAIN-2025-43).
+    provenance: str = "crawl"
+    # The page's server address in canonical spelling (2001:db8::1), None when unknown (through a proxy).
+    ip_address: str | None = None
 
     @property
     def failure(self) -> PageStatus | None:

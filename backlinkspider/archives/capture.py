@@ -61,8 +61,7 @@ class ArchivedPage(Page):
     """A page item as the crawl yields it, plus the facts of its capture (for first / last seen, referring
     IPs and provenance; the index decides how to keep them)."""
 
-    captured_at: datetime  # WARC-Date, in UTC
-    ip_address: str | None  # WARC-IP-Address (the server's), normalized; None when absent or not an IP
+    captured_at: datetime  # WARC-Date, in UTC; ip_address (Page's): WARC-IP-Address, normalized
     archive: str  # warcinfo's isPartOf (CC-MAIN-2025-43), else the crawl in the path, else the file name
 
 

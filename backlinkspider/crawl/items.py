@@ -1,14 +1,41 @@
 """Page items as the index stores them: any spider's items (ours, a dict, a dataclass, a scrapy.Item,
-read through itemadapter) turned into edges with hosts and registered domains."""
+read through itemadapter) and an archive's (``ArchivedPage``) turned into one ``CrawledPage`` each, with
+hosts and registered domains, so a crawl and an ingest write the same records."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from itemadapter import ItemAdapter, is_item
 
-from backlinkspider.records import Edge
+from backlinkspider.archives.capture import ip_address
+from backlinkspider.records import CrawledPage, Edge
 from backlinkspider.standards.urls import host_of, registered_domain
+
+
+def crawled_page(item: Any, keep_internal: bool, now: datetime) -> CrawledPage:
+    """What the index writes for a page item: its edges (see ``page_edges``), ``failed`` and ``status``,
+    and the capture's facts.
+
+    ``seen_at`` is the item's ``captured_at`` (an archive's WARC-Date) when it has one, else ``now``
+    (the fetch); ``provenance`` its ``archive`` (else "crawl"); ``ip_address`` its ``ip_address`` in
+    canonical spelling (None when absent or not an address). Raises on an item no index can take (a
+    link without a target URL, a URL that is not one); a naive ``captured_at`` is taken as UTC."""
+    adapter = ItemAdapter(item)
+    captured_at = adapter.get("captured_at")
+    seen_at = captured_at if isinstance(captured_at, datetime) else now
+    if seen_at.tzinfo is None:
+        seen_at = seen_at.replace(tzinfo=UTC)
+    return CrawledPage(
+        adapter["url"],
+        seen_at,
+        page_edges(item, keep_internal),
+        bool(adapter.get("failed", False)),
+        adapter.get("status"),
+        str(adapter.get("archive") or "crawl"),
+        ip_address(adapter.get("ip_address")),
+    )
 
 
 def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
