@@ -20,6 +20,7 @@ NEEDS = {
     "test_cluster.py": ("cluster", "chaos"),
     "test_frontier.py": ("cluster",),
     "test_ingest_queue.py": ("cluster",),
+    "test_ingest_cluster.py": ("cluster", "chaos"),
     "test_pipeline.py": ("chaos",),
     "test_resume.py": ("chaos",),
     "test_web.py": ("browser",),

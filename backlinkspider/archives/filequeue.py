@@ -323,10 +323,16 @@ class FileQueue:
             raise self._beat_error
 
 
-def run(queue: FileQueue, ingest_one: Callable[[str], object]) -> Tally:
+def _log_failed(message: str) -> None:
+    logger.error("failed: %s", message)
+
+
+def run(
+    queue: FileQueue, ingest_one: Callable[[str], object], on_failed: Callable[[str], None] = _log_failed
+) -> Tally:
     """Lease files and ingest them with ``ingest_one(path)`` (which writes the file's edges, or raises
-    BadArchive) until nothing is queued or leased; then leave. Whatever else ``ingest_one`` raises puts the
-    file back and is raised."""
+    BadArchive) until nothing is queued or leased; then leave. A file recorded failed is one line
+    (``on_failed``). Whatever else ``ingest_one`` raises puts the file back and is raised."""
     tally = Tally()
     with queue.beating():
         lease: Lease | None = None
@@ -340,21 +346,27 @@ def run(queue: FileQueue, ingest_one: Callable[[str], object]) -> Tally:
                     time.sleep(queue.ttl / 5)  # a file held elsewhere comes back if its holder dies
                     continue
                 lease = got
-                _ingest(queue, lease, ingest_one, tally)
+                _ingest(queue, lease, ingest_one, tally, on_failed)
                 lease = None
         finally:
             queue.leave(lease)
     return tally
 
 
-def _ingest(queue: FileQueue, lease: Lease, ingest_one: Callable[[str], object], tally: Tally) -> None:
+def _ingest(
+    queue: FileQueue,
+    lease: Lease,
+    ingest_one: Callable[[str], object],
+    tally: Tally,
+    on_failed: Callable[[str], None],
+) -> None:
     try:
         ingest_one(lease.path)
     except BadArchive as exc:
         outcome = queue.fail(lease, str(exc), may_pass=isinstance(exc, FetchFailed))
         if outcome == "failed":
             tally.failed[lease.path] = str(exc)
-            logger.error("failed: %s", exc)
+            on_failed(str(exc))
         elif outcome == "again":
             tally.again += 1
             logger.warning("%s; it will be tried again", exc)
@@ -369,17 +381,26 @@ def _ingest(queue: FileQueue, lease: Lease, ingest_one: Callable[[str], object],
 
 
 def status(client: redis.Redis) -> dict[str, int] | None:
-    """Files queued, leased, done and failed, and all files; None when there is no ingest queue."""
+    """All files, those queued, leased, done and failed, and the workers beating; None when there is no
+    ingest queue."""
     pipe = client.pipeline(transaction=False)
     pipe.hlen(FILES_KEY)
     pipe.llen(QUEUE_KEY)
     pipe.hlen(LEASES_KEY)
     pipe.hget(COUNTS_KEY, "done")
     pipe.hlen(FAILED_KEY)
-    files, queued, leased, done, failed = pipe.execute()
+    pipe.zcard(HEARTBEATS_KEY)
+    files, queued, leased, done, failed, workers = pipe.execute()
     if not files:
         return None
-    return {"files": files, "queued": queued, "leased": leased, "done": int(done or 0), "failed": failed}
+    return {
+        "files": files,
+        "queued": queued,
+        "leased": leased,
+        "done": int(done or 0),
+        "failed": failed,
+        "workers": workers,
+    }
 
 
 def failures(client: redis.Redis, limit: int = 10) -> dict[str, str]:

@@ -11,12 +11,16 @@ import click
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
+from scrapy.settings import Settings
 
-from backlinkspider.archives.ingest import Options, Sink, Totals, ingest
+from backlinkspider.archives.filequeue import FileQueue, QueueConfigError, run
+from backlinkspider.archives.ingest import IndexFailed, Options, Sink, Totals, add, ingest, ingest_file
+from backlinkspider.archives.reader import ArchiveReader
 from backlinkspider.cli.options import Failure, index_option, set_option
 from backlinkspider.cli.runs import check_settings, run_settings
 from backlinkspider.crawl.batches import BatchWriter
 from backlinkspider.crawl.extensions.progress import LOG_EVERY
+from backlinkspider.frontier.connection import RedisFailed, RedisUnavailable
 from backlinkspider.index import open_index
 from backlinkspider.redact import redact
 from backlinkspider.standards.urls import BadURL, normalize, normalize_host, use_suffix_list
@@ -49,6 +53,11 @@ _WEB_SCHEMES = ("http://", "https://")
     show_default=True,
     help="Files read at once, one process each.",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With REDIS_URL: queue the cluster's failed files again first.",
+)
 @index_option
 @set_option
 def ingest_command(
@@ -57,6 +66,7 @@ def ingest_command(
     base_url: str | None,
     targets_file: str | None,
     processes: int,
+    retry_failed: bool,
     index: str,
     overrides: tuple[str, ...],
 ) -> None:
@@ -66,6 +76,9 @@ def ingest_command(
     Each edge keeps the capture's date (WARC-Date) and the archive's name. A file that cannot be read is
     one error line and the others go on; the exit code is 0 only when every file was read and every page
     read is in the index.
+
+    With REDIS_URL set, this process is a worker of the cluster's ingest queue: run the same command on
+    every machine; each file is ingested once (README: "Ingest on a cluster").
     """
     settings = run_settings(overrides, LOG_LEVEL="WARNING", BACKLINKS_INDEX=index)
     check_settings(settings)
@@ -81,6 +94,7 @@ def ingest_command(
         level=settings.get("LOG_LEVEL"), format="%(asctime)s [%(name)s] %(levelname)s: %(message)s"
     )
     options = Options.from_settings(settings, targets)
+    queue = cluster_queue(settings, files, processes, retry_failed) if settings.get("REDIS_URL") else None
     display = ProgressDisplay()
     with open_index(settings["BACKLINKS_INDEX"]) as idx:
         idx.check_writable()  # before reading anything: no file is read that cannot be kept
@@ -93,14 +107,13 @@ def ingest_command(
         )
         display.start()
         try:
-            totals = ingest(
-                files,
-                Sink(idx, writer, targets is not None),
-                options,
-                processes,
-                progress=display.update,
-                on_failed=display.failed,
-            )
+            sink = Sink(idx, writer, targets is not None)
+            if queue is not None:
+                totals = ingest_on_cluster(queue, sink, options, display)
+            else:
+                totals = ingest(
+                    files, sink, options, processes, progress=display.update, on_failed=display.failed
+                )
         finally:
             display.stop()
     click.echo(f"backlinks: {summary(totals)}", err=True)
@@ -217,3 +230,59 @@ class ProgressDisplay:
     def stop(self) -> None:
         if self.live is not None:
             self.live.stop()
+
+
+# --- on a cluster ----------------------------------------------------------------------------------------
+
+
+def cluster_queue(settings: Settings, files: list[str], processes: int, retry_failed: bool) -> FileQueue:
+    """The cluster's ingest queue at ``REDIS_URL``, with these files queued (those it never had); one line
+    when Redis cannot be reached or the cluster runs on another heartbeat TTL."""
+    if processes > 1:
+        raise click.UsageError(
+            "--processes with REDIS_URL: on a cluster each `backlinks ingest` is one worker; start one per core"
+        )
+    try:
+        queue = FileQueue.from_settings(settings)
+        if retry_failed:
+            click.echo(f"backlinks: {queue.requeue_failed():,} failed files queued again", err=True)
+        added = queue.enqueue(files)
+    except ValueError as exc:  # redis-py's word on a URL that is not Redis's
+        raise click.BadParameter(str(exc), param_hint="REDIS_URL") from None
+    except (RedisUnavailable, RedisFailed, QueueConfigError) as exc:
+        raise Failure(str(exc)) from None
+    known = len(files) - added
+    click.echo(f"backlinks: {added:,} files queued on the cluster ({known:,} queued before)", err=True)
+    return queue
+
+
+def ingest_on_cluster(queue: FileQueue, sink: Sink, options: Options, display: ProgressDisplay) -> Totals:
+    """Ingest the files this worker leases from the cluster's queue (``filequeue.run``) until none is
+    queued or leased; ``Totals`` of this worker's files. The index failing stops the worker (its file goes
+    back to the queue), as it stops a run on one machine."""
+    totals = Totals(0)
+
+    def on_page() -> None:
+        totals.edges_written = sink.writer.edges_written
+        display.update(totals)
+
+    def ingest_one(source: str) -> None:
+        totals.files += 1
+        reader = ArchiveReader(source, options.limits)
+        totals.reading[source] = reader.counts
+        try:
+            ingest_file(reader, sink, options, on_page)
+        finally:
+            add(totals.finished, totals.reading.pop(source))
+        totals.files_done += 1
+
+    try:
+        tally = run(queue, ingest_one, on_failed=display.failed)
+        totals.failed = list(tally.failed.values())
+    except IndexFailed as exc:
+        totals.index_failure = str(exc)
+    except RedisFailed as exc:
+        raise Failure(str(exc)) from None
+    totals.edges_written = sink.writer.edges_written
+    totals.pages_not_indexed = sink.writer.not_indexed
+    return totals

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backlinkspider.archives import filequeue
 from backlinkspider.frontier import defaults
 from backlinkspider.frontier.dupefilter import from_settings
 from backlinkspider.frontier.queue import status
@@ -12,7 +13,8 @@ from backlinkspider.frontier.queue import status
 
 def figures(server: Any, settings: Any) -> dict[str, Any]:
     """Frontier size (requests queued, on how many hosts), URLs seen, leased requests, dropped entries and each live worker's figures
-    (pages, links, errors, pages_per_s), workers sorted by name."""
+    (pages, links, errors, pages_per_s), workers sorted by name; and ``ingest``, the ingest queue's files
+    (``archives.filequeue.status``) with up to 10 failed files and why, or None when there is none."""
     workers = []
     for key in sorted(server.scan_iter(match=defaults.WORKERS_PATTERN)):
         fields = {k.decode(): v.decode() for k, v in server.hgetall(key).items()}
@@ -27,6 +29,9 @@ def figures(server: Any, settings: Any) -> dict[str, Any]:
                 }
             )
     queue = status(server)
+    ingest: dict[str, Any] | None = filequeue.status(server)
+    if ingest is not None:
+        ingest["failures"] = filequeue.failures(server) if ingest["failed"] else {}
     return {
         "queue": queue["queued"],
         "hosts": queue["hosts"],
@@ -34,4 +39,5 @@ def figures(server: Any, settings: Any) -> dict[str, Any]:
         "leased": queue["leased"],
         "dropped": queue["dropped"],
         "workers": workers,
+        "ingest": ingest,
     }

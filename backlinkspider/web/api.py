@@ -79,6 +79,16 @@ class Worker(BaseModel):
     pages_per_s: float
 
 
+class Ingest(BaseModel):
+    files: int = Field(description="Files ever queued (each path once).")
+    queued: int
+    leased: int = Field(description="Files being ingested, one a worker.")
+    done: int = Field(description="Files whose edges are written.")
+    failed: int
+    workers: int = Field(description="Ingest workers beating.")
+    failures: dict[str, str] = Field(description="Up to 10 failed files and why.")
+
+
 class Frontier(BaseModel):
     queue: int
     hosts: int
@@ -86,6 +96,7 @@ class Frontier(BaseModel):
     leased: int
     dropped: int
     workers: list[Worker]
+    ingest: Ingest | None = Field(description="The cluster's ingest queue, when it has files.")
 
 
 class Status(BaseModel):

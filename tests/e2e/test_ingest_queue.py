@@ -7,12 +7,16 @@ The heartbeat TTL is 1 s here (the default is 15 s): every wait below is a ratio
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from collections import Counter
+from typing import ClassVar
 
 import pytest
 import redis
 
-from backlinkspider.archives import BadArchive, FetchFailed
+from backlinkspider.archives import ArchiveReader, BadArchive, FetchFailed
 from backlinkspider.archives.filequeue import (
     FAILED_KEY,
     HEARTBEATS_KEY,
@@ -45,7 +49,14 @@ def test_paths_are_queued_once_the_union_of_every_workers_list_in_order(redis_se
     assert a.enqueue(["f1", "f2", "f3"]) == 3
     assert b.enqueue(["f2", "f3", "f4"]) == 1  # the same command on another machine, one more file
     assert a.enqueue(f"g{i}" for i in range(2500)) == 2500  # in batches
-    assert figures(redis_server) == {"files": 2504, "queued": 2504, "leased": 0, "done": 0, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 2504,
+        "queued": 2504,
+        "leased": 0,
+        "done": 0,
+        "failed": 0,
+        "workers": 0,
+    }
     got = a.lease()
     assert isinstance(got, Lease) and got.path == "f1"
     assert a.complete(got)
@@ -66,13 +77,27 @@ def test_a_lease_is_completed_only_by_its_token_and_a_retry_answers_the_same(red
     a.enqueue(["f1", "f2"])
     lease = a.lease()
     assert isinstance(lease, Lease)
-    assert figures(redis_server) == {"files": 2, "queued": 1, "leased": 1, "done": 0, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 2,
+        "queued": 1,
+        "leased": 1,
+        "done": 0,
+        "failed": 0,
+        "workers": 1,
+    }
     # a lost reply: the retried lease call (same token) answers the same file and leases nothing more
     assert a._call(a._lease, "a", lease.token)[0] == b"f1"
     assert figures(redis_server)["queued"] == 1
     assert not a.complete(Lease("someone-else", "f1"))
     assert a.complete(lease) and a.complete(lease), "a retried completion answers done again"
-    assert figures(redis_server) == {"files": 2, "queued": 1, "leased": 0, "done": 1, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 2,
+        "queued": 1,
+        "leased": 0,
+        "done": 1,
+        "failed": 0,
+        "workers": 1,
+    }
 
 
 def test_bad_files_fail_at_once_and_fetch_failures_after_their_attempts_while_the_rest_go_on(redis_server):
@@ -97,11 +122,25 @@ def test_bad_files_fail_at_once_and_fetch_failures_after_their_attempts_while_th
         "down": "down: HTTP 503 Service Unavailable",
     }
     assert tally.failed == reasons
-    assert figures(redis_server) == {"files": 5, "queued": 0, "leased": 0, "done": 3, "failed": 2}
+    assert figures(redis_server) == {
+        "files": 5,
+        "queued": 0,
+        "leased": 0,
+        "done": 3,
+        "failed": 2,
+        "workers": 0,
+    }
     client = redis.Redis.from_url(redis_server.url)
     assert failures(client) == reasons
     assert q.requeue_failed() == 2
-    assert figures(redis_server) == {"files": 5, "queued": 2, "leased": 0, "done": 3, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 5,
+        "queued": 2,
+        "leased": 0,
+        "done": 3,
+        "failed": 0,
+        "workers": 0,
+    }
     assert client.hlen(FAILED_KEY) == 0
     assert client.zcard(HEARTBEATS_KEY) == 0, "the worker left"
 
@@ -115,7 +154,14 @@ def test_an_error_that_is_not_the_files_puts_it_back_first_and_stops_the_worker(
 
     with pytest.raises(OSError, match="index unreachable"):
         run(q, index_down)
-    assert figures(redis_server) == {"files": 2, "queued": 2, "leased": 0, "done": 0, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 2,
+        "queued": 2,
+        "leased": 0,
+        "done": 0,
+        "failed": 0,
+        "workers": 0,
+    }
     got = queue(redis_server, "b").lease()
     assert isinstance(got, Lease) and got.path == "f1", "the file it held goes next"
 
@@ -144,7 +190,14 @@ def test_a_silent_workers_file_is_back_at_the_head_within_the_ttl_by_the_frontie
     assert not a.complete(held), "the old holder's late completion touches nothing"
     assert b.complete(got)
     assert a.fail(held, "late", may_pass=False) == "lost"
-    assert figures(redis_server) == {"files": 2, "queued": 1, "leased": 0, "done": 1, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 2,
+        "queued": 1,
+        "leased": 0,
+        "done": 1,
+        "failed": 0,
+        "workers": 1,
+    }
 
 
 def test_a_stalled_reaper_and_a_restarted_redis_reap_nobody_before_a_ttl(redis_server):
@@ -171,7 +224,14 @@ def test_a_worker_waits_while_a_file_is_leased_elsewhere_and_takes_it_when_its_h
     tally = run(b, done.append)  # b waits (f1 is leased), reaps a after a TTL of its own beats, ingests f1
     assert done == ["f1"] and tally.done == 1
     assert time.monotonic() - started >= TTL
-    assert figures(redis_server) == {"files": 1, "queued": 0, "leased": 0, "done": 1, "failed": 0}
+    assert figures(redis_server) == {
+        "files": 1,
+        "queued": 0,
+        "leased": 0,
+        "done": 1,
+        "failed": 0,
+        "workers": 0,
+    }
 
 
 def test_a_dead_redis_is_one_line_and_a_fatal_reply_is_raised(tmp_path, redis_server):
@@ -184,3 +244,50 @@ def test_a_dead_redis_is_one_line_and_a_fatal_reply_is_raised(tmp_path, redis_se
     redis.Redis.from_url(redis_server.url).set(QUEUE_KEY, "not a list")  # no wait cures this
     with pytest.raises(RedisFailed, match=r"^Redis at .* failed: .*WRONGTYPE"):
         q.lease()
+
+
+class _Archives(http.server.BaseHTTPRequestHandler):
+    """/404 and /503 answer so every time; /cut promises 1,000 bytes and sends 10, then hangs up."""
+
+    requests: ClassVar[Counter[str]] = Counter()
+
+    def do_GET(self) -> None:
+        self.requests[self.path] += 1
+        if self.path == "/cut":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"WARC/1.0\r\n")
+            return
+        self.send_error(int(self.path[1:]))
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_http_errors_that_may_pass_are_tried_the_attempts_and_the_others_once(redis_server):
+    """The reader's word (FetchFailed or BadArchive) decides: a 404 is read once, a 503 and a cut download
+    ``attempts`` times, each then failed with its reason."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Archives)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        q = queue(redis_server, "a", attempts=2)
+        q.enqueue([f"{base}/404", f"{base}/503", f"{base}/cut"])
+        tally = run(q, lambda source: list(ArchiveReader(source, timeout=5)), on_failed=lambda m: None)
+    finally:
+        server.shutdown()
+    assert _Archives.requests == {"/404": 1, "/503": 2, "/cut": 2}
+    assert tally.failed == {
+        f"{base}/404": f"{base}/404: HTTP 404 Not Found",
+        f"{base}/503": f"{base}/503: HTTP 503 Service Unavailable",
+        f"{base}/cut": f"{base}/cut: the download broke off at byte 10 of 1,000",
+    }
+    assert figures(redis_server) == {
+        "files": 3,
+        "queued": 0,
+        "leased": 0,
+        "done": 0,
+        "failed": 3,
+        "workers": 0,
+    }
