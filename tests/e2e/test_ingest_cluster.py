@@ -5,7 +5,6 @@ compared with the index one process without Redis makes of the same files."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import socket
@@ -20,8 +19,7 @@ import redis
 from helpers import REPO, export, run_cli
 from redisserver import RedisServer
 from synthweb import SyntheticWeb
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
+from webarchives import Resp, write_warc
 
 from backlinkspider.archives import ArchiveReader
 from backlinkspider.archives.filequeue import FILES_KEY, HEARTBEATS_KEY, LEASES_KEY, QUEUE_KEY
@@ -31,32 +29,19 @@ from backlinkspider.archives.filequeue import FILES_KEY, HEARTBEATS_KEY, LEASES_
 # TTL/5, to the TTL).
 TTL = 15 / 5
 FILES = 12
-DATE = "2025-10-12T08:30:15Z"
 ARGS = ["-s", f"BACKLINKS_HEARTBEAT_TTL={TTL}", "-s", "BACKLINKS_BATCH_SIZE=20"]
 
 
 def write_warcs(web: SyntheticWeb, directory: Path) -> list[Path]:
     """The web's pages (every resource it serves, redirects included) as ``FILES`` gzipped WARC files,
-    one response record each, dealt round robin."""
-    paths = [directory / f"synth-{i:02d}.warc.gz" for i in range(FILES)]
-    outs = [path.open("wb") for path in paths]
-    writers = [WARCWriter(out, gzip=True) for out in outs]
-    for i, (key, res) in enumerate(sorted(web.resources.items())):
-        headers = [("Content-Type", res.content_type), *res.headers.items()]
-        http = StatusAndHeaders(f"{res.status} X", headers, protocol="HTTP/1.1")
-        writer = writers[i % FILES]
-        writer.write_record(
-            writer.create_warc_record(
-                f"http://{key}",
-                "response",
-                payload=io.BytesIO(res.body),
-                http_headers=http,
-                warc_headers_dict={"WARC-Date": DATE, "WARC-IP-Address": "192.0.2.7"},
-            )
+    dealt round robin."""
+    responses = [
+        Resp(
+            f"http://{key}", res.body, res.status, [("Content-Type", res.content_type), *res.headers.items()]
         )
-    for out in outs:
-        out.close()
-    return paths
+        for key, res in sorted(web.resources.items())
+    ]
+    return [write_warc(directory / f"synth-{i:02d}.warc.gz", responses[i::FILES]) for i in range(FILES)]
 
 
 def bad_files(directory: Path, good: Path) -> dict[Path, str]:
@@ -187,10 +172,12 @@ def test_two_workers_one_killed_mid_file_and_a_replacement_give_the_single_proce
     assert export(db) == expected  # every row, every field, the same
 
 
-def test_a_dead_redis_is_one_line_and_nothing_is_read(tmp_path, archives):
+def test_a_dead_redis_is_one_line_and_processes_are_commands_on_a_cluster(tmp_path, archives):
     good, _, _ = archives
     env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:9/0"}  # nothing listens there
     res = run_cli("ingest", str(good[0]), "--index", f"sqlite:///{tmp_path / 'x.db'}", env=env)
     assert res.returncode == 1
     assert res.stderr.strip().count("\n") == 0 and "cannot reach Redis at redis://127.0.0.1:9/0" in res.stderr
     assert not (tmp_path / "x.db").exists() or sources_in(tmp_path / "x.db") == set()
+    two = run_cli("ingest", str(good[0]), "--processes", "2", env=env)
+    assert two.returncode == 2 and "each `backlinks ingest` is one worker" in two.stderr
