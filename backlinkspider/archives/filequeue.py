@@ -26,8 +26,9 @@ The rules are the crawl frontier's (``frontier.queue``), for files instead of pa
 
 Every key carries the hash tag ``{ingest}`` and every script is given every key it touches, so the queue
 runs on Redis Cluster as on one server (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
-Every script is safe to retry after a lost reply (``Retrying`` retries through outages): a lease is taken
-under a token chosen before the call, enqueueing is set-like, and a completion answers "done" twice.
+Every call waits through outages (the frontier's ``Connection.run``, in the calling thread), and every
+script is safe to retry after a lost reply: a lease is taken under a token chosen before the call,
+enqueueing is set-like, and a completion answers "done" twice.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from backlinkspider.archives.capture import BadArchive, FetchFailed
-from backlinkspider.frontier.connection import RedisFailed, Retrying, connect_once, worker_name
+from backlinkspider.frontier.connection import (
+    Connection,
+    RedisFailed,
+    RedisUnavailable,
+    connect_once,
+    worker_name,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -208,13 +215,12 @@ class FileQueue:
         self.ttl = ttl
         self.attempts = attempts
         self.worker = worker or worker_name()
-        self.conn = Retrying(url, backoff_max)
+        self.conn = Connection(url, backoff_max)
         register = self.conn.client.register_script
         self._enqueue, self._lease, self._complete, self._fail, self._leave, self._beat, self._requeue = (
             register(_COMMON + body)
             for body in (_ENQUEUE, _LEASE, _COMPLETE, _FAIL, _LEAVE, _HEARTBEAT, _REQUEUE_FAILED)
         )
-        self._beats: Retrying | None = None  # the heartbeat's own connection, while beating
         self._beat_error: RedisFailed | None = None
 
     @classmethod
@@ -229,7 +235,7 @@ class FileQueue:
             settings.getfloat("BACKLINKS_REDIS_BACKOFF_MAX"),
         )
 
-    def _call(self, script: Any, *args: Any, conn: Retrying | None = None) -> Any:
+    def _call(self, script: Any, *args: Any, conn: Connection | None = None) -> Any:
         conn = conn or self.conn
         return conn.run(lambda: script(keys=KEYS, args=args, client=conn.client))
 
@@ -282,7 +288,7 @@ class FileQueue:
     def beating(self) -> Iterator[None]:
         """Heartbeats while the block runs: the first now (this worker is in the cluster before it leases),
         then every TTL/5 on a thread with its own connection."""
-        beats = Retrying(self.url, self.conn.backoff_max)
+        beats = Connection(self.url, self.conn.backoff_max)
         stop = threading.Event()
         since = self._heartbeat(beats, 0.0)
 
@@ -294,6 +300,8 @@ class FileQueue:
                 except RedisFailed as exc:
                     self._beat_error = exc
                     return
+                except RedisUnavailable:  # closed while Redis is away: the worker is leaving
+                    return
 
         thread = threading.Thread(target=loop, name="backlinks-ingest-heartbeat", daemon=True)
         thread.start()
@@ -302,9 +310,9 @@ class FileQueue:
         finally:
             stop.set()
             beats.close()
-            thread.join()
+            thread.join(timeout=self.ttl)
 
-    def _heartbeat(self, beats: Retrying, since: float) -> float:
+    def _heartbeat(self, beats: Connection, since: float) -> float:
         outages = beats.outages
         now, back, reaped, judged = self._beat_once(beats, since)
         if back or reaped:
@@ -312,7 +320,7 @@ class FileQueue:
         # An outage during this call (retried until Redis answered): the break-free time starts now.
         return judged if beats.outages == outages else now
 
-    def _beat_once(self, beats: Retrying, since: float) -> tuple[float, int, int, float]:
+    def _beat_once(self, beats: Connection, since: float) -> tuple[float, int, int, float]:
         uptime = beats.run(beats.client.info, "server")["uptime_in_seconds"]
         now, back, reaped, judged = self._call(self._beat, self.worker, self.ttl, since, uptime, conn=beats)
         return float(now), int(back), int(reaped), float(judged)

@@ -18,7 +18,7 @@ from backlinkspider.cli.runs import redis_client, run_settings, seed_urls
 from backlinkspider.crawl.spider import BacklinksSpider
 from backlinkspider.frontier.dupefilter import DupeFilter, FrontierConfigError, from_settings
 from backlinkspider.frontier.queue import Frontier, push_item
-from backlinkspider.frontier.status import figures
+from backlinkspider.frontier.status import figures, ingest_figures
 
 
 @click.command()
@@ -96,7 +96,7 @@ def _status_table(server: Any, settings: Settings) -> Table | Group:
         f"frontier {f['queue']:,} on {f['hosts']:,} hosts  seen {f['seen']:,}  leased {f['leased']:,}"
         f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}"
     )
-    if (files := f["ingest"]) is None:
+    if (files := ingest_figures(server)) is None:
         return table
     lines = [
         f"ingest: files {files['files']:,}  queued {files['queued']:,}  leased {files['leased']:,}"

@@ -15,8 +15,6 @@ pops, no budget checks) and nothing it holds is dropped. The reactor keeps runni
 warning is logged when Redis goes away and one when it is back. ``outages`` counts them, so the heartbeat
 knows whether this worker saw Redis continuously (see ``queue``). Those replies mean the command did not
 run (a script fails at its first write under OOM, before any effect), and every script is safe to retry.
-``Retrying`` is the same without the reactor: its ``run`` waits in the calling thread (``backlinks
-ingest`` on a cluster: ``archives.filequeue``).
 
 Any other error (a script error, a wrong password or missing permission) cannot pass by waiting: the call
 fails with ``RedisFailed`` (one line), and ``fatal`` callbacks run once (the scheduler stops the crawl).
@@ -96,19 +94,16 @@ def connect_once(url: str) -> redis.Redis:
     return server
 
 
-def worker_name() -> str:
-    """This process's name in the cluster (heartbeats, leases, ``backlinks status``): host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class Retrying:
-    """A Redis client whose calls (``run``) wait through outages, in the calling thread: what a process
-    without a reactor (``backlinks ingest``) uses, and what ``Connection`` runs on its thread."""
+class Connection:
+    """A Redis client and the thread that runs its calls, retrying through outages."""
 
     def __init__(self, url: str, backoff_max: float) -> None:
+        from twisted.internet import reactor  # installed by now (imported at the top, it would install one)
+
+        self._reactor: Any = reactor
         self.url = url
         self.backoff_max = backoff_max
-        # No retries inside redis-py: every failure reaches run(), which counts it and waits.
+        # No retries inside redis-py: every failure reaches call(), which counts it and waits.
         self.client = redis.Redis.from_url(
             url,
             socket_timeout=30,
@@ -117,12 +112,39 @@ class Retrying:
             retry=Retry(NoBackoff(), 0),
         )
         self.outages = 0
+        self.fatal: list[Callable[[str], object]] = []  # called once, on the reactor, with the error
+        self._failed = False
         self._down_since: float | None = None
         self._closed = False
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="backlinks-redis", daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
+        """Run ``fn(*args)`` on the Redis thread; the Deferred fires on the reactor."""
+        d: Deferred[T] = Deferred()
+        self._jobs.put((fn, args, d))
+        return d
+
+    def close(self) -> None:
+        self._closed = True
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, args, d = job
+            try:
+                result = self.run(fn, *args)
+            except BaseException as exc:  # handed to the Deferred's errback, on the reactor
+                self._reactor.callFromThread(d.errback, exc)
+            else:
+                self._reactor.callFromThread(d.callback, result)
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)``, tried again with backoff while the error passes (``transient``); RedisFailed
-        when it cannot, RedisUnavailable when closed meanwhile."""
+        """``fn(*args)`` in the calling thread, retried as above: what ``call`` runs on the Redis thread, and
+        what a process without a reactor calls itself (``backlinks ingest``: ``archives.filequeue``)."""
         delay = min(0.2, self.backoff_max)
         while True:
             try:
@@ -146,56 +168,13 @@ class Retrying:
                 self._down_since = None
             return result
 
-    def close(self) -> None:
-        self._closed = True
-
     def _fail(self, exc: redis.RedisError) -> NoReturn:
-        raise RedisFailed(f"Redis at {redact(self.url)} failed: {one_line(exc)}") from None
-
-
-class Connection(Retrying):
-    """A Redis client and the thread that runs its calls, retrying through outages."""
-
-    def __init__(self, url: str, backoff_max: float) -> None:
-        from twisted.internet import reactor  # installed by now (imported at the top, it would install one)
-
-        super().__init__(url, backoff_max)
-        self._reactor: Any = reactor
-        self.fatal: list[Callable[[str], object]] = []  # called once, on the reactor, with the error
-        self._failed = False
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread = threading.Thread(target=self._run, name="backlinks-redis", daemon=True)
-        self._thread.start()
-
-    def call(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
-        """Run ``fn(*args)`` on the Redis thread; the Deferred fires on the reactor."""
-        d: Deferred[T] = Deferred()
-        self._jobs.put((fn, args, d))
-        return d
-
-    def close(self) -> None:
-        super().close()
-        self._jobs.put(None)
-
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            fn, args, d = job
-            try:
-                result = self.run(fn, *args)
-            except BaseException as exc:  # handed to the Deferred's errback, on the reactor
-                self._reactor.callFromThread(d.errback, exc)
-            else:
-                self._reactor.callFromThread(d.callback, result)
-
-    def _fail(self, exc: redis.RedisError) -> NoReturn:
+        message = f"Redis at {redact(self.url)} failed: {one_line(exc)}"
         if not self._failed:
             self._failed = True
-            message = f"Redis at {redact(self.url)} failed: {one_line(exc)}"
             for callback in self.fatal:
                 self._reactor.callFromThread(callback, message)
-        super()._fail(exc)
+        raise RedisFailed(message) from None
 
 
 def redis_for(crawler: Crawler) -> Connection:
@@ -211,3 +190,8 @@ def redis_for(crawler: Crawler) -> Connection:
         crawler._backlinks_redis = conn  # type: ignore[attr-defined]
         crawler.signals.connect(conn.close, signal=signals.engine_stopped, weak=False)
     return conn
+
+
+def worker_name() -> str:
+    """This process's name in the cluster (heartbeats, leases, ``backlinks status``): host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -33,14 +33,13 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from backlinkspider.crawl.signals import pages_done
-from backlinkspider.frontier import dupefilter, serializer
+from backlinkspider.frontier import connection, dupefilter, serializer
 from backlinkspider.frontier.connection import (
     Connection,
     RedisFailed,
     RedisUnavailable,
     connect_once,
     redis_for,
-    worker_name,
 )
 from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, push_item
 
@@ -67,7 +66,7 @@ class RedisScheduler:
         self.ttl = s.getfloat("BACKLINKS_HEARTBEAT_TTL")
         self.delay = max(0.0, s.getfloat("BACKLINKS_HOST_DELAY"))
         self.concurrency = s.getint("CONCURRENT_REQUESTS")
-        self.worker = worker_name()
+        self.worker = connection.worker_name()
         self.pending: list[PushItem] = []
         self.enqueued = self.handed = 0  # items ever put in pending, and ever handed to a push
         self.completing: list[tuple[int, str]] = []  # (enqueued when its page was done, lease token)

@@ -13,8 +13,7 @@ from backlinkspider.frontier.queue import status
 
 def figures(server: Any, settings: Any) -> dict[str, Any]:
     """Frontier size (requests queued, on how many hosts), URLs seen, leased requests, dropped entries and each live worker's figures
-    (pages, links, errors, pages_per_s), workers sorted by name; and ``ingest``, the ingest queue's files
-    (``archives.filequeue.status``) with up to 10 failed files and why, or None when there is none."""
+    (pages, links, errors, pages_per_s), workers sorted by name."""
     workers = []
     for key in sorted(server.scan_iter(match=defaults.WORKERS_PATTERN)):
         fields = {k.decode(): v.decode() for k, v in server.hgetall(key).items()}
@@ -29,9 +28,6 @@ def figures(server: Any, settings: Any) -> dict[str, Any]:
                 }
             )
     queue = status(server)
-    ingest: dict[str, Any] | None = filequeue.status(server)
-    if ingest is not None:
-        ingest["failures"] = filequeue.failures(server) if ingest["failed"] else {}
     return {
         "queue": queue["queued"],
         "hosts": queue["hosts"],
@@ -39,5 +35,13 @@ def figures(server: Any, settings: Any) -> dict[str, Any]:
         "leased": queue["leased"],
         "dropped": queue["dropped"],
         "workers": workers,
-        "ingest": ingest,
     }
+
+
+def ingest_figures(server: Any) -> dict[str, Any] | None:
+    """The ingest queue's files (``archives.filequeue.status``: queued, leased, done, failed, workers) and
+    up to 10 failed files with why; None when there is no ingest queue."""
+    files: dict[str, Any] | None = filequeue.status(server)
+    if files is not None:
+        files["failures"] = filequeue.failures(server) if files["failed"] else {}
+    return files

@@ -96,12 +96,14 @@ class Frontier(BaseModel):
     leased: int
     dropped: int
     workers: list[Worker]
-    ingest: Ingest | None = Field(description="The cluster's ingest queue, when it has files.")
 
 
 class Status(BaseModel):
     index: IndexStatus
     frontier: Frontier | None = Field(description="The cluster frontier's figures when REDIS_URL is set.")
+    ingest: Ingest | None = Field(
+        description="The cluster's ingest queue, when REDIS_URL is set and it has files."
+    )
 
 
 class Health(BaseModel):
@@ -226,10 +228,11 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
 
     @api.get("/status", response_model=Status, responses=ERRORS, dependencies=guarded)
     def status() -> Response:
-        """Index size; the cluster frontier's queue, seen, leased and workers when REDIS_URL is set."""
+        """Index size; the cluster frontier's queue, seen, leased and workers, and the ingest queue's files,
+        when REDIS_URL is set."""
         edges = reader.cached(("count",), lambda i: i.count())
         index = {"uri": redact(reader.uri), "backend": reader.uri.partition(":")[0], "edges": edges}
-        return _json(Status, {"index": index, "frontier": frontier_figures()})
+        return _json(Status, {"index": index, **cluster_figures()})
 
     @api.get("/healthz", response_model=Health)
     def healthz() -> dict[str, str]:
@@ -377,23 +380,24 @@ def _download(reader: Reader, listing: Listing, fmt: Format) -> Response:
     return StreamingResponse(chunks(), media_type=MEDIA[fmt], headers={"Content-Disposition": disposition})
 
 
-def frontier_figures() -> dict[str, Any] | None:
-    """The cluster frontier's figures (backlinkspider.frontier.status) when REDIS_URL is set."""
+def cluster_figures() -> dict[str, dict[str, Any] | None]:
+    """The cluster frontier's figures and the ingest queue's (backlinkspider.frontier.status) when
+    REDIS_URL is set; None each otherwise."""
     from backlinkspider import config
 
     settings = config.project_settings()
     url = settings.get("REDIS_URL")
     if not url:
-        return None
+        return {"frontier": None, "ingest": None}
     from backlinkspider.frontier.connection import RedisUnavailable, connect_once
-    from backlinkspider.frontier.status import figures
+    from backlinkspider.frontier.status import figures, ingest_figures
 
     try:
         server = connect_once(url)
     except RedisUnavailable as exc:
         raise ApiError(503, str(exc)) from None
     try:
-        return figures(server, settings)
+        return {"frontier": figures(server, settings), "ingest": ingest_figures(server)}
     finally:
         server.close()
 
