@@ -143,16 +143,17 @@ redis.call('ZREM', BEATS, ARGV[1])
 return n
 """
 
-# ARGV: worker, TTL, Redis time since when this worker has seen Redis without a break (0: not yet), Redis
-# uptime (s). Returns {Redis time, files put back, workers reaped, since as now judged}. The frontier's
-# rules (frontier.queue._HEARTBEAT): a worker whose own last beat is over TTL/2 old (it beats every TTL/5)
-# has not seen Redis without a break, and reaps nobody before a TTL of beats on time; nor after a restart.
+# ARGV: worker, TTL, Redis time since when this worker has seen Redis without a break (0: not yet).
+# Returns {Redis time, files put back, workers reaped, since as now judged}. The frontier's rules
+# (frontier.queue._HEARTBEAT): a worker whose own last beat is over TTL/2 old (it beats every TTL/5) has not
+# seen Redis without a break, and reaps nobody before a TTL of beats on time; nor within a TTL of a restart
+# (Redis' uptime, read here: on a Redis Cluster, of the node that holds the queue).
 _HEARTBEAT = """
 local worker, ttl, since = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_s()
 local last = redis.call('ZSCORE', BEATS, worker)
 if since == 0 or not last or now - tonumber(last) > ttl / 2 then since = now end
-since = math.max(since, now - tonumber(ARGV[4]))
+since = math.max(since, now - tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')))
 redis.call('ZADD', BEATS, now, worker)
 local back, reaped = 0, 0
 if now - since >= ttl then
@@ -321,8 +322,7 @@ class FileQueue:
         return judged if beats.outages == outages else now
 
     def _beat_once(self, beats: Connection, since: float) -> tuple[float, int, int, float]:
-        uptime = beats.run(beats.client.info, "server")["uptime_in_seconds"]
-        now, back, reaped, judged = self._call(self._beat, self.worker, self.ttl, since, uptime, conn=beats)
+        now, back, reaped, judged = self._call(self._beat, self.worker, self.ttl, since, conn=beats)
         return float(now), int(back), int(reaped), float(judged)
 
     def check(self) -> None:
