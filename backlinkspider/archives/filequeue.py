@@ -342,9 +342,9 @@ def run(
     BadArchive) until nothing is queued or leased; then leave. A file recorded failed is one line
     (``on_failed``). Whatever else ``ingest_one`` raises puts the file back and is raised."""
     tally = Tally()
-    with queue.beating():
-        lease: Lease | None = None
-        try:
+    lease: Lease | None = None
+    try:
+        with queue.beating():
             while True:
                 queue.check()
                 got = queue.lease()
@@ -356,8 +356,8 @@ def run(
                 lease = got
                 _ingest(queue, lease, ingest_one, tally, on_failed)
                 lease = None
-        finally:
-            queue.leave(lease)
+    finally:
+        queue.leave(lease)  # once the heartbeats have stopped: none comes after
     return tally
 
 

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import pytest
 import redis
+from redisserver import RedisServer
 
 from backlinkspider.archives import ArchiveReader, BadArchive, FetchFailed
 from backlinkspider.archives.filequeue import (
@@ -291,3 +292,28 @@ def test_http_errors_that_may_pass_are_tried_the_attempts_and_the_others_once(re
         "failed": 3,
         "workers": 0,
     }
+
+
+def test_redis_stopped_mid_file_for_two_ttls_pauses_the_worker_and_loses_nothing(tmp_path, caplog):
+    """Redis (persisted) goes away while a file is read and is back two TTLs later: the completion waits
+    for it, nobody is taken for dead (Redis restarted), and every file is done once."""
+    server = RedisServer(tmp_path, persist=True).start()
+    try:
+        q = queue(server, "a")
+        q.enqueue(["f1", "f2", "f3"])
+        read: list[str] = []
+
+        def ingest_one(path: str) -> None:
+            if path == "f1":
+                server.stop()
+                time.sleep(2 * TTL)
+                server.start()
+            read.append(path)
+
+        tally = run(q, ingest_one)
+        assert read == ["f1", "f2", "f3"] and tally.done == 3 and tally.lost == 0
+        waited = [r.message for r in caplog.records if "unavailable" in r.message or "is back" in r.message]
+        assert len(waited) == 2, waited  # the heartbeat waited for Redis, once
+        assert figures(server) == {"files": 3, "queued": 0, "leased": 0, "done": 3, "failed": 0, "workers": 0}
+    finally:
+        server.stop()
