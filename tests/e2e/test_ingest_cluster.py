@@ -163,6 +163,22 @@ def test_two_workers_one_killed_mid_file_and_a_replacement_give_the_single_proce
         assert "ingest: files 14 queued 0 leased 0 done 12 failed 2 workers 0" in text, status.stdout
         for path, reason in bad.items():
             assert f"failed {path}: " in text and reason in text
+        # The same command again queues nothing; --retry-failed queues the failed files, which fail again.
+        again = run_cli(
+            "ingest",
+            "--retry-failed",
+            "--paths-file",
+            str(paths_file),
+            "--index",
+            f"sqlite:///{db}",
+            *ARGS,
+            env=env,
+        )
+        assert again.returncode == 1, again.stderr
+        assert (
+            "2 failed files queued again" in again.stderr and "0 files queued on the cluster" in again.stderr
+        )
+        assert "2 of 2 files failed" in again.stderr
     finally:
         for p in procs:
             if p.poll() is None:
