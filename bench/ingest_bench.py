@@ -39,7 +39,7 @@ from backlinkspider.archives import ArchiveReader  # noqa: E402
 from backlinkspider.archives.ingest import Options, Sink, crawled_pages  # noqa: E402
 from backlinkspider.crawl.batches import BatchWriter  # noqa: E402
 from backlinkspider.index import open_index  # noqa: E402
-from backlinkspider.records import Edge  # noqa: E402
+from backlinkspider.records import CrawledPage  # noqa: E402
 
 
 def bare_loop(path: Path) -> int:
@@ -100,8 +100,8 @@ def peak_rss(path: Path, db: Path) -> int:
     return usage.ru_maxrss * 1024
 
 
-def mongo_bytes_per_edge(edges: list[Edge]) -> tuple[float, float]:
-    """Mean BSON bytes of the links documents of ``edges`` and of their index entries (the key fields
+def mongo_bytes_per_edge(pages: list[CrawledPage]) -> tuple[float, float]:
+    """Mean BSON bytes of the links documents of the pages' edges and of their index entries (the key fields
     of every index in ``documents.INDEXES`` and ``_id``'s, each with an 8-byte record id). An estimate:
     WiredTiger compresses documents (snappy) and index keys (prefix compression), so a real collection
     is smaller; the pages collection is left out."""
@@ -110,13 +110,14 @@ def mongo_bytes_per_edge(edges: list[Edge]) -> tuple[float, float]:
     from backlinkspider.index.mongo import documents
 
     seen = datetime(2025, 10, 12, tzinfo=UTC)
-    doc_bytes = key_bytes = 0
-    for edge in edges:
-        doc = {"_id": edge.edge_id, **documents.document_for(edge, seen)}
+    doc_bytes = key_bytes = edges = 0
+    for page, edge in ((p, e) for p in pages for e in p.edges):
+        edges += 1
+        doc = {"_id": edge.edge_id, **documents.document_for(edge, seen, page)}
         doc_bytes += len(bson.encode(doc))
         for _, keys in [*documents.INDEXES, ("_id_", [("_id", 1)])]:
             key_bytes += len(bson.encode({name: doc[name] for name, _ in keys})) + 8
-    return doc_bytes / len(edges), key_bytes / len(edges)
+    return doc_bytes / edges, key_bytes / edges
 
 
 def main() -> None:
@@ -137,7 +138,7 @@ def main() -> None:
         ]
         warc4 = write_warc(d / "corpus4.warc.gz", bigger)
         n = len(responses)
-        all_edges = [e for p in crawled_pages(ArchiveReader(warc), Options()) for e in p.edges]
+        doc, keys = mongo_bytes_per_edge(list(crawled_pages(ArchiveReader(warc), Options())))
 
         t_bare, _ = best(args.rounds, lambda: bare_loop(warc))
         t_warc, pages = best(args.rounds, lambda: ingest_no_writes(warc))
@@ -148,8 +149,6 @@ def main() -> None:
             edges = index.count()
         db_bytes = sum(f.stat().st_size for f in d.glob("links.db*"))
         rss1, rss4 = peak_rss(warc, d / "rss.db"), peak_rss(warc4, d / "rss.db")
-    doc, keys = mongo_bytes_per_edge(all_edges)
-
     print(f"corpus: {n} pages ({pages} read), {edges:,} edges stored; best of {args.rounds}, one core")
     print(f"bare loop (FastWARC + Lexbor + Ada, nothing kept): {n / t_bare:,.0f} pages/s")
     print(f"WARC ingest, no writes: {pages / t_warc:,.0f} pages/s = {t_bare / t_warc:.2f} x the bare loop")

@@ -390,3 +390,22 @@ def test_provenance_and_referring_ips_come_from_the_archives(tmp_path):
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert (summary["referring_ips"], summary["referring_subnets"]) == (5, 3)
+
+
+def test_a_full_disk_ends_in_one_line_and_keeps_what_the_index_held(tmp_path, small_fs):
+    """The index's disk is full: writes are retried, then given up (the give-up time shortened from five
+    minutes: what is tested is its end), exit 1 with one last line, and the index as it was."""
+    uri = f"sqlite:///{small_fs / 'links.db'}"
+    assert ingest(str(write_warc(tmp_path / "a.warc.gz", pages("a", 3))), "--index", uri).returncode == 0
+    before = export(uri)
+    filler = small_fs / "filler"
+    with open(filler, "wb", buffering=0) as f, pytest.raises(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+    warc = write_warc(tmp_path / "b.warc.gz", pages("b", 300))
+    res = ingest(str(warc), "--index", uri, "-s", "BACKLINKS_WRITE_RETRY_SECONDS=2")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("backlinks: error: ") and "links.db" in last, res.stderr
+    filler.unlink()
+    assert export(uri) == before
