@@ -11,6 +11,7 @@ keys (``FIELDS``, ``QUERY_FIELDS``, ``SCORE_FIELDS``), so a field is named in on
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple, get_args
@@ -105,6 +106,11 @@ class CrawledPage:
     A fetched page's edges replace what the index held for it: its edges missing this time are marked
     lost, those seen again are live. A ``failed`` fetch (404, 410, a gone host ...) changes nothing until
     the page has failed ``lost_after_failures`` times in a row; then all its edges are lost.
+
+    Captures may be written in any order (an archive of last year ingested after today's crawl): one
+    older than what the index holds lowers an edge's ``first_seen`` when it saw the edge earlier, and
+    reverts nothing else (last seen, lost marks, anchor and rel flags, provenance, the page's status and
+    address); an edge only it saw is lost at the page's newest successful fetch, which did not see it.
     """
 
     url: str
@@ -122,6 +128,15 @@ class CrawledPage:
         """What a store keeps as the page's status: why it failed ("error" when unknown), None if not."""
         return (self.status or "error") if self.failed else None
 
+    @property
+    def subnet(self) -> str | None:
+        """The network ``ip_address`` is counted in: its IPv4 /24 or IPv6 /48 (the class-C subnets
+        Ahrefs and Majestic count; a /48 is one IPv6 site's allocation), e.g. ``192.0.2.0/24``."""
+        if self.ip_address is None:
+            return None
+        address = ipaddress.ip_address(self.ip_address)
+        return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 48}", strict=False))
+
 
 # --- what a query asks ----------------------------------------------------------------------------
 
@@ -136,7 +151,8 @@ class Target(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Filters:
     """What a query keeps. ``rel``: "follow" (none of nofollow / ugc / sponsored) or "nofollow" (any);
-    ``since``: first seen at or after (epoch seconds); ``status``: live, lost or all."""
+    ``since``: first seen at or after (epoch seconds); ``status``: live, lost or all; ``provenance``:
+    last seen from "crawl" or the archive of that name."""
 
     rel: Rel | None = None
     link_type: str | None = None
@@ -144,6 +160,7 @@ class Filters:
     from_domain: str | None = None
     anchor_contains: str | None = None
     status: Status = "live"
+    provenance: str | None = None  # last seen from this source ("crawl" or an archive's name)
 
 
 # --- what a store answers ---------------------------------------------------------------------------
@@ -165,6 +182,7 @@ class EdgeRow(NamedTuple):
     first_seen: int
     last_seen: int
     lost_at: int | None
+    provenance: str  # where the edge was last seen from: "crawl" or an archive's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +192,15 @@ class Tally:
     ``top_*``: (value, count) pairs, most first then by value, at most ``top`` of them. ``new`` and
     ``lost``: one (backlinks, referring_domains) pair per window start, in the order asked, counted over
     every edge live or lost (a referring domain is new at its first edge, lost when its last live edge
-    was lost at or after the start)."""
+    was lost at or after the start). ``referring_ips`` / ``referring_subnets``: the distinct server
+    addresses (and their /24 or /48 networks) of the counted edges' pages; edges with none count in
+    neither."""
 
     backlinks: int
     referring_pages: int
     referring_hosts: int
+    referring_ips: int
+    referring_subnets: int
     follow: int
     nofollow: int
     ugc: int
@@ -246,13 +268,14 @@ class ScoreRun:
 
 @dataclass(frozen=True, slots=True)
 class PageState:
-    """A fetched page's last crawl: when (the newest fetch), its failures in a row, and why the newest
-    fetch failed (None: it succeeded)."""
+    """A fetched page's last crawl: when (the newest fetch), its failures in a row, why the newest fetch
+    failed (None: it succeeded) and its server's address."""
 
     url: str
     last_crawled: int
     failures: int
     status: PageStatus | None
+    ip_address: str | None = None  # the newest fetch's server address, where known
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +321,8 @@ class Span:
 
 class ExportedEdge(TypedDict):
     """One edge as ``backlinks export`` prints it; its keys are the JSONL keys and CSV columns, in
-    order. Dates are ISO 8601 UTC; ``lost_at`` is null while the link is live."""
+    order. Dates are ISO 8601 UTC; ``lost_at`` is null while the link is live; ``provenance``: where it
+    was last seen from, "crawl" or a web archive's name (``CC-MAIN-2025-43``)."""
 
     source_url: str
     target_url: str
@@ -312,6 +336,7 @@ class ExportedEdge(TypedDict):
     first_seen: str
     last_seen: str
     lost_at: str | None
+    provenance: str
 
 
 class Backlink(ExportedEdge):
@@ -365,12 +390,16 @@ class TypeSplit(TypedDict):
 
 class Profile(TypedDict):
     """The counts of a target's backlinks (a summary without its target and score signals);
-    ``referring_tlds``: referring domains per public suffix."""
+    ``referring_tlds``: referring domains per public suffix; ``referring_ips`` / ``referring_subnets``:
+    the referring pages' distinct server addresses and their IPv4 /24 or IPv6 /48 networks (pages whose
+    address is unknown count in neither)."""
 
     backlinks: int
     referring_pages: int
     referring_domains: int
     referring_hosts: int
+    referring_ips: int
+    referring_subnets: int
     referring_tlds: list[Count]
     by_rel: RelSplit
     by_type: TypeSplit

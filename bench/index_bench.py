@@ -115,7 +115,7 @@ def main() -> None:
     sample = [e for p in pages[:2000] for e in p.edges]
     doc_bytes = 0
     for e in sample:
-        doc = {"_id": e.edge_id, **document_for(e, pages[0].seen_at)}
+        doc = {"_id": e.edge_id, **document_for(e, pages[0].seen_at, pages[0])}
         doc_bytes += len(bson.encode(doc))
     print(
         f"mongodb: {doc_bytes / len(sample):,.0f} bytes/edge of BSON per document (before compression and"

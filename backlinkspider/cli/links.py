@@ -36,6 +36,11 @@ from backlinkspider.redact import redact
 )
 @click.option("--from-domain", help="Only links from this referring (registered) domain.")
 @click.option("--anchor-contains", help="Only anchors containing this text (case-insensitive).")
+@click.option(
+    "--provenance",
+    metavar="NAME",
+    help="Only links last seen from NAME: crawl, or a web archive's name (CC-MAIN-2025-43).",
+)
 @click.option("--live/--lost", default=True, help="Live links (the default) or lost ones.")
 @click.option("--include-lost", is_flag=True, help="Live and lost links.")
 @click.option(
@@ -66,6 +71,7 @@ def query(
     since: datetime | None,
     from_domain: str | None,
     anchor_contains: str | None,
+    provenance: str | None,
     live: bool,
     include_lost: bool,
     one_per_domain: bool,
@@ -94,6 +100,7 @@ def query(
             from_domain=from_domain,
             anchor_contains=anchor_contains,
             status="all" if include_lost else "live" if live else "lost",
+            provenance=provenance,
         )
     except BadTarget as exc:
         raise click.BadParameter(str(exc), param_hint="--from-domain") from None

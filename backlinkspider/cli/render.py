@@ -53,6 +53,7 @@ def profile_tables(p: Mapping[str, Any], title: str) -> None:
         ("referring pages", p["referring_pages"]),
         ("referring domains", p["referring_domains"]),
         ("referring hosts", p["referring_hosts"]),
+        ("referring IPs / subnets", f"{p['referring_ips']:,} / {p['referring_subnets']:,}"),
         ("follow / nofollow / ugc / sponsored", " / ".join(f"{p['by_rel'][k]:,}" for k in p["by_rel"])),
         ("text / image / canonical / redirect", " / ".join(f"{p['by_type'][k]:,}" for k in p["by_type"])),
         ("first seen / last seen", f"{p['first_seen']} / {p['last_seen']}"),

@@ -117,6 +117,15 @@ def failure_status(failure: Failure) -> PageStatus:
     return next((kind for kind, errors in _FAILURE_KINDS if isinstance(error, errors)), "error")
 
 
+def server_address(response: Response) -> str | None:
+    """The address the crawl connected to for ``response`` (``Response.ip_address``), None through a
+    proxy: then it is the proxy's, not the server's. ``meta["proxy"]`` is set for a proxy asked for
+    per request and, by Scrapy's HttpProxyMiddleware, for one from the environment (``http_proxy``)."""
+    if response.meta.get("proxy") or response.ip_address is None:
+        return None
+    return str(response.ip_address)  # ipaddress' canonical spelling
+
+
 class BacklinksSpider(Spider):
     """Crawl from seeds; every page becomes a ``Page`` item (backlinkspider/standards/extract.py).
 
@@ -227,6 +236,7 @@ class BacklinksSpider(Spider):
             # TrapMiddleware drops those that lead into a trap (crawl/spidermiddlewares/traps.py).
             if self._should_follow(link, next_depth):
                 yield self.request(link.target_url, next_depth)
+        page.ip_address = server_address(response)
         # After its links: the cluster frontier completes a page's lease with the push of the links
         # enqueued before the index has the page, so a worker killed in between loses none.
         yield page
@@ -239,7 +249,9 @@ class BacklinksSpider(Spider):
             self.crawler.signals.send_catch_log(pages_done, urls=[failure.request.url])  # type: ignore[attr-defined]
             return
         self.crawler.stats.inc_value("backlinks/errors")
-        yield Page(failure.request.url, failed=True, status=failure_status(failure))  # type: ignore[attr-defined]
+        error = failure.value
+        address = server_address(error.response) if isinstance(error, HttpError) else None
+        yield Page(failure.request.url, failed=True, status=failure_status(failure), ip_address=address)  # type: ignore[attr-defined]
 
     def headers_received(self, headers: Headers, body_length: int, request: Request, spider: Spider) -> None:
         """Stop downloading a large body we will not parse (images, PDFs, archives ...) of our own

@@ -45,9 +45,11 @@ def query_filters(
     from_domain: str | None = None,
     anchor_contains: str | None = None,
     status: Status = "live",
+    provenance: str | None = None,
 ) -> Filters:
     """The filters of a listing from a person's input; ``from_domain`` is read as its registered domain
-    (``www.example.com`` -> ``example.com``). Raises ``BadTarget`` with a one-line message."""
+    (``www.example.com`` -> ``example.com``); ``provenance`` ("crawl" or an archive's name) is matched
+    exactly. Raises ``BadTarget`` with a one-line message."""
     if from_domain:
         try:
             from_domain = registered_domain(normalize_host(from_domain))
@@ -60,4 +62,5 @@ def query_filters(
         from_domain=from_domain,
         anchor_contains=anchor_contains or None,
         status=status,
+        provenance=provenance or None,
     )

@@ -71,6 +71,7 @@ def exported(row: EdgeRow) -> ExportedEdge:
         "first_seen": iso(row.first_seen),
         "last_seen": iso(row.last_seen),
         "lost_at": iso(row.lost_at) if row.lost_at is not None else None,
+        "provenance": row.provenance,
     }
 
 

@@ -70,6 +70,8 @@ def profile(
         "referring_pages": t.referring_pages,
         "referring_domains": tlds.total(),
         "referring_hosts": t.referring_hosts,
+        "referring_ips": t.referring_ips,
+        "referring_subnets": t.referring_subnets,
         "referring_tlds": counts(sorted(tlds.items(), key=lambda kv: (-kv[1], kv[0]))),
         "by_rel": {"follow": t.follow, "nofollow": t.nofollow, "ugc": t.ugc, "sponsored": t.sponsored},
         "by_type": cast(TypeSplit, {kind: t.by_type.get(kind, 0) for kind in LINK_TYPES}),

@@ -197,6 +197,9 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
         from_domain: str | None = Query(None, max_length=253, description="Only links from this domain."),
         anchor_contains: str | None = Query(None, max_length=1000, description="Anchor contains (any case)."),
         status: LinkStatus = Query("live", description="Live links, lost ones or both."),
+        provenance: str | None = Query(
+            None, max_length=200, description="Only links last seen from: crawl, or an archive's name."
+        ),
         one_per_domain: bool = Query(False, description="The best link per referring domain."),
         sort: Sort = Query("first_seen", description="Order of the rows (then edge id)."),
         limit: int = Query(
@@ -210,7 +213,7 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
         downloaded as CSV / JSON Lines of any size."""
         parsed = _target(target, scope)
         _check_paging(format, limit, cursor, offset)
-        filters = _filters(rel, type, since, from_domain, anchor_contains, status)
+        filters = _filters(rel, type, since, from_domain, anchor_contains, status, provenance)
         listing = Listing(parsed, filters, sort, offset, cursor, one_per_domain)
         if format != "json" and not limit:
             return _download(reader, listing, format)
@@ -256,6 +259,7 @@ def _filters(
     from_domain: str | None,
     anchor_contains: str | None,
     status: LinkStatus,
+    provenance: str | None,
 ) -> Filters:
     try:
         return queries.query_filters(
@@ -265,6 +269,7 @@ def _filters(
             from_domain=from_domain,
             anchor_contains=anchor_contains,
             status=status,
+            provenance=provenance,
         )
     except BadTarget as exc:
         raise ApiError(400, str(exc)) from None

@@ -107,6 +107,7 @@ def test_write_then_export_round_trips_every_field(index):
         "first_seen": "2026-01-02T03:04:05Z",
         "last_seen": "2026-01-02T03:04:05Z",
         "lost_at": None,
+        "provenance": "crawl",
     }
     assert sorted((r["source_url"], r["target_url"], r["link_type"]) for r in rows) == [
         ("http://b.org/p", "http://other.net/", "redirect"),

@@ -80,13 +80,16 @@ def test_one_document_per_edge_with_a_deterministic_id(standin: MongoStore) -> N
         "first_seen",
         "last_seen",
         "lost_at",
+        "provenance",
+        "source_ip",
+        "source_subnet",
     }
 
 
 def test_update_documents_are_what_a_real_server_accepts() -> None:
     edge = PAGES[0].edges[0]
     seen = T0.replace(tzinfo=None)
-    filter_, update = update_for(edge, seen)
+    filter_, update = update_for(edge, seen, PAGES[0])
     check_update(filter_, update, upsert=True)
     with pytest.raises(ServerWouldReject):  # the guard itself catches the classic mistake
         check_update(filter_, {"$set": {"first_seen": seen}, "$setOnInsert": {"first_seen": seen}}, True)

@@ -4,7 +4,8 @@ brute-force computation in Python over the same edges.
 ``Model`` replays the write rules of ``EdgeStore.write`` on plain dicts; every read is then computed from
 its edges by the most literal Python (filter, sort, count) and compared with the store's answer. The
 crawl is random with a fixed seed: several source domains and hosts, live, lost, re-found, nofollow / ugc /
-sponsored, text / image / canonical / redirect links, fetches spread over weeks, failures, a late write.
+sponsored, text / image / canonical / redirect links, fetches spread over weeks, failures, a late write,
+captures from web archives (older and newer than the crawl, with their names and server addresses).
 
 A backend joins by one line in ``STORES``: a function of a directory that opens a connection to the index
 kept there (called twice, two connections to one index).
@@ -16,7 +17,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,8 @@ class Stored:
     row: EdgeRow
     source_host: str
     target_host: str
+    source_ip: str | None  # its page's server address when last seen, and that address's network
+    source_subnet: str | None
 
 
 class Model:
@@ -105,6 +108,8 @@ class Model:
         self.failures: dict[str, int] = {}
         self.crawled: dict[str, int] = {}
         self.states: dict[str, PageStatus | None] = {}  # the newest fetch's failure
+        self.ips: dict[str, str | None] = {}  # the newest fetch's server address
+        self.last_ok: dict[str, int] = {}  # the newest successful fetch
 
     def write(self, pages: list[CrawledPage]) -> int:
         for page in pages:
@@ -115,25 +120,31 @@ class Model:
         seen = int(page.seen_at.timestamp())
         if seen >= self.crawled.get(page.url, seen):
             self.states[page.url] = page.failure
+            self.ips[page.url] = page.ip_address
         self.crawled[page.url] = max(self.crawled.get(page.url, seen), seen)
         for edge in page.edges:
-            self._sighting(edge, seen)
+            self._sighting(edge, seen, page)
         failures = self.failures.get(page.url, 0) + 1 if page.failed else 0
         self.failures[page.url] = failures
+        # A fetch older than the newest successful one: what only it saw is lost at that one.
+        marked = seen if page.failed else max(seen, self.last_ok.get(page.url, seen))
+        if not page.failed:
+            self.last_ok[page.url] = max(self.last_ok.get(page.url, seen), seen)
         if page.failed and failures < LOST_AFTER:
             return
         for stored in self.edges.values():
             r = stored.row
-            if r.source_url == page.url and r.lost_at is None and r.last_seen < seen:
-                stored.row = r._replace(lost_at=seen)
+            if r.source_url == page.url and r.lost_at is None and r.last_seen < marked:
+                stored.row = r._replace(lost_at=marked)
 
-    def _sighting(self, edge: Any, seen: int) -> None:
+    def _sighting(self, edge: Any, seen: int, page: CrawledPage) -> None:
         news = {
             "anchor_text": edge.anchor_text,
             "nofollow": edge.nofollow,
             "ugc": edge.ugc,
             "sponsored": edge.sponsored,
             "lost_at": None,
+            "provenance": page.provenance,
         }
         old = self.edges.get(edge.edge_id)
         if old is None:
@@ -148,11 +159,17 @@ class Model:
                 last_seen=seen,
                 **news,
             )
-            self.edges[edge.edge_id] = Stored(row, edge.source_host, edge.target_host)
+            self.edges[edge.edge_id] = Stored(
+                row, edge.source_host, edge.target_host, page.ip_address, page.subnet
+            )
             return
         r = old.row
         newer = seen >= r.last_seen and (r.lost_at is None or seen >= r.lost_at)
-        old.row = r._replace(last_seen=max(r.last_seen, seen), **(news if newer else {}))
+        old.row = r._replace(
+            first_seen=min(r.first_seen, seen), last_seen=max(r.last_seen, seen), **(news if newer else {})
+        )
+        if newer:
+            old.source_ip, old.source_subnet = page.ip_address, page.subnet
 
     def rows(self) -> list[EdgeRow]:
         return sorted((s.row for s in self.edges.values()), key=lambda r: r.edge_id)
@@ -182,6 +199,7 @@ def passes(r: EdgeRow, f: Filters) -> bool:
         f.since is None or r.first_seen >= f.since,
         not f.from_domain or r.source_domain == f.from_domain,
         not f.anchor_contains or ascii_lower(f.anchor_contains) in ascii_lower(r.anchor_text),
+        not f.provenance or r.provenance == f.provenance,
     ]
     return all(checks)
 
@@ -227,6 +245,20 @@ TARGETS = [
     "http://b.org/",
     "http://d.net/",
 ]
+# The server address of each source host (None: crawled through a proxy): a.com and the .fr share a /24,
+# the c-times.com hosts a /48, e.co.uk and the target one address.
+ADDRESSES = {
+    "blog.a.com": "192.0.2.10",
+    "www.a.com": "192.0.2.11",
+    "b.org": "198.51.100.7",
+    "news.c-times.com": "2001:db8:1:2::5",
+    "shop.c-times.com": "2001:db8:1:ff::6",
+    "d.net": None,
+    "www.e.co.uk": "203.0.113.9",
+    "xn--caf-dma.fr": "192.0.2.200",
+    "www.target.co.uk": "203.0.113.9",
+}
+OLD_ARCHIVE, NEW_ARCHIVE = "CC-MAIN-2025-47", "CC-MAIN-2026-13"
 ANCHORS = ["Target X", "target x", "Café", "CAFÉ menu", "$100 off", "", "click here", "Report (PDF)"]
 TYPES = ["text", "text", "text", "image", "canonical", "redirect"]
 
@@ -245,13 +277,17 @@ def random_links(rng: random.Random) -> list[Link]:
 def crawl() -> list[list[CrawledPage]]:
     """Write batches: a first crawl of every page, then re-crawls a week or more apart that drop, add and
     change links, pages that fail (one three times: its links are lost), a page found empty, a link
-    re-found after it was lost, an internal link kept, and a late write of an old fetch."""
+    re-found after it was lost, an internal link kept, and a late write of an old fetch; then web archives
+    written after the crawl: one older than it (links the crawl saw, seen earlier, and links gone by the
+    crawl, some from a page that fails now), one newer (links gone since, a server moved)."""
     rng = random.Random(16)
     pages = [f"{s}/{p}" for s in SOURCES for p in ("", "about", "links")]
     links = {url: random_links(rng) for url in pages}
+    first = dict(links)
 
     def fetch(url: str, when: datetime, keep_internal: bool = False) -> CrawledPage:
-        return CrawledPage(url, when, page_edges(Page(url, links[url]), keep_internal))
+        address = ADDRESSES[url.split("/")[2]]
+        return CrawledPage(url, when, page_edges(Page(url, links[url]), keep_internal), ip_address=address)
 
     batches = [
         [fetch(url, T0 + timedelta(minutes=i % 4)) for i, url in enumerate(pages[i : i + 9])]
@@ -282,6 +318,22 @@ def crawl() -> list[list[CrawledPage]]:
     # a failure of an old fetch written late (its status is not the page's), one with no status given
     batches.append([CrawledPage(failing[1], T0 + timedelta(days=1), (), failed=True, status=503)])
     batches.append([CrawledPage(pages[4], T0 + timedelta(days=63), (), failed=True)])
+    old = [
+        replace(
+            fetch(url, T0 - timedelta(days=40, minutes=i)),
+            edges=page_edges(Page(url, first[url][1:] + random_links(rng)), False),
+            provenance=OLD_ARCHIVE,
+            ip_address="198.51.100.99" if url.startswith("http://b.org") else ADDRESSES[url.split("/")[2]],
+        )
+        for i, url in enumerate([*pages[::4], failing[0]])
+    ]
+    batches += [old[: len(old) // 2], old[len(old) // 2 :]]
+    new = []
+    for url in pages[1::5]:
+        links[url] = links[url][1:]
+        address = "2001:db8:9::1" if url.startswith("http://d.net") else ADDRESSES[url.split("/")[2]]
+        new.append(replace(fetch(url, T0 + timedelta(days=64)), provenance=NEW_ARCHIVE, ip_address=address))
+    batches.append(new)
     return batches
 
 
@@ -404,6 +456,10 @@ FILTERS = [
     Filters(anchor_contains="é", status="all"),
     Filters(anchor_contains="$1"),
     Filters(rel="follow", link_type="text", since=SINCE, status="all"),
+    Filters(provenance="crawl"),
+    Filters(provenance=OLD_ARCHIVE, status="all"),
+    Filters(provenance=NEW_ARCHIVE, status="lost"),
+    Filters(provenance="nosuch", status="all"),
 ]
 
 
@@ -476,6 +532,8 @@ def expected_tally(model: Model, target: Target, include_lost: bool, since: list
         backlinks=len(rows),
         referring_pages=len({r.source_url for r in rows}),
         referring_hosts=len({s.source_host for s in shown}),
+        referring_ips=len({s.source_ip for s in shown} - {None}),
+        referring_subnets=len({s.source_subnet for s in shown} - {None}),
         follow=sum(not flagged(r) for r in rows),
         nofollow=sum(r.nofollow for r in rows),
         ugc=sum(r.ugc for r in rows),
@@ -550,7 +608,8 @@ def test_events(filled: Any, model: Model, target: Target) -> None:
 def test_a_week_bucket_starts_on_monday(filled: Any) -> None:
     weekly = filled.events(Target("domain", "target.co.uk"), Bucketing(7 * 86400, 3 * 86400))
     first = min(weekly.new_links)
-    assert datetime.fromtimestamp(first * 7 * 86400 - 3 * 86400, UTC).date() == T0.date()  # T0: a Monday
+    start = datetime.fromtimestamp(first * 7 * 86400 - 3 * 86400, UTC)
+    assert start.weekday() == 0 and start.time() == time(0)  # the first edge: from a Wednesday's archive
 
 
 # --- the domain graph -----------------------------------------------------------------------------------
@@ -581,7 +640,7 @@ def test_linking_back(filled: Any, model: Model) -> None:
 
 def test_page_states_keep_the_newest_fetch_s_failure(filled: Any, model: Model) -> None:
     expected = {
-        url: PageState(url, model.crawled[url], model.failures[url], model.states[url])
+        url: PageState(url, model.crawled[url], model.failures[url], model.states[url], model.ips[url])
         for url in model.crawled
     }
     assert filled.page_states([*model.crawled, "http://nosuch.org/"]) == expected

@@ -35,8 +35,10 @@ def test_crawl_indexes_exactly_the_ground_truth(web, crawl):
             "first_seen",
             "last_seen",
             "lost_at",
+            "provenance",
         )
     }
+    assert {r["provenance"] for r in rows} == {"crawl"}
 
     fetched = web.requests_per_url()
     # Pages that differ only in URL spelling are fetched once; so is everything else.

@@ -345,3 +345,68 @@ def test_an_unwritable_index_is_one_line_before_reading_and_keeps_what_it_holds(
     assert res.stderr.startswith("backlinks: error: ") and "links.db" in res.stderr
     subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)  # SQLite reads need -shm
     assert export(uri) == before
+
+
+def test_provenance_and_referring_ips_come_from_the_archives(tmp_path):
+    """Each edge names the archive it was last seen in (warcinfo's isPartOf), shown by export and query
+    and filtered by --provenance; the summary counts the referring pages' servers (WARC-IP-Address) and
+    their /24 (IPv4) and /48 (IPv6) subnets."""
+    target = '<a href="http://www.target.example/">t</a>'
+    newer = [
+        capture("http://a.example/", target, DATE, **{"WARC-IP-Address": "203.0.113.5"}),
+        capture("http://b.example/", target, DATE, **{"WARC-IP-Address": "203.0.113.9"}),
+        capture("http://c.example/", target, DATE, **{"WARC-IP-Address": "2001:DB8:1::1"}),
+    ]
+    older = [
+        capture("http://d.example/", target, "2024-12-01T00:00:00Z", **{"WARC-IP-Address": "198.51.100.7"}),
+        capture(
+            "http://e.example/", target, "2024-12-01T00:00:00Z", **{"WARC-IP-Address": "2001:db8:1:0::2"}
+        ),
+    ]
+    uri = f"sqlite:///{tmp_path / 'p.db'}"
+    for name, pages_, archive in (("n", newer, "CC-MAIN-2025-43"), ("o", older, "CC-MAIN-2024-51")):
+        assert (
+            ingest(
+                str(write_warc(tmp_path / f"{name}.warc.gz", pages_, is_part_of=archive)), "--index", uri
+            ).returncode
+            == 0
+        )
+    assert {(r["source_url"], r["provenance"]) for r in export(uri)} == {
+        ("http://a.example/", "CC-MAIN-2025-43"),
+        ("http://b.example/", "CC-MAIN-2025-43"),
+        ("http://c.example/", "CC-MAIN-2025-43"),
+        ("http://d.example/", "CC-MAIN-2024-51"),
+        ("http://e.example/", "CC-MAIN-2024-51"),
+    }
+    res = run_cli(
+        "query", "target.example", "--provenance", "CC-MAIN-2024-51", "--format", "jsonl", "--index", uri
+    )
+    assert res.returncode == 0, res.stderr
+    assert sorted(json.loads(line)["source_url"] for line in res.stdout.splitlines()) == [
+        "http://d.example/",
+        "http://e.example/",
+    ]
+    res = run_cli("summary", "target.example", "--format", "json", "--index", uri)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert (summary["referring_ips"], summary["referring_subnets"]) == (5, 3)
+
+
+def test_a_full_disk_ends_in_one_line_and_keeps_what_the_index_held(tmp_path, small_fs):
+    """The index's disk is full: exit 1 with one last line naming the index, and the index as it was.
+    (SQLite notices when the index is opened; a disk that fills later is retried, then given up after
+    BACKLINKS_WRITE_RETRY_SECONDS, shortened here, by crawl/batches.py's policy.)"""
+    uri = f"sqlite:///{small_fs / 'links.db'}"
+    assert ingest(str(write_warc(tmp_path / "a.warc.gz", pages("a", 3))), "--index", uri).returncode == 0
+    before = export(uri)
+    filler = small_fs / "filler"
+    with open(filler, "wb", buffering=0) as f, pytest.raises(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+    warc = write_warc(tmp_path / "b.warc.gz", pages("b", 300))
+    res = ingest(str(warc), "--index", uri, "-s", "BACKLINKS_WRITE_RETRY_SECONDS=2")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("backlinks: error: ") and "links.db" in last, res.stderr
+    filler.unlink()
+    assert export(uri) == before

@@ -113,6 +113,8 @@ def test_search_shows_the_cli_figures_and_the_scope_read(page, server, crawled_w
     assert card(page, "backlinks") == f"{want['backlinks']:,}"
     assert card(page, "referring_domains") == f"{want['referring_domains']:,}"
     assert card(page, "referring_pages") == f"{want['referring_pages']:,}"
+    assert card(page, "referring_ips") == f"{want['referring_ips']:,}"  # 0: crawled through a proxy
+    assert card(page, "referring_subnets") == f"{want['referring_subnets']:,}"
     assert card(page, "follow_share") == f"{100 * want['by_rel']['follow'] / want['backlinks']:.1f}%"
     assert card(page, "first_seen") == want["first_seen"][:10]
     assert card(page, "last_seen") == want["last_seen"][:10]

@@ -429,9 +429,9 @@ def test_archive_names():
 # --- WAT -------------------------------------------------------------------------------------------------
 
 
-def departures(warc_page: Page, wat_page: Page, body: bytes) -> set[str]:
-    """Why the WAT page differs from the WARC page, link by link; "unexplained" for a difference that no
-    documented departure accounts for."""
+def differences(warc_page: Page, wat_page: Page, body: bytes) -> dict[tuple[str, str, str], str]:
+    """Every link in which the WAT page differs from the WARC page, as (target_url, link_type, "warc" /
+    "wat" / "both": where it is) -> the documented departure that explains it, or "unexplained"."""
     assert (wat_page.url, wat_page.nofollow, wat_page.failed) == (
         warc_page.url,
         warc_page.nofollow,
@@ -439,32 +439,40 @@ def departures(warc_page: Page, wat_page: Page, body: bytes) -> set[str]:
     )
     warc = {(link.target_url, link.link_type): link for link in warc_page.links}
     wat = {(link.target_url, link.link_type): link for link in wat_page.links}
-    reasons = set()
+    found = {}
     for key in warc.keys() | wat.keys():
         target, link_type = key
         a, b = warc.get(key), wat.get(key)
         if a == b:
             continue
+        where = "both" if a is not None and b is not None else "warc" if a is not None else "wat"
         if a is not None and b is not None:
             if b.anchor_text == " ".join(a.anchor_text[:128].split()) and len(a.anchor_text) > 128:
-                reasons.add("anchor-cap")
+                reason = "anchor-cap"
             elif b.anchor_text == "" and (target, IMAGE) in warc:
-                reasons.add("image-link")
+                reason = "image-link"
             elif b.anchor_text == "" and b"<area" in body.lower():
-                reasons.add("area-alt")
+                reason = "area-alt"
             else:
-                reasons.add("unexplained")
+                reason = "unexplained"
         elif (link_type == IMAGE and (target, TEXT) in wat) or (
             link_type == TEXT and (target, IMAGE) in warc
         ):
-            reasons.add("image-link")
+            reason = "image-link"
         elif any(k[0].split("?")[0] == target.split("?")[0] and k[0] != target for k in (wat if a else warc)):
-            reasons.add("query-encoding")
+            reason = "query-encoding"
         elif a is not None and b"xlink:href" in body:
-            reasons.add("svg-xlink")
+            reason = "svg-xlink"
         else:
-            reasons.add("unexplained")
-    return reasons
+            reason = "unexplained"
+        found[(target, link_type, where)] = reason
+    return found
+
+
+def departures(warc_page: Page, wat_page: Page, body: bytes) -> set[str]:
+    """The departures that explain how the WAT page differs from the WARC page ("unexplained": one that
+    none does)."""
+    return set(differences(warc_page, wat_page, body).values())
 
 
 def test_wat_departs_from_warc_only_as_documented(tmp_path):
@@ -492,6 +500,33 @@ def test_wat_departs_from_warc_only_as_documented(tmp_path):
     assert {(p.captured_at, p.ip_address, p.archive) for p in wat_pages} == {(CAPTURED, IP, "p")}
     assert wat_reader.counts.skipped == {"warcinfo": 2, "request": len(responses)}
     assert wat_reader.counts.pages == len(responses)
+
+
+def test_every_difference_between_wat_and_warc_is_listed_with_its_reason(tmp_path):
+    """The hand-written pages as WARC and as WAT: each link that differs, where it is (only in the WARC,
+    only in the WAT, or in both with another anchor) and the departure that explains it."""
+    warc_pages, _ = read(write_warc(tmp_path / "e.warc.gz", EDGE_PAGES), NO_LIMITS)
+    wat_pages, _ = read(write_wat(tmp_path / "e.warc.wat.gz", EDGE_PAGES), NO_LIMITS)
+    listed = {
+        (resp.url, *key): reason
+        for warc_page, wat_page, resp in zip(warc_pages, wat_pages, EDGE_PAGES, strict=True)
+        for key, reason in differences(warc_page, wat_page, resp.body).items()
+    }
+    links, latin = "http://www.greenleaf.co.uk/links", "http://www.blueleaf.co.uk/latin"
+    assert listed == {
+        # <a><img alt=Q></a> then <a>Both</a> to one URL: the WARC has an image and a text link, the WAT
+        # one text link (the first, with no anchor); an <a> holding only an image: text, empty anchor.
+        (links, "http://both.example/", "image", "warc"): "image-link",
+        (links, "http://both.example/", "text", "both"): "image-link",
+        (links, "http://img.example/x", "image", "warc"): "image-link",
+        (links, "http://img.example/x", "text", "wat"): "image-link",
+        (links, "http://cdn.greenleaf.co.uk/area", "text", "both"): "area-alt",  # no alt in the WAT
+        (links, "http://cdn.greenleaf.co.uk/long", "text", "both"): "anchor-cap",  # cut at 128
+        (links, "http://svg.example/", "text", "warc"): "svg-xlink",  # xlink:href unread
+        # The query of a page whose encoding only <meta charset> declares: UTF-8 in the WAT.
+        (latin, "http://www.blueleaf.co.uk/s?q=caf%E9", "text", "warc"): "query-encoding",
+        (latin, "http://www.blueleaf.co.uk/s?q=caf%C3%A9", "text", "wat"): "query-encoding",
+    }
 
 
 def test_wat_before_december_2024_reads_the_same(tmp_path):

@@ -2,8 +2,9 @@
 
 ``links``: one document per edge (never an array of sources, so a popular target never grows a
 document), ``_id`` the edge's 16-byte ``edge_id`` (an upsert needs no read); the export's fields plus both
-hosts; dates are BSON dates truncated to the second. ``pages``: ``{_id: url, last_crawled, failures,
-target_domains, status}`` (status: why the newest fetch failed, null if it did not). ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
+hosts, ``provenance``, ``source_ip`` and ``source_subnet``; dates are BSON dates truncated to the second.
+``pages``: ``{_id: url, last_crawled, failures, target_domains, status, ip_address, last_ok}`` (status:
+why the newest fetch failed, null if it did not; last_ok: the newest successful fetch). ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
 write batch or score save, for ``fingerprint``. Scores: two collections used in turn and a run
 document naming the current one.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from pymongo import UpdateMany, UpdateOne
 
-from backlinkspider.records import Edge, EdgeRow, PageState, PageStatus, ScoreRow, ScoreRun
+from backlinkspider.records import CrawledPage, Edge, EdgeRow, PageState, PageStatus, ScoreRow, ScoreRun
 
 Document = dict[str, Any]
 
@@ -44,7 +45,17 @@ EDGE_FIELDS = [name for name in EdgeRow._fields if name != "edge_id"]
 PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
 
 _KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
-_NEWS_FIELDS = ("anchor_text", "nofollow", "ugc", "sponsored", "lost_at")  # what only newer news changes
+# What only newer news changes (source_ip / source_subnet: the page's server address when last seen).
+_NEWS_FIELDS = (
+    "anchor_text",
+    "nofollow",
+    "ugc",
+    "sponsored",
+    "lost_at",
+    "provenance",
+    "source_ip",
+    "source_subnet",
+)
 
 
 class Keep(enum.Enum):
@@ -85,11 +96,13 @@ def edge_row(doc: Document) -> EdgeRow:
         first_seen=seconds(doc["first_seen"]),
         last_seen=seconds(doc["last_seen"]),
         lost_at=None if lost_at is None else seconds(lost_at),
+        provenance=doc.get("provenance", "crawl"),  # none in a document written before it was kept
     )
 
 
-def document_for(edge: Edge, seen: datetime) -> Document:
-    """The document a first sighting of ``edge`` at ``seen`` (a BSON date) creates, ``_id`` aside."""
+def document_for(edge: Edge, seen: datetime, page: CrawledPage) -> Document:
+    """The document a first sighting of ``edge`` at ``seen`` (a BSON date) in ``page`` creates, ``_id``
+    aside."""
     return {
         "target_domain": edge.target_domain,
         "source_url": edge.source_url,
@@ -105,20 +118,24 @@ def document_for(edge: Edge, seen: datetime) -> Document:
         "ugc": edge.ugc,
         "sponsored": edge.sponsored,
         "lost_at": None,
+        "provenance": page.provenance,
+        "source_ip": page.ip_address,
+        "source_subnet": page.subnet,
     }
 
 
-def update_for(edge: Edge, seen: datetime) -> tuple[Document, list[Document]]:
-    """The filter and update pipeline that upsert one edge seen at ``seen`` (a BSON date).
+def update_for(edge: Edge, seen: datetime, page: CrawledPage) -> tuple[Document, list[Document]]:
+    """The filter and update pipeline that upsert one edge seen at ``seen`` (a BSON date) in ``page``.
 
     The filter names the whole shard key ``{target_domain, _id}``, as an upsert into a sharded collection
     must. One ``$set`` stage, whose expressions all read the document as it was: a sighting at least as
-    new as everything the edge reflects (its ``last_seen`` and, if lost, its ``lost_at``) sets the anchor
-    and rel flags and makes it live; an older one (a retried batch, a slow worker) only moves
-    ``last_seen`` forward, as ``$max`` does. Values go in as ``$literal``: in a pipeline an anchor like
+    new as everything the edge reflects (its ``last_seen`` and, if lost, its ``lost_at``) sets the anchor,
+    rel flags, provenance and address and makes it live; an older one (a retried batch, a slow worker,
+    an older archive) only moves ``last_seen`` forward and ``first_seen`` back, as ``$max`` / ``$min``
+    do. Values go in as ``$literal``: in a pipeline an anchor like
     ``$100 off`` would otherwise be read as a field path."""
     filter_ = {"_id": edge.edge_id, "target_domain": edge.target_domain}
-    doc = document_for(edge, seen)
+    doc = document_for(edge, seen, page)
     newer = {
         "$and": [
             {"$gte": [seen, {"$ifNull": ["$last_seen", seen]}]},
@@ -126,7 +143,7 @@ def update_for(edge: Edge, seen: datetime) -> tuple[Document, list[Document]]:
         ]
     }
     updates: Document = {name: {"$literal": doc[name]} for name in _KEY_FIELDS}
-    updates["first_seen"] = {"$ifNull": ["$first_seen", seen]}
+    updates["first_seen"] = {"$min": [{"$ifNull": ["$first_seen", seen]}, seen]}
     updates["last_seen"] = {"$max": [{"$ifNull": ["$last_seen", seen]}, seen]}
     updates.update({name: {"$cond": [newer, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})
     return filter_, [{"$set": updates}]
@@ -146,17 +163,26 @@ def lost_mark(url: str, seen: datetime, domains: list[str] | None) -> UpdateMany
 
 
 def page_update(
-    url: str, seen: datetime, failures: int, domains: list[str], status: PageStatus | Keep | None = KEEP
+    url: str,
+    seen: datetime,
+    failures: int,
+    domains: list[str],
+    status: PageStatus | Keep | None = KEEP,
+    ip_address: str | None = None,
 ) -> UpdateOne:
     """The upsert that records one fetch of page ``url``: its failures in a row, the newest fetch time,
-    the target domains its edges point to (added to those it had) and, unless ``KEEP`` (an older fetch
-    than the page's newest), why it failed (None: it did not)."""
-    news: Document = {"failures": failures} if status is KEEP else {"failures": failures, "status": status}
+    the target domains its edges point to (added to those it had), unless ``KEEP`` (an older fetch than
+    the page's newest) why it failed (None: it did not) and its server's address, and, for a fetch that
+    succeeded (no failures in a row), the newest successful fetch ``last_ok``."""
+    news: Document = {"failures": failures}
+    if status is not KEEP:
+        news.update(status=status, ip_address=ip_address)
+    newest = {"last_crawled": seen} if failures else {"last_crawled": seen, "last_ok": seen}
     return UpdateOne(
         {"_id": url},
         {
             "$set": news,
-            "$max": {"last_crawled": seen},
+            "$max": newest,
             "$addToSet": {"target_domains": {"$each": domains}},
         },
         upsert=True,
@@ -165,7 +191,13 @@ def page_update(
 
 def page_state(doc: Document) -> PageState:
     """A ``pages`` document as the row every store answers with."""
-    return PageState(doc["_id"], seconds(doc["last_crawled"]), doc.get("failures") or 0, doc.get("status"))
+    return PageState(
+        doc["_id"],
+        seconds(doc["last_crawled"]),
+        doc.get("failures") or 0,
+        doc.get("status"),
+        doc.get("ip_address"),
+    )
 
 
 def score_document(row: ScoreRow) -> Document:

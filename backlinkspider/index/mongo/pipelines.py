@@ -47,6 +47,9 @@ def where(target: Target, filters: Filters) -> Document:
         found["source_domain"] = str(filters.from_domain)
     if filters.anchor_contains:
         found["anchor_text"] = {"$regex": ascii_folded(str(filters.anchor_contains))}
+    if filters.provenance:  # an edge written before provenance was kept has none: it was crawled
+        name = str(filters.provenance)
+        found["provenance"] = {"$in": [name, None]} if name == "crawl" else name
     return found
 
 
@@ -96,6 +99,9 @@ def tally_facets(include_lost: bool, since: Sequence[int], top: int) -> dict[str
     def distinct(field: str) -> Pipeline:
         return [*shown, {"$group": {"_id": f"${field}"}}, {"$count": "n"}]
 
+    def known(field: str) -> Pipeline:  # an edge whose page's address is unknown counts in neither
+        return [*shown, {"$match": {field: {"$ne": None}}}, {"$group": {"_id": f"${field}"}}, {"$count": "n"}]
+
     return {
         "edges": [
             *shown,
@@ -115,6 +121,8 @@ def tally_facets(include_lost: bool, since: Sequence[int], top: int) -> dict[str
         "types": [*shown, {"$group": {"_id": "$link_type", "count": {"$sum": 1}}}],
         "pages": distinct("source_url"),
         "hosts": distinct("source_host"),
+        "ips": known("source_ip"),
+        "subnets": known("source_subnet"),
         "top_anchors": top_by("anchor_text"),
         "top_domains": top_by("source_domain"),
         "top_pages": top_by("target_url"),

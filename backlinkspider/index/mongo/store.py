@@ -128,20 +128,23 @@ class MongoStore:
         page_ops: list[UpdateOne] = []
         for page in pages:
             seen = d.bson_date(page.seen_at)
-            edge_ops.extend(UpdateOne(*d.update_for(edge, seen), upsert=True) for edge in page.edges)
-            failures, domains, newest = known.get(page.url, (0, [], seen))
+            edge_ops.extend(UpdateOne(*d.update_for(edge, seen, page), upsert=True) for edge in page.edges)
+            failures, domains, newest, newest_ok = known.get(page.url, (0, [], seen, None))
             failures = failures + 1 if page.failed else 0
-            mark = d.lost_mark(page.url, seen, domains)
+            linked = sorted({edge.target_domain for edge in page.edges})
+            # A fetch older than the newest successful one marks at that one what only it saw (edges
+            # to domains it may be the first to link to: their shards are asked too).
+            marked_at = seen if page.failed or newest_ok is None else max(seen, newest_ok)
+            marked = domains if domains is None or marked_at == seen else sorted({*domains, *linked})
+            mark = d.lost_mark(page.url, marked_at, marked)
             if mark is not None and (not page.failed or failures >= lost_after_failures):
                 lost_ops.append(mark)
-            linked = sorted({edge.target_domain for edge in page.edges})
-            known[page.url] = (
-                failures,
-                None if domains is None else sorted({*domains, *linked}),
-                max(newest, seen),
-            )
+            domains = None if domains is None else sorted({*domains, *linked})
+            if not page.failed:
+                newest_ok = seen if newest_ok is None else max(newest_ok, seen)
+            known[page.url] = (failures, domains, max(newest, seen), newest_ok)
             status = page.failure if seen >= newest else d.KEEP
-            page_ops.append(d.page_update(page.url, seen, failures, linked, status))
+            page_ops.append(d.page_update(page.url, seen, failures, linked, status, page.ip_address))
         for collection, ops, ordered in (
             (self._pages, page_ops, True),
             (self._links, edge_ops, False),
@@ -159,13 +162,21 @@ class MongoStore:
         bump = partial(self._counters.update_one, {"_id": counter}, {"$inc": {"n": 1}}, upsert=True)
         self._retried(bump, "write to")
 
-    def _known_pages(self, urls: list[str]) -> dict[str, tuple[int, list[str] | None, datetime]]:
+    def _known_pages(
+        self, urls: list[str]
+    ) -> dict[str, tuple[int, list[str] | None, datetime, datetime | None]]:
         """Per page already fetched: its failures in a row, the target domains it linked to (None for a
-        page indexed before they were kept), and its newest fetch."""
-        fields = ["failures", "target_domains", "last_crawled"]
+        page indexed before they were kept), its newest fetch, and its newest successful fetch (of a page
+        indexed before it was kept: its newest fetch if that succeeded)."""
+        fields = ["failures", "target_domains", "last_crawled", "status", "last_ok"]
         found = self._find(self._pages, {"_id": {"$in": sorted(set(urls))}}, fields)
         return {
-            doc["_id"]: (doc.get("failures") or 0, doc.get("target_domains"), doc["last_crawled"])
+            doc["_id"]: (
+                doc.get("failures") or 0,
+                doc.get("target_domains"),
+                doc["last_crawled"],
+                doc["last_ok"] if "last_ok" in doc else None if doc.get("status") else doc["last_crawled"],
+            )
             for doc in found
         }
 
@@ -253,6 +264,8 @@ class MongoStore:
             backlinks=edges.get("n", 0),
             referring_pages=one["pages"].get("n", 0),
             referring_hosts=one["hosts"].get("n", 0),
+            referring_ips=one["ips"].get("n", 0),
+            referring_subnets=one["subnets"].get("n", 0),
             follow=edges.get("follow", 0),
             nofollow=edges.get("nofollow", 0),
             ugc=edges.get("ugc", 0),
@@ -320,7 +333,8 @@ class MongoStore:
         """``$in`` lookups by ``_id``, ``BATCH`` URLs a round trip."""
         found: dict[str, PageState] = {}
         for names in _batches(sorted(set(urls)), BATCH):
-            docs = self._find(self._pages, {"_id": {"$in": names}}, ["last_crawled", "failures", "status"])
+            fields = ["last_crawled", "failures", "status", "ip_address"]
+            docs = self._find(self._pages, {"_id": {"$in": names}}, fields)
             found.update((doc["_id"], d.page_state(doc)) for doc in docs)
         return found
 

@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS links (
     target_domain TEXT NOT NULL,
     first_seen    INTEGER NOT NULL,
     last_seen     INTEGER NOT NULL,
-    lost_at       INTEGER            -- NULL while the link is live
+    lost_at       INTEGER,           -- NULL while the link is live
+    provenance    TEXT NOT NULL DEFAULT 'crawl',  -- where it was last seen from (an archive's name)
+    source_ip     TEXT,              -- its page's server address when last seen (NULL: unknown)
+    source_subnet TEXT               -- that address's /24 (IPv4) or /48 (IPv6)
 );
 -- One index per query scope and sort, in the order queries return rows, so a first page reads only
 -- its rows.
@@ -46,7 +49,9 @@ CREATE TABLE IF NOT EXISTS pages (
     url          TEXT PRIMARY KEY,
     last_crawled INTEGER NOT NULL,
     failures     INTEGER NOT NULL,
-    status
+    status,
+    ip_address   TEXT,    -- the newest fetch's server address (NULL: unknown)
+    last_ok      INTEGER  -- the newest successful fetch (NULL: none)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pages_by_last_crawled ON pages (last_crawled);
 
@@ -81,6 +86,8 @@ DIMENSIONS = [
     ("ref_host", "X.source_host", "1"),
     ("ref_page", "X.source_url", "1"),
     ("page", "X.target_url", "1"),
+    ("ref_ip", "X.source_ip", "X.source_ip IS NOT NULL"),
+    ("ref_subnet", "X.source_subnet", "X.source_subnet IS NOT NULL"),
 ]
 
 
@@ -117,52 +124,79 @@ TRIGGERS = f"""
 CREATE TRIGGER IF NOT EXISTS agg_insert AFTER INSERT ON links BEGIN
 {_add("NEW")}
 END;
-CREATE TRIGGER IF NOT EXISTS agg_update AFTER UPDATE OF lost_at, anchor_text, nofollow, ugc, sponsored ON links
+CREATE TRIGGER IF NOT EXISTS agg_update
+AFTER UPDATE OF lost_at, anchor_text, nofollow, ugc, sponsored, source_ip, first_seen ON links
 WHEN OLD.lost_at IS NOT NEW.lost_at OR OLD.anchor_text IS NOT NEW.anchor_text
   OR OLD.nofollow != NEW.nofollow OR OLD.ugc != NEW.ugc OR OLD.sponsored != NEW.sponsored
+  OR OLD.source_ip IS NOT NEW.source_ip OR OLD.first_seen != NEW.first_seen
 BEGIN
 {_remove_old()}
 {_add("NEW")}
 END;
 """
 
-UPSERT = """
+# Only a fetch at least as new as all the edge reflects changes it (expressions read the old row); an
+# older one can only move first_seen back.
+_NEWER = "excluded.last_seen >= last_seen AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
+_NEWS = ("anchor_text", "nofollow", "ugc", "sponsored", "provenance", "source_ip", "source_subnet")
+_SET_NEWS = "".join(f"\n    {c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE {c} END," for c in _NEWS)
+UPSERT = f"""
 INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
-                   source_host, source_domain, target_host, target_domain, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (edge_id) DO UPDATE SET
-    anchor_text = CASE WHEN {newer} THEN excluded.anchor_text ELSE anchor_text END,
-    nofollow = CASE WHEN {newer} THEN excluded.nofollow ELSE nofollow END,
-    ugc = CASE WHEN {newer} THEN excluded.ugc ELSE ugc END,
-    sponsored = CASE WHEN {newer} THEN excluded.sponsored ELSE sponsored END,
-    lost_at = CASE WHEN {newer} THEN NULL ELSE lost_at END,
+                   source_host, source_domain, target_host, target_domain, first_seen, last_seen,
+                   provenance, source_ip, source_subnet)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (edge_id) DO UPDATE SET{_SET_NEWS}
+    lost_at = CASE WHEN {_NEWER} THEN NULL ELSE lost_at END,
+    first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen)
-""".format(
-    # Only a fetch at least as new as all the edge reflects changes it (expressions read the old row).
-    newer="excluded.last_seen >= last_seen AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
-)
+"""
 # A page's live edges that a fetch at ?1 did not see again (for a page failed too often: all of them).
 MARK_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
+# The page's newest successful fetch: a fetch older than that marks lost at that one what only the older
+# fetch saw (read before this fetch updates the row).
+NEWEST_OK = "SELECT last_ok FROM pages WHERE url = ?"
 BUMP = "INSERT INTO writes (kind, n) VALUES (?, 1) ON CONFLICT (kind) DO UPDATE SET n = n + 1"
 # [edge batches, score saves] (None before the first of each).
 WRITES = "SELECT (SELECT n FROM writes WHERE kind = 'edges'), (SELECT n FROM writes WHERE kind = 'scores')"
-# The status is the newest fetch's: an older fetch written late leaves it (SET reads the old row).
-_NEWEST_STATUS = (
-    "status = CASE WHEN excluded.last_crawled >= last_crawled THEN excluded.status ELSE status END"
+# The status and address are the newest fetch's: an older fetch written late leaves it (SET reads the old row).
+_NEWEST_STATUS = ",\n    ".join(
+    f"{c} = CASE WHEN excluded.last_crawled >= last_crawled THEN excluded.{c} ELSE {c} END"
+    for c in ("status", "ip_address")
 )
 PAGE_OK = f"""
-INSERT INTO pages (url, last_crawled, failures, status) VALUES (?2, ?1, 0, NULL)
+INSERT INTO pages (url, last_crawled, failures, status, ip_address, last_ok) VALUES (?2, ?1, 0, NULL, ?3, ?1)
 ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = 0,
+    last_ok = max(coalesce(last_ok, excluded.last_ok), excluded.last_ok),
     {_NEWEST_STATUS}
 """
 PAGE_FAILED = f"""
-INSERT INTO pages (url, last_crawled, failures, status) VALUES (?2, ?1, 1, ?3)
+INSERT INTO pages (url, last_crawled, failures, status, ip_address) VALUES (?2, ?1, 1, ?3, ?4)
 ON CONFLICT (url) DO UPDATE SET last_crawled = max(last_crawled, excluded.last_crawled), failures = failures + 1,
     {_NEWEST_STATUS}
 RETURNING failures
 """
-# An index made before pages kept the status gets the column (NULL: no failure known).
-PAGE_STATUS_COLUMN = "ALTER TABLE pages ADD COLUMN status"
+# An index made before a column was added gets it (the old rows read as the default: a page whose newest
+# fetch succeeded has its last_ok), and the aggregate triggers anew, to count the new columns (old rows
+# have no address: nothing to count). Per table: (column, the statements that add it).
+MIGRATIONS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "pages": [
+        ("status", ("ALTER TABLE pages ADD COLUMN status",)),
+        ("ip_address", ("ALTER TABLE pages ADD COLUMN ip_address TEXT",)),
+        (
+            "last_ok",
+            (
+                "ALTER TABLE pages ADD COLUMN last_ok INTEGER",
+                "UPDATE pages SET last_ok = last_crawled WHERE status IS NULL",
+            ),
+        ),
+    ],
+    "links": [
+        ("provenance", ("ALTER TABLE links ADD COLUMN provenance TEXT NOT NULL DEFAULT 'crawl'",)),
+        ("source_ip", ("ALTER TABLE links ADD COLUMN source_ip TEXT",)),
+        ("source_subnet", ("ALTER TABLE links ADD COLUMN source_subnet TEXT",)),
+    ],
+}
+DROP_TRIGGERS = ("DROP TRIGGER IF EXISTS agg_insert", "DROP TRIGGER IF EXISTS agg_update")
 
 
 # The links that make the domain graph: live, followed, external. The partial index on them holds the

@@ -22,12 +22,14 @@ from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
 from backlinkspider.index.sqlite.schema import (
     BUMP,
+    DROP_TRIGGERS,
     GRAPH_INDEX,
     GRAPH_WHERE,
     MARK_LOST,
+    MIGRATIONS,
+    NEWEST_OK,
     PAGE_FAILED,
     PAGE_OK,
-    PAGE_STATUS_COLUMN,
     SCHEMA,
     SCORES_SCHEMA,
     TRIGGERS,
@@ -77,7 +79,19 @@ _GROUP_COLUMNS: tuple[GroupBy, ...] = ("anchor_text", "target_url", "source_doma
 
 def _edge(r: Row) -> EdgeRow:
     flags = bool(r[7]), bool(r[8]), bool(r[9])
-    return EdgeRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *flags, r[10], r[11], r[12])
+    return EdgeRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], *flags, r[10], r[11], r[12], r[13])
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script`` one by one (``execute`` runs one; ``executescript`` would commit
+    the transaction under way), cut where ``sqlite3.complete_statement`` says one ends."""
+    statement = ""
+    for part in script.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip() != ";":  # not the nothing after the last one
+                yield statement
+            statement = ""
 
 
 def _switch_to_wal(db: sqlite3.Connection) -> None:
@@ -108,18 +122,21 @@ def _where(target: Target, f: Filters) -> tuple[str, SqlArgs]:
         clauses.append(f"NOT {_FLAGGED}")
     elif f.rel == "nofollow":
         clauses.append(_FLAGGED)
-    if f.link_type:
-        clauses.append("link_type = ?")
-        args.append(f.link_type)
+    for column, value in (
+        ("link_type", f.link_type),
+        ("source_domain", f.from_domain),
+        ("provenance", f.provenance),
+    ):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if f.from_domain and target.scope == "host":
+        # implied; lets a host's links from one domain use (domain, source)
+        clauses.append("target_domain = ?")
+        args.append(registered_domain(target.value))
     if f.since is not None:
         clauses.append("first_seen >= ?")
         args.append(f.since)
-    if f.from_domain:
-        clauses.append("source_domain = ?")
-        args.append(f.from_domain)
-        if target.scope == "host":  # implied; lets a host's links from one domain use (domain, source)
-            clauses.append("target_domain = ?")
-            args.append(registered_domain(target.value))
     if f.anchor_contains:
         clauses.append("instr(lower(anchor_text), lower(?)) > 0")
         args.append(f.anchor_contains)
@@ -146,10 +163,34 @@ class SQLiteStore:
             # The schema in one write transaction: IMMEDIATE waits for the lock (a deferred one could
             # fail at once when another process opening the same new file wrote first).
             self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {TRIGGERS} COMMIT;")
-            if "status" not in {r[1] for r in self._db.execute("PRAGMA table_info(pages)")}:
-                self._db.execute(PAGE_STATUS_COLUMN)
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise unavailable("open", str(self.path), exc) from None
+
+    def _migrate(self) -> None:
+        """Add the columns an index made by an older version lacks (``schema.MIGRATIONS``) and remake the
+        triggers that count them, in one write transaction that looks again, so two processes opening it
+        at once add each column once."""
+        if not self._missing():
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        with self._db:
+            for add in self._missing():
+                for statement in add:
+                    self._db.execute(statement)
+            for drop in DROP_TRIGGERS:
+                self._db.execute(drop)
+            for statement in _statements(TRIGGERS):
+                self._db.execute(statement)
+
+    def _missing(self) -> list[tuple[str, ...]]:
+        """The statements that add the columns this index lacks."""
+        return [
+            add
+            for table, columns in MIGRATIONS.items()
+            for column, add in columns
+            if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+        ]
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -177,8 +218,12 @@ class SQLiteStore:
                 e.target_domain,
                 int(page.seen_at.timestamp()),
                 int(page.seen_at.timestamp()),
+                page.provenance,
+                page.ip_address,
+                subnet,
             )
             for page in pages
+            for subnet in (page.subnet,)
             for e in page.edges
         ]
         try:
@@ -188,10 +233,14 @@ class SQLiteStore:
                 for page in pages:
                     t = int(page.seen_at.timestamp())
                     if not page.failed:
-                        self._db.execute(MARK_LOST, (t, page.url))
-                        self._db.execute(PAGE_OK, (t, page.url))
+                        # An older fetch marks at the newest successful one what only it saw.
+                        newest_ok = (self._db.execute(NEWEST_OK, (page.url,)).fetchone() or (None,))[0]
+                        self._db.execute(MARK_LOST, (max(t, newest_ok or t), page.url))
+                        self._db.execute(PAGE_OK, (t, page.url, page.ip_address))
                     elif (
-                        self._db.execute(PAGE_FAILED, (t, page.url, page.failure)).fetchone()[0]
+                        self._db.execute(
+                            PAGE_FAILED, (t, page.url, page.failure, page.ip_address)
+                        ).fetchone()[0]
                         >= lost_after_failures
                     ):
                         self._db.execute(MARK_LOST, (t, page.url))
@@ -294,7 +343,7 @@ class SQLiteStore:
         found: dict[str, PageState] = {}
         for i in range(0, len(names), 500):
             chunk = names[i : i + 500]
-            sql = f"SELECT url, last_crawled, failures, status FROM pages WHERE url IN ({', '.join('?' * len(chunk))})"
+            sql = f"SELECT url, last_crawled, failures, status, ip_address FROM pages WHERE url IN ({', '.join('?' * len(chunk))})"
             found.update((r[0], PageState(*r)) for r in self._rows(sql, list(chunk)))
         return found
 
@@ -410,6 +459,8 @@ class SQLiteStore:
             backlinks=counts("edge").get("", 0),
             referring_pages=distinct("ref_page"),
             referring_hosts=distinct("ref_host"),
+            referring_ips=distinct("ref_ip"),
+            referring_subnets=distinct("ref_subnet"),
             follow=rel.get("follow", 0),
             nofollow=rel.get("nofollow", 0),
             ugc=rel.get("ugc", 0),
@@ -453,15 +504,18 @@ class SQLiteStore:
             for t in since
         ]
         figures = self._one(
-            f"SELECT count(*), count(DISTINCT source_url), count(DISTINCT source_host), {_REL_COUNTS},"
+            f"SELECT count(*), count(DISTINCT source_url), count(DISTINCT source_host),"
+            f" count(DISTINCT source_ip), count(DISTINCT source_subnet), {_REL_COUNTS},"
             f" min(first_seen), max(last_seen) {base}",
             [value],
         )
-        backlinks, pages, hosts, follow, nofollow, ugc, sponsored, first, last = figures
+        backlinks, pages, hosts, ips, subnets, follow, nofollow, ugc, sponsored, first, last = figures
         return Tally(
             backlinks=backlinks,
             referring_pages=pages,
             referring_hosts=hosts,
+            referring_ips=ips,
+            referring_subnets=subnets,
             follow=follow or 0,
             nofollow=nofollow or 0,
             ugc=ugc or 0,

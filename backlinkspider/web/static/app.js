@@ -84,6 +84,8 @@ function cards(s) {
   setCard("backlinks", fmt(s.backlinks));
   setCard("referring_domains", fmt(s.referring_domains));
   setCard("referring_pages", fmt(s.referring_pages));
+  setCard("referring_ips", fmt(s.referring_ips));
+  setCard("referring_subnets", fmt(s.referring_subnets));
   const share = s.backlinks ? (100 * s.by_rel.follow) / s.backlinks : 0;
   setCard("follow_share", `${share.toFixed(1)}%`);
   // Score signals exist once scores are computed (backlinks scores); hidden until then.
@@ -277,6 +279,7 @@ function row(r) {
     cell("Target", link(r.target_url)),
     cell("First seen", r.first_seen.slice(0, 10)),
     cell("Last seen", r.last_seen.slice(0, 10)),
+    cell("Seen from", r.provenance),
   );
   return tr;
 }

@@ -1,0 +1,181 @@
+"""Captures written out of order (a web archive ingested after a crawl), their provenance and the
+referring pages' server addresses, on every backend (``BACKENDS``, tests/contract/test_index.py).
+
+Each test writes a few captures of one page with hand-picked dates and checks every field of the answer;
+the random crawl of test_store_contract.py replays the same rules against a model.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from test_index import T0, index  # noqa: F401  (the fixture: every backend)
+
+import backlinkspider.query as q
+from backlinkspider.crawl.items import page_edges
+from backlinkspider.index import open_index
+from backlinkspider.records import CrawledPage, EdgeRow, Filters, Link, Page, PageState, Target
+
+URL = "http://blog.a.com/p"
+X = "http://www.t.com/x"
+Y = "http://www.t.com/y"
+T1, T2, T3 = T0 + timedelta(days=10), T0 + timedelta(days=20), T0 + timedelta(days=30)
+ARCHIVE = "CC-MAIN-2025-43"
+
+
+def capture(when, links, *, provenance="crawl", ip=None, failed=False) -> CrawledPage:
+    return CrawledPage(
+        URL, when, page_edges(Page(URL, links), False), failed, provenance=provenance, ip_address=ip
+    )
+
+
+def rows(store) -> dict[str, EdgeRow]:
+    return {r.target_url: r for r in store.export()}
+
+
+def ts(when) -> int:
+    return int(when.timestamp())
+
+
+def test_an_older_capture_lowers_first_seen_and_reverts_nothing_else(index):  # noqa: F811
+    index.write([capture(T2, [Link(X, "text", "new", nofollow=True)], ip="192.0.2.1")])
+    old = capture(T1, [Link(X, "text", "old"), Link(Y, "text", "gone")], provenance=ARCHIVE, ip="192.0.2.9")
+    index.write([old])
+    got = rows(index)
+    assert got[X]._replace(edge_id=b"") == EdgeRow(
+        b"", URL, X, "a.com", "t.com", "text", "new", True, False, False, ts(T1), ts(T2), None, "crawl"
+    )
+    # Y: only the older capture saw it; the newer one did not, so it is lost at the newer one.
+    assert (got[Y].first_seen, got[Y].last_seen, got[Y].lost_at, got[Y].provenance) == (
+        ts(T1),
+        ts(T1),
+        ts(T2),
+        ARCHIVE,
+    )
+    assert index.page_states([URL]) == {URL: PageState(URL, ts(T2), 0, None, "192.0.2.1")}
+    tally = index.tally(Target("domain", "t.com"), include_lost=False, since=[], top=5)
+    assert (tally.backlinks, tally.referring_ips, tally.referring_subnets) == (1, 1, 1)
+    assert tally.first_seen == ts(T1)
+
+
+def test_an_older_capture_marks_nothing_seen_later_lost(index):  # noqa: F811
+    index.write([capture(T2, [Link(X, "text", "x")])])
+    index.write([capture(T1, [], provenance=ARCHIVE)])
+    assert rows(index)[X].lost_at is None and rows(index)[X].provenance == "crawl"
+
+
+def test_a_newer_capture_without_the_link_marks_it_lost_and_one_with_it_takes_it_over(index):  # noqa: F811
+    index.write([capture(T1, [Link(X, "text", "x"), Link(Y, "text", "y")])])
+    index.write([capture(T3, [Link(Y, "text", "y2")], provenance=ARCHIVE, ip="2001:db8::1")])
+    got = rows(index)
+    assert (got[X].lost_at, got[X].provenance, got[X].last_seen) == (ts(T3), "crawl", ts(T1))
+    assert (got[Y].lost_at, got[Y].provenance, got[Y].anchor_text) == (None, ARCHIVE, "y2")
+    # A capture between the two written last: it neither finds X again nor takes Y back.
+    index.write([capture(T2, [Link(X, "text", "mid"), Link(Y, "text", "mid")], ip="192.0.2.5")])
+    got = rows(index)
+    assert (got[X].lost_at, got[X].last_seen, got[X].anchor_text) == (ts(T3), ts(T2), "x")
+    assert (got[Y].provenance, got[Y].anchor_text, got[Y].last_seen) == (ARCHIVE, "y2", ts(T3))
+    assert index.page_states([URL])[URL].ip_address == "2001:db8::1"
+
+
+def test_an_edge_only_an_old_capture_saw_is_lost_at_the_newest_successful_fetch(index):  # noqa: F811
+    """Even when the page's newest fetch failed (its links are kept until it failed three times)."""
+    index.write([capture(T1, [Link(X, "text", "x")])])
+    index.write([capture(T2, [], failed=True)])
+    index.write([capture(T0, [Link(X, "text", "x"), Link(Y, "text", "y")], provenance=ARCHIVE)])
+    got = rows(index)
+    assert (got[X].first_seen, got[X].lost_at) == (ts(T0), None)
+    assert (got[Y].first_seen, got[Y].lost_at) == (ts(T0), ts(T1))
+
+
+def test_provenance_filters_every_listing(index):  # noqa: F811
+    index.write([capture(T1, [Link(X, "text", "x"), Link(Y, "text", "y")])])
+    index.write([capture(T2, [Link(Y, "text", "y")], provenance=ARCHIVE)])
+    target = Target("domain", "t.com")
+    for provenance, status, expected in (
+        ("crawl", "all", [X]),
+        (ARCHIVE, "all", [Y]),
+        (ARCHIVE, "lost", []),
+        ("crawl", "lost", [X]),
+        ("CC-MAIN-2000-01", "all", []),
+        (None, "all", [X, Y]),
+    ):
+        filters = q.query_filters(provenance=provenance, status=status)
+        listed = [r["target_url"] for r in q.backlinks(index, target, filters)]
+        assert sorted(listed) == expected, (provenance, status)
+        provenances = sorted(r.provenance for r in index.edges(target, filters, sort="first_seen"))
+        assert provenances == ([provenance] * len(expected) if provenance else [ARCHIVE, "crawl"])
+    assert [r["provenance"] for r in q.export(index)] == [r.provenance for r in index.export()]
+    assert q.query_filters(provenance="") == Filters()
+
+
+ADDRESSES = [
+    ("http://a.org/1", "192.0.2.1"),
+    ("http://a.org/2", "192.0.2.1"),  # the same address
+    ("http://b.org/", "192.0.2.200"),  # the same /24
+    ("http://c.org/", "198.51.100.3"),
+    ("http://d.org/", "2001:db8:1:2::1"),
+    ("http://e.org/", "2001:db8:1:ffff::1"),  # the same /48
+    ("http://f.org/", "2001:db8:2::1"),
+    ("http://g.org/", None),  # through a proxy: counts in neither
+    ("http://h.org/", "203.0.113.7"),  # its link is lost: not counted live
+]
+
+
+@pytest.mark.parametrize("target", [Target("domain", "t.com"), Target("url", X)])
+def test_referring_ips_and_subnets_count_live_edges_with_an_address(index, target):  # noqa: F811
+    pages = [
+        CrawledPage(url, T1, page_edges(Page(url, [Link(X, "text", "x")]), False), ip_address=ip)
+        for url, ip in ADDRESSES
+    ]
+    index.write(pages)
+    index.write([CrawledPage("http://h.org/", T2, (), ip_address="203.0.113.7")])
+    live = index.tally(target, include_lost=False, since=[], top=3)
+    every = index.tally(target, include_lost=True, since=[], top=3)
+    assert (live.backlinks, live.referring_ips, live.referring_subnets) == (8, 6, 4)
+    assert (every.backlinks, every.referring_ips, every.referring_subnets) == (9, 7, 5)
+    profile = q.profile(index, target)
+    assert (profile["referring_ips"], profile["referring_subnets"]) == (6, 4)
+    # The server moved: the page's newest capture says where it is now.
+    moved = CrawledPage("http://c.org/", T2, page_edges(Page("http://c.org/", [Link(X, "text")]), False))
+    index.write([moved])
+    tally = index.tally(target, include_lost=False, since=[], top=3)
+    assert (tally.referring_ips, tally.referring_subnets) == (5, 3)
+
+
+def test_an_index_made_before_provenance_and_addresses_gets_them(tmp_path):
+    """A SQLite file with the previous version's tables and triggers: opened, its rows read as crawled,
+    and new writes count addresses (the triggers were remade)."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent.parent / "support" / "index_before_provenance.sql").read_text())
+    db.execute(
+        "INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,"
+        " source_host, source_domain, target_host, target_domain, first_seen, last_seen)"
+        " VALUES (x'00', 'http://old.org/', ?, 'text', 'old', 0, 0, 0, 'old.org', 'old.org', 'www.t.com',"
+        " 't.com', ?, ?)",
+        (X, ts(T0), ts(T0)),
+    )
+    db.execute("INSERT INTO pages VALUES ('http://old.org/', ?, 0, NULL)", (ts(T0),))
+    db.commit()
+    db.close()
+    with open_index(f"sqlite:///{path}") as store:
+        assert [r.provenance for r in store.export()] == ["crawl"]
+        store.write([capture(T1, [Link(X, "text", "x")], provenance=ARCHIVE, ip="192.0.2.1")])
+        tally = store.tally(Target("domain", "t.com"), include_lost=False, since=[], top=3)
+        assert (tally.backlinks, tally.referring_ips, tally.referring_subnets) == (2, 1, 1)
+        assert tally.referring_pages == 2  # the old edge's page: the old triggers counted it
+        assert [r["provenance"] for r in q.backlinks(store, Target("domain", "t.com"))] == ["crawl", ARCHIVE]
+        # The old page's newest fetch succeeded: an older capture's new edge is lost at it.
+        old = CrawledPage(
+            "http://old.org/",
+            T0 - timedelta(days=1),
+            page_edges(Page("http://old.org/", [Link(Y, "text")]), False),
+        )
+        store.write([old])
+        assert rows(store)[Y].lost_at == ts(T0)
+    with open_index(f"sqlite:///{path}") as again:  # migrated once: opening again changes nothing
+        assert len(list(again.export())) == 3
