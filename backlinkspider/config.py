@@ -291,6 +291,15 @@ SETTINGS = {
             "cluster: requests pushed to Redis per round trip",
             minimum=1,
         ),
+        Setting(
+            "BACKLINKS_INGEST_ATTEMPTS",
+            int,
+            3,
+            "cluster ingest: a file that could not be fetched whole (HTTP 5xx or 429, a network error, a"
+            " cut download) is tried this many times, then recorded failed; a bad file (not WARC, broken"
+            " gzip, HTTP 4xx) fails at once",
+            minimum=1,
+        ),
         # Scrapy's, as the project tunes them for a polite broad crawl; Scrapy would fail on a bad value
         # with a traceback.
         Setting(

@@ -18,6 +18,8 @@ LANES = ("unit", "contract", "e2e")
 # ``-m "not cluster and not chaos"`` ...
 NEEDS = {
     "test_cluster.py": ("cluster", "chaos"),
+    "test_ingest_cluster.py": ("cluster", "chaos"),
+    "test_ingest_queue.py": ("cluster",),
     "test_frontier.py": ("cluster",),
     "test_pipeline.py": ("chaos",),
     "test_resume.py": ("chaos",),

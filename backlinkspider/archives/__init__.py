@@ -8,7 +8,7 @@ the capture facts, ``warc`` turns a response record into a page through the craw
 chain, ``wat`` reads a WAT record by the same rules and lists where it cannot match them.
 """
 
-from backlinkspider.archives.capture import ArchivedPage, BadArchive, Limits
+from backlinkspider.archives.capture import ArchivedPage, BadArchive, FetchFailed, Limits
 from backlinkspider.archives.reader import ArchiveReader, Counts
 
-__all__ = ["ArchiveReader", "ArchivedPage", "BadArchive", "Counts", "Limits"]
+__all__ = ["ArchiveReader", "ArchivedPage", "BadArchive", "Counts", "FetchFailed", "Limits"]

@@ -23,6 +23,11 @@ class BadArchive(Exception):
     """A source that cannot be read as a WARC or WAT file; the message is one line for a person."""
 
 
+class FetchFailed(BadArchive):
+    """A source that could not be fetched whole this time, and may be later: an HTTP 5xx or 429, a network
+    error, a download cut off (a cluster's ingest queue tries such a file again)."""
+
+
 class Skip(Exception):
     """A record that gives no page; ``str(skip)`` is the reason it is counted under."""
 

@@ -31,7 +31,15 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from backlinkspider import __version__
 from backlinkspider.archives import warc, wat
-from backlinkspider.archives.capture import ArchivedPage, BadArchive, Capture, Limits, Skip, capture_of
+from backlinkspider.archives.capture import (
+    ArchivedPage,
+    BadArchive,
+    Capture,
+    FetchFailed,
+    Limits,
+    Skip,
+    capture_of,
+)
 from backlinkspider.crawl.extraction import Extracted
 
 _WEB_SCHEMES = ("http://", "https://")
@@ -94,11 +102,12 @@ class ArchiveReader:
                         self.counts.skipped[str(kind)] += 1
                     check_complete(record, length)
                 if unpacked.damage:
-                    raise BadArchive(unpacked.damage)
+                    raise (FetchFailed if unpacked.broke_off else BadArchive)(unpacked.damage)
                 if not self.counts.records:
                     raise BadArchive("not a WARC file (no WARC record in it)")
             except BadArchive as exc:
-                raise BadArchive(f"{self.source}: {unpacked.damage or exc}") from None
+                failed = FetchFailed if unpacked.broke_off else BadArchive
+                raise failed(f"{self.source}: {unpacked.damage or exc}") from None
             except OSError as exc:
                 raise BadArchive(
                     f"{self.source}: not a WARC file, or damaged near byte {self.counts.bytes_read:,} ({exc})"
@@ -152,11 +161,16 @@ class ArchiveReader:
             try:
                 response = urllib.request.urlopen(request, timeout=self.timeout)
             except urllib.error.HTTPError as exc:
-                raise BadArchive(f"{self.source}: HTTP {exc.code} {exc.reason}") from None
+                # A server error or "slow down" (Common Crawl's S3 answers 503 under load) may pass.
+                passes = exc.code >= 500 or exc.code in (408, 429)
+                failed = FetchFailed if passes else BadArchive
+                raise failed(f"{self.source}: HTTP {exc.code} {exc.reason}") from None
             except urllib.error.URLError as exc:
-                raise BadArchive(f"{self.source}: cannot fetch ({exc.reason})") from None
-            except (OSError, ValueError) as exc:
+                raise FetchFailed(f"{self.source}: cannot fetch ({exc.reason})") from None
+            except ValueError as exc:  # not a URL urllib can fetch
                 raise BadArchive(f"{self.source}: cannot fetch ({exc})") from None
+            except OSError as exc:  # a timeout, a reset connection
+                raise FetchFailed(f"{self.source}: cannot fetch ({exc})") from None
             length = response.headers.get("Content-Length")
             self.counts.size = int(length) if length and length.isdigit() else None
             with response:
@@ -188,6 +202,7 @@ class _Unpacked:
         self._buffer = bytearray()
         self._done = False
         self.damage: str | None = None
+        self.broke_off = False  # the damage is a download cut off, not the file's
 
     def read(self, size: int = -1) -> bytes:
         while (size < 0 or len(self._buffer) < size) and not self._done:
@@ -234,11 +249,13 @@ class _Unpacked:
             data = self._raw.read(_CHUNK)
         except (OSError, http.client.HTTPException) as exc:
             self.damage = f"the download broke off near byte {counts.bytes_read:,} ({exc!r})"
+            self.broke_off = True
             return b""
         counts.bytes_read += len(data)
         if not data and counts.size is not None and counts.bytes_read < counts.size:
             # urllib ends quietly where a server hangs up before its Content-Length.
             self.damage = f"the download broke off at byte {counts.bytes_read:,} of {counts.size:,}"
+            self.broke_off = True
         return data
 
     def tell(self) -> int:

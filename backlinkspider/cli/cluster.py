@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 from scrapy.settings import Settings
 from scrapy.utils.request import fingerprint
 
@@ -17,7 +18,7 @@ from backlinkspider.cli.runs import redis_client, run_settings, seed_urls
 from backlinkspider.crawl.spider import BacklinksSpider
 from backlinkspider.frontier.dupefilter import DupeFilter, FrontierConfigError, from_settings
 from backlinkspider.frontier.queue import Frontier, push_item
-from backlinkspider.frontier.status import figures
+from backlinkspider.frontier.status import figures, ingest_figures
 
 
 @click.command()
@@ -43,7 +44,8 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, override
 @redis_option
 @set_option
 def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
-    """The cluster: frontier size, URLs seen, leased requests, and per worker pages, links and pages/s."""
+    """The cluster: frontier size, URLs seen, leased requests, and per worker pages, links and pages/s;
+    with an ingest queue, its files queued, leased, done and failed (and why)."""
     server = redis_client(redis_url)
     settings = run_settings(overrides)
     _dupefilter(server, settings)  # the cluster agrees with the settings, else one line
@@ -69,7 +71,8 @@ def _dupefilter(server: Any, settings: Settings) -> DupeFilter:
     return filt
 
 
-def _status_table(server: Any, settings: Settings) -> Table:
+def _status_table(server: Any, settings: Settings) -> Table | Group:
+    """The workers' table, and under it the ingest queue's files when there is one."""
     f = figures(server, settings)
     table = Table(title="backlinkspider cluster", title_justify="left")
     for col in ("worker", "pages", "links indexed", "errors", "pages/s"):
@@ -93,4 +96,11 @@ def _status_table(server: Any, settings: Settings) -> Table:
         f"frontier {f['queue']:,} on {f['hosts']:,} hosts  seen {f['seen']:,}  leased {f['leased']:,}"
         f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}"
     )
-    return table
+    if (files := ingest_figures(server)) is None:
+        return table
+    lines = [
+        f"ingest: files {files['files']:,}  queued {files['queued']:,}  leased {files['leased']:,}"
+        f"  done {files['done']:,}  failed {files['failed']:,}  workers {files['workers']:,}",
+        *(f"failed {path}: {why}" for path, why in files["failures"].items()),
+    ]
+    return Group(table, *(Text(line) for line in lines))

@@ -10,7 +10,7 @@ from typing import Any
 from itemadapter import ItemAdapter, is_item
 
 from backlinkspider.archives.capture import ip_address
-from backlinkspider.records import CrawledPage, Edge
+from backlinkspider.records import CrawledPage, Edge, Link
 from backlinkspider.standards.urls import host_of, registered_domain
 
 
@@ -52,13 +52,10 @@ def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
     source_domain = registered_domain(source_host)
     edges = []
     for link in adapter.get("links") or ():
-        # A dict (or any item) per link, or an object with these attributes (our Link, a NamedTuple).
-        get = (
-            ItemAdapter(link).get
-            if is_item(link)
-            else lambda name, default, link=link: getattr(link, name, default)
-        )
-        target_url = get("target_url", None)
+        # Our Link as it is (the crawl's and the archives' pages: asking itemadapter costs a third of an
+        # archive's ingest); any other link through _link_fields.
+        fields = link if type(link) is Link else _link_fields(link)
+        target_url, link_type, anchor_text, nofollow, ugc, sponsored = fields
         if not isinstance(target_url, str):
             raise ValueError(f"a link of {url} has no target_url string")
         target_host = host_of(target_url)
@@ -69,11 +66,11 @@ def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
             Edge(
                 url,
                 target_url,
-                get("link_type", "text"),
-                get("anchor_text", ""),
-                bool(get("nofollow", False)),
-                bool(get("ugc", False)),
-                bool(get("sponsored", False)),
+                link_type,
+                anchor_text,
+                bool(nofollow),
+                bool(ugc),
+                bool(sponsored),
                 source_host,
                 source_domain,
                 target_host,
@@ -81,3 +78,21 @@ def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
             )
         )
     return tuple(edges)
+
+
+def _link_fields(link: Any) -> tuple[Any, ...]:
+    """A link's fields in ``Link``'s order: from a dict (or any item) or an object with these attributes
+    (a NamedTuple of one's own), with Link's defaults."""
+    adapter = ItemAdapter(link) if is_item(link) else None
+
+    def get(name: str, default: Any) -> Any:
+        return adapter.get(name, default) if adapter is not None else getattr(link, name, default)
+
+    return (
+        get("target_url", None),
+        get("link_type", "text"),
+        get("anchor_text", ""),
+        get("nofollow", False),
+        get("ugc", False),
+        get("sponsored", False),
+    )

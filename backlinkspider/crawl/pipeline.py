@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
+from backlinkspider.crawl.batches import Backoff, Collector, split
 from backlinkspider.crawl.items import crawled_page
 from backlinkspider.crawl.signals import pages_done
 from backlinkspider.index import BadRow, LinkIndex, open_index
@@ -36,7 +36,8 @@ class IndexPipeline:
     or of what came in ``BACKLINKS_FLUSH_SECONDS``, whichever is first.
 
     Writes run in a thread, one at a time, so the crawl goes on while the index works (SQLite and pymongo
-    release the GIL while they do). Nothing fetched is dropped quietly:
+    release the GIL while they do). The batching, splitting and retry policy is ``crawl.batches``', shared
+    with ``backlinks ingest``. Nothing fetched is dropped quietly:
 
     - A write that fails (a full or read-only disk, a lost server, any error) keeps its batch and is
       tried again with exponential backoff; meanwhile at most ``BACKLOG`` batches wait, and then the
@@ -52,8 +53,6 @@ class IndexPipeline:
     """
 
     BACKLOG = 4  # batches that may wait while one is written or retried
-    FIRST_RETRY = 0.5  # seconds; doubled after every failure up to LAST_RETRY
-    LAST_RETRY = 30.0
 
     def __init__(
         self,
@@ -70,21 +69,15 @@ class IndexPipeline:
         self.signals = signals
         self.uri = uri
         self.lost_after_failures = lost_after_failures
-        self.batch_size = batch_size
-        self.flush_seconds = flush_seconds
-        self.retry_seconds = retry_seconds
         self.crawler = crawler
         self.engine: ExecutionEngine | None = None  # of a running crawl: to pause it, and to stop it
-        self.last_flush = time.monotonic()
         self.keep_internal = keep_internal
         self.stats = stats
         self.index: LinkIndex | None = None
-        self.collecting: list[CrawledPage] = []  # the next batch
-        self.collecting_edges = 0
+        self.collecting = Collector(batch_size, flush_seconds)  # the next batch
         self.batches: deque[list[CrawledPage]] = deque()  # ready to write, the first one next
         self.writing: Deferred[Any] | None = None
-        self.delay = self.FIRST_RETRY
-        self.failing_since: float | None = None
+        self.backoff = Backoff(retry_seconds)
         self.gave_up = False
         self.drained: Deferred[Any] | None = None  # fired at close when everything is written or given up
         self.run = deferToThread  # how a write is run (tests run it in place)
@@ -125,12 +118,7 @@ class IndexPipeline:
         if self.gave_up:
             self._not_indexed([page])
             return item
-        self.collecting.append(page)
-        self.collecting_edges += len(page.edges)
-        if (
-            self.collecting_edges >= self.batch_size
-            or time.monotonic() - self.last_flush >= self.flush_seconds
-        ):
+        if self.collecting.add(page):
             self.flush()
         return item
 
@@ -147,10 +135,9 @@ class IndexPipeline:
 
     def flush(self) -> None:
         """Queue the batch being collected for writing, and start a write if none is under way."""
-        self.last_flush = time.monotonic()
-        if self.collecting:
-            self.batches.append(self.collecting)
-            self.collecting, self.collecting_edges = [], 0
+        batch = self.collecting.take()
+        if batch:
+            self.batches.append(batch)
         self._next()
 
     def _next(self) -> None:
@@ -166,7 +153,8 @@ class IndexPipeline:
         self.writing.addCallbacks(self._written, self._failed, callbackArgs=(batch,), errbackArgs=(batch,))
 
     def _written(self, written: int, batch: list[CrawledPage]) -> None:
-        self.writing, self.failing_since, self.delay = None, None, self.FIRST_RETRY
+        self.writing = None
+        self.backoff.succeeded()
         self.stats.inc_value("backlinks/edges_written", written)
         self.stats.inc_value("backlinks/pages_indexed", len(batch))
         self._done(batch)
@@ -178,54 +166,44 @@ class IndexPipeline:
             self._split(batch, failure.value)
             self._next()
             return
-        now = time.monotonic()
-        self.failing_since = self.failing_since or now
         self.batches.appendleft(batch)
-        if now - self.failing_since >= self.retry_seconds:
+        delay = self.backoff.failed()
+        if delay is None:
             self._give_up(failure.getErrorMessage())
             return
         pages = sum(len(b) for b in self.batches)
         logger.error(
             "index write failed (%d pages waiting), retrying in %.1f s: %s",
             pages,
-            self.delay,
+            delay,
             failure.getErrorMessage(),
         )
         self._pace()
-        self.retry = self.later(self.delay, self._retry)
-        self.delay = min(self.delay * 2, self.LAST_RETRY)
+        self.retry = self.later(delay, self._retry)
 
     def _retry(self) -> None:
         self.retry = None
         self._next()
 
     def _split(self, batch: list[CrawledPage], error: BadRow) -> None:
-        """Set aside the page at fault (named by the error, else found by halving the batch) and queue
-        the rest."""
-        at_fault = [p for p in batch if p.url == error.url] if error.url else []
-        if len(batch) == 1 or at_fault:
-            at_fault = at_fault or batch
-            for page in at_fault:
-                logger.error("page not indexed: %s: %s", page.url, error)
+        """Set aside the page at fault (``batches.split``) and queue the rest."""
+        at_fault, instead = split(batch, error)
+        for page in at_fault:
+            logger.error("page not indexed: %s: %s", page.url, error)
+        if at_fault:
             self._not_indexed(at_fault)
-            rest = [p for p in batch if p not in at_fault]
-            if rest:
-                self.batches.appendleft(rest)
-        else:
-            half = len(batch) // 2
-            self.batches.extendleft([batch[half:], batch[:half]])
+        self.batches.extendleft(reversed(instead))
 
     def _give_up(self, reason: str) -> None:
-        pages = [p for b in self.batches for p in b] + self.collecting
+        pages = [p for b in self.batches for p in b] + self.collecting.take()
         logger.error(
             "index writes failed for %.0f s, stopping the crawl; %d pages not indexed: %s",
-            self.retry_seconds,
+            self.backoff.retry_seconds,
             len(pages),
             reason,
         )
         self.gave_up = True
         self.batches.clear()
-        self.collecting, self.collecting_edges = [], 0
         self._not_indexed(pages)
         self._pace()
         if self.drained is not None:

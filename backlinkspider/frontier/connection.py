@@ -23,7 +23,9 @@ fails with ``RedisFailed`` (one line), and ``fatal`` callbacks run once (the sch
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -134,13 +136,15 @@ class Connection:
         while (job := self._jobs.get()) is not None:
             fn, args, d = job
             try:
-                result = self._retrying(fn, args)
+                result = self.run(fn, *args)
             except BaseException as exc:  # handed to the Deferred's errback, on the reactor
                 self._reactor.callFromThread(d.errback, exc)
             else:
                 self._reactor.callFromThread(d.callback, result)
 
-    def _retrying(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the calling thread, retried as above: what ``call`` runs on the Redis thread, and
+        what a process without a reactor calls itself (``backlinks ingest``: ``archives.filequeue``)."""
         delay = min(0.2, self.backoff_max)
         while True:
             try:
@@ -186,3 +190,8 @@ def redis_for(crawler: Crawler) -> Connection:
         crawler._backlinks_redis = conn  # type: ignore[attr-defined]
         crawler.signals.connect(conn.close, signal=signals.engine_stopped, weak=False)
     return conn
+
+
+def worker_name() -> str:
+    """This process's name in the cluster (heartbeats, leases, ``backlinks status``): host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"

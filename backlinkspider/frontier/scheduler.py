@@ -20,9 +20,7 @@ requests in hand or leases of its own unreaped; at close it puts back every leas
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -35,7 +33,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from backlinkspider.crawl.signals import pages_done
-from backlinkspider.frontier import dupefilter, serializer
+from backlinkspider.frontier import connection, dupefilter, serializer
 from backlinkspider.frontier.connection import (
     Connection,
     RedisFailed,
@@ -68,7 +66,7 @@ class RedisScheduler:
         self.ttl = s.getfloat("BACKLINKS_HEARTBEAT_TTL")
         self.delay = max(0.0, s.getfloat("BACKLINKS_HOST_DELAY"))
         self.concurrency = s.getint("CONCURRENT_REQUESTS")
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = connection.worker_name()
         self.pending: list[PushItem] = []
         self.enqueued = self.handed = 0  # items ever put in pending, and ever handed to a push
         self.completing: list[tuple[int, str]] = []  # (enqueued when its page was done, lease token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backlinkspider.archives import filequeue
 from backlinkspider.frontier import defaults
 from backlinkspider.frontier.dupefilter import from_settings
 from backlinkspider.frontier.queue import status
@@ -35,3 +36,12 @@ def figures(server: Any, settings: Any) -> dict[str, Any]:
         "dropped": queue["dropped"],
         "workers": workers,
     }
+
+
+def ingest_figures(server: Any) -> dict[str, Any] | None:
+    """The ingest queue's files (``archives.filequeue.status``: queued, leased, done, failed, workers) and
+    up to 10 failed files with why; None when there is no ingest queue."""
+    files: dict[str, Any] | None = filequeue.status(server)
+    if files is not None:
+        files["failures"] = filequeue.failures(server) if files["failed"] else {}
+    return files

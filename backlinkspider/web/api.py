@@ -79,6 +79,16 @@ class Worker(BaseModel):
     pages_per_s: float
 
 
+class Ingest(BaseModel):
+    files: int = Field(description="Files ever queued (each path once).")
+    queued: int
+    leased: int = Field(description="Files being ingested, one a worker.")
+    done: int = Field(description="Files whose edges are written.")
+    failed: int
+    workers: int = Field(description="Ingest workers beating.")
+    failures: dict[str, str] = Field(description="Up to 10 failed files and why.")
+
+
 class Frontier(BaseModel):
     queue: int
     hosts: int
@@ -91,6 +101,9 @@ class Frontier(BaseModel):
 class Status(BaseModel):
     index: IndexStatus
     frontier: Frontier | None = Field(description="The cluster frontier's figures when REDIS_URL is set.")
+    ingest: Ingest | None = Field(
+        description="The cluster's ingest queue, when REDIS_URL is set and it has files."
+    )
 
 
 class Health(BaseModel):
@@ -218,10 +231,11 @@ def router(reader: Reader, authorized: Any) -> APIRouter:
 
     @api.get("/status", response_model=Status, responses=ERRORS, dependencies=guarded)
     def status() -> Response:
-        """Index size; the cluster frontier's queue, seen, leased and workers when REDIS_URL is set."""
+        """Index size; the cluster frontier's queue, seen, leased and workers, and the ingest queue's files,
+        when REDIS_URL is set."""
         edges = reader.cached(("count",), lambda i: i.count())
         index = {"uri": redact(reader.uri), "backend": reader.uri.partition(":")[0], "edges": edges}
-        return _json(Status, {"index": index, "frontier": frontier_figures()})
+        return _json(Status, {"index": index, **cluster_figures()})
 
     @api.get("/healthz", response_model=Health)
     def healthz() -> dict[str, str]:
@@ -371,23 +385,24 @@ def _download(reader: Reader, listing: Listing, fmt: Format) -> Response:
     return StreamingResponse(chunks(), media_type=MEDIA[fmt], headers={"Content-Disposition": disposition})
 
 
-def frontier_figures() -> dict[str, Any] | None:
-    """The cluster frontier's figures (backlinkspider.frontier.status) when REDIS_URL is set."""
+def cluster_figures() -> dict[str, dict[str, Any] | None]:
+    """The cluster frontier's figures and the ingest queue's (backlinkspider.frontier.status) when
+    REDIS_URL is set; None each otherwise."""
     from backlinkspider import config
 
     settings = config.project_settings()
     url = settings.get("REDIS_URL")
     if not url:
-        return None
+        return {"frontier": None, "ingest": None}
     from backlinkspider.frontier.connection import RedisUnavailable, connect_once
-    from backlinkspider.frontier.status import figures
+    from backlinkspider.frontier.status import figures, ingest_figures
 
     try:
         server = connect_once(url)
     except RedisUnavailable as exc:
         raise ApiError(503, str(exc)) from None
     try:
-        return figures(server, settings)
+        return {"frontier": figures(server, settings), "ingest": ingest_figures(server)}
     finally:
         server.close()
 

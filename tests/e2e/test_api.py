@@ -22,6 +22,7 @@ from test_index import T0, crawled, index  # noqa: F401  (the every-backend fixt
 from test_profile import TARGETS
 
 import backlinkspider.query as q
+from backlinkspider.archives.filequeue import FileQueue
 from backlinkspider.index import open_index
 from backlinkspider.records import Target
 from backlinkspider.standards.extract import Link
@@ -310,6 +311,18 @@ def test_status_reports_the_frontier_figures_when_redis_url_is_set(client, redis
     assert frontier == {"queue": 2, "hosts": 2, "seen": 2, "leased": 0, "dropped": 0, "workers": []}
     cli = run_cli("status", env=env).stdout
     assert "frontier 2" in cli and "seen 2" in cli and "leased 0" in cli
+    assert client.get("/api/v1/status").json()["ingest"] is None and "ingest" not in cli
+    FileQueue(redis_server.url, ttl=15, attempts=3, backoff_max=1).enqueue(["a.warc.gz", "b.warc.gz"])
+    ingest = client.get("/api/v1/status").json()["ingest"]
+    assert ingest == {
+        "files": 2,
+        "queued": 2,
+        "leased": 0,
+        "done": 0,
+        "failed": 0,
+        "workers": 0,
+        "failures": {},
+    }
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
     dead = client.get("/api/v1/status")
     assert dead.status_code == 503 and "cannot reach Redis" in dead.json()["detail"]
