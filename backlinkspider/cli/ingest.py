@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import signal
 import time
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def ingest_command(
             settings.getint("BACKLINKS_LOST_AFTER_FAILURES"),
         )
         display.start()
+        # SIGTERM as Ctrl-C: what was read is written and the worker processes are stopped.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             totals = ingest(
                 files,
@@ -102,6 +105,7 @@ def ingest_command(
                 on_failed=display.failed,
             )
         finally:
+            signal.signal(signal.SIGTERM, previous)
             display.stop()
     click.echo(f"backlinks: {summary(totals)}", err=True)
     problems = []
@@ -113,6 +117,10 @@ def ingest_command(
         problems.append(f"{totals.pages_not_indexed:,} pages read were not indexed")
     if problems:
         raise Failure("; ".join(problems))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def read_paths_file(path: str, base_url: str | None) -> list[str]:
