@@ -3,7 +3,8 @@
 written with the crawl's batch policy (``crawl.batches``). ``backlinks ingest`` (cli/ingest.py) runs it.
 
 The seam, for a caller that hands out files itself (a cluster's queue): ``ingest_file(reader, sink,
-options)`` reads one file (``ArchiveReader(source, options.limits)``) into an open ``Sink`` and returns
+options)`` reads one file (``ArchiveReader(source, options.limits)``) into an open ``Sink``
+(``Sink.from_settings(index, settings, targets is not None)``, ``Options.from_settings``) and returns
 the file's ``Counts`` once every page of it is written; it raises ``BadArchive`` (one line) for a file
 that cannot be read, after writing the pages read before the damage (``reader.counts`` has them), and
 ``IndexFailed`` when the index cannot be written or read.
@@ -105,6 +106,18 @@ class Sink:
         self.writer = writer
         self.targets = targets
         self.edgeless: list[CrawledPage] = []  # with targets: to be looked up
+
+    @classmethod
+    def from_settings(cls, index: LinkIndex, settings: BaseSettings, targets: bool) -> Sink:
+        """A sink writing with the crawl's batch settings (``BACKLINKS_BATCH_SIZE`` ...)."""
+        writer = BatchWriter(
+            index,
+            settings.getint("BACKLINKS_BATCH_SIZE"),
+            settings.getfloat("BACKLINKS_FLUSH_SECONDS"),
+            settings.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
+            settings.getint("BACKLINKS_LOST_AFTER_FAILURES"),
+        )
+        return cls(index, writer, targets)
 
     def add(self, page: CrawledPage) -> None:
         if self.targets and not page.edges:

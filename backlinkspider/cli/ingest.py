@@ -16,7 +16,6 @@ from rich.text import Text
 from backlinkspider.archives.ingest import Options, Sink, Totals, ingest
 from backlinkspider.cli.options import Failure, index_option, set_option
 from backlinkspider.cli.runs import check_settings, run_settings
-from backlinkspider.crawl.batches import BatchWriter
 from backlinkspider.crawl.extensions.progress import LOG_EVERY
 from backlinkspider.index import open_index
 from backlinkspider.redact import redact
@@ -85,20 +84,13 @@ def ingest_command(
     display = ProgressDisplay()
     with open_index(settings["BACKLINKS_INDEX"]) as idx:
         idx.check_writable()  # before reading anything: no file is read that cannot be kept
-        writer = BatchWriter(
-            idx,
-            settings.getint("BACKLINKS_BATCH_SIZE"),
-            settings.getfloat("BACKLINKS_FLUSH_SECONDS"),
-            settings.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
-            settings.getint("BACKLINKS_LOST_AFTER_FAILURES"),
-        )
         display.start()
         # SIGTERM as Ctrl-C: what was read is written and the worker processes are stopped.
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             totals = ingest(
                 files,
-                Sink(idx, writer, targets is not None),
+                Sink.from_settings(idx, settings, targets is not None),
                 options,
                 processes,
                 progress=display.update,
