@@ -50,7 +50,10 @@ class EdgeStore(Protocol):
         """Record a batch of fetched pages; return the number of edges written. A page's edges replace
         what the store held for it (missing ones are marked lost at its ``seen_at``); a failed page
         changes nothing until it failed ``lost_after_failures`` times in a row, then all its edges are
-        lost. Idempotent, and a fetch older than what an edge reflects reverts nothing."""
+        lost. Idempotent, and a fetch older than what an edge reflects reverts nothing: it only moves
+        ``first_seen`` back, and what only it saw is lost at the page's newest successful fetch (the
+        rules in ``records.CrawledPage``). Each edge keeps the ``provenance`` and ``ip_address`` of the
+        fetch that last saw it, each page its newest fetch's address."""
         ...
 
     def check_writable(self) -> None:

@@ -96,7 +96,8 @@ def backlinks(
     0 or None: every row.
 
     Pagination by ``cursor`` is stable while a crawl writes for ``first_seen`` and ``source_domain``
-    (those never change for an edge, and new edges sort last by first_seen). ``one_per_domain`` keeps
+    (a crawl never changes them for an edge, and new edges sort last by first_seen; an archive older
+    than the index may move an edge's first_seen back). ``one_per_domain`` keeps
     each referring domain's best link (``records.BEST_EDGE_ORDER``), chosen before paging."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")

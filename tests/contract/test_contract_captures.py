@@ -7,7 +7,9 @@ the random crawl of test_store_contract.py replays the same rules against a mode
 
 from __future__ import annotations
 
+import random
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from test_index import T0, index  # noqa: F401  (the fixture: every backend)
 import backlinkspider.query as q
 from backlinkspider.crawl.items import page_edges
 from backlinkspider.index import open_index
-from backlinkspider.records import CrawledPage, EdgeRow, Filters, Link, Page, PageState, Target
+from backlinkspider.records import Bucketing, CrawledPage, EdgeRow, Filters, Link, Page, PageState, Target
 
 URL = "http://blog.a.com/p"
 X = "http://www.t.com/x"
@@ -73,10 +75,18 @@ def test_a_newer_capture_without_the_link_marks_it_lost_and_one_with_it_takes_it
     got = rows(index)
     assert (got[X].lost_at, got[X].provenance, got[X].last_seen) == (ts(T3), "crawl", ts(T1))
     assert (got[Y].lost_at, got[Y].provenance, got[Y].anchor_text) == (None, ARCHIVE, "y2")
-    # A capture between the two written last: it neither finds X again nor takes Y back.
-    index.write([capture(T2, [Link(X, "text", "mid"), Link(Y, "text", "mid")], ip="192.0.2.5")])
+    # A capture between the two written last: X's newest sighting (its anchor, provenance, address), but
+    # X stays lost at T3; Y's sighting at T3 is newer, so Y keeps it.
+    index.write(
+        [capture(T2, [Link(X, "text", "mid"), Link(Y, "text", "mid")], provenance="CC-X", ip="192.0.2.5")]
+    )
     got = rows(index)
-    assert (got[X].lost_at, got[X].last_seen, got[X].anchor_text) == (ts(T3), ts(T2), "x")
+    assert (got[X].lost_at, got[X].last_seen, got[X].anchor_text, got[X].provenance) == (
+        ts(T3),
+        ts(T2),
+        "mid",
+        "CC-X",
+    )
     assert (got[Y].provenance, got[Y].anchor_text, got[Y].last_seen) == (ARCHIVE, "y2", ts(T3))
     assert index.page_states([URL])[URL].ip_address == "2001:db8::1"
 
@@ -179,3 +189,75 @@ def test_an_index_made_before_provenance_and_addresses_gets_them(tmp_path):
         assert rows(store)[Y].lost_at == ts(T0)
     with open_index(f"sqlite:///{path}") as again:  # migrated once: opening again changes nothing
         assert len(list(again.export())) == 3
+
+
+def test_a_referring_domain_lost_by_a_late_capture_is_lost_when_its_last_link_was(index):  # noqa: F811
+    """The old capture's link is lost at T1, before the domain's other link (lost at T3): the domain was
+    lost at T3, whatever the order the marks were written in."""
+    other = "http://www.a.com/other"  # the same referring domain as URL
+    index.write([CrawledPage(other, T0, page_edges(Page(other, [Link(X, "text")]), False))])
+    index.write([CrawledPage(other, T3, ())])
+    index.write([capture(T1, [])])
+    index.write([capture(T0 - timedelta(days=1), [Link(Y, "text")], provenance=ARCHIVE)])
+    assert sorted(r.lost_at for r in index.export()) == [ts(T1), ts(T3)]
+    target = Target("domain", "t.com")
+    tally = index.tally(target, include_lost=True, since=[ts(T2)], top=1)
+    assert tally.lost == [(1, 1)]  # one link lost since T2, and the domain with it
+    day = Bucketing(86400)
+    events = index.events(target, day)
+    assert events.lost_domains == {ts(T3) // 86400: 1}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_captures_in_any_order_give_the_index_of_the_time_order(index, seed):  # noqa: F811
+    """Twelve captures of a page (crawls and archives, links coming and going, anchors and flags
+    changing, the server moving) written in a random order equal them written in time order: every edge's
+    dates, look and provenance, which are live, the page's state, and the summary's counts. Only a lost
+    mark may come later (the first fetch the index knows did not see the link)."""
+    rng = random.Random(seed)
+    paths = [f"/{i}" for i in range(6)]
+    captures = []
+    for k in range(12):
+        links = [
+            (path, rng.choice(["a", "b", "c"]), rng.random() < 0.3) for path in paths if rng.random() < 0.6
+        ]
+        provenance = rng.choice(["crawl", ARCHIVE, "CC-MAIN-2026-04"])
+        ip = rng.choice([None, "192.0.2.1", "192.0.2.77", "2001:db8:5::1"])
+        captures.append((T0 + timedelta(days=3 * k, hours=rng.randint(0, 23)), links, provenance, ip))
+
+    def write(url: str, domain: str, order: list) -> None:
+        for when, links, provenance, ip in order:
+            edges = page_edges(
+                Page(url, [Link(f"http://www.{domain}{p}", "text", a, nofollow=f) for p, a, f in links]),
+                False,
+            )
+            index.write([CrawledPage(url, when, edges, provenance=provenance, ip_address=ip)])
+
+    shuffled = captures[:]
+    rng.shuffle(shuffled)
+    write("http://a.org/", "t.com", captures)
+    write("http://b.org/", "u.com", shuffled)
+
+    def edges(domain: str) -> dict:
+        return {
+            r.target_url.split(domain)[1]: r
+            for r in index.edges(Target("domain", domain), Filters(status="all"), sort="first_seen")
+        }
+
+    timely, late = edges("t.com"), edges("u.com")
+    assert timely.keys() == late.keys() and len(timely) >= 4
+    look = ("first_seen", "last_seen", "anchor_text", "nofollow", "provenance")
+    for path, r in timely.items():
+        other = late[path]
+        assert [getattr(other, f) for f in look] == [getattr(r, f) for f in look], path
+        assert (other.lost_at is None) == (r.lost_at is None), path
+        assert r.lost_at is None or other.lost_at >= r.lost_at, path
+    states = index.page_states(["http://a.org/", "http://b.org/"])
+    assert replace(states["http://a.org/"], url="") == replace(states["http://b.org/"], url="")
+    tallies = [
+        index.tally(Target("domain", d), include_lost=False, since=[], top=3) for d in ("t.com", "u.com")
+    ]
+    for tally in tallies:  # the names differ (a.org, b.org; t.com, u.com): compare their counts
+        assert len(tally.top_referring_domains) == 1
+    unnamed = [replace(t, top_referring_domains=[], top_pages=[n for _, n in t.top_pages]) for t in tallies]
+    assert unnamed[0] == unnamed[1]

@@ -5,6 +5,7 @@ The answers themselves are the contract's (tests/test_store_contract.py); here, 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from datetime import timedelta
@@ -104,6 +105,25 @@ def test_update_documents_are_what_a_real_server_accepts() -> None:
 def test_an_anchor_that_looks_like_a_field_path_is_stored_as_text(standin: MongoStore) -> None:
     write(standin, [crawled("http://a.org/", [Link("http://b.org/", "text", "$100 off")])])
     assert next(standin.export()).anchor_text == "$100 off"
+
+
+def test_documents_written_before_provenance_and_last_ok_read_as_crawled(standin: MongoStore) -> None:
+    """Fields a previous version did not write: an edge without provenance is a crawl's (and the
+    provenance filter finds it), a page without last_ok last succeeded at its newest fetch if that did."""
+    write(standin, [crawled("http://a.org/", [Link("http://b.org/x", "text", "x")])])
+    standin._links.update_many({}, {"$unset": {"provenance": "", "source_ip": "", "source_subnet": ""}})
+    standin._pages.update_many({}, {"$unset": {"last_ok": "", "ip_address": ""}})
+    target = Target("domain", "b.org")
+    assert [r.provenance for r in standin.export()] == ["crawl"]
+    assert len(list(standin.edges(target, Filters(provenance="crawl"), sort="first_seen"))) == 1
+    assert list(standin.edges(target, Filters(provenance="CC-MAIN-2025-43"), sort="first_seen")) == []
+    older = dataclasses.replace(
+        crawled("http://a.org/", [Link("http://b.org/y", "text", "y")], T0 - timedelta(days=1)),
+        provenance="CC-MAIN-2025-43",
+    )
+    write(standin, [older])
+    lost = {r.target_url: r.lost_at for r in standin.export()}
+    assert lost == {"http://b.org/x": None, "http://b.org/y": int(T0.timestamp())}
 
 
 def test_transient_errors_are_retried_and_every_edge_lands_once(standin: MongoStore) -> None:

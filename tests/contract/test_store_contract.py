@@ -164,11 +164,13 @@ class Model:
             )
             return
         r = old.row
-        newer = seen >= r.last_seen and (r.lost_at is None or seen >= r.lost_at)
+        latest = seen >= r.last_seen  # the newest sighting: what the edge looks like, where from
+        newer = latest and (r.lost_at is None or seen >= r.lost_at)  # and it is live again
+        news["lost_at"] = None if newer else r.lost_at
         old.row = r._replace(
-            first_seen=min(r.first_seen, seen), last_seen=max(r.last_seen, seen), **(news if newer else {})
+            first_seen=min(r.first_seen, seen), last_seen=max(r.last_seen, seen), **(news if latest else {})
         )
-        if newer:
+        if latest:
             old.source_ip, old.source_subnet = page.ip_address, page.subnet
 
     def rows(self) -> list[EdgeRow]:
@@ -378,6 +380,16 @@ def test_the_crawl_covers_what_the_contract_needs(model: Model) -> None:
     assert any(r.source_domain == r.target_domain for r in rows)  # an internal link kept
     assert len({r.first_seen // (7 * 86400) for r in rows}) >= 5
     assert any(r.lost_at is None and r.last_seen > r.first_seen for r in rows)
+    assert {r.provenance for r in rows} == {"crawl", OLD_ARCHIVE, NEW_ARCHIVE}
+    old, new = (int(when.timestamp()) for when in (T0 - timedelta(days=39), T0 + timedelta(days=64)))
+    assert sum(r.first_seen < old and r.last_seen > old for r in rows) >= 5  # seen earlier by the archive
+    # seen only by the old archive, lost at a later successful fetch
+    assert sum(r.last_seen < old and r.lost_at is not None and r.lost_at > old for r in rows) >= 5
+    assert sum(r.provenance == NEW_ARCHIVE and r.lost_at is None for r in rows) >= 5
+    assert sum(r.lost_at == new for r in rows) >= 2  # the newer archive marks lost what it lacks
+    stored = model.edges.values()
+    assert {s.source_ip is None for s in stored} == {True, False}
+    assert len({s.source_ip for s in stored} - {None}) > len({s.source_subnet for s in stored} - {None})
 
 
 def test_write_returns_the_edges_written_and_export_equals_the_model(store: Any, model: Model) -> None:

@@ -45,13 +45,12 @@ EDGE_FIELDS = [name for name in EdgeRow._fields if name != "edge_id"]
 PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
 
 _KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
-# What only newer news changes (source_ip / source_subnet: the page's server address when last seen).
+# What the newest sighting sets (source_ip / source_subnet: the page's server address when last seen).
 _NEWS_FIELDS = (
     "anchor_text",
     "nofollow",
     "ugc",
     "sponsored",
-    "lost_at",
     "provenance",
     "source_ip",
     "source_subnet",
@@ -128,24 +127,20 @@ def update_for(edge: Edge, seen: datetime, page: CrawledPage) -> tuple[Document,
     """The filter and update pipeline that upsert one edge seen at ``seen`` (a BSON date) in ``page``.
 
     The filter names the whole shard key ``{target_domain, _id}``, as an upsert into a sharded collection
-    must. One ``$set`` stage, whose expressions all read the document as it was: a sighting at least as
-    new as everything the edge reflects (its ``last_seen`` and, if lost, its ``lost_at``) sets the anchor,
-    rel flags, provenance and address and makes it live; an older one (a retried batch, a slow worker,
-    an older archive) only moves ``last_seen`` forward and ``first_seen`` back, as ``$max`` / ``$min``
-    do. Values go in as ``$literal``: in a pipeline an anchor like
+    must. One ``$set`` stage, whose expressions all read the document as it was: the newest sighting
+    (at least as new as ``last_seen``) sets the anchor, rel flags, provenance and address, and makes the
+    edge live if it is at least as new as its ``lost_at`` too; an older one (a retried batch, a slow
+    worker, an older archive) only moves ``first_seen`` back, as ``$min`` does. Values go in as ``$literal``: in a pipeline an anchor like
     ``$100 off`` would otherwise be read as a field path."""
     filter_ = {"_id": edge.edge_id, "target_domain": edge.target_domain}
     doc = document_for(edge, seen, page)
-    newer = {
-        "$and": [
-            {"$gte": [seen, {"$ifNull": ["$last_seen", seen]}]},
-            {"$gte": [seen, {"$ifNull": ["$lost_at", seen]}]},
-        ]
-    }
+    latest = {"$gte": [seen, {"$ifNull": ["$last_seen", seen]}]}
+    newer = {"$and": [latest, {"$gte": [seen, {"$ifNull": ["$lost_at", seen]}]}]}
     updates: Document = {name: {"$literal": doc[name]} for name in _KEY_FIELDS}
     updates["first_seen"] = {"$min": [{"$ifNull": ["$first_seen", seen]}, seen]}
     updates["last_seen"] = {"$max": [{"$ifNull": ["$last_seen", seen]}, seen]}
-    updates.update({name: {"$cond": [newer, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})
+    updates.update({name: {"$cond": [latest, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})
+    updates["lost_at"] = {"$cond": [newer, None, "$lost_at"]}
     return filter_, [{"$set": updates}]
 
 

@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS agg (
     n_all         INTEGER NOT NULL,
     n_live        INTEGER NOT NULL,
     first_seen    INTEGER NOT NULL,  -- of the value's first edge
-    lost_at       INTEGER,           -- when its last live edge was lost
+    lost_at       INTEGER,           -- when its last live edge was lost (see _LATEST)
     PRIMARY KEY (target_domain, dim, value)
 ) WITHOUT ROWID;
 """
@@ -91,6 +91,12 @@ DIMENSIONS = [
 ]
 
 
+# agg.lost_at: the latest lost_at any of the value's edges was given, read only while none is live (then
+# it is when the last was lost: an edge found again after its loss is lost later, if ever, so a stale
+# date never exceeds the real one); a max, not the last written, as an older capture may mark late.
+_LATEST = "coalesce(max(lost_at, {new}), lost_at, {new})"
+
+
 def _add(row: str) -> str:
     return "\n".join(
         f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
@@ -101,7 +107,7 @@ def _add(row: str) -> str:
         n_all = n_all + 1,
         n_live = n_live + excluded.n_live,
         first_seen = min(first_seen, excluded.first_seen),
-        lost_at = CASE WHEN n_live + excluded.n_live > 0 THEN NULL ELSE lost_at END;"""
+        lost_at = {_LATEST.format(new="excluded.lost_at")};"""
         for dim, value, cond in DIMENSIONS
     )
 
@@ -111,7 +117,7 @@ def _remove_old() -> str:
         f"""UPDATE agg SET
         n_all = n_all - 1,
         n_live = n_live - (OLD.lost_at IS NULL),
-        lost_at = CASE WHEN OLD.lost_at IS NULL AND n_live = 1 THEN NEW.lost_at ELSE lost_at END
+        lost_at = {_LATEST.format(new="NEW.lost_at")}
     WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace("X.", "OLD.")}
       AND {cond.replace("X.", "OLD.")};"""
         for dim, value, cond in DIMENSIONS
@@ -135,11 +141,15 @@ BEGIN
 END;
 """
 
-# Only a fetch at least as new as all the edge reflects changes it (expressions read the old row); an
+# Expressions read the old row. The newest sighting of an edge sets what it looked like (anchor, rel flags)
+# and where it was last seen from; only one at least as new as its lost mark too makes it live again. An
 # older one can only move first_seen back.
-_NEWER = "excluded.last_seen >= last_seen AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
+_LATEST_SIGHTING = "excluded.last_seen >= last_seen"
+_NEWER = f"{_LATEST_SIGHTING} AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
 _NEWS = ("anchor_text", "nofollow", "ugc", "sponsored", "provenance", "source_ip", "source_subnet")
-_SET_NEWS = "".join(f"\n    {c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE {c} END," for c in _NEWS)
+_SET_NEWS = "".join(
+    f"\n    {c} = CASE WHEN {_LATEST_SIGHTING} THEN excluded.{c} ELSE {c} END," for c in _NEWS
+)
 UPSERT = f"""
 INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
                    source_host, source_domain, target_host, target_domain, first_seen, last_seen,
