@@ -73,6 +73,8 @@ def ingest_command(
         use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
     except (OSError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="BACKLINKS_PSL_FILE") from None
+    if base_url and not paths_file:
+        raise click.UsageError("--base-url prefixes the lines of --paths-file, and there is none")
     files = [*sources, *(read_paths_file(paths_file, base_url) if paths_file else ())]
     if not files:
         raise click.UsageError("no files: give one or more paths or URLs, or --paths-file")

@@ -315,6 +315,7 @@ def test_usage_errors_are_one_line(tmp_path):
         (("--paths-file", str(relative)), "line 1 of"),
         (("--paths-file", str(tmp_path / "none.txt")), "cannot read"),
         (("x.warc", "--processes", "0"), "--processes"),
+        (("x.warc", "--base-url", "https://data.commoncrawl.org/"), "--paths-file"),
         (("x.warc", "-s", "BACKLINKS_BATCH_SIZE=none"), "BACKLINKS_BATCH_SIZE"),
     ]:
         res = ingest(*args, "--index", f"sqlite:///{tmp_path / 'u.db'}")
