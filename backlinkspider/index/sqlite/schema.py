@@ -143,7 +143,8 @@ END;
 
 # Expressions read the old row. The newest sighting of an edge sets what it looked like (anchor, rel flags)
 # and where it was last seen from; only one at least as new as its lost mark too makes it live again. An
-# older one can only move first_seen back.
+# older one changes nothing here: first_seen is moved back by EARLIER, for late captures only, as setting
+# it here would rewrite its three indexes' entries on every re-crawl (a third of the re-crawl rate).
 _LATEST_SIGHTING = "excluded.last_seen >= last_seen"
 _NEWER = f"{_LATEST_SIGHTING} AND excluded.last_seen >= coalesce(lost_at, excluded.last_seen)"
 _NEWS = ("anchor_text", "nofollow", "ugc", "sponsored", "provenance", "source_ip", "source_subnet")
@@ -157,14 +158,15 @@ INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofo
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (edge_id) DO UPDATE SET{_SET_NEWS}
     lost_at = CASE WHEN {_NEWER} THEN NULL ELSE lost_at END,
-    first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen)
 """
 # A page's live edges that a fetch at ?1 did not see again (for a page failed too often: all of them).
 MARK_LOST = "UPDATE links SET lost_at = ?1 WHERE source_url = ?2 AND lost_at IS NULL AND last_seen < ?1"
-# The page's newest successful fetch: a fetch older than that marks lost at that one what only the older
-# fetch saw (read before this fetch updates the row).
-NEWEST_OK = "SELECT last_ok FROM pages WHERE url = ?"
+# The page's newest successful fetch and newest fetch, read before this fetch updates the row: a fetch
+# older than the first marks lost at it what only the older fetch saw; one older than the second may have
+# seen its edges first (every edge's first_seen is at most its page's newest fetch).
+PAGE_NEWEST = "SELECT last_ok, last_crawled FROM pages WHERE url = ?"
+EARLIER = "UPDATE links SET first_seen = ?1 WHERE edge_id = ?2 AND first_seen > ?1"
 BUMP = "INSERT INTO writes (kind, n) VALUES (?, 1) ON CONFLICT (kind) DO UPDATE SET n = n + 1"
 # [edge batches, score saves] (None before the first of each).
 WRITES = "SELECT (SELECT n FROM writes WHERE kind = 'edges'), (SELECT n FROM writes WHERE kind = 'scores')"

@@ -23,12 +23,13 @@ from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
 from backlinkspider.index.sqlite.schema import (
     BUMP,
     DROP_TRIGGERS,
+    EARLIER,
     GRAPH_INDEX,
     GRAPH_WHERE,
     MARK_LOST,
     MIGRATIONS,
-    NEWEST_OK,
     PAGE_FAILED,
+    PAGE_NEWEST,
     PAGE_OK,
     SCHEMA,
     SCORES_SCHEMA,
@@ -233,8 +234,10 @@ class SQLiteStore:
                 for page in pages:
                     t = int(page.seen_at.timestamp())
                     if not page.failed:
+                        newest_ok, newest = self._db.execute(PAGE_NEWEST, (page.url,)).fetchone() or (None, t)
+                        if t < newest:  # a late capture (schema.EARLIER)
+                            self._db.executemany(EARLIER, [(t, e.edge_id) for e in page.edges])
                         # An older fetch marks at the newest successful one what only it saw.
-                        newest_ok = (self._db.execute(NEWEST_OK, (page.url,)).fetchone() or (None,))[0]
                         self._db.execute(MARK_LOST, (max(t, newest_ok or t), page.url))
                         self._db.execute(PAGE_OK, (t, page.url, page.ip_address))
                     elif (
