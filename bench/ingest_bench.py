@@ -4,7 +4,7 @@
 - the bare loop: FastWARC reads the WARC, Lexbor (selectolax) parses each HTML body, Ada resolves every
   ``<a href>`` against the page URL; nothing is kept. The ceiling of any WARC ingest in Python.
 - WARC ingest, no writes: ``ArchiveReader`` and ``crawled_pages`` (the crawl's extraction, the index's
-  records), in the same run, as pages/s and as a ratio to the bare loop;
+  records), in the same run (rounds interleaved), as pages/s and as a ratio to the bare loop;
 - WARC ingest with SQLite writes: the same into a fresh SQLite index (``Sink``, ``BatchWriter``);
 - WAT ingest, no writes: records/s and pages/s, as a ratio to the WARC path per page;
 - peak RSS of ``backlinks ingest`` (a child process) on the WARC and on one 4x bigger;
@@ -77,14 +77,17 @@ def ingest_sqlite(path: Path, db: Path) -> int:
     return pages
 
 
-def best(rounds: int, run: Callable[[], int]) -> tuple[float, int]:
-    """The best time of ``rounds`` runs, and what the run counted."""
-    times, n = [], 0
+def best(rounds: int, runs: dict[str, Callable[[], int]]) -> dict[str, tuple[float, int]]:
+    """Each run's best time of ``rounds`` and what it counted, the runs interleaved round by round so
+    that a shared machine's load weighs on all of them alike (their ratios are the figures)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    counted: dict[str, int] = {}
     for _ in range(rounds):
-        t = time.perf_counter()
-        n = run()
-        times.append(time.perf_counter() - t)
-    return min(times), n
+        for name, run in runs.items():
+            t = time.perf_counter()
+            counted[name] = run()
+            times[name].append(time.perf_counter() - t)
+    return {name: (min(times[name]), counted[name]) for name in runs}
 
 
 def peak_rss(path: Path, db: Path) -> int:
@@ -140,10 +143,16 @@ def main() -> None:
         n = len(responses)
         doc, keys = mongo_bytes_per_edge(list(crawled_pages(ArchiveReader(warc), Options())))
 
-        t_bare, _ = best(args.rounds, lambda: bare_loop(warc))
-        t_warc, pages = best(args.rounds, lambda: ingest_no_writes(warc))
-        t_sqlite, _ = best(args.rounds, lambda: ingest_sqlite(warc, d / "links.db"))
-        t_wat, wat_pages = best(args.rounds, lambda: ingest_no_writes(wat))
+        timed = best(
+            args.rounds,
+            {
+                "bare": lambda: bare_loop(warc),
+                "warc": lambda: ingest_no_writes(warc),
+                "sqlite": lambda: ingest_sqlite(warc, d / "links.db"),
+                "wat": lambda: ingest_no_writes(wat),
+            },
+        )
+        (t_bare, _), (t_warc, pages), (t_sqlite, _), (t_wat, wat_pages) = timed.values()
         wat_records = sum(1 for _ in ArchiveIterator(wat.open("rb")))
         with open_index(f"sqlite:///{d / 'links.db'}") as index:
             edges = index.count()

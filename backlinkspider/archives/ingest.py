@@ -3,7 +3,8 @@
 written with the crawl's batch policy (``crawl.batches``). ``backlinks ingest`` (cli/ingest.py) runs it.
 
 The seam, for a caller that hands out files itself (a cluster's queue): ``ingest_file(reader, sink,
-options)`` reads one file (``ArchiveReader(source, options.limits)``) into an open ``Sink`` and returns
+options)`` reads one file (``ArchiveReader(source, options.limits)``) into an open ``Sink``
+(``Sink.from_settings(index, settings, targets is not None)``, ``Options.from_settings``) and returns
 the file's ``Counts`` once every page of it is written; it raises ``BadArchive`` (one line) for a file
 that cannot be read, after writing the pages read before the damage (``reader.counts`` has them), and
 ``IndexFailed`` when the index cannot be written or read.
@@ -31,6 +32,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -104,6 +106,18 @@ class Sink:
         self.writer = writer
         self.targets = targets
         self.edgeless: list[CrawledPage] = []  # with targets: to be looked up
+
+    @classmethod
+    def from_settings(cls, index: LinkIndex, settings: BaseSettings, targets: bool) -> Sink:
+        """A sink writing with the crawl's batch settings (``BACKLINKS_BATCH_SIZE`` ...)."""
+        writer = BatchWriter(
+            index,
+            settings.getint("BACKLINKS_BATCH_SIZE"),
+            settings.getfloat("BACKLINKS_FLUSH_SECONDS"),
+            settings.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
+            settings.getint("BACKLINKS_LOST_AFTER_FAILURES"),
+        )
+        return cls(index, writer, targets)
 
     def add(self, page: CrawledPage) -> None:
         if self.targets and not page.edges:
@@ -259,15 +273,15 @@ def _in_workers(
     for source in sources:
         tasks.put(source)
     workers = [
-        context.Process(target=_worker, args=(tasks, results, options), daemon=True)
+        context.Process(target=_worker, args=(tasks, results, options, os.getpid()), daemon=True)
         for _ in range(min(processes, len(sources)))
     ]
-    for worker in workers:
-        tasks.put(None)  # one stop sign each
-        worker.start()
     parent = _Parent(sink, totals, progress, on_failed)
     running = len(workers)
     try:
+        for worker in workers:
+            tasks.put(None)  # one stop sign each
+            worker.start()
         while running:
             try:
                 message = results.get(timeout=1.0)
@@ -275,8 +289,11 @@ def _in_workers(
                 running -= parent.check(workers)
                 continue
             running -= parent.handle(*message)
+    except KeyboardInterrupt:
+        sink.flush()  # what was read is kept, as the crawl indexes the pages in flight
+        raise
     finally:
-        for worker in workers:
+        for worker in (w for w in workers if w.pid is not None):  # those started
             if worker.is_alive():
                 worker.terminate()  # our own workers: after a failed index, or an interrupt
             worker.join(timeout=10)
@@ -342,24 +359,38 @@ class _Parent:
         return died
 
 
-def _worker(tasks: Any, results: Any, options: Options) -> None:
+def _worker(tasks: Any, results: Any, options: Options, parent: int) -> None:
     """A worker process: read files until the stop sign, sending their pages to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
     use_suffix_list(options.psl_file)
     pid = os.getpid()
+
+    def send(*message: Any) -> None:
+        """Put a message on the bounded queue; exit if the parent died (killed: no one reads it)."""
+        while True:
+            try:
+                results.put(message, timeout=5.0)
+                return
+            except queue.Full:
+                try:
+                    os.kill(parent, 0)
+                except ProcessLookupError:
+                    os._exit(1)
+
     while (source := tasks.get()) is not None:
-        results.put(("start", pid, source, None, None))
+        send("start", pid, source, None, None)
         reader = ArchiveReader(source, options.limits)
         chunk: list[CrawledPage] = []
         try:
             for page in crawled_pages(reader, options):
                 chunk.append(page)
                 if len(chunk) >= CHUNK:
-                    results.put(("pages", pid, source, chunk, reader.counts))
+                    send("pages", pid, source, chunk, reader.counts)
                     chunk = []
         except BadArchive as exc:
-            results.put(("pages", pid, source, chunk, reader.counts))
-            results.put(("failed", pid, source, str(exc), reader.counts))
+            send("pages", pid, source, chunk, reader.counts)
+            send("failed", pid, source, str(exc), reader.counts)
             continue
-        results.put(("pages", pid, source, chunk, reader.counts))
-        results.put(("done", pid, source, None, reader.counts))
-    results.put(("stop", pid, None, None, None))
+        send("pages", pid, source, chunk, reader.counts)
+        send("done", pid, source, None, reader.counts)
+    send("stop", pid, None, None, None)

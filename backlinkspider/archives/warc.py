@@ -92,7 +92,10 @@ def _response(record: WarcRecord, url: str, limits: Limits) -> Response | Page:
 
 
 def _decompressed(response: Response, limits: Limits) -> Response | Page:
-    """The response after Scrapy's HttpCompressionMiddleware, as the spider receives it."""
+    """The response after Scrapy's HttpCompressionMiddleware, as the spider receives it (the middleware
+    returns a response without ``Content-Encoding`` as it is: no Request is made for it then)."""
+    if not response.headers.getlist(b"Content-Encoding"):
+        return response
     try:
         decoded = _compression(limits.max_size, limits.warn_size).process_response(
             Request(response.url), response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import signal
 import time
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from backlinkspider.archives.ingest import IndexFailed, Options, Sink, Totals, a
 from backlinkspider.archives.reader import ArchiveReader
 from backlinkspider.cli.options import Failure, index_option, set_option
 from backlinkspider.cli.runs import check_settings, run_settings
-from backlinkspider.crawl.batches import BatchWriter
 from backlinkspider.crawl.extensions.progress import LOG_EVERY
 from backlinkspider.frontier.connection import RedisFailed, RedisUnavailable
 from backlinkspider.index import open_index
@@ -86,6 +86,8 @@ def ingest_command(
         use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
     except (OSError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="BACKLINKS_PSL_FILE") from None
+    if base_url and not paths_file:
+        raise click.UsageError("--base-url prefixes the lines of --paths-file, and there is none")
     files = [*sources, *(read_paths_file(paths_file, base_url) if paths_file else ())]
     if not files:
         raise click.UsageError("no files: give one or more paths or URLs, or --paths-file")
@@ -98,16 +100,11 @@ def ingest_command(
     display = ProgressDisplay()
     with open_index(settings["BACKLINKS_INDEX"]) as idx:
         idx.check_writable()  # before reading anything: no file is read that cannot be kept
-        writer = BatchWriter(
-            idx,
-            settings.getint("BACKLINKS_BATCH_SIZE"),
-            settings.getfloat("BACKLINKS_FLUSH_SECONDS"),
-            settings.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
-            settings.getint("BACKLINKS_LOST_AFTER_FAILURES"),
-        )
         display.start()
+        # SIGTERM as Ctrl-C: what was read is written and the worker processes are stopped.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            sink = Sink(idx, writer, targets is not None)
+            sink = Sink.from_settings(idx, settings, targets is not None)
             if queue is not None:
                 totals = ingest_on_cluster(queue, sink, options, display)
             else:
@@ -115,6 +112,7 @@ def ingest_command(
                     files, sink, options, processes, progress=display.update, on_failed=display.failed
                 )
         finally:
+            signal.signal(signal.SIGTERM, previous)
             display.stop()
     click.echo(f"backlinks: {summary(totals)}", err=True)
     problems = []
@@ -126,6 +124,10 @@ def ingest_command(
         problems.append(f"{totals.pages_not_indexed:,} pages read were not indexed")
     if problems:
         raise Failure("; ".join(problems))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def read_paths_file(path: str, base_url: str | None) -> list[str]:

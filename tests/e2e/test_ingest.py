@@ -250,10 +250,12 @@ def sources_of(rows: list[dict]) -> set[str]:
     return {r["source_url"].split("/")[2] for r in rows}
 
 
-def test_bad_files_are_one_line_each_and_the_others_are_indexed(tmp_path, served):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_bad_files_are_one_line_each_and_the_others_are_indexed(tmp_path, served, processes):
     """Not a WARC, a gzip member cut short, records with a garbage URL or date, a 404 URL in a paths file
     (gzipped, relative lines under --base-url): one error line per failed file, counted skips, the good
-    files and the pages before the damage indexed, what was indexed before kept, exit 1."""
+    files and the pages before the damage indexed, what was indexed before kept, exit 1; in one process
+    and from worker processes (in the order the files end)."""
     base, www = served
     uri = f"sqlite:///{tmp_path / 'bad.db'}"
     assert (
@@ -283,17 +285,18 @@ def test_bad_files_are_one_line_each_and_the_others_are_indexed(tmp_path, served
         base + "/",
         "--index",
         uri,
+        "--processes",
+        processes,
     )
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert "Traceback" not in res.stderr
     errors = [line for line in lines if line.startswith("backlinks: error: ")]
-    assert [e.split()[2] for e in errors[:-1]] == [
-        f"{not_warc}:",
-        f"{tmp_path / 'cut.warc.gz'}:",
-        f"{base}/missing.warc.gz:",
-    ], res.stderr
-    assert "not a WARC file" in errors[0] and "cut short" in errors[1] and "HTTP 404" in errors[2]
+    by_source = {e.split()[2]: e for e in errors[:-1]}
+    assert len(by_source) == len(errors) - 1 == 3, res.stderr
+    assert "not a WARC file" in by_source[f"{not_warc}:"]
+    assert "cut short" in by_source[f"{tmp_path / 'cut.warc.gz'}:"]
+    assert "HTTP 404" in by_source[f"{base}/missing.warc.gz:"]
     assert errors[-1] == "backlinks: error: 3 of 5 files failed"
     summary = next(line for line in lines if line.startswith("backlinks: ingested"))
     assert summary.startswith("backlinks: ingested 2 of 5 files") and "bad date 1" in summary
@@ -312,6 +315,7 @@ def test_usage_errors_are_one_line(tmp_path):
         (("--paths-file", str(relative)), "line 1 of"),
         (("--paths-file", str(tmp_path / "none.txt")), "cannot read"),
         (("x.warc", "--processes", "0"), "--processes"),
+        (("x.warc", "--base-url", "https://data.commoncrawl.org/"), "--paths-file"),
         (("x.warc", "-s", "BACKLINKS_BATCH_SIZE=none"), "BACKLINKS_BATCH_SIZE"),
     ]:
         res = ingest(*args, "--index", f"sqlite:///{tmp_path / 'u.db'}")
