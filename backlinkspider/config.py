@@ -207,6 +207,34 @@ SETTINGS = {
             minimum=0,
         ),
         Setting(
+            "BACKLINKS_MONGO_TIMEOUT",
+            float,
+            12.0,
+            "MongoDB: seconds each operation answered whole (a write, a lookup, a summary) may take, waiting"
+            " for a primary included; longer than a replica set election (about 10-12 s) so a failover is"
+            " ridden out, short enough for a web client's patience; a write concern no set can satisfy fails"
+            " after it (the URI's `timeoutMS` is not used)",
+            positive=True,
+            env="BACKLINKS_MONGO_TIMEOUT",
+        ),
+        Setting(
+            "BACKLINKS_MONGO_STREAM_TIMEOUT",
+            float,
+            600.0,
+            "MongoDB: seconds each batch of a streamed read (export, graph, listings) may take; a whole-index"
+            " grouping (`rank`'s graph) computes its first batch in one (the URI's `socketTimeoutMS` wins)",
+            positive=True,
+            env="BACKLINKS_MONGO_STREAM_TIMEOUT",
+        ),
+        Setting(
+            "BACKLINKS_MONGO_CONNECT_TIMEOUT",
+            float,
+            5.0,
+            "MongoDB: seconds the opening check waits for a server, so a command fails fast when none answers",
+            positive=True,
+            env="BACKLINKS_MONGO_CONNECT_TIMEOUT",
+        ),
+        Setting(
             "BACKLINKS_PSL_FILE",
             str,
             "",

@@ -108,7 +108,7 @@ class IndexPipeline:
         )
 
     def open_spider(self) -> None:
-        self.index = open_index(self.uri)
+        self.index = open_index(self.uri, settings=self.crawler.settings if self.crawler else None)
         self.engine = self.crawler.engine if self.crawler is not None else None
         logger.info("indexing to %s", redact(self.uri))
 

@@ -181,6 +181,31 @@ def test_a_late_write_of_an_older_fetch_changes_nothing_a_newer_one_set(index):
     assert {k: got[k] for k in want} == want and got["by_rel"]["sponsored"] == 0
 
 
+def test_a_new_public_suffix_list_keeps_each_stored_edge_where_it_is(index):
+    """A newer public suffix list computes other registered domains for edges already stored (the edge
+    id, from the URLs, is the same): every backend keeps the stored row's domains (SQLite's upsert keeps
+    its row; MongoDB's upsert misses ``{_id, target_domain: new}``, hits E11000 and writes to the stored
+    document) and still moves last_seen, and a later re-crawl marks the edges lost all the same."""
+    url = "http://blog.a.com/1"
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    index.write(PAGES)
+    old = {r.edge_id: r for r in index.export()}
+    page = PAGES[0]
+    renamed = tuple(
+        dataclasses.replace(e, target_domain=e.target_host, source_domain="blog.a.com") for e in page.edges
+    )
+    assert index.write([CrawledPage(url, t1, renamed)]) == 2
+    rows = {r.edge_id: r for r in index.export()}
+    assert len(rows) == 5
+    for edge in page.edges:
+        got, was = rows[edge.edge_id], old[edge.edge_id]
+        assert (got.target_domain, got.source_domain) == (was.target_domain, was.source_domain)
+        assert (got.first_seen, got.last_seen, got.lost_at) == (was.first_seen, int(t1.timestamp()), None)
+    index.write([CrawledPage(url, t2, ())])  # the page dropped its links: both lost, where they are
+    lost = [r for r in index.export() if r.lost_at]
+    assert sorted((r.target_domain, r.lost_at) for r in lost) == [("target.co.uk", int(t2.timestamp()))] * 2
+
+
 def test_query_by_scope(index):
     index.write(PAGES)
     url = list(q.backlinks(index, Target("url", "http://www.target.co.uk/x")))

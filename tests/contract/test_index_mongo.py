@@ -5,22 +5,33 @@ The answers themselves are the contract's (tests/test_store_contract.py); here, 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from bson.errors import InvalidDocument
-from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, strict_client
-from pymongo import UpdateMany
-from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure
+from mongo_standin import (
+    FAILOVER_CODES,
+    Failover,
+    Flaky,
+    ServerWouldReject,
+    check_update,
+    deny_writes,
+    strict_client,
+    unsatisfiable_write_concern,
+)
+from pymongo import UpdateMany, UpdateOne
+from pymongo.errors import AutoReconnect, BulkWriteError, NetworkTimeout, OperationFailure
 from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.index import open_index
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
 from backlinkspider.index.mongo.errors import with_retries
+from backlinkspider.index.mongo.limits import Limits
 from backlinkspider.records import Bucketing, CrawledPage, Filters, Target
 from backlinkspider.standards.extract import Link, Page
 
@@ -128,44 +139,189 @@ def test_an_outage_longer_than_the_retry_window_is_one_clear_error(standin: Mong
     assert time.monotonic() - started < 3
 
 
-def test_a_document_the_server_refuses_is_bad_data_not_an_outage(standin: MongoStore) -> None:
-    """A server's write error other than a duplicate key (here: too large) is BadRow, never retried."""
+def test_a_document_the_server_refuses_is_bad_data_naming_its_page(standin: MongoStore) -> None:
+    """A server's write error for the data (here: too large) is BadRow naming the page, never retried."""
     calls = []
 
     def refuse(requests: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        error = {"index": 0, "code": 10334, "errmsg": "BSONObj size: 17000000 is invalid"}
+        error = {"index": 2, "code": 10334, "errmsg": "BSONObj size: 17000000 is invalid"}
         raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": [], "nInserted": 0})
 
     standin._links.bulk_write = refuse  # type: ignore[method-assign]
-    with pytest.raises(BadRow, match=r"refused the batch: .*BSONObj size"):
-        write(standin, PAGES)
-    assert len(calls) == 1
+    with pytest.raises(BadRow, match=r"refused the row of page 'http://b.org/p': BSONObj size") as err:
+        write(standin, PAGES)  # edges 0 and 1 are blog.a.com/1's, edge 2 is b.org/p's
+    assert err.value.url == "http://b.org/p" and len(calls) == 1
 
 
 def raising(*errors: Exception) -> Any:
-    """An operation that raises ``errors`` in turn, then answers "done"."""
+    """An operation that raises ``errors`` in turn, then answers "done"; ``calls`` counts its tries."""
     left = list(errors)
 
     def operation() -> str:
+        operation.calls += 1  # type: ignore[attr-defined]
         if left:
             raise left.pop(0)
         return "done"
 
+    operation.calls = 0  # type: ignore[attr-defined]
     return operation
 
 
 def test_the_error_rules() -> None:
-    """errors.py's rules: races and lost connections are retried; refused data is BadRow at once; any
-    other failure (a write concern error, a refused command) is IndexUnavailable at once."""
-    race = BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}]})
-    concern = BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "waiting"}]})
-    assert with_retries(raising(race, AutoReconnect("x"), race), "write to", "mongodb://h", 5) == "done"
+    """errors.py's rules for a whole operation: lost connections, the RetryableWriteError label and the
+    failover codes are retried; a timeout, a write concern error and a refused command are
+    IndexUnavailable at the first try; a document the driver refuses is BadRow."""
+    labelled = OperationFailure("stepdown", 91, {"errorLabels": ["RetryableWriteError"]})
+    stepped_down = OperationFailure("not primary", 10107)
+    retried = raising(AutoReconnect("x"), labelled, stepped_down, OperationFailure("election", 11602))
+    assert with_retries(retried, "write to", "mongodb://h", 5) == "done" and retried.calls == 5
     with pytest.raises(BadRow, match="refused the batch: too big"):
         with_retries(raising(InvalidDocument("too big")), "write to", "mongodb://h", 5)
-    for error in (concern, OperationFailure("not authorized", 13)):
+    concern = BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "waiting"}]})
+    timeout = NetworkTimeout("timed out (configured timeouts: timeoutMS: 12000.0ms)")
+    for error in (concern, OperationFailure("not authorized", 13), timeout):
+        once = raising(error, error)
         with pytest.raises(IndexUnavailable, match=r"^cannot write to index mongodb://h: "):
-            with_retries(raising(error, error), "write to", "mongodb://h", 5)
+            with_retries(once, "write to", "mongodb://h", 5)
+        assert once.calls == 1
+
+
+def many_pages(n: int, when: datetime = T0, links: int = 5) -> list[CrawledPage]:
+    return [
+        crawled(
+            f"http://s{i}.example.com/",
+            [Link(f"http://t{j}.org/", "text", f"a{i}") for j in range(links)],
+            when,
+        )
+        for i in range(n)
+    ]
+
+
+class Sizes:
+    """Records how many operations each bulk write sends, then sends them."""
+
+    def __init__(self, collection: Any) -> None:
+        self.sizes: list[int] = []
+        self.original = collection.bulk_write
+        collection.bulk_write = self
+
+    def __call__(self, requests: Any, **kwargs: Any) -> Any:
+        self.sizes.append(len(requests))
+        return self.original(requests, **kwargs)
+
+
+@pytest.mark.parametrize("code", sorted(FAILOVER_CODES))
+def test_a_failover_reported_per_operation_resends_only_what_failed(standin: MongoStore, code: int) -> None:
+    """mongos reports a shard's election per operation in writeErrors, which the driver never retries:
+    the store sends again just the refused operations (the others were applied) and loses no edge."""
+    failover = Failover(standin._links, code, writes=2)
+    sizes = Sizes(standin._links)  # outside the failover: what the store sends
+    pages = many_pages(8)
+    assert write(standin, pages) == 40
+    assert sizes.sizes == [40, 20, 10] and failover.failed == 30  # half refused, twice
+    assert standin.count() == 40
+    assert {(r.source_url, r.target_url) for r in standin.export()} == {
+        (e.source_url, e.target_url) for p in pages for e in p.edges
+    }
+
+
+def test_an_ordered_bulk_resends_from_the_refused_operation(standin: MongoStore) -> None:
+    """The pages' bulk is ordered (one page twice in a batch counts its failures in order): the server
+    stops at the refused operation, so it and every later one are sent again."""
+    Failover(standin._pages, 10107, writes=1, every=3)
+    sizes = Sizes(standin._pages)
+    pages = many_pages(5)
+    write(standin, pages)
+    assert sizes.sizes == [5, 5]  # the first operation was refused: nothing applied, all sent again
+    assert {state.url for state in standin.page_states(p.url for p in pages).values()} == {
+        p.url for p in pages
+    }
+
+
+def ground_truth_batches() -> list[list[CrawledPage]]:
+    """Batches of a crawl with re-crawls: links vanish (lost marks), a page fails three times in a row
+    (all its links lost), and one page is fetched twice in one batch."""
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    first = many_pages(12)
+    again = [crawled(p.url, [Link("http://t0.org/", "text", "kept")], t1) for p in first[:6]]
+    failed = [CrawledPage(first[6].url, T0 + timedelta(hours=h), (), failed=True) for h in (1, 2, 3)]
+    twice = [crawled(first[7].url, [Link("http://t1.org/", "text")], t1), crawled(first[7].url, [], t2)]
+    return [first[:6], first[6:], again, failed, twice, many_pages(4, t2, links=2)]
+
+
+@pytest.mark.parametrize("code", [10107, 189, 11602, 6])
+def test_failovers_mid_crawl_lose_no_page(standin: MongoStore, tmp_path: Any, code: int) -> None:
+    """Every batch of a crawl with re-crawls hits a failover (edges, lost marks and pages alike); the
+    index ends as SQLite's, written without one: nothing lost, nothing marked twice."""
+    truth = open_index(f"sqlite:///{tmp_path / 'truth.db'}")
+    refused = 0
+    for batch in ground_truth_batches():
+        failovers = [
+            Failover(standin._links, code, writes=2, only=UpdateOne),  # the edges
+            Failover(standin._links, code, writes=1, only=UpdateMany),  # the lost marks
+            Failover(standin._pages, code, writes=1),
+        ]
+        assert write(standin, batch) == write(truth, batch)
+        refused += failovers[1].failed
+    assert refused >= 3  # the lost marks did meet failovers
+    assert sorted(standin.export()) == sorted(truth.export())
+    urls = {p.url for batch in ground_truth_batches() for p in batch}
+    assert standin.page_states(urls) == truth.page_states(urls)
+    truth.close()
+
+
+def test_a_key_that_collides_after_its_rewrite_is_one_bad_row_not_a_loop(standin: MongoStore) -> None:
+    """A duplicate key is read and rewritten once; one that still collides cannot clear: BadRow naming
+    the page, after two sends, never a retry loop."""
+    write(standin, PAGES)
+    calls = []
+
+    def collide(requests: Any, **kwargs: Any) -> Any:
+        calls.append(len(requests))
+        error = {"index": 0, "code": 11000, "errmsg": "E11000 duplicate key error"}
+        raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": []})
+
+    standin._links.bulk_write = collide  # type: ignore[method-assign]
+    with pytest.raises(BadRow, match=r"a row of page 'http://blog.a.com/1' keeps colliding") as err:
+        write(standin, PAGES)
+    assert err.value.url == "http://blog.a.com/1" and len(calls) == 2
+
+
+def test_a_new_public_suffix_list_keeps_the_stored_domain(standin: MongoStore) -> None:
+    """The upsert filter {_id, target_domain: new} misses the stored edge and its insert hits E11000:
+    the store reads the stored document and writes to it, keeping its domains (SQLite keeps its row;
+    the contract suite checks both answer alike)."""
+    write(standin, PAGES)
+    sizes = Sizes(standin._links)
+    page = PAGES[0]
+    moved = tuple(
+        dataclasses.replace(e, target_domain="co.uk", source_domain="blog.a.com") for e in page.edges
+    )
+    later = CrawledPage(page.url, T0 + timedelta(days=1), moved)
+    assert write(standin, [later]) == 2
+    assert sizes.sizes[:2] == [2, 2]  # both collided, both rewritten in one bulk
+    docs = list(standin._links.find({"source_url": page.url}))
+    assert {(doc["target_domain"], doc["source_domain"]) for doc in docs} == {("target.co.uk", "a.com")}
+    assert all(doc["last_seen"] == (T0 + timedelta(days=1)).replace(tzinfo=None) for doc in docs)
+    assert standin.count() == 5
+
+
+def test_a_write_concern_no_set_can_satisfy_ends_within_its_timeout() -> None:
+    """A majority write with the secondaries gone never returns on its own: the operation's timeout
+    ends it, and it is IndexUnavailable at once, not retried for the write window (which would pause
+    the crawl for that long). Windows scaled down: timeout 0.3 s, write window 30 s."""
+    client = strict_client()
+    store = MongoStore(
+        "mongodb://standin/backlinks", client=client, retry_seconds=30, limits=Limits(0.3, 600, 0.3)
+    )
+    unsatisfiable_write_concern(client)
+    started = time.monotonic()
+    with pytest.raises(
+        IndexUnavailable, match=r"^cannot write to index mongodb://standin/backlinks: timed out"
+    ):
+        write(store, PAGES)
+    assert time.monotonic() - started < 15  # one bounded try, not the 30 s window
 
 
 def test_lost_marks_are_routed_by_the_shard_key(standin: MongoStore) -> None:

@@ -17,6 +17,17 @@ first, so a test fails here where production would fail on a server:
 fails with the server's Unauthorized error (code 13), even one that would match nothing, as authorization
 is checked before a command runs.
 
+It answers like a server where the store's error handling is decided:
+
+- a duplicate ``_id`` is E11000 in ``writeErrors`` (mongomock's own answer), also when an upsert's filter
+  names another ``target_domain`` than the stored document's (a shard-key change);
+- ``Failover`` makes the next bulk writes of a collection fail some of their operations as per-operation
+  ``writeErrors`` with a failover's code (NotWritablePrimary 10107 ...), the others applied (an unordered
+  bulk on mongos during a shard's election; an ordered one stops at the first), which drivers never retry;
+- ``unsatisfiable_write_concern(client)``: every write waits for its write concern until the operation's
+  timeout (``pymongo.timeout``), then fails as the driver does (``NetworkTimeout``, ``timeout`` true); a
+  write with no timeout would never return, so the stand-in refuses it (``ServerWouldReject``).
+
 Run as a script it is the stand-in for a whole CLI run in one process:
 ``python tests/support/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
 runs ``export`` and prints it, after the crawl (the data lives in this process's memory).
@@ -25,11 +36,12 @@ runs ``export`` and prints it, after the crawl (the data lives in this process's
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import mongomock_ng
-from pymongo import UpdateMany, UpdateOne
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo import UpdateMany, UpdateOne, _csot
+from pymongo.errors import AutoReconnect, BulkWriteError, NetworkTimeout, OperationFailure
 
 SHARD_KEY = ("target_domain", "_id")
 
@@ -98,15 +110,41 @@ def _unauthorized(collection: Any, command: str) -> OperationFailure:
     return OperationFailure(message, 13, {"ok": 0, "errmsg": message, "code": 13, "codeName": "Unauthorized"})
 
 
+def unsatisfiable_write_concern(client: Any) -> Any:
+    """Every write now waits for a write concern no member set can satisfy (see the module's docstring)."""
+    client._standin_stuck_writes = True
+    return client
+
+
+def _wait_for_write_concern() -> None:
+    """Block until the operation's deadline, then fail as the driver does when it passes."""
+    left = _csot.remaining()
+    if left is None:
+        raise ServerWouldReject(
+            "a write waiting for an unsatisfiable write concern, with no timeout, never returns"
+        )
+    time.sleep(max(left, 0))
+    raise NetworkTimeout(f"timed out (configured timeouts: timeoutMS: {_csot.get_timeout() * 1000:.1f}ms)")
+
+
 class StrictCollection(mongomock_ng.collection.Collection):
     def __getattribute__(self, name):
-        if name in WRITE_COMMANDS and vars(self.database.client).get("_standin_read_only", False):
+        if name not in WRITE_COMMANDS:
+            return super().__getattribute__(name)
+        flags = vars(self.database.client)
+        if flags.get("_standin_read_only", False):
             error = _unauthorized(self, WRITE_COMMANDS[name])
 
             def denied(*args: Any, **kwargs: Any) -> Any:
                 raise error
 
             return denied
+        if flags.get("_standin_stuck_writes", False):
+
+            def stuck(*args: Any, **kwargs: Any) -> Any:
+                _wait_for_write_concern()
+
+            return stuck
         return super().__getattribute__(name)
 
     def bulk_write(self, requests, ordered=True, **kwargs):
@@ -159,6 +197,56 @@ class Flaky:
         if self.calls in self.fail_after:
             raise AutoReconnect(f"connection closed (call {self.calls}, after the write)")
         return result
+
+
+FAILOVER_CODES = {
+    10107: "NotWritablePrimary",
+    11602: "InterruptedDueToReplStateChange",
+    189: "PrimarySteppedDown",
+    6: "HostUnreachable",
+    133: "FailedToSatisfyReadPreference",
+}
+
+
+class Failover:
+    """The next ``writes`` bulk writes to ``collection`` fail every ``every``-th operation (the first, then
+    every ``every``-th after it; of kind ``only``, if given) with ``code`` in ``writeErrors``, as mongos reports a shard's election;
+    the others are applied (an ordered bulk stops at the first failure). ``failed``: how many operations
+    were refused."""
+
+    def __init__(
+        self, collection: Any, code: int, *, writes: int = 1, every: int = 2, only: type | None = None
+    ) -> None:
+        self.collection, self.code, self.left, self.every = collection, code, writes, every
+        self.only = only  # refuse only operations of this kind (UpdateMany: the lost marks)
+        self.failed = 0
+        self.original = collection.bulk_write
+        collection.bulk_write = self
+
+    def __call__(self, requests: Any, ordered: bool = True, **kwargs: Any) -> Any:
+        requests = list(requests)
+        kind = [i for i, op in enumerate(requests) if self.only is None or isinstance(op, self.only)]
+        refused = [i for n, i in enumerate(kind) if n % self.every == 0]
+        if self.left <= 0 or not refused:
+            return self.original(requests, ordered=ordered, **kwargs)
+        self.left -= 1
+        if ordered:
+            refused = refused[:1]
+        stop = refused[0] if ordered and refused else len(requests)
+        applied = [i for i in range(stop) if i not in refused]
+        errors = [self._error(i) for i in refused]
+        if applied:
+            try:
+                self.original([requests[i] for i in applied], ordered=ordered, **kwargs)
+            except BulkWriteError as exc:  # its own errors (a duplicate key) at their place in the bulk
+                errors += [{**e, "index": applied[e["index"]]} for e in exc.details["writeErrors"]]
+        self.failed += len(refused)
+        details = {"writeErrors": sorted(errors, key=lambda e: e["index"]), "writeConcernErrors": []}
+        raise BulkWriteError(details)
+
+    def _error(self, i: int) -> dict[str, Any]:
+        name = FAILOVER_CODES.get(self.code, "Error")
+        return {"index": i, "code": self.code, "codeName": name, "errmsg": f"{name} (stand-in failover)"}
 
 
 def main(argv: list[str]) -> int:

@@ -125,7 +125,9 @@ def update_for(edge: Edge, seen: datetime) -> tuple[Document, list[Document]]:
             {"$gte": [seen, {"$ifNull": ["$lost_at", seen]}]},
         ]
     }
-    updates: Document = {name: {"$literal": doc[name]} for name in _KEY_FIELDS}
+    # A stored edge keeps the fields derived from its key as they are (a new public suffix list may
+    # compute another source_domain: SQLite keeps its row, and so does this).
+    updates: Document = {name: {"$ifNull": [f"${name}", {"$literal": doc[name]}]} for name in _KEY_FIELDS}
     updates["first_seen"] = {"$ifNull": ["$first_seen", seen]}
     updates["last_seen"] = {"$max": [{"$ifNull": ["$last_seen", seen]}, seen]}
     updates.update({name: {"$cond": [newer, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})
