@@ -1,6 +1,6 @@
 """The ``backlinks`` command: crawl, then ask the index who links where.
 
-One module per group of commands (``crawl``, ``cluster``, ``links``, ``scores``, ``questions``, ``serve``), each
+One module per group of commands (``init``, ``crawl``, ``cluster``, ``links``, ``scores``, ``questions``, ``serve``), each
 imported only when one of its commands runs (click's lazy group), so ``backlinks query`` does not load
 Scrapy. Every failure a person can cause ends in one line on stderr and a non-zero exit, mapped once in
 ``main``: 2 for a usage error, 1 for anything else.
@@ -16,6 +16,7 @@ from backlinkspider.index import IndexUnavailable
 
 # name -> "module:attribute" of each command, in the order ``backlinks --help`` lists them.
 COMMANDS = {
+    "init": "backlinkspider.cli.init:init",
     "crawl": "backlinkspider.cli.crawl:crawl",
     "seed": "backlinkspider.cli.cluster:seed",
     "status": "backlinkspider.cli.cluster:status",

@@ -297,6 +297,34 @@ def test_a_batch_with_a_bad_row_is_refused_as_bad_data_and_changes_nothing(index
     assert index.write(pages[:1]) == 1  # the rest of the batch is fine
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "mongo-standin"])
+def test_init_makes_an_index_readers_can_open_and_changes_nothing_when_run_again(
+    backend, tmp_path, monkeypatch, capsys
+):
+    """``backlinks init`` means the same on both backends: after it, a reader opens the (empty) index."""
+    from backlinkspider import cli
+
+    uri = f"sqlite:///{tmp_path / 'links.db'}"
+    if backend == "mongo-standin":
+        import pymongo
+        from mongo_standin import strict_client
+
+        shared = strict_client()
+        shared.close = lambda: None  # one in-memory server for the test
+        monkeypatch.setattr(pymongo, "MongoClient", lambda *args, **kwargs: shared)
+        uri = "mongodb://standin/backlinks"
+    with pytest.raises(IndexUnavailable, match="no index at"):
+        open_index(uri, create=False)
+    assert cli.main(["init", "--index", uri]) == 0
+    assert capsys.readouterr().err == f"backlinks: index ready at {uri}\n"
+    with open_index(uri, create=False) as idx:
+        assert idx.count() == 0
+        idx.write(PAGES)
+    assert cli.main(["init", "--index", uri]) == 0
+    with open_index(uri, create=False) as idx:
+        assert idx.count() == 5
+
+
 def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):
     with pytest.raises(IndexUnavailable, match="no index at"):
         open_index(f"sqlite:///{tmp_path / 'none.db'}", create=False)

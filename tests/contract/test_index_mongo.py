@@ -18,6 +18,7 @@ from mongo_standin import (
     Failover,
     Flaky,
     ServerWouldReject,
+    StrictCollection,
     check_update,
     deny_writes,
     strict_client,
@@ -333,6 +334,8 @@ def test_lost_marks_are_routed_by_the_shard_key(standin: MongoStore) -> None:
     write(standin, [crawled("http://blog.a.com/1", [Link("http://elsewhere.org/", "text")], t1)])
     write(standin, [CrawledPage("http://b.org/p", t1, (), failed=True)] * 3)  # lost after 3 failures
     sent = [op for (requests, *_), _ in recording.calls for op in requests if isinstance(op, UpdateMany)]
+    marking = [kw for (requests, *_), kw in recording.calls if isinstance(requests[0], UpdateMany)]
+    assert marking and all(kw["ordered"] is False for kw in marking)  # mongos sends them out at once
     assert [op._filter["target_domain"] for op in sent] == [
         {"$in": ["target.co.uk"]},
         {"$in": ["other.net", "target.co.uk"]},
@@ -534,17 +537,66 @@ def test_a_missing_index_is_reported_to_readers() -> None:
         MongoStore("mongodb://standin/empty", create=False, client=strict_client())
 
 
-def test_writers_create_the_indexes_and_readers_none() -> None:
-    store = MongoStore("mongodb://standin/backlinks", client=strict_client())
-    assert {name for name, _ in INDEXES} <= set(store._links.index_information())
-    assert "by_last_crawled" in store._pages.index_information()
-    MongoStore("mongodb://standin/backlinks", client=store._client)  # idempotent
-    # A reader creates none: a collection made elsewhere keeps only its _id index.
+def test_indexes_are_created_once_by_a_writer_and_never_by_a_reader(monkeypatch: Any) -> None:
+    """A writer creates the missing indexes in one createIndexes a collection; a worker starting on a
+    ready index only lists them (no create_index stall at start); a reader creates nothing."""
+    created: list[tuple[str, list[str]]] = []
+    original = StrictCollection.create_indexes
+
+    def recording(self: Any, models: Any, *args: Any, **kwargs: Any) -> Any:
+        created.append((self.name, [model.document["name"] for model in models]))
+        return original(self, models, *args, **kwargs)
+
+    monkeypatch.setattr(StrictCollection, "create_indexes", recording)
     client = strict_client()
-    client.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
-    MongoStore("mongodb://standin/backlinks", create=False, client=client)
-    assert set(client.get_database("backlinks")["links"].index_information()) == {"_id_"}
-    assert client.get_database("backlinks").list_collection_names() == ["links"]
+    store = MongoStore("mongodb://standin/backlinks", client=client)
+    assert created == [("links", [name for name, _ in INDEXES]), ("pages", ["by_last_crawled"])]
+    assert {name for name, _ in INDEXES} <= set(store._links.index_information())
+    MongoStore("mongodb://standin/backlinks", client=client)  # the next worker: nothing to create
+    assert len(created) == 2
+    store._links.drop_index("by_source_url")
+    MongoStore("mongodb://standin/backlinks", client=client)  # a new index in a new release
+    assert created[2:] == [("links", ["by_source_url"])]
+    # A reader creates none: a collection made elsewhere keeps only its _id index.
+    other = strict_client()
+    other.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
+    MongoStore("mongodb://standin/backlinks", create=False, client=other)
+    assert set(other.get_database("backlinks")["links"].index_information()) == {"_id_"}
+    assert other.get_database("backlinks").list_collection_names() == ["links"] and len(created) == 3
+
+
+def test_the_opening_check_fails_fast_where_operations_wait_out_an_election() -> None:
+    """With no server answering, opening fails after the short opening check, not after the server
+    selection an operation gets (long enough for an election); options the URI sets win."""
+    limits = Limits(operation=30, stream=600, connect=0.3)
+    started = time.monotonic()
+    with pytest.raises(IndexUnavailable, match=r"^cannot open index mongodb://127.0.0.1:9/backlinks: "):
+        MongoStore("mongodb://127.0.0.1:9/backlinks", limits=limits)
+    assert time.monotonic() - started < 15  # the 0.3 s check, not 30 s of server selection
+    assert limits.client_options("mongodb://h/b") == {
+        "serverSelectionTimeoutMS": 30000,
+        "socketTimeoutMS": 600000,
+    }
+    assert limits.client_options("mongodb://h/b?serverSelectionTimeoutMS=100") == {"socketTimeoutMS": 600000}
+
+
+def test_linking_back_is_one_round_trip_a_batch(standin: MongoStore) -> None:
+    write(
+        standin,
+        [
+            crawled("http://b.org/", [Link("http://a.com/", "text")]),
+            crawled("http://c.net/", [Link("http://a.com/", "text")]),
+            crawled(
+                "http://a.com/",
+                [Link("http://b.org/x", "text"), Link("http://c.net/", "text", nofollow=True)],
+            ),
+        ],
+    )
+    recording = aggregations(standin)
+    find_one = Recording(standin._links, "find_one")
+    pairs = [("a.com", "b.org"), ("a.com", "c.net"), ("x.org", "y.org")]
+    assert standin.linking_back(pairs) == {("a.com", "b.org")}  # a.com links b.org (followed) only
+    assert len(recording.calls) == 1 and not find_one.calls
 
 
 # --- a real server ---------------------------------------------------------------------------------------
