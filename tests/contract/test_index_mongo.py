@@ -289,21 +289,47 @@ def test_a_key_that_collides_after_its_rewrite_is_one_bad_row_not_a_loop(standin
     assert err.value.url == "http://blog.a.com/1" and len(calls) == 2
 
 
-def test_a_new_public_suffix_list_keeps_the_stored_domain(standin: MongoStore) -> None:
-    """The upsert filter {_id, target_domain: new} misses the stored edge and its insert hits E11000:
-    the store reads the stored document and writes to it, keeping its domains (SQLite keeps its row;
-    the contract suite checks both answer alike)."""
-    write(standin, PAGES)
-    sizes = Sizes(standin._links)
-    page = PAGES[0]
+def moved_domains(page: CrawledPage, when: datetime) -> CrawledPage:
+    """``page`` fetched again at ``when`` under a newer public suffix list: every edge's registered
+    domains computed anew (here: its target's host), its URLs (and so its ``_id``) the same."""
     moved = tuple(
-        dataclasses.replace(e, target_domain="co.uk", source_domain="blog.a.com") for e in page.edges
+        dataclasses.replace(e, target_domain=e.target_host, source_domain="blog.a.com") for e in page.edges
     )
-    later = CrawledPage(page.url, T0 + timedelta(days=1), moved)
-    assert write(standin, [later]) == 2
+    return CrawledPage(page.url, when, moved)
+
+
+def stored_domains(store: MongoStore, url: str) -> set[tuple[str, str]]:
+    return {(doc["target_domain"], doc["source_domain"]) for doc in store._links.find({"source_url": url})}
+
+
+def test_a_new_public_suffix_list_is_written_where_the_edge_is_stored(standin: MongoStore) -> None:
+    """A re-crawled page's edge to a domain the page never linked to is looked up first: on a sharded
+    cluster its upsert under the new shard key could insert a second document on another shard, with no
+    E11000 to say so. The upsert names the stored domain, so nothing collides."""
+    write(standin, PAGES)
+    recording = Recording(standin._links, "bulk_write")
+    assert write(standin, [moved_domains(PAGES[0], T0 + timedelta(days=1))]) == 2
+    (edges, *_), _ = recording.calls[0]
+    assert len(recording.calls) == 2  # the edges, once (no collision), then the lost marks
+    assert {op._filter["target_domain"] for op in edges} == {"target.co.uk"}
+    assert stored_domains(standin, PAGES[0].url) == {("target.co.uk", "a.com")}
+    assert standin.count() == 5
+    (page,) = standin._pages.find({"_id": PAGES[0].url})
+    assert page["target_domains"] == ["target.co.uk"]  # the domain it is stored under, not the new one
+
+
+def test_a_duplicate_key_is_read_and_written_where_the_edge_is_stored(standin: MongoStore) -> None:
+    """When nothing said the domain moved (here the page's record is gone), the upsert misses
+    ``{_id, target_domain: new}`` and its insert hits E11000: the store reads the stored document and
+    sends the upsert again under its domain, keeping its domains (SQLite keeps its row; the contract
+    suite checks both answer alike)."""
+    write(standin, PAGES)
+    standin._pages.delete_many({})
+    sizes = Sizes(standin._links)
+    assert write(standin, [moved_domains(PAGES[0], T0 + timedelta(days=1))]) == 2
     assert sizes.sizes[:2] == [2, 2]  # both collided, both rewritten in one bulk
-    docs = list(standin._links.find({"source_url": page.url}))
-    assert {(doc["target_domain"], doc["source_domain"]) for doc in docs} == {("target.co.uk", "a.com")}
+    assert stored_domains(standin, PAGES[0].url) == {("target.co.uk", "a.com")}
+    docs = list(standin._links.find({"source_url": PAGES[0].url}))
     assert all(doc["last_seen"] == (T0 + timedelta(days=1)).replace(tzinfo=None) for doc in docs)
     assert standin.count() == 5
 

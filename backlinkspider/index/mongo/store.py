@@ -168,18 +168,20 @@ class MongoStore:
         pipeline: every step is idempotent."""
         pages = checked(pages)
         known = self._known_pages([page.url for page in pages])
+        stored = self._stored_domains(pages, known)
         edges: list[tuple[Edge, datetime, str]] = []
         lost: list[tuple[UpdateMany, str]] = []
         page_ops: list[UpdateOne] = []
         for page in pages:
             seen = d.bson_date(page.seen_at)
-            edges.extend((edge, seen, page.url) for edge in page.edges)
+            kept = [_kept(edge, stored) for edge in page.edges]
+            edges.extend((edge, seen, page.url) for edge in kept)
             failures, domains, newest = known.get(page.url, (0, [], seen))
             failures = failures + 1 if page.failed else 0
             mark = d.lost_mark(page.url, seen, domains)
             if mark is not None and (not page.failed or failures >= lost_after_failures):
                 lost.append((mark, page.url))
-            linked = sorted({edge.target_domain for edge in page.edges})
+            linked = sorted({edge.target_domain for edge in kept})
             known[page.url] = (
                 failures,
                 None if domains is None else sorted({*domains, *linked}),
@@ -196,6 +198,33 @@ class MongoStore:
         if pages:
             self._bump(d.WRITE_BATCHES)
         return len(edge_ops)
+
+    def _stored_domains(
+        self, pages: list[CrawledPage], known: dict[str, tuple[int, list[str] | None, datetime]]
+    ) -> dict[bytes, str]:
+        """The stored target domain of each edge of a re-crawled page that points to a domain the page
+        never linked to before (``pages.target_domains``) and is stored under another: a newer public
+        suffix list moved it. The edge is written where it is stored. Read before writing, because on a
+        sharded cluster the upsert of the new shard key may route to another shard and insert a second
+        document with the same ``_id`` (an ``_id`` is unique only per shard unless it leads the shard
+        key: the manual's "Sharded Cluster Requirements"); E11000 (``_rekey``) catches the rest. One
+        query a batch, only when such edges exist, sent to the shards of the page's old domains."""
+        ids: list[bytes] = []
+        domains: set[str] | None = set()
+        for page in pages:
+            if page.url not in known:
+                continue
+            _, linked, _ = known[page.url]
+            fresh = [e.edge_id for e in page.edges if linked is None or e.target_domain not in linked]
+            ids.extend(fresh)
+            if fresh and domains is not None:
+                domains = None if linked is None else domains | set(linked)
+        if not ids:
+            return {}
+        where: Document = {"_id": {"$in": ids}}
+        if domains is not None:
+            where = {"target_domain": {"$in": sorted(domains)}, **where}
+        return {doc["_id"]: doc["target_domain"] for doc in self._find(self._links, where, ["target_domain"])}
 
     def _rekey(
         self, edges: list[tuple[Edge, datetime, str]], ops: dict[int, Op]
@@ -500,6 +529,12 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     rest = iter(items)
     while batch := list(itertools.islice(rest, size)):
         yield batch
+
+
+def _kept(edge: Edge, stored: dict[bytes, str]) -> Edge:
+    """``edge`` under the target domain it is stored under, if it is stored under another."""
+    domain = stored.get(edge.edge_id, edge.target_domain)
+    return edge if domain == edge.target_domain else dataclasses.replace(edge, target_domain=domain)
 
 
 def _rounds(marks: list[tuple[UpdateMany, str]]) -> Iterator[list[tuple[UpdateMany, str]]]:
