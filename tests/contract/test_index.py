@@ -42,9 +42,25 @@ def mongo_standin_store(request, tmp_path):
     return MongoStore("mongodb://standin/backlinks", client=strict_client())
 
 
+def shard_if_mongos(uri: str) -> None:
+    """On a sharded cluster (the URI names a mongos), shard the database's links collection as
+    deploy/README.md says, before anything is written; on a replica set, nothing."""
+    import pymongo
+
+    with pymongo.MongoClient(uri) as client:
+        if client.admin.command("hello").get("msg") != "isdbgrid":
+            return
+        name = client.get_default_database().name
+        client.admin.command("enableSharding", name)
+        client.admin.command("shardCollection", f"{name}.links", key={"target_domain": 1, "_id": 1})
+
+
 def mongo_real_store(request, tmp_path):
-    """A fresh database on the server BACKLINKS_TEST_MONGO_URI names, dropped after the test."""
-    idx = open_index(mongo_uri(REAL_MONGO, f"backlinks_test_{uuid.uuid4().hex[:12]}"))
+    """A fresh database on the server BACKLINKS_TEST_MONGO_URI names (sharded when it is a mongos),
+    dropped after the test."""
+    uri = mongo_uri(REAL_MONGO, f"backlinks_test_{uuid.uuid4().hex[:12]}")
+    shard_if_mongos(uri)
+    idx = open_index(uri)
     request.addfinalizer(lambda: idx._client.drop_database(idx._links.database.name))
     return idx
 

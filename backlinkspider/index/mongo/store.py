@@ -169,13 +169,13 @@ class MongoStore:
         pages = checked(pages)
         known = self._known_pages([page.url for page in pages])
         stored = self._stored_domains(pages, known)
-        edges: list[tuple[Edge, datetime, str]] = []
+        edges: list[tuple[Edge, datetime, CrawledPage]] = []
         lost: list[tuple[UpdateMany, str]] = []
         page_ops: list[UpdateOne] = []
         for page in pages:
             seen = d.bson_date(page.seen_at)
             kept = [_kept(edge, stored) for edge in page.edges]
-            edges.extend((edge, seen, page.url) for edge in kept)
+            edges.extend((edge, seen, page) for edge in kept)
             failures, domains, newest = known.get(page.url, (0, [], seen))
             failures = failures + 1 if page.failed else 0
             mark = d.lost_mark(page.url, seen, domains)
@@ -192,7 +192,8 @@ class MongoStore:
         self._bulk(self._pages, page_ops, [page.url for page in pages], ordered=True)
         edge_ops = [UpdateOne(*d.update_for(edge, seen), upsert=True) for edge, seen, _ in edges]
         rekey = partial(self._rekey, edges)
-        self._bulk(self._links, edge_ops, [url for *_, url in edges], ordered=False, rekey=rekey)
+        owners = [page.url for *_, page in edges]
+        self._bulk(self._links, edge_ops, owners, ordered=False, rekey=rekey)
         for marks in _rounds(lost):
             self._bulk(self._links, [mark for mark, _ in marks], [url for _, url in marks], ordered=False)
         if pages:
@@ -227,7 +228,7 @@ class MongoStore:
         return {doc["_id"]: doc["target_domain"] for doc in self._find(self._links, where, ["target_domain"])}
 
     def _rekey(
-        self, edges: list[tuple[Edge, datetime, str]], ops: dict[int, Op]
+        self, edges: list[tuple[Edge, datetime, CrawledPage]], ops: dict[int, Op]
     ) -> dict[int, tuple[Op | None, str]]:
         """Upserts that hit a duplicate ``_id`` (E11000), rewritten to the document holding it: a new public
         suffix list moved the edge's registered domain, so the filter ``{_id, target_domain: new}``
