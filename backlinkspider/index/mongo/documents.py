@@ -2,7 +2,8 @@
 
 ``links``: one document per edge (never an array of sources, so a popular target never grows a
 document), ``_id`` the edge's 16-byte ``edge_id`` (an upsert needs no read); the export's fields plus both
-hosts; dates are BSON dates truncated to the second. ``pages``: ``{_id: url, last_crawled, failures,
+hosts; dates are BSON dates truncated to the second; ``counted``: what the per-target figures last
+counted of it (``figures.py``). ``pages``: ``{_id: url, last_crawled, failures,
 target_domains, status}`` (status: why the newest fetch failed, null if it did not). ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
 write batch or score save, for ``fingerprint``. Scores: two collections used in turn and a run
 document naming the current one.

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pymongo
 from pymongo import UpdateMany, UpdateOne
+from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError, PyMongoError
@@ -26,6 +27,7 @@ from backlinkspider.index.errors import IndexUnavailable, unavailable
 from backlinkspider.index.mongo import documents as d
 from backlinkspider.index.mongo import pipelines as p
 from backlinkspider.index.mongo.errors import reading, with_retries
+from backlinkspider.index.mongo.figures import FIGURES, Figures, reached_by_marks
 from backlinkspider.records import (
     Bucketing,
     CrawledPage,
@@ -77,6 +79,7 @@ class MongoStore:
             self._links = self._db[d.LINKS]
             self._pages = self._db[d.PAGES]
             self._counters = self._db[d.COUNTERS]
+            self._figures = Figures(self._links, self._client, self._retried)
             self._client.admin.command("ping")
             if create:
                 self._create_indexes()
@@ -90,6 +93,7 @@ class MongoStore:
         for collection, indexes in ((self._links, d.INDEXES), (self._pages, d.PAGE_INDEXES)):
             for name, keys in indexes:
                 collection.create_index(keys, name=name)
+        self._figures.create_indexes()
 
     def _retried(self, operation: Callable[[], T], verb: str = "read") -> T:
         return with_retries(operation, verb, self.where, self.retry_seconds)
@@ -125,6 +129,7 @@ class MongoStore:
         known = self._known_pages([page.url for page in pages])
         edge_ops: list[UpdateOne] = []
         lost_ops: list[UpdateMany] = []
+        marks: list[Document] = []  # the edges lost_ops reach, for the figures
         page_ops: list[UpdateOne] = []
         for page in pages:
             seen = d.bson_date(page.seen_at)
@@ -134,6 +139,7 @@ class MongoStore:
             mark = d.lost_mark(page.url, seen, domains)
             if mark is not None and (not page.failed or failures >= lost_after_failures):
                 lost_ops.append(mark)
+                marks.append(reached_by_marks(page.url, seen, domains))
             linked = sorted({edge.target_domain for edge in page.edges})
             known[page.url] = (
                 failures,
@@ -142,13 +148,19 @@ class MongoStore:
             )
             status = page.failure if seen >= newest else d.KEEP
             page_ops.append(d.page_update(page.url, seen, failures, linked, status))
-        for collection, ops, ordered in (
-            (self._pages, page_ops, True),
-            (self._links, edge_ops, False),
-            (self._links, lost_ops, True),
-        ):
-            if ops:
-                self._retried(partial(collection.bulk_write, ops, ordered=ordered), "write to")
+
+        def written(session: ClientSession | None) -> None:
+            for collection, ops, ordered in (
+                (self._pages, page_ops, True),
+                (self._links, edge_ops, False),
+                (self._links, lost_ops, True),
+            ):
+                if ops:
+                    bulk = partial(collection.bulk_write, ops, ordered=ordered, session=session)
+                    self._retried(bulk, "write to") if session is None else bulk()  # see figures
+
+        ids = [edge.edge_id for page in pages for edge in page.edges]
+        self._retried(partial(self._figures.counted, written, ids, marks), "write to")
         if pages:
             self._bump(d.WRITE_BATCHES)
         return len(edge_ops)
@@ -176,6 +188,7 @@ class MongoStore:
             (self._links, UpdateOne({"_id": b"", "target_domain": ""}, {"$set": {"lost_at": None}})),
             (self._pages, UpdateOne({"_id": ""}, {"$set": {"failures": 0}})),
             (self._counters, UpdateOne({"_id": ""}, {"$inc": {"n": 0}})),
+            (self._db[FIGURES], UpdateOne({"_id": ""}, {"$inc": {"n_all": 0}})),
         ):
             self._retried(partial(collection.bulk_write, [probe]), "write to")
 
@@ -235,7 +248,13 @@ class MongoStore:
         return [counters.get(d.WRITE_BATCHES, 0), counters.get(d.SCORE_SAVES, 0)]
 
     def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
-        """One ``$facet`` aggregation over the target's edges (see ``pipelines.tally_facets``)."""
+        """A domain's from its figures (``figures.Figures.tally``); a host's or a URL's (a far smaller
+        target) by one ``$facet`` aggregation over its edges (see ``pipelines.tally_facets``)."""
+        if target.scope == "domain":
+            figures = self._figures.tally
+            return self._retried(
+                partial(figures, target.value, include_lost=include_lost, since=since, top=top)
+            )
         match = p.where(target, Filters(status="all"))
         pipeline = [{"$match": match}, {"$facet": p.tally_facets(include_lost, since, top)}]
         got = self._aggregated(pipeline)[0]
@@ -267,9 +286,22 @@ class MongoStore:
             lost=windows("lost"),
         )
 
+    def rebuild_figures(self, domain: str) -> int:
+        """Recount a domain's figures from its edges (``figures``: only a standalone server's can drift);
+        the number of its edges."""
+        try:
+            return self._figures.rebuild(domain)
+        except PyMongoError as exc:
+            raise unavailable("write to", self.where, exc) from None
+
     def referring_domains(self, target: Target, filters: Filters) -> Iterator[str]:
         """A ``$group`` streamed back in batches, not ``distinct``, whose answer is one document of at
-        most 16 MB (the manual's BSON limit: ~500k domains)."""
+        most 16 MB (the manual's BSON limit: ~500k domains); a domain's live (or all) referring domains
+        are its ``ref_domain`` figures, no edge read."""
+        if target.scope == "domain" and filters in (Filters(), Filters(status="all")):
+            live = filters.status == "live"
+            found = self._streamed(lambda: self._figures.referring_domains(target.value, live))
+            return (doc["v"] for doc in found)
         pipeline = [
             {"$match": p.where(target, filters)},
             {"$group": {"_id": "$source_domain"}},
