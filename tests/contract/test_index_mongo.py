@@ -21,7 +21,7 @@ from backlinkspider.index import open_index
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
 from backlinkspider.index.mongo.errors import with_retries
-from backlinkspider.index.mongo.figures import FIGURES
+from backlinkspider.index.mongo.figures import FIGURE_INDEXES, FIGURES
 from backlinkspider.records import Bucketing, CrawledPage, Filters, Target
 from backlinkspider.standards.extract import Link, Page
 
@@ -400,7 +400,8 @@ def test_a_missing_index_is_reported_to_readers() -> None:
 def test_writers_create_the_indexes_and_readers_none() -> None:
     store = MongoStore("mongodb://standin/backlinks", client=strict_client())
     assert {name for name, _ in INDEXES} <= set(store._links.index_information())
-    assert "by_last_crawled" in store._pages.index_information()
+    assert "by_recrawl_order" in store._pages.index_information()
+    assert {name for name, _ in FIGURE_INDEXES} <= set(store._db[FIGURES].index_information())
     MongoStore("mongodb://standin/backlinks", client=store._client)  # idempotent
     # A reader creates none: a collection made elsewhere keeps only its _id index.
     client = strict_client()

@@ -454,6 +454,14 @@ def test_export_streams_every_edge_in_edge_id_order(filled: Any, model: Model) -
     assert [next(rows) for _ in range(3)] == model.rows()[1:4]
 
 
+def test_an_export_resumes_after_the_last_edge_it_gave(filled: Any, model: Model) -> None:
+    every = model.rows()
+    for k in (0, len(every) // 2, len(every) - 1):
+        assert list(filled.export(after=every[k].edge_id)) == every[k + 1 :]
+    assert list(filled.export(after=b"\x00" * 16)) == every  # an id no edge has: those above it
+    assert list(filled.export(after=b"\xff" * 16)) == []
+
+
 # --- summaries, history, referring domains ------------------------------------------------------------
 
 

@@ -205,9 +205,9 @@ class MongoStore:
         offset: int = 0,
         one_per_domain: bool = False,
     ) -> Iterator[EdgeRow]:
-        """A find on the scope's index (``by_target_*`` for first_seen, ``by_domain_last_seen`` and
-        ``by_domain_source`` for the other sorts of a domain), or with ``one_per_domain`` an aggregation
-        that picks each domain's best edge before it pages."""
+        """A find on the index of the scope and the sort (``documents.SORT_INDEXES``; not hinted: with a
+        selective filter, such as one referring domain, the planner rightly picks another), or with
+        ``one_per_domain`` an aggregation that picks each domain's best edge before it pages."""
         if limit == 0:
             return iter(())
         match = p.where(target, filters)
@@ -229,13 +229,19 @@ class MongoStore:
         )
         return map(d.edge_row, found)
 
-    def export(self) -> Iterator[EdgeRow]:
-        return map(d.edge_row, self._streamed(lambda: self._links.find({}, d.PROJECTION).sort([("_id", 1)])))
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        """In ``_id`` order (16 bytes, compared bytewise as SQLite compares its edge_id), on the ``_id``
+        index: a resumed export starts at its bound."""
+        where = {} if after is None else {"_id": {"$gt": after}}
+        found = self._streamed(lambda: self._links.find(where, d.PROJECTION).sort([("_id", 1)]))
+        return map(d.edge_row, found)
 
     def count(self) -> int:
-        return self._retried(lambda: self._links.count_documents({}))
+        """The collection's metadata count (the manual: ``estimated_document_count``), not a scan."""
+        return int(self._retried(self._links.estimated_document_count))
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        """On ``by_recrawl_order`` ``(last_crawled, _id)``: no blocking sort, a limit reads its rows."""
         order = [("last_crawled", 1), ("_id", 1)]
         found = self._streamed(lambda: self._pages.find({}, {"_id": 1}).sort(order).limit(limit or 0))
         return (doc["_id"] for doc in found)
