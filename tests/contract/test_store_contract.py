@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from mongo_standin import strict_client
 
-from backlinkspider.crawl.items import page_edges
+from backlinkspider.crawl.items import MAX_ANCHOR, page_edges
 from backlinkspider.index import open_index
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.records import (
@@ -340,6 +340,22 @@ def test_writes_are_idempotent_and_a_late_fetch_reverts_nothing(written: Any, mo
     for batch in BATCHES[:3] + BATCHES[-1:]:
         written.write(batch, lost_after_failures=LOST_AFTER)
     assert list(written.export()) == model.rows()
+
+
+def test_an_anchor_is_cut_at_a_character_to_the_documented_length(store: Any) -> None:
+    """BACKLINKS_MAX_ANCHOR characters (code points: a multi-byte one is kept whole or not at all), the
+    same in every backend, and what a summary's top anchors show."""
+    long = "é" * (MAX_ANCHOR - 1) + "🔗" + "x" * 5000  # the last character kept is four bytes in UTF-8
+    page = Page(
+        "http://a.org/", [Link("http://t.org/", "text", long), Link("http://t.org/b", "text", "short")]
+    )
+    store.write([CrawledPage(page.url, T0, page_edges(page, False))])
+    anchors = sorted(r.anchor_text for r in store.export())
+    assert anchors == ["short", long[:MAX_ANCHOR]] and anchors[1].endswith("é🔗")
+    tally = store.tally(Target("domain", "t.org"), include_lost=False, since=[], top=1)
+    assert tally.top_anchors == [("short", 1)]  # one each: in binary order, "s" < "é"
+    cut = page_edges(page, False, max_anchor=3)
+    assert [e.anchor_text for e in cut] == ["ééé", "sho"]
 
 
 def test_an_empty_batch_writes_nothing(store: Any) -> None:
