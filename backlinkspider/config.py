@@ -180,6 +180,14 @@ SETTINGS = {
         ),
         Setting("BACKLINKS_KEEP_INTERNAL", bool, False, "also store internal links (same registered domain)"),
         Setting(
+            "BACKLINKS_MAX_ANCHOR",
+            int,
+            500,
+            "characters of an anchor text stored; a longer one is cut at a character (not a byte), the"
+            " same for every backend, so a summary's top anchors stay small",
+            minimum=1,
+        ),
+        Setting(
             "BACKLINKS_CONTACT_URL",
             str,
             "https://github.com/backlinkspider/backlinkspider",

@@ -7,13 +7,17 @@ from typing import Any
 
 from itemadapter import ItemAdapter, is_item
 
+from backlinkspider.config import SETTINGS
 from backlinkspider.records import Edge
 from backlinkspider.standards.urls import host_of, registered_domain
 
+MAX_ANCHOR = int(SETTINGS["BACKLINKS_MAX_ANCHOR"].default or 0)  # a caller without a run's settings
 
-def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
-    """The edges of a page item as the index stores them: with hosts and registered domains, and without
-    internal links unless ``keep_internal``.
+
+def page_edges(page: Any, keep_internal: bool, max_anchor: int = MAX_ANCHOR) -> tuple[Edge, ...]:
+    """The edges of a page item as the index stores them: with hosts and registered domains, anchors cut
+    to ``max_anchor`` characters (BACKLINKS_MAX_ANCHOR), and without internal links unless
+    ``keep_internal``.
 
     A page item is any item (dict, dataclass, attrs, scrapy.Item; read through itemadapter) with ``url``
     (str), ``links`` (a list of ``{target_url, link_type, anchor_text, nofollow, ugc, sponsored}``: only
@@ -38,12 +42,13 @@ def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
         target_domain = registered_domain(target_host)
         if target_domain == source_domain and not keep_internal:
             continue
+        anchor = get("anchor_text", "")
         edges.append(
             Edge(
                 url,
                 target_url,
                 get("link_type", "text"),
-                get("anchor_text", ""),
+                anchor[:max_anchor] if isinstance(anchor, str) else anchor,  # checks.py refuses a non-str
                 bool(get("nofollow", False)),
                 bool(get("ugc", False)),
                 bool(get("sponsored", False)),

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from backlinkspider.crawl.items import page_edges
+from backlinkspider.crawl.items import MAX_ANCHOR, page_edges
 from backlinkspider.crawl.signals import pages_done
 from backlinkspider.index import BadRow, LinkIndex, open_index
 from backlinkspider.records import CrawledPage
@@ -66,7 +66,9 @@ class IndexPipeline:
         signals: SignalManager | None = None,
         retry_seconds: float = 300.0,
         crawler: Crawler | None = None,
+        max_anchor: int = MAX_ANCHOR,
     ) -> None:
+        self.max_anchor = max_anchor
         self.signals = signals
         self.uri = uri
         self.lost_after_failures = lost_after_failures
@@ -105,6 +107,7 @@ class IndexPipeline:
             crawler.signals,
             s.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
             crawler,
+            s.getint("BACKLINKS_MAX_ANCHOR"),
         )
 
     def open_spider(self) -> None:
@@ -120,7 +123,7 @@ class IndexPipeline:
             page = CrawledPage(
                 adapter["url"],
                 datetime.now(UTC),
-                page_edges(item, self.keep_internal),
+                page_edges(item, self.keep_internal, self.max_anchor),
                 bool(adapter.get("failed", False)),
                 adapter.get("status"),
             )

@@ -74,12 +74,14 @@ class EdgeStore(Protocol):
         before ``after``/``offset``/``limit`` apply. Streamed: a page costs what a page costs."""
         ...
 
-    def export(self) -> Iterator[EdgeRow]:
-        """Every edge, live and lost, in edge_id order, in constant memory."""
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        """Every edge, live and lost, in edge_id order, in constant memory; with ``after``, those whose
+        edge_id is greater (an export resumed after the last edge it gave)."""
         ...
 
     def count(self) -> int:
-        """Edges held, live and lost."""
+        """Edges held, live and lost (MongoDB: the collection's metadata count, exact after a clean
+        shutdown)."""
         ...
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:

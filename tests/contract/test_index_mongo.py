@@ -31,7 +31,9 @@ from test_index import PAGES, REAL_MONGO, T0, crawled
 from backlinkspider.index import open_index
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
+from backlinkspider.index.mongo.documents import PAGE_INDEXES
 from backlinkspider.index.mongo.errors import with_retries
+from backlinkspider.index.mongo.figures import FIGURE_INDEXES, FIGURES
 from backlinkspider.index.mongo.limits import Limits
 from backlinkspider.records import Bucketing, CrawledPage, Filters, Target
 from backlinkspider.standards.extract import Link, Page
@@ -75,7 +77,8 @@ def test_one_document_per_edge_with_a_deterministic_id(standin: MongoStore) -> N
     edges = [e for page in PAGES for e in page.edges]
     assert {d["_id"] for d in docs} == {e.edge_id for e in edges}
     assert all(isinstance(d["_id"], bytes) and len(d["_id"]) == 16 for d in docs)
-    assert not any(isinstance(v, list) for d in docs for v in d.values())  # no arrays of sources
+    # no arrays of sources (``counted``: the five fields the figures last counted)
+    assert not any(isinstance(v, list) for d in docs for k, v in d.items() if k != "counted")
     assert set(docs[0]) == {
         "_id",
         "source_url",
@@ -92,6 +95,7 @@ def test_one_document_per_edge_with_a_deterministic_id(standin: MongoStore) -> N
         "first_seen",
         "last_seen",
         "lost_at",
+        "counted",
     }
 
 
@@ -123,7 +127,9 @@ def test_transient_errors_are_retried_and_every_edge_lands_once(standin: MongoSt
     flaky = Flaky(standin._links, fail_before={1, 4}, fail_after={2, 7})
     for i in range(0, 40, 10):  # four batches
         write(standin, many[i : i + 10])
-    assert flaky.calls == 4 + 4  # each batch: its edges (new pages have nothing to mark lost); 4 failed
+    # each batch: its edges and their figures' counted marks (new pages have nothing to mark lost); 4 failed
+    assert flaky.calls == 4 * 2 + 4
+    assert standin.tally(Target("domain", "t0.org"), include_lost=False, since=[0], top=3).backlinks == 40
     rows = list(standin.export())
     assert len(rows) == 200
     assert {(r.source_url, r.target_url) for r in rows} == {
@@ -177,11 +183,15 @@ def test_the_error_rules() -> None:
     stepped_down = OperationFailure("not primary", 10107)
     retried = raising(AutoReconnect("x"), labelled, stepped_down, OperationFailure("election", 11602))
     assert with_retries(retried, "write to", "mongodb://h", 5) == "done" and retried.calls == 5
+    failover = BulkWriteError({"writeErrors": [{"index": 0, "code": 10107}, {"index": 3, "code": 189}]})
+    whole = raising(failover)  # a bulk sent whole (not by write_all): again whole if every entry may be
+    assert with_retries(whole, "write to", "mongodb://h", 5) == "done" and whole.calls == 2
     with pytest.raises(BadRow, match="refused the batch: too big"):
         with_retries(raising(InvalidDocument("too big")), "write to", "mongodb://h", 5)
     concern = BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "waiting"}]})
     timeout = NetworkTimeout("timed out (configured timeouts: timeoutMS: 12000.0ms)")
-    for error in (concern, OperationFailure("not authorized", 13), timeout):
+    mixed = BulkWriteError({"writeErrors": [{"index": 0, "code": 10107}, {"index": 1, "code": 121}]})
+    for error in (concern, OperationFailure("not authorized", 13), timeout, mixed):
         once = raising(error, error)
         with pytest.raises(IndexUnavailable, match=r"^cannot write to index mongodb://h: "):
             with_retries(once, "write to", "mongodb://h", 5)
@@ -220,7 +230,8 @@ def test_a_failover_reported_per_operation_resends_only_what_failed(standin: Mon
     sizes = Sizes(standin._links)  # outside the failover: what the store sends
     pages = many_pages(8)
     assert write(standin, pages) == 40
-    assert sizes.sizes == [40, 20, 10] and failover.failed == 30  # half refused, twice
+    assert sizes.sizes[:3] == [40, 20, 10] and failover.failed == 30  # half refused, twice
+    assert sizes.sizes[3:] == [40]  # then the figures' ``counted`` marks (figures.py)
     assert standin.count() == 40
     assert {(r.source_url, r.target_url) for r in standin.export()} == {
         (e.source_url, e.target_url) for p in pages for e in p.edges
@@ -403,25 +414,39 @@ def stages(recording: Recording) -> list[tuple[list[str], Any]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "target", [Target("domain", "target.co.uk"), Target("url", "http://www.target.co.uk/x")]
-)
-def test_a_tally_is_one_facet_aggregation(standin: MongoStore, target: Target) -> None:
+def test_a_url_tally_is_one_facet_aggregation(standin: MongoStore) -> None:
     """Not a pass per figure: every count in one $facet over the target's edges, allowed to spill."""
     write(standin, PAGES)
     recording = aggregations(standin)
     count = Recording(standin._links, "count_documents")
-    got = standin.tally(target, include_lost=False, since=[0], top=10)
+    got = standin.tally(Target("url", "http://www.target.co.uk/x"), include_lost=False, since=[0], top=10)
     assert stages(recording) == [(["$match", "$facet"], True)] and not count.calls
-    assert got.backlinks == (4 if target.scope == "domain" else 3)
+    assert got.backlinks == 3
+
+
+def test_a_domain_tally_reads_its_figures_not_its_edges(standin: MongoStore) -> None:
+    """No aggregation over the edges: figure documents, two edges (the first and the last) and one
+    count of edges per window."""
+    write(standin, PAGES)
+    recording = aggregations(standin)
+    ends = Recording(standin._links, "find_one")
+    count = Recording(standin._links, "count_documents")
+    got = standin.tally(Target("domain", "target.co.uk"), include_lost=False, since=[0], top=10)
+    assert got.backlinks == 4 and not recording.calls
+    assert len(ends.calls) == 2
+    assert len(count.calls) == 2  # new and lost edges since 0
 
 
 def test_referring_domains_are_a_streamed_group_not_distinct(standin: MongoStore) -> None:
-    """``distinct`` answers in one document of at most 16 MB; a $group streams in batches."""
+    """``distinct`` answers in one document of at most 16 MB; a $group streams in batches. A domain's
+    live or all referring domains are its figures: no edge is read."""
     write(standin, PAGES)
     recording = aggregations(standin)
     distinct = Recording(standin._links, "distinct")
-    assert list(standin.referring_domains(Target("domain", "target.co.uk"), Filters())) == ["a.com", "b.org"]
+    domain = Target("domain", "target.co.uk")
+    assert list(standin.referring_domains(domain, Filters())) == ["a.com", "b.org"]
+    assert not recording.calls
+    assert list(standin.referring_domains(domain, Filters(rel="follow"))) == ["a.com", "b.org"]
     assert stages(recording) == [(["$match", "$group", "$sort"], True)] and not distinct.calls
 
 
@@ -484,7 +509,7 @@ def test_every_read_of_a_lost_server_is_one_clear_error(standin: MongoStore) -> 
     def lost(*args: Any, **kwargs: Any) -> Any:
         raise AutoReconnect("connection refused")
 
-    for collection in (standin._links, standin._pages, standin._counters):
+    for collection in (standin._links, standin._pages, standin._counters, standin._db[FIGURES]):
         for name in ("find", "find_one", "aggregate", "count_documents"):
             setattr(collection, name, lost)
     domain = Target("domain", "target.co.uk")
@@ -576,19 +601,23 @@ def test_indexes_are_created_once_by_a_writer_and_never_by_a_reader(monkeypatch:
     monkeypatch.setattr(StrictCollection, "create_indexes", recording)
     client = strict_client()
     store = MongoStore("mongodb://standin/backlinks", client=client)
-    assert created == [("links", [name for name, _ in INDEXES]), ("pages", ["by_last_crawled"])]
+    assert created == [
+        ("links", [name for name, _ in INDEXES]),
+        ("pages", [name for name, _ in PAGE_INDEXES]),
+        (FIGURES, [name for name, _ in FIGURE_INDEXES]),
+    ]
     assert {name for name, _ in INDEXES} <= set(store._links.index_information())
     MongoStore("mongodb://standin/backlinks", client=client)  # the next worker: nothing to create
-    assert len(created) == 2
+    assert len(created) == 3
     store._links.drop_index("by_source_url")
     MongoStore("mongodb://standin/backlinks", client=client)  # a new index in a new release
-    assert created[2:] == [("links", ["by_source_url"])]
+    assert created[3:] == [("links", ["by_source_url"])]
     # A reader creates none: a collection made elsewhere keeps only its _id index.
     other = strict_client()
     other.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
     MongoStore("mongodb://standin/backlinks", create=False, client=other)
     assert set(other.get_database("backlinks")["links"].index_information()) == {"_id_"}
-    assert other.get_database("backlinks").list_collection_names() == ["links"] and len(created) == 3
+    assert other.get_database("backlinks").list_collection_names() == ["links"] and len(created) == 4
 
 
 def test_the_opening_check_fails_fast_where_operations_wait_out_an_election() -> None:

@@ -17,8 +17,8 @@ no driver retries. So a bulk write is judged entry by entry (``write_all``):
 4. a write concern error: sent again if retryable, else ``IndexUnavailable`` (the data is written, the
    concern cannot be met now).
 
-A whole operation's error (``with_retries`` and ``write_all`` alike): retryable (rule above) is sent
-again; a timeout (``exc.timeout``: the operation outlived ``BACKLINKS_MONGO_TIMEOUT``, as a write concern
+A whole operation's error (``with_retries`` and ``write_all`` alike): retryable (rule above; for a
+bulk that ``with_retries`` sends, every entry of its ``writeErrors`` retryable) is sent again whole; a timeout (``exc.timeout``: the operation outlived ``BACKLINKS_MONGO_TIMEOUT``, as a write concern
 no set can satisfy does) is ``IndexUnavailable`` at once, as is any other ``PyMongoError`` (an
 authorization failure ...); ``bson.errors.InvalidDocument`` (the driver refuses a document before
 sending it) is ``BadRow``. Retries back off (0.1 s doubling to 5 s) until their window closes, then
@@ -78,7 +78,10 @@ def retryable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, AutoReconnect) or exc.has_error_label(RETRYABLE_LABEL):
         return True
-    return isinstance(exc, OperationFailure) and not isinstance(exc, BulkWriteError) and _code(exc.code)
+    if isinstance(exc, BulkWriteError):  # sent again whole only when every refusal is a failover's
+        errors = exc.details.get("writeErrors", []) + exc.details.get("writeConcernErrors", [])
+        return bool(errors) and all(_code(error.get("code")) for error in errors)
+    return isinstance(exc, OperationFailure) and _code(exc.code)
 
 
 def _code(code: object) -> bool:

@@ -20,15 +20,17 @@ from typing import Any, TypeVar
 
 import pymongo
 from pymongo import IndexModel, UpdateMany, UpdateOne
+from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.errors import BulkWriteError, ConfigurationError, PyMongoError
 
 from backlinkspider.index.checks import checked
-from backlinkspider.index.errors import IndexUnavailable, unavailable
+from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
 from backlinkspider.index.mongo import documents as d
 from backlinkspider.index.mongo import pipelines as p
-from backlinkspider.index.mongo.errors import Op, reading, with_retries, write_all
+from backlinkspider.index.mongo.errors import DUPLICATE_KEY, Op, reading, with_retries, write_all
+from backlinkspider.index.mongo.figures import FIGURE_INDEXES, FIGURES, Figures, reached_by_marks
 from backlinkspider.index.mongo.limits import Limits
 from backlinkspider.records import (
     Bucketing,
@@ -89,6 +91,7 @@ class MongoStore:
             self._counters = self._db[d.COUNTERS]
             with pymongo.timeout(self.limits.connect):  # fail fast when no server answers at all
                 self._client.admin.command("ping")
+            self._figures = Figures(self._links, self._client, self._written)
             if create:
                 self._ensure_indexes()
             elif d.LINKS not in self._retried(self._db.list_collection_names):
@@ -100,7 +103,11 @@ class MongoStore:
         """Create the indexes ``documents`` lists that are missing, one ``createIndexes`` a collection:
         a writer's first use of a new index, or ``backlinks init``. A worker starting on a ready index
         only lists them (creating existing ones would still take each collection's lock in turn)."""
-        for collection, indexes in ((self._links, d.INDEXES), (self._pages, d.PAGE_INDEXES)):
+        for collection, indexes in (
+            (self._links, d.INDEXES),
+            (self._pages, d.PAGE_INDEXES),
+            (self._db[FIGURES], FIGURE_INDEXES),
+        ):
             present = self._retried(collection.index_information)
             missing = [IndexModel(keys, name=name) for name, keys in indexes if name not in present]
             if missing:
@@ -171,6 +178,7 @@ class MongoStore:
         stored = self._stored_domains(pages, known)
         edges: list[tuple[Edge, datetime, CrawledPage]] = []
         lost: list[tuple[UpdateMany, str]] = []
+        marks: list[Document] = []  # the edges the lost marks reach, for the figures
         page_ops: list[UpdateOne] = []
         for page in pages:
             seen = d.bson_date(page.seen_at)
@@ -181,6 +189,7 @@ class MongoStore:
             mark = d.lost_mark(page.url, seen, domains)
             if mark is not None and (not page.failed or failures >= lost_after_failures):
                 lost.append((mark, page.url))
+                marks.append(reached_by_marks(page.url, seen, domains))
             linked = sorted({edge.target_domain for edge in kept})
             known[page.url] = (
                 failures,
@@ -189,16 +198,58 @@ class MongoStore:
             )
             status = page.failure if seen >= newest else d.KEEP
             page_ops.append(d.page_update(page.url, seen, failures, linked, status))
-        self._bulk(self._pages, page_ops, [page.url for page in pages], ordered=True)
         edge_ops = [UpdateOne(*d.update_for(edge, seen), upsert=True) for edge, seen, _ in edges]
         rekey = partial(self._rekey, edges)
-        owners = [page.url for *_, page in edges]
-        self._bulk(self._links, edge_ops, owners, ordered=False, rekey=rekey)
-        for marks in _rounds(lost):
-            self._bulk(self._links, [mark for mark, _ in marks], [url for _, url in marks], ordered=False)
+        steps: list[tuple[Collection[Document], Sequence[Op], list[str], bool, Any]] = [
+            (self._pages, page_ops, [page.url for page in pages], True, None),
+            (self._links, edge_ops, [page.url for *_, page in edges], False, rekey),
+            *((self._links, [m for m, _ in r], [url for _, url in r], False, None) for r in _rounds(lost)),
+        ]
+
+        def written(session: ClientSession | None) -> None:
+            """Outside a transaction each step sends again what a failover refused (``_bulk``); inside
+            one, an error aborts the transaction, which ``with_transaction`` retries whole."""
+            for collection, ops, owners, ordered, rekeyed in steps:
+                if session is None:
+                    self._bulk(collection, ops, owners, ordered=ordered, rekey=rekeyed)
+                elif ops:
+                    self._in_transaction(collection, ops, owners, ordered, rekeyed, session)
+
+        ids = [edge.edge_id for edge, *_ in edges]
+        batch = partial(self._figures.counted, written, ids, marks)
+        if self._figures.transactions:  # the whole transaction bounded, retried as a write
+            self._written(batch)
+        else:  # each operation bounded inside; the batch retried whole when the figures' writes fail
+            with_retries(batch, "write to", self.where, self.retry_seconds)
         if pages:
             self._bump(d.WRITE_BATCHES)
         return len(edge_ops)
+
+    def _in_transaction(
+        self,
+        collection: Collection[Document],
+        ops: Sequence[Op],
+        owners: Sequence[str],
+        ordered: bool,
+        rekey: Any,
+        session: ClientSession,
+    ) -> None:
+        """A step inside the batch's transaction. A duplicate key there cannot be rewritten and sent
+        again (the error aborted the transaction), and is no race (two transactions inserting one edge
+        meet a WriteConflict, which ``with_transaction`` retries): it is a moved domain no page record
+        announced, ``BadRow`` naming the page and both domains."""
+        try:
+            collection.bulk_write(list(ops), ordered=ordered, session=session)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            collided = {e["index"]: ops[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY}
+            if not collided or rekey is None:
+                raise
+            i = min(collided)
+            _, why = rekey({i: collided[i]})[i]
+            raise BadRow(
+                f"index {self.where}: a row of page {owners[i]!r} collides on its _id: {why}", owners[i]
+            ) from None
 
     def _stored_domains(
         self, pages: list[CrawledPage], known: dict[str, tuple[int, list[str] | None, datetime]]
@@ -274,6 +325,7 @@ class MongoStore:
             (self._links, UpdateOne({"_id": b"", "target_domain": ""}, {"$set": {"lost_at": None}})),
             (self._pages, UpdateOne({"_id": ""}, {"$set": {"failures": 0}})),
             (self._counters, UpdateOne({"_id": ""}, {"$inc": {"n": 0}})),
+            (self._db[FIGURES], UpdateOne({"_id": ""}, {"$inc": {"n_all": 0}})),
         ):
             self._written(partial(collection.bulk_write, [probe]))
 
@@ -290,9 +342,9 @@ class MongoStore:
         offset: int = 0,
         one_per_domain: bool = False,
     ) -> Iterator[EdgeRow]:
-        """A find on the scope's index (``by_target_*`` for first_seen, ``by_domain_last_seen`` and
-        ``by_domain_source`` for the other sorts of a domain), or with ``one_per_domain`` an aggregation
-        that picks each domain's best edge before it pages."""
+        """A find on the index of the scope and the sort (``documents.SORT_INDEXES``; not hinted: with a
+        selective filter, such as one referring domain, the planner rightly picks another), or with
+        ``one_per_domain`` an aggregation that picks each domain's best edge before it pages."""
         if limit == 0:
             return iter(())
         match = p.where(target, filters)
@@ -314,13 +366,19 @@ class MongoStore:
         )
         return map(d.edge_row, found)
 
-    def export(self) -> Iterator[EdgeRow]:
-        return map(d.edge_row, self._streamed(lambda: self._links.find({}, d.PROJECTION).sort([("_id", 1)])))
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        """In ``_id`` order (16 bytes, compared bytewise as SQLite compares its edge_id), on the ``_id``
+        index: a resumed export starts at its bound."""
+        where = {} if after is None else {"_id": {"$gt": after}}
+        found = self._streamed(lambda: self._links.find(where, d.PROJECTION).sort([("_id", 1)]))
+        return map(d.edge_row, found)
 
     def count(self) -> int:
-        return self._retried(lambda: self._links.count_documents({}))
+        """The collection's metadata count (the manual: ``estimated_document_count``), not a scan."""
+        return int(self._retried(self._links.estimated_document_count))
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        """On ``by_recrawl_order`` ``(last_crawled, _id)``: no blocking sort, a limit reads its rows."""
         order = [("last_crawled", 1), ("_id", 1)]
         found = self._streamed(lambda: self._pages.find({}, {"_id": 1}).sort(order).limit(limit or 0))
         return (doc["_id"] for doc in found)
@@ -333,7 +391,13 @@ class MongoStore:
         return [counters.get(d.WRITE_BATCHES, 0), counters.get(d.SCORE_SAVES, 0)]
 
     def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
-        """One ``$facet`` aggregation over the target's edges (see ``pipelines.tally_facets``)."""
+        """A domain's from its figures (``figures.Figures.tally``); a host's or a URL's (a far smaller
+        target) by one ``$facet`` aggregation over its edges (see ``pipelines.tally_facets``)."""
+        if target.scope == "domain":
+            figures = self._figures.tally
+            return self._retried(
+                partial(figures, target.value, include_lost=include_lost, since=since, top=top)
+            )
         match = p.where(target, Filters(status="all"))
         pipeline = [{"$match": match}, {"$facet": p.tally_facets(include_lost, since, top)}]
         got = self._aggregated(pipeline)[0]
@@ -365,9 +429,22 @@ class MongoStore:
             lost=windows("lost"),
         )
 
+    def rebuild_figures(self, domain: str) -> int:
+        """Recount a domain's figures from its edges (``figures``: only a standalone server's can drift);
+        the number of its edges."""
+        try:
+            return self._figures.rebuild(domain)
+        except PyMongoError as exc:
+            raise unavailable("write to", self.where, exc) from None
+
     def referring_domains(self, target: Target, filters: Filters) -> Iterator[str]:
         """A ``$group`` streamed back in batches, not ``distinct``, whose answer is one document of at
-        most 16 MB (the manual's BSON limit: ~500k domains)."""
+        most 16 MB (the manual's BSON limit: ~500k domains); a domain's live (or all) referring domains
+        are its ``ref_domain`` figures, no edge read."""
+        if target.scope == "domain" and filters in (Filters(), Filters(status="all")):
+            live = filters.status == "live"
+            found = self._streamed(lambda: self._figures.referring_domains(target.value, live))
+            return (doc["v"] for doc in found)
         pipeline = [
             {"$match": p.where(target, filters)},
             {"$group": {"_id": "$source_domain"}},

@@ -1,12 +1,14 @@
 """The SQLite index's tables, indexes, triggers and write statements (``store.py`` runs them).
 
 One row per edge, unique on its 16-byte edge_id (not on the URLs themselves, which would store every URL
-twice). Per target domain, table ``agg`` counts edges by each dimension (rel, type, anchor, referring
-domain, host and page, target page); triggers keep it up to date on every insert and every real change of
+twice). Per target domain, table ``agg`` counts edges by each dimension (``index/figures.py``, shared
+with MongoDB); triggers keep it up to date on every insert and every real change of
 an edge, so a domain with millions of backlinks is summarized from thousands of aggregate rows.
 """
 
 from __future__ import annotations
+
+from backlinkspider.index.figures import DIMENSIONS, FLAGS, Dimension
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
@@ -68,34 +70,31 @@ CREATE TABLE IF NOT EXISTS agg (
 ) WITHOUT ROWID;
 """
 
-# The dimensions an edge counts in: (dim, value, condition), in SQL over a row named X.
-DIMENSIONS = [
-    ("edge", "''", "1"),
-    ("rel", "'follow'", "NOT (X.nofollow OR X.ugc OR X.sponsored)"),
-    ("rel", "'nofollow'", "X.nofollow"),
-    ("rel", "'ugc'", "X.ugc"),
-    ("rel", "'sponsored'", "X.sponsored"),
-    ("type", "X.link_type", "1"),
-    ("anchor", "X.anchor_text", "1"),
-    ("ref_domain", "X.source_domain", "1"),
-    ("ref_host", "X.source_host", "1"),
-    ("ref_page", "X.source_url", "1"),
-    ("page", "X.target_url", "1"),
-]
+
+def _value(dim: Dimension, row: str) -> str:
+    return f"{row}.{dim.field}" if dim.field else f"'{dim.value}'"
+
+
+def _condition(dim: Dimension, row: str) -> str:
+    if dim.when is None:
+        return "1"
+    if dim.when == "follow":
+        return f"NOT ({' OR '.join(f'{row}.{flag}' for flag in FLAGS)})"
+    return f"{row}.{dim.when}"
 
 
 def _add(row: str) -> str:
     return "\n".join(
         f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
-    SELECT {row}.target_domain, '{dim}', {value.replace("X.", row + ".")}, 1, {row}.lost_at IS NULL,
+    SELECT {row}.target_domain, '{dim.name}', {_value(dim, row)}, 1, {row}.lost_at IS NULL,
            {row}.first_seen, {row}.lost_at
-    WHERE {cond.replace("X.", row + ".")}
+    WHERE {_condition(dim, row)}
     ON CONFLICT (target_domain, dim, value) DO UPDATE SET
         n_all = n_all + 1,
         n_live = n_live + excluded.n_live,
         first_seen = min(first_seen, excluded.first_seen),
         lost_at = CASE WHEN n_live + excluded.n_live > 0 THEN NULL ELSE lost_at END;"""
-        for dim, value, cond in DIMENSIONS
+        for dim in DIMENSIONS
     )
 
 
@@ -105,9 +104,9 @@ def _remove_old() -> str:
         n_all = n_all - 1,
         n_live = n_live - (OLD.lost_at IS NULL),
         lost_at = CASE WHEN OLD.lost_at IS NULL AND n_live = 1 THEN NEW.lost_at ELSE lost_at END
-    WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace("X.", "OLD.")}
-      AND {cond.replace("X.", "OLD.")};"""
-        for dim, value, cond in DIMENSIONS
+    WHERE target_domain = OLD.target_domain AND dim = '{dim.name}' AND value = {_value(dim, "OLD")}
+      AND {_condition(dim, "OLD")};"""
+        for dim in DIMENSIONS
     )
 
 

@@ -250,8 +250,9 @@ class SQLiteStore:
             args += [-1 if limit is None else limit, offset]
         return map(_edge, self._rows(sql, args))
 
-    def export(self) -> Iterator[EdgeRow]:
-        return map(_edge, self._rows(f"SELECT {_COLUMNS} FROM links ORDER BY edge_id", []))
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        later, args = ("WHERE edge_id > ?", [after]) if after is not None else ("", [])
+        return map(_edge, self._rows(f"SELECT {_COLUMNS} FROM links {later} ORDER BY edge_id", list(args)))
 
     def count(self) -> int:
         return self._int("SELECT count(*) FROM links", [])
