@@ -713,3 +713,39 @@ def test_pipeline_keeps_a_batch_the_index_refused() -> None:
     pipe.process_item(Page("http://c.org/", [Link("http://b.org/4", "text")] * 3))
     assert not pipe.batches and store.count() == 4
     assert crawler.stats.get_value("backlinks/pages_not_indexed") is None
+
+
+def test_the_pipeline_rides_out_a_stuck_write_concern_then_a_failover() -> None:
+    """A write concern no set can satisfy for a while (the secondaries down): each write ends at its
+    timeout as IndexUnavailable and the pipeline keeps the batch, retrying with its backoff; when they
+    are back, a failover refuses some operations, sent again; every page ends indexed. Timeout scaled
+    down to 0.2 s."""
+    from scrapy.utils.test import get_crawler
+    from twisted.internet.defer import maybeDeferred
+
+    from backlinkspider.pipelines import IndexPipeline
+
+    settings = {"BACKLINKS_BATCH_SIZE": 5, "BACKLINKS_FLUSH_SECONDS": 60, "BACKLINKS_WRITE_RETRY_SECONDS": 60}
+    crawler = get_crawler(settings_dict=settings)
+    pipe = IndexPipeline.from_crawler(crawler)
+    pipe.run = maybeDeferred
+    client = strict_client()
+    store = MongoStore("mongodb://standin/backlinks", client=client, limits=Limits(0.2, 600, 0.2))
+    pipe.index = store
+    unsatisfiable_write_concern(client)
+    delays: list[float] = []
+    failover: list[Failover] = []
+
+    def later(delay: float, retry: Any) -> None:
+        delays.append(delay)
+        if len(delays) == 2:  # the secondaries are back; a shard's primary steps down
+            client._standin_stuck_writes = False
+            failover.append(Failover(store._links, 10107, writes=1, only=UpdateOne))
+        retry()
+
+    pipe.later = later
+    pipe.process_item(Page("http://a.org/", [Link(f"http://b{i}.org/", "text") for i in range(5)]))
+    assert len(delays) == 2  # two stuck writes, each ended by its timeout, then written
+    assert failover[0].failed == 3 and store.count() == 5 and not pipe.batches
+    assert crawler.stats.get_value("backlinks/pages_not_indexed") is None
+    assert crawler.stats.get_value("backlinks/pages_indexed") == 1
