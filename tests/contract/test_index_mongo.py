@@ -161,6 +161,22 @@ def test_a_document_the_server_refuses_is_bad_data_naming_its_page(standin: Mong
     assert err.value.url == "http://b.org/p" and len(calls) == 1
 
 
+def test_an_operation_past_its_time_limit_is_unavailable_not_bad_data(standin: MongoStore) -> None:
+    """MaxTimeMSExpired (50) in writeErrors is the operation's bound, not the row's fault: one try,
+    IndexUnavailable (the pipeline retries the batch later), no page set aside."""
+    calls = []
+
+    def expire(requests: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        error = {"index": 0, "code": 50, "errmsg": "operation exceeded time limit"}
+        raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": []})
+
+    standin._pages.bulk_write = expire  # type: ignore[method-assign]
+    with pytest.raises(IndexUnavailable, match="exceeded time limit"):
+        write(standin, PAGES)
+    assert len(calls) == 1
+
+
 def raising(*errors: Exception) -> Any:
     """An operation that raises ``errors`` in turn, then answers "done"; ``calls`` counts its tries."""
     left = list(errors)

@@ -157,7 +157,9 @@ def write_all(
                 send([pending[i] for i in keys], ordered)
             return
         except BulkWriteError as exc:
-            failed = _failed(exc, keys, pending, where, owner, ordered)
+            if exc.timeout:  # MaxTimeMSExpired: the operation had its bounded time
+                raise unavailable("write to", where, exc) from None
+            failed = _failed(exc, keys, where, owner)
             duplicates = {i: pending[i] for i, code in failed.items() if code == DUPLICATE_KEY}
             for i, op in _rekeyed(duplicates, rekeyed, rekey, where, owner).items():
                 pending[i] = op
@@ -181,12 +183,7 @@ def _positions(exc: BulkWriteError) -> list[int]:
 
 
 def _failed(
-    exc: BulkWriteError,
-    keys: list[int],
-    pending: dict[int, Op],
-    where: str,
-    owner: Callable[[int], str | None],
-    ordered: bool,
+    exc: BulkWriteError, keys: list[int], where: str, owner: Callable[[int], str | None]
 ) -> dict[int, int]:
     """The operations to send again (by their index in the whole bulk) with their error code; ``BadRow``
     for an entry the server refused for its data, ``IndexUnavailable`` for a write concern that cannot be
