@@ -99,3 +99,12 @@ def test_kubernetes_worker_reads_its_uris_from_the_secret():
     assert container["command"] == COMMAND
     assert container["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
     assert set(secret["stringData"]) == {"REDIS_URL", "BACKLINKS_INDEX"}
+
+
+def test_kubernetes_init_job_runs_backlinks_init_with_the_workers_secret():
+    job = yaml.safe_load((DEPLOY / "k8s" / "init-job.yaml").read_text())
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secret.example.yaml").read_text())
+    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["backlinks", "init"]
+    assert container["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
