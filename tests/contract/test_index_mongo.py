@@ -765,3 +765,24 @@ def test_the_pipeline_rides_out_a_stuck_write_concern_then_a_failover() -> None:
     assert failover[0].failed == 3 and store.count() == 5 and not pipe.batches
     assert crawler.stats.get_value("backlinks/pages_not_indexed") is None
     assert crawler.stats.get_value("backlinks/pages_indexed") == 1
+
+
+def test_the_web_server_bounds_every_read_by_the_operation_timeout(monkeypatch: Any) -> None:
+    """``serve`` reads with every round trip of a stream bounded like an operation, not by the long
+    stream timeout an export gets: its client has given up long before."""
+    import pymongo
+
+    from backlinkspider.web.reader import Reader
+
+    given: dict[str, Any] = {}
+    shared = strict_client()
+    MongoStore("mongodb://standin/backlinks", client=shared)  # an index to serve
+
+    def client(uri: str, **options: Any) -> Any:
+        given.update(options)
+        return shared
+
+    monkeypatch.setenv("BACKLINKS_MONGO_TIMEOUT", "7")
+    monkeypatch.setattr(pymongo, "MongoClient", client)
+    Reader("mongodb://standin/backlinks")
+    assert given["socketTimeoutMS"] == given["serverSelectionTimeoutMS"] == 7000
