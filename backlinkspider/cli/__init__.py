@@ -23,6 +23,7 @@ COMMANDS = {
     "query": "backlinkspider.cli.links:query",
     "summary": "backlinkspider.cli.links:summary",
     "export": "backlinkspider.cli.links:export",
+    "refigure": "backlinkspider.cli.links:refigure",
     "graph": "backlinkspider.cli.scores:graph",
     "rank": "backlinkspider.cli.scores:rank",
     "domains": "backlinkspider.cli.scores:domains",

@@ -152,6 +152,17 @@ def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -
         profile_tables(profile, f"{parsed.scope} {parsed.value}")
 
 
+@click.command()
+@click.argument("domains", nargs=-1, required=True)
+@index_option
+def refigure(domains: tuple[str, ...], index: str) -> None:
+    """Recount the summary figures of target DOMAINS from their edges (a repair: MongoDB on a
+    standalone server can let them drift when a write fails part way; SQLite cannot)."""
+    with open_index(index) as idx:
+        for domain in domains:
+            click.echo(f"{domain}: {idx.rebuild_figures(domain)} edges counted")
+
+
 def _edge_id(ctx: click.Context, param: click.Parameter, value: str | None) -> bytes | None:
     if value is None:
         return None

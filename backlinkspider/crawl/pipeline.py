@@ -107,7 +107,7 @@ class IndexPipeline:
             crawler.signals,
             s.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
             crawler,
-            s.getint("BACKLINKS_MAX_ANCHOR"),
+            s.getint("BACKLINKS_MAX_ANCHOR", MAX_ANCHOR),
         )
 
     def open_spider(self) -> None:

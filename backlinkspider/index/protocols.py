@@ -79,6 +79,12 @@ class EdgeStore(Protocol):
         edge_id is greater (an export resumed after the last edge it gave)."""
         ...
 
+    def rebuild_figures(self, domain: str) -> int:
+        """Recount a target domain's per-target figures (``index/figures.py``) from its edges; the
+        number of its edges. A repair: SQLite keeps them in each write's transaction, MongoDB on a
+        standalone server may let them drift (``mongo/figures.py``)."""
+        ...
+
     def count(self) -> int:
         """Edges held, live and lost (MongoDB: the collection's metadata count, exact after a clean
         shutdown)."""

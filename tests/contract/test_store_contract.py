@@ -537,6 +537,19 @@ def test_tally(filled: Any, model: Model, target: Target) -> None:
             assert got == expected_tally(model, target, include_lost, since, top), (include_lost, top)
 
 
+def test_figures_rebuilt_from_the_edges_give_the_same_answers(written: Any, model: Model) -> None:
+    end = max(r.last_seen for r in model.rows())
+    since = [end - 7 * 86400, end - 30 * 86400, 0]
+    domains = sorted({r.target_domain for r in model.rows()})
+    for domain in domains:
+        assert written.rebuild_figures(domain) == sum(r.target_domain == domain for r in model.rows())
+    assert written.rebuild_figures("nosuch.org") == 0
+    for domain in domains:
+        for include_lost in (False, True):
+            got = written.tally(Target("domain", domain), include_lost=include_lost, since=since, top=5)
+            assert got == expected_tally(model, Target("domain", domain), include_lost, since, 5)
+
+
 @pytest.mark.parametrize("target", QUERY_TARGETS, ids=lambda t: f"{t.scope}:{t.value}")
 def test_referring_domains(filled: Any, model: Model, target: Target) -> None:
     for f in FILTERS:

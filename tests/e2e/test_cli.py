@@ -110,6 +110,14 @@ def test_export_resumes_after_the_edge_id_of_its_last_row(uri):
     assert "Traceback" not in res.stderr
 
 
+def test_refigure_recounts_a_domain_and_the_summary_is_unchanged(uri):
+    before = run_cli("summary", "target.co.uk", "--format", "json", "--index", uri).stdout
+    res = run_cli("refigure", "target.co.uk", "nobody.com", "--index", uri)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["target.co.uk: 3 edges counted", "nobody.com: 0 edges counted"]
+    assert run_cli("summary", "target.co.uk", "--format", "json", "--index", uri).stdout == before
+
+
 def test_index_comes_from_the_environment(uri):
     import os
 

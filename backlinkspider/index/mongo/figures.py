@@ -143,6 +143,37 @@ def figure_updates(found: Changes, before: dict[str, Document]) -> list[UpdateOn
     return ops
 
 
+def figure_documents(found: Changes) -> list[Document]:
+    """The figure documents of edges counted from nothing (``rebuild``): a value none of whose edges
+    is live keeps the newest loss."""
+    docs: list[Document] = []
+    values: dict[tuple[str, str], list[int]] = {}
+    for (target, dim, value), change in found.figures.items():
+        lost_at = change.lost_at if change.n_live == 0 else None
+        docs.append(
+            {
+                "_id": key(target, dim, value),
+                **{"t": target, "d": dim, "v": value, "n_all": change.n_all, "n_live": change.n_live},
+                **{"first_seen": change.first_seen, "lost_at": lost_at},
+            }
+        )
+        counts = values.setdefault((target, dim), [0, 0])
+        counts[0] += 1
+        counts[1] += change.n_live > 0
+    for (target, dim), (n_all, n_live) in values.items():
+        docs.append(
+            {
+                "_id": key(target, VALUES, dim),
+                "t": target,
+                "d": VALUES,
+                "v": dim,
+                "n_all": n_all,
+                "n_live": n_live,
+            }
+        )
+    return docs
+
+
 def reached_by_marks(url: str, seen: datetime, domains: list[str] | None) -> Document:
     """The edges a lost mark of page ``url`` at ``seen`` reached (``documents.lost_mark``)."""
     where: Document = {"source_url": url, "lost_at": seen}
@@ -211,17 +242,19 @@ class Figures:
         return operation() if session else cast(T, self._retried(operation))
 
     def rebuild(self, domain: str) -> int:
-        """Recount ``domain``'s figures from its edges (a repair: it reads every edge of the domain);
-        the number of edges counted."""
+        """Recount ``domain``'s figures from its edges (a repair, best run while no crawl writes to the
+        domain: it reads every edge of the domain); the number of edges counted."""
         found = Changes()
+        edges = 0
         for edge in self._links.find({"target_domain": domain}, READ):
             found.edge(edge, +1)
-            now = [edge[name] for name in COUNTED]
-            where = {"_id": edge["_id"], "target_domain": domain}
-            found.counted.append(UpdateOne(where, {"$set": {"counted": now}}))
+            edges += 1
         self._figures.delete_many({"t": domain})
-        self.apply(found, None)
-        return len(found.counted)
+        for docs in _batches(figure_documents(found), BATCH):
+            self._figures.insert_many(docs, ordered=False)
+        counted = [{"$set": {"counted": [f"${name}" for name in COUNTED]}}]
+        self._links.update_many({"target_domain": domain}, counted)
+        return edges
 
     # --- the summary ---------------------------------------------------------------------------------
 

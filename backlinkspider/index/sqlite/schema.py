@@ -125,6 +125,15 @@ BEGIN
 END;
 """
 
+# A domain's aggregate rows recounted from its edges (``rebuild_figures``): what the triggers keep.
+REBUILD_AGG = ["DELETE FROM agg WHERE target_domain = ?1"] + [
+    f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
+    SELECT ?1, '{dim.name}', {_value(dim, "links")}, count(*), sum(lost_at IS NULL), min(first_seen),
+           CASE WHEN sum(lost_at IS NULL) = 0 THEN max(lost_at) END
+    FROM links WHERE target_domain = ?1 AND {_condition(dim, "links")} GROUP BY 3"""
+    for dim in DIMENSIONS
+]
+
 UPSERT = """
 INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
                    source_host, source_domain, target_host, target_domain, first_seen, last_seen)

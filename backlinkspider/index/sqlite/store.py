@@ -28,6 +28,7 @@ from backlinkspider.index.sqlite.schema import (
     PAGE_FAILED,
     PAGE_OK,
     PAGE_STATUS_COLUMN,
+    REBUILD_AGG,
     SCHEMA,
     SCORES_SCHEMA,
     TRIGGERS,
@@ -206,6 +207,18 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise unavailable("write to", str(self.path), exc) from None
         return len(rows)
+
+    def rebuild_figures(self, domain: str) -> int:
+        """The aggregate rows are kept in each write's transaction and cannot drift; recounted anyway,
+        as MongoDB's are, in one transaction."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:
+                for sql in REBUILD_AGG:
+                    self._db.execute(sql, (domain,))
+        except sqlite3.Error as exc:
+            raise unavailable("write to", str(self.path), exc) from None
+        return self._int("SELECT count(*) FROM links WHERE target_domain = ?", [domain])
 
     def check_writable(self) -> None:
         # Rewriting the header's user_version with its own value commits a real write and changes nothing
