@@ -180,6 +180,14 @@ SETTINGS = {
         ),
         Setting("BACKLINKS_KEEP_INTERNAL", bool, False, "also store internal links (same registered domain)"),
         Setting(
+            "BACKLINKS_MAX_ANCHOR",
+            int,
+            500,
+            "characters of an anchor text stored; a longer one is cut at a character (not a byte), the"
+            " same for every backend, so a summary's top anchors stay small",
+            minimum=1,
+        ),
+        Setting(
             "BACKLINKS_CONTACT_URL",
             str,
             "https://github.com/backlinkspider/backlinkspider",
@@ -205,6 +213,34 @@ SETTINGS = {
             "index writes that keep failing are retried with backoff this long (the crawl pauses"
             " meanwhile), then the crawl stops and exits 1 with the count of pages not indexed",
             minimum=0,
+        ),
+        Setting(
+            "BACKLINKS_MONGO_TIMEOUT",
+            float,
+            12.0,
+            "MongoDB: seconds each operation answered whole (a write, a lookup, a summary) may take, waiting"
+            " for a primary included; longer than a replica set election (about 10-12 s) so a failover is"
+            " ridden out, short enough for a web client's patience; a write concern no set can satisfy fails"
+            " after it (the URI's `timeoutMS` is not used)",
+            positive=True,
+            env="BACKLINKS_MONGO_TIMEOUT",
+        ),
+        Setting(
+            "BACKLINKS_MONGO_STREAM_TIMEOUT",
+            float,
+            600.0,
+            "MongoDB: seconds each batch of a streamed read (export, graph, listings) may take; a whole-index"
+            " grouping (`rank`'s graph) computes its first batch in one (the URI's `socketTimeoutMS` wins)",
+            positive=True,
+            env="BACKLINKS_MONGO_STREAM_TIMEOUT",
+        ),
+        Setting(
+            "BACKLINKS_MONGO_CONNECT_TIMEOUT",
+            float,
+            5.0,
+            "MongoDB: seconds the opening check waits for a server, so a command fails fast when none answers",
+            positive=True,
+            env="BACKLINKS_MONGO_CONNECT_TIMEOUT",
         ),
         Setting(
             "BACKLINKS_PSL_FILE",

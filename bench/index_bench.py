@@ -89,6 +89,47 @@ def measure(index, pages: list[CrawledPage], batch: int) -> tuple[float, int]:
     return written / (time.perf_counter() - started), written
 
 
+def mongo_key_bytes(sample: list, seen: datetime) -> None:
+    """Per edge, the BSON bytes of every index's keys (``documents.INDEXES``, ``_id``, the shard key) and
+    of the per-target figures it adds (``figures.py``: documents and their index keys), before
+    WiredTiger's compression (prefix compression shrinks index keys that share a start, such as a
+    domain's). deploy/README.md's sizing is computed from these lines."""
+    import bson
+
+    from backlinkspider.index.figures import values
+    from backlinkspider.index.mongo import documents as d
+    from backlinkspider.index.mongo.figures import FIGURE_INDEXES, key
+
+    def key_bytes(doc: dict, fields: list[tuple[str, int]]) -> int:
+        """An index entry: its values (a type byte and the value, no field names) and the record id."""
+        return sum(len(bson.encode({"": doc.get(name)})) - 5 for name, _ in fields) + 8
+
+    indexes = [*d.INDEXES, ("_id_", [("_id", 1)]), ("shard key", [("target_domain", 1), ("_id", 1)])]
+    per_index = dict.fromkeys((name for name, _ in indexes), 0)
+    figures: dict[str, dict] = {}
+    for e in sample:
+        doc = {"_id": e.edge_id, **d.document_for(e, seen)}
+        for name, fields in indexes:
+            per_index[name] += key_bytes(doc, fields)
+        for dim, value in values(doc):
+            figures.setdefault(key(e.target_domain, dim, value), {"t": e.target_domain, "d": dim, "v": value})
+    n = len(sample)
+    listed = ", ".join(f"{name} {total / n:,.0f}" for name, total in per_index.items())
+    print(f"mongodb index keys, bytes/edge: {listed}; all {sum(per_index.values()) / n:,.0f}")
+    fig_docs = [
+        {"_id": k, **f, "n_all": 1, "n_live": 1, "first_seen": seen, "lost_at": None}
+        for k, f in figures.items()
+    ]
+    doc_total = sum(len(bson.encode(f)) for f in fig_docs)
+    key_total = sum(
+        key_bytes(f, fields) for f in fig_docs for _, fields in [*FIGURE_INDEXES, ("_id_", [("_id", 1)])]
+    )
+    print(
+        f"mongodb figures: {len(fig_docs) / n:.2f} documents/edge, {doc_total / n:,.0f} bytes/edge of BSON,"
+        f" {key_total / n:,.0f} bytes/edge of index keys (these {n:,} edges; fewer a new edge as a domain grows)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--edges", type=int, default=500_000)
@@ -121,6 +162,7 @@ def main() -> None:
         f"mongodb: {doc_bytes / len(sample):,.0f} bytes/edge of BSON per document (before compression and"
         " indexes)"
     )
+    mongo_key_bytes(sample, pages[0].seen_at)
     uri = os.environ.get("BACKLINKS_TEST_MONGO_URI")
     if not uri:
         print(

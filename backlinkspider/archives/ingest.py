@@ -44,7 +44,7 @@ from scrapy.settings import BaseSettings
 from backlinkspider.archives.capture import BadArchive, Limits
 from backlinkspider.archives.reader import ArchiveReader, Counts
 from backlinkspider.crawl.batches import BatchWriter, WritesFailed
-from backlinkspider.crawl.items import crawled_page
+from backlinkspider.crawl.items import MAX_ANCHOR, crawled_page
 from backlinkspider.index import IndexUnavailable, LinkIndex
 from backlinkspider.records import CrawledPage
 from backlinkspider.standards.urls import use_suffix_list
@@ -67,6 +67,7 @@ class Options:
     keep_internal: bool = False
     targets: frozenset[str] | None = None  # registered domains and hosts; None: every edge
     psl_file: str | None = None  # BACKLINKS_PSL_FILE, for worker processes
+    max_anchor: int = MAX_ANCHOR  # BACKLINKS_MAX_ANCHOR, as the crawl cuts anchors
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, targets: frozenset[str] | None = None) -> Options:
@@ -75,6 +76,7 @@ class Options:
             settings.getbool("BACKLINKS_KEEP_INTERNAL"),
             targets,
             settings.get("BACKLINKS_PSL_FILE") or None,
+            settings.getint("BACKLINKS_MAX_ANCHOR"),
         )
 
 
@@ -85,7 +87,7 @@ def crawled_pages(reader: ArchiveReader, options: Options) -> Iterator[CrawledPa
     targets = options.targets
     for item in reader:
         try:
-            page = crawled_page(item, options.keep_internal, now)
+            page = crawled_page(item, options.keep_internal, now, options.max_anchor)
         except Exception as exc:  # a page item no index can take: counted, as the crawl's pipeline does
             logger.error("page not indexed: %r: %s", item.url, exc)
             reader.counts.skipped["not indexable"] += 1

@@ -1,7 +1,7 @@
 """The ``backlinks`` command: crawl, then ask the index who links where.
 
-One module per group of commands (``crawl``, ``ingest``, ``cluster``, ``links``, ``scores``, ``questions``,
-``serve``), each
+One module per group of commands (``init``, ``crawl``, ``ingest``, ``cluster``, ``links``, ``scores``,
+``questions``, ``serve``), each
 imported only when one of its commands runs (click's lazy group), so ``backlinks query`` does not load
 Scrapy. Every failure a person can cause ends in one line on stderr and a non-zero exit, mapped once in
 ``main``: 2 for a usage error, 1 for anything else.
@@ -17,6 +17,7 @@ from backlinkspider.index import IndexUnavailable
 
 # name -> "module:attribute" of each command, in the order ``backlinks --help`` lists them.
 COMMANDS = {
+    "init": "backlinkspider.cli.init:init",
     "crawl": "backlinkspider.cli.crawl:crawl",
     "ingest": "backlinkspider.cli.ingest:ingest_command",
     "seed": "backlinkspider.cli.cluster:seed",
@@ -24,6 +25,7 @@ COMMANDS = {
     "query": "backlinkspider.cli.links:query",
     "summary": "backlinkspider.cli.links:summary",
     "export": "backlinkspider.cli.links:export",
+    "refigure": "backlinkspider.cli.links:refigure",
     "graph": "backlinkspider.cli.scores:graph",
     "rank": "backlinkspider.cli.scores:rank",
     "domains": "backlinkspider.cli.scores:domains",

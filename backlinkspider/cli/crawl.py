@@ -60,7 +60,7 @@ def crawl(
         use_suffix_list(settings.get("BACKLINKS_PSL_FILE") or None)
     except (OSError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="BACKLINKS_PSL_FILE") from None
-    with open_index(settings["BACKLINKS_INDEX"], create=not recrawl) as idx:
+    with open_index(settings["BACKLINKS_INDEX"], create=not recrawl, settings=settings) as idx:
         idx.check_writable()  # before any fetch: no page is fetched that cannot be kept
     if cluster:
         _announce_worker(cluster, settings.getfloat("BACKLINKS_IDLE_TIMEOUT"))

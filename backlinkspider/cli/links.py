@@ -160,9 +160,39 @@ def summary(target: str, scope: str, include_lost: bool, fmt: str, index: str) -
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.argument("domains", nargs=-1, required=True)
 @index_option
-def export(fmt: str, index: str) -> None:
-    """Every edge in the index, streamed to stdout."""
+def refigure(domains: tuple[str, ...], index: str) -> None:
+    """Recount the summary figures of target DOMAINS from their edges (a repair: MongoDB on a
+    standalone server can let them drift when a write fails part way; SQLite cannot)."""
+    with open_index(index) as idx:
+        for domain in domains:
+            click.echo(f"{domain}: {idx.rebuild_figures(domain)} edges counted")
+
+
+def _edge_id(ctx: click.Context, param: click.Parameter, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        edge_id = bytes.fromhex(value)
+    except ValueError:
+        edge_id = b""
+    if len(edge_id) != 16:
+        raise click.BadParameter(f"not an edge id (32 hex digits): {value[:60]!r}")
+    return edge_id
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option(
+    "--after",
+    metavar="EDGE_ID",
+    callback=_edge_id,
+    help="Resume after this edge (32 hex digits): edges come in edge id order, and the id of a row is"
+    " blake2b-128 of its source_url, target_url and link_type joined by newlines.",
+)
+@index_option
+def export(fmt: str, after: bytes | None, index: str) -> None:
+    """Every edge in the index, streamed to stdout in edge id order."""
     with open_index(index, create=False) as idx:
-        write(queries.export(idx), fmt)
+        write(queries.export(idx, after), fmt)

@@ -10,11 +10,14 @@ from typing import Any
 from itemadapter import ItemAdapter, is_item
 
 from backlinkspider.archives.capture import ip_address
+from backlinkspider.config import SETTINGS
 from backlinkspider.records import CrawledPage, Edge, Link
 from backlinkspider.standards.urls import host_of, registered_domain
 
+MAX_ANCHOR = int(SETTINGS["BACKLINKS_MAX_ANCHOR"].default or 0)  # a caller without a run's settings
 
-def crawled_page(item: Any, keep_internal: bool, now: datetime) -> CrawledPage:
+
+def crawled_page(item: Any, keep_internal: bool, now: datetime, max_anchor: int = MAX_ANCHOR) -> CrawledPage:
     """What the index writes for a page item: its edges (see ``page_edges``), ``failed`` and ``status``,
     and the capture's facts.
 
@@ -30,7 +33,7 @@ def crawled_page(item: Any, keep_internal: bool, now: datetime) -> CrawledPage:
     return CrawledPage(
         adapter["url"],
         seen_at,
-        page_edges(item, keep_internal),
+        page_edges(item, keep_internal, max_anchor),
         bool(adapter.get("failed", False)),
         adapter.get("status"),
         str(adapter.get("archive") or "crawl"),
@@ -38,9 +41,10 @@ def crawled_page(item: Any, keep_internal: bool, now: datetime) -> CrawledPage:
     )
 
 
-def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
-    """The edges of a page item as the index stores them: with hosts and registered domains, and without
-    internal links unless ``keep_internal``.
+def page_edges(page: Any, keep_internal: bool, max_anchor: int = MAX_ANCHOR) -> tuple[Edge, ...]:
+    """The edges of a page item as the index stores them: with hosts and registered domains, anchors cut
+    to ``max_anchor`` characters (BACKLINKS_MAX_ANCHOR), and without internal links unless
+    ``keep_internal``.
 
     A page item is any item (dict, dataclass, attrs, scrapy.Item; read through itemadapter) with ``url``
     (str), ``links`` (a list of ``{target_url, link_type, anchor_text, nofollow, ugc, sponsored}``: only
@@ -67,7 +71,9 @@ def page_edges(page: Any, keep_internal: bool) -> tuple[Edge, ...]:
                 url,
                 target_url,
                 link_type,
-                anchor_text,
+                anchor_text[:max_anchor]
+                if isinstance(anchor_text, str)
+                else anchor_text,  # checks.py refuses a non-str
                 bool(nofollow),
                 bool(ugc),
                 bool(sponsored),

@@ -16,7 +16,7 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from backlinkspider.crawl.batches import Backoff, Collector, split
-from backlinkspider.crawl.items import crawled_page
+from backlinkspider.crawl.items import MAX_ANCHOR, crawled_page
 from backlinkspider.crawl.signals import pages_done
 from backlinkspider.index import BadRow, LinkIndex, open_index
 from backlinkspider.records import CrawledPage
@@ -65,7 +65,9 @@ class IndexPipeline:
         signals: SignalManager | None = None,
         retry_seconds: float = 300.0,
         crawler: Crawler | None = None,
+        max_anchor: int = MAX_ANCHOR,
     ) -> None:
+        self.max_anchor = max_anchor
         self.signals = signals
         self.uri = uri
         self.lost_after_failures = lost_after_failures
@@ -98,10 +100,11 @@ class IndexPipeline:
             crawler.signals,
             s.getfloat("BACKLINKS_WRITE_RETRY_SECONDS"),
             crawler,
+            s.getint("BACKLINKS_MAX_ANCHOR", MAX_ANCHOR),
         )
 
     def open_spider(self) -> None:
-        self.index = open_index(self.uri)
+        self.index = open_index(self.uri, settings=self.crawler.settings if self.crawler else None)
         self.engine = self.crawler.engine if self.crawler is not None else None
         logger.info("indexing to %s", redact(self.uri))
 
@@ -110,7 +113,7 @@ class IndexPipeline:
             return item
         adapter = ItemAdapter(item)
         try:
-            page = crawled_page(item, self.keep_internal, datetime.now(UTC))
+            page = crawled_page(item, self.keep_internal, datetime.now(UTC), self.max_anchor)
         except Exception as exc:  # an item no index can take (a URL that is not one ...): counted, not fatal
             logger.error("page not indexed: %r: %s", adapter.get("url"), exc)
             self.stats.inc_value("backlinks/pages_not_indexed")

@@ -185,7 +185,8 @@ class BacklinksSpider(Spider):
         if self.recrawl:
             from backlinkspider.index import open_index
 
-            with open_index(self.crawler.settings.get("BACKLINKS_INDEX"), create=False) as index:
+            settings = self.crawler.settings
+            with open_index(settings.get("BACKLINKS_INDEX"), create=False, settings=settings) as index:
                 urls = list(index.pages_to_recrawl(self.max_pages))
             self.logger.info("re-crawling %d pages", len(urls))
             for i, url in enumerate(urls):  # the least recently crawled first; crawled before, so dont_filter

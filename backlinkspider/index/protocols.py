@@ -77,12 +77,20 @@ class EdgeStore(Protocol):
         before ``after``/``offset``/``limit`` apply. Streamed: a page costs what a page costs."""
         ...
 
-    def export(self) -> Iterator[EdgeRow]:
-        """Every edge, live and lost, in edge_id order, in constant memory."""
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        """Every edge, live and lost, in edge_id order, in constant memory; with ``after``, those whose
+        edge_id is greater (an export resumed after the last edge it gave)."""
+        ...
+
+    def rebuild_figures(self, domain: str) -> int:
+        """Recount a target domain's per-target figures (``index/figures.py``) from its edges; the
+        number of its edges. A repair: SQLite keeps them in each write's transaction, MongoDB on a
+        standalone server may let them drift (``mongo/figures.py``)."""
         ...
 
     def count(self) -> int:
-        """Edges held, live and lost."""
+        """Edges held, live and lost (MongoDB: the collection's metadata count, exact after a clean
+        shutdown)."""
         ...
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:

@@ -75,9 +75,10 @@ def exported(row: EdgeRow) -> ExportedEdge:
     }
 
 
-def export(index: LinkIndex) -> Iterator[ExportedEdge]:
-    """Every edge, live and lost, in edge_id order, streamed in constant memory."""
-    return map(exported, index.export())
+def export(index: LinkIndex, after: bytes | None = None) -> Iterator[ExportedEdge]:
+    """Every edge, live and lost, in edge_id order, streamed in constant memory; with ``after`` (an
+    edge's ``records.Edge.edge_id``), only those after it: an interrupted export resumes there."""
+    return map(exported, index.export(after))
 
 
 def backlinks(

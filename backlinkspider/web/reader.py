@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from backlinkspider import config
 from backlinkspider.index import LinkIndex, open_index
 
 T = TypeVar("T")
@@ -20,12 +21,21 @@ Key = tuple[object, ...]
 CACHE_ENTRIES = 1024  # summaries, histories, pages of backlinks and counts kept per server process
 
 
+def _serving(uri: str) -> LinkIndex:
+    """The index read-only, every MongoDB read bounded by ``BACKLINKS_MONGO_TIMEOUT``, each round trip
+    of a streamed one too: a request's client gives up long before ``BACKLINKS_MONGO_STREAM_TIMEOUT``,
+    and the server must not go on reading for it."""
+    settings = config.project_settings()
+    settings.set("BACKLINKS_MONGO_STREAM_TIMEOUT", settings.getfloat("BACKLINKS_MONGO_TIMEOUT"))
+    return open_index(uri, create=False, settings=settings)
+
+
 class Reader:
     """Opens ``uri`` read-only (``opener`` is for tests that pass a MongoDB stand-in)."""
 
     def __init__(self, uri: str, opener: Callable[[str], LinkIndex] | None = None) -> None:
         self.uri = uri
-        self._open = opener or (lambda u: open_index(u, create=False))
+        self._open = opener or _serving
         self._per_thread = uri.startswith("sqlite:")
         self._main = self._open(uri)  # also the one whose fingerprint() the cache reads
         self._fingerprint_lock = threading.Lock()

@@ -42,9 +42,25 @@ def mongo_standin_store(request, tmp_path):
     return MongoStore("mongodb://standin/backlinks", client=strict_client())
 
 
+def shard_if_mongos(uri: str) -> None:
+    """On a sharded cluster (the URI names a mongos), shard the database's links collection as
+    deploy/README.md says, before anything is written; on a replica set, nothing."""
+    import pymongo
+
+    with pymongo.MongoClient(uri) as client:
+        if client.admin.command("hello").get("msg") != "isdbgrid":
+            return
+        name = client.get_default_database().name
+        client.admin.command("enableSharding", name)
+        client.admin.command("shardCollection", f"{name}.links", key={"target_domain": 1, "_id": 1})
+
+
 def mongo_real_store(request, tmp_path):
-    """A fresh database on the server BACKLINKS_TEST_MONGO_URI names, dropped after the test."""
-    idx = open_index(mongo_uri(REAL_MONGO, f"backlinks_test_{uuid.uuid4().hex[:12]}"))
+    """A fresh database on the server BACKLINKS_TEST_MONGO_URI names (sharded when it is a mongos),
+    dropped after the test."""
+    uri = mongo_uri(REAL_MONGO, f"backlinks_test_{uuid.uuid4().hex[:12]}")
+    shard_if_mongos(uri)
+    idx = open_index(uri)
     request.addfinalizer(lambda: idx._client.drop_database(idx._links.database.name))
     return idx
 
@@ -182,6 +198,31 @@ def test_a_late_write_of_an_older_fetch_changes_nothing_a_newer_one_set(index):
     assert {k: got[k] for k in want} == want and got["by_rel"]["sponsored"] == 0
 
 
+def test_a_new_public_suffix_list_keeps_each_stored_edge_where_it_is(index):
+    """A newer public suffix list computes other registered domains for edges already stored (the edge
+    id, from the URLs, is the same): every backend keeps the stored row's domains (SQLite's upsert keeps
+    its row; MongoDB's upsert misses ``{_id, target_domain: new}``, hits E11000 and writes to the stored
+    document) and still moves last_seen, and a later re-crawl marks the edges lost all the same."""
+    url = "http://blog.a.com/1"
+    t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    index.write(PAGES)
+    old = {r.edge_id: r for r in index.export()}
+    page = PAGES[0]
+    renamed = tuple(
+        dataclasses.replace(e, target_domain=e.target_host, source_domain="blog.a.com") for e in page.edges
+    )
+    assert index.write([CrawledPage(url, t1, renamed)]) == 2
+    rows = {r.edge_id: r for r in index.export()}
+    assert len(rows) == 5
+    for edge in page.edges:
+        got, was = rows[edge.edge_id], old[edge.edge_id]
+        assert (got.target_domain, got.source_domain) == (was.target_domain, was.source_domain)
+        assert (got.first_seen, got.last_seen, got.lost_at) == (was.first_seen, int(t1.timestamp()), None)
+    index.write([CrawledPage(url, t2, ())])  # the page dropped its links: both lost, where they are
+    lost = [r for r in index.export() if r.lost_at]
+    assert sorted((r.target_domain, r.lost_at) for r in lost) == [("target.co.uk", int(t2.timestamp()))] * 2
+
+
 def test_query_by_scope(index):
     index.write(PAGES)
     url = list(q.backlinks(index, Target("url", "http://www.target.co.uk/x")))
@@ -271,6 +312,34 @@ def test_a_batch_with_a_bad_row_is_refused_as_bad_data_and_changes_nothing(index
     assert not isinstance(err.value, IndexUnavailable)  # retrying cannot help: the pipeline splits the batch
     assert list(q.export(index)) == before
     assert index.write(pages[:1]) == 1  # the rest of the batch is fine
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongo-standin"])
+def test_init_makes_an_index_readers_can_open_and_changes_nothing_when_run_again(
+    backend, tmp_path, monkeypatch, capsys
+):
+    """``backlinks init`` means the same on both backends: after it, a reader opens the (empty) index."""
+    from backlinkspider import cli
+
+    uri = f"sqlite:///{tmp_path / 'links.db'}"
+    if backend == "mongo-standin":
+        import pymongo
+        from mongo_standin import strict_client
+
+        shared = strict_client()
+        shared.close = lambda: None  # one in-memory server for the test
+        monkeypatch.setattr(pymongo, "MongoClient", lambda *args, **kwargs: shared)
+        uri = "mongodb://standin/backlinks"
+    with pytest.raises(IndexUnavailable, match="no index at"):
+        open_index(uri, create=False)
+    assert cli.main(["init", "--index", uri]) == 0
+    assert capsys.readouterr().err == f"backlinks: index ready at {uri}\n"
+    with open_index(uri, create=False) as idx:
+        assert idx.count() == 0
+        idx.write(PAGES)
+    assert cli.main(["init", "--index", uri]) == 0
+    with open_index(uri, create=False) as idx:
+        assert idx.count() == 5
 
 
 def test_opening_a_missing_index_for_reading_fails_clearly(tmp_path):

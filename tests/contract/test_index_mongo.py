@@ -8,20 +8,33 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from bson.errors import InvalidDocument
-from mongo_standin import Flaky, ServerWouldReject, check_update, deny_writes, strict_client
-from pymongo import UpdateMany
-from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure
+from mongo_standin import (
+    FAILOVER_CODES,
+    Failover,
+    Flaky,
+    ServerWouldReject,
+    StrictCollection,
+    check_update,
+    deny_writes,
+    strict_client,
+    unsatisfiable_write_concern,
+)
+from pymongo import UpdateMany, UpdateOne
+from pymongo.errors import AutoReconnect, BulkWriteError, NetworkTimeout, OperationFailure
 from test_index import PAGES, REAL_MONGO, T0, crawled
 
 from backlinkspider.index import open_index
 from backlinkspider.index.errors import BadRow, IndexUnavailable
 from backlinkspider.index.mongo import INDEXES, MongoStore, update_for
+from backlinkspider.index.mongo.documents import PAGE_INDEXES
 from backlinkspider.index.mongo.errors import with_retries
+from backlinkspider.index.mongo.figures import FIGURE_INDEXES, FIGURES
+from backlinkspider.index.mongo.limits import Limits
 from backlinkspider.records import Bucketing, CrawledPage, Filters, Target
 from backlinkspider.standards.extract import Link, Page
 
@@ -64,7 +77,8 @@ def test_one_document_per_edge_with_a_deterministic_id(standin: MongoStore) -> N
     edges = [e for page in PAGES for e in page.edges]
     assert {d["_id"] for d in docs} == {e.edge_id for e in edges}
     assert all(isinstance(d["_id"], bytes) and len(d["_id"]) == 16 for d in docs)
-    assert not any(isinstance(v, list) for d in docs for v in d.values())  # no arrays of sources
+    # no arrays of sources (``counted``: the five fields the figures last counted)
+    assert not any(isinstance(v, list) for d in docs for k, v in d.items() if k != "counted")
     assert set(docs[0]) == {
         "_id",
         "source_url",
@@ -84,6 +98,7 @@ def test_one_document_per_edge_with_a_deterministic_id(standin: MongoStore) -> N
         "provenance",
         "source_ip",
         "source_subnet",
+        "counted",
     }
 
 
@@ -134,7 +149,9 @@ def test_transient_errors_are_retried_and_every_edge_lands_once(standin: MongoSt
     flaky = Flaky(standin._links, fail_before={1, 4}, fail_after={2, 7})
     for i in range(0, 40, 10):  # four batches
         write(standin, many[i : i + 10])
-    assert flaky.calls == 4 + 4  # each batch: its edges (new pages have nothing to mark lost); 4 failed
+    # each batch: its edges and their figures' counted marks (new pages have nothing to mark lost); 4 failed
+    assert flaky.calls == 4 * 2 + 4
+    assert standin.tally(Target("domain", "t0.org"), include_lost=False, since=[0], top=3).backlinks == 40
     rows = list(standin.export())
     assert len(rows) == 200
     assert {(r.source_url, r.target_url) for r in rows} == {
@@ -151,44 +168,236 @@ def test_an_outage_longer_than_the_retry_window_is_one_clear_error(standin: Mong
     assert time.monotonic() - started < 3
 
 
-def test_a_document_the_server_refuses_is_bad_data_not_an_outage(standin: MongoStore) -> None:
-    """A server's write error other than a duplicate key (here: too large) is BadRow, never retried."""
+def test_a_document_the_server_refuses_is_bad_data_naming_its_page(standin: MongoStore) -> None:
+    """A server's write error for the data (here: too large) is BadRow naming the page, never retried."""
     calls = []
 
     def refuse(requests: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        error = {"index": 0, "code": 10334, "errmsg": "BSONObj size: 17000000 is invalid"}
+        error = {"index": 2, "code": 10334, "errmsg": "BSONObj size: 17000000 is invalid"}
         raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": [], "nInserted": 0})
 
     standin._links.bulk_write = refuse  # type: ignore[method-assign]
-    with pytest.raises(BadRow, match=r"refused the batch: .*BSONObj size"):
+    with pytest.raises(BadRow, match=r"refused the row of page 'http://b.org/p': BSONObj size") as err:
+        write(standin, PAGES)  # edges 0 and 1 are blog.a.com/1's, edge 2 is b.org/p's
+    assert err.value.url == "http://b.org/p" and len(calls) == 1
+
+
+def test_an_operation_past_its_time_limit_is_unavailable_not_bad_data(standin: MongoStore) -> None:
+    """MaxTimeMSExpired (50) in writeErrors is the operation's bound, not the row's fault: one try,
+    IndexUnavailable (the pipeline retries the batch later), no page set aside."""
+    calls = []
+
+    def expire(requests: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        error = {"index": 0, "code": 50, "errmsg": "operation exceeded time limit"}
+        raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": []})
+
+    standin._pages.bulk_write = expire  # type: ignore[method-assign]
+    with pytest.raises(IndexUnavailable, match="exceeded time limit"):
         write(standin, PAGES)
     assert len(calls) == 1
 
 
 def raising(*errors: Exception) -> Any:
-    """An operation that raises ``errors`` in turn, then answers "done"."""
+    """An operation that raises ``errors`` in turn, then answers "done"; ``calls`` counts its tries."""
     left = list(errors)
 
     def operation() -> str:
+        operation.calls += 1  # type: ignore[attr-defined]
         if left:
             raise left.pop(0)
         return "done"
 
+    operation.calls = 0  # type: ignore[attr-defined]
     return operation
 
 
 def test_the_error_rules() -> None:
-    """errors.py's rules: races and lost connections are retried; refused data is BadRow at once; any
-    other failure (a write concern error, a refused command) is IndexUnavailable at once."""
-    race = BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}]})
-    concern = BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "waiting"}]})
-    assert with_retries(raising(race, AutoReconnect("x"), race), "write to", "mongodb://h", 5) == "done"
+    """errors.py's rules for a whole operation: lost connections, the RetryableWriteError label and the
+    failover codes are retried; a timeout, a write concern error and a refused command are
+    IndexUnavailable at the first try; a document the driver refuses is BadRow."""
+    labelled = OperationFailure("stepdown", 91, {"errorLabels": ["RetryableWriteError"]})
+    stepped_down = OperationFailure("not primary", 10107)
+    retried = raising(AutoReconnect("x"), labelled, stepped_down, OperationFailure("election", 11602))
+    assert with_retries(retried, "write to", "mongodb://h", 5) == "done" and retried.calls == 5
+    failover = BulkWriteError({"writeErrors": [{"index": 0, "code": 10107}, {"index": 3, "code": 189}]})
+    whole = raising(failover)  # a bulk sent whole (not by write_all): again whole if every entry may be
+    assert with_retries(whole, "write to", "mongodb://h", 5) == "done" and whole.calls == 2
     with pytest.raises(BadRow, match="refused the batch: too big"):
         with_retries(raising(InvalidDocument("too big")), "write to", "mongodb://h", 5)
-    for error in (concern, OperationFailure("not authorized", 13)):
+    concern = BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "waiting"}]})
+    timeout = NetworkTimeout("timed out (configured timeouts: timeoutMS: 12000.0ms)")
+    mixed = BulkWriteError({"writeErrors": [{"index": 0, "code": 10107}, {"index": 1, "code": 121}]})
+    for error in (concern, OperationFailure("not authorized", 13), timeout, mixed):
+        once = raising(error, error)
         with pytest.raises(IndexUnavailable, match=r"^cannot write to index mongodb://h: "):
-            with_retries(raising(error, error), "write to", "mongodb://h", 5)
+            with_retries(once, "write to", "mongodb://h", 5)
+        assert once.calls == 1
+
+
+def many_pages(n: int, when: datetime = T0, links: int = 5) -> list[CrawledPage]:
+    return [
+        crawled(
+            f"http://s{i}.example.com/",
+            [Link(f"http://t{j}.org/", "text", f"a{i}") for j in range(links)],
+            when,
+        )
+        for i in range(n)
+    ]
+
+
+class Sizes:
+    """Records how many operations each bulk write sends, then sends them."""
+
+    def __init__(self, collection: Any) -> None:
+        self.sizes: list[int] = []
+        self.original = collection.bulk_write
+        collection.bulk_write = self
+
+    def __call__(self, requests: Any, **kwargs: Any) -> Any:
+        self.sizes.append(len(requests))
+        return self.original(requests, **kwargs)
+
+
+@pytest.mark.parametrize("code", sorted(FAILOVER_CODES))
+def test_a_failover_reported_per_operation_resends_only_what_failed(standin: MongoStore, code: int) -> None:
+    """mongos reports a shard's election per operation in writeErrors, which the driver never retries:
+    the store sends again just the refused operations (the others were applied) and loses no edge."""
+    failover = Failover(standin._links, code, writes=2)
+    sizes = Sizes(standin._links)  # outside the failover: what the store sends
+    pages = many_pages(8)
+    assert write(standin, pages) == 40
+    assert sizes.sizes[:3] == [40, 20, 10] and failover.failed == 30  # half refused, twice
+    assert sizes.sizes[3:] == [40]  # then the figures' ``counted`` marks (figures.py)
+    assert standin.count() == 40
+    assert {(r.source_url, r.target_url) for r in standin.export()} == {
+        (e.source_url, e.target_url) for p in pages for e in p.edges
+    }
+
+
+def test_an_ordered_bulk_resends_from_the_refused_operation(standin: MongoStore) -> None:
+    """The pages' bulk is ordered (one page twice in a batch counts its failures in order): the server
+    stops at the refused operation, so it and every later one are sent again."""
+    Failover(standin._pages, 10107, writes=1, every=3)
+    sizes = Sizes(standin._pages)
+    pages = many_pages(5)
+    write(standin, pages)
+    assert sizes.sizes == [5, 5]  # the first operation was refused: nothing applied, all sent again
+    assert {state.url for state in standin.page_states(p.url for p in pages).values()} == {
+        p.url for p in pages
+    }
+
+
+def ground_truth_batches() -> list[list[CrawledPage]]:
+    """Batches of a crawl with re-crawls: links vanish (lost marks), a page fails three times in a row
+    (all its links lost), and one page is fetched twice in one batch."""
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    first = many_pages(12)
+    again = [crawled(p.url, [Link("http://t0.org/", "text", "kept")], t1) for p in first[:6]]
+    failed = [CrawledPage(first[6].url, T0 + timedelta(hours=h), (), failed=True) for h in (1, 2, 3)]
+    twice = [crawled(first[7].url, [Link("http://t1.org/", "text")], t1), crawled(first[7].url, [], t2)]
+    return [first[:6], first[6:], again, failed, twice, many_pages(4, t2, links=2)]
+
+
+@pytest.mark.parametrize("code", [10107, 189, 11602, 6])
+def test_failovers_mid_crawl_lose_no_page(standin: MongoStore, tmp_path: Any, code: int) -> None:
+    """Every batch of a crawl with re-crawls hits a failover (edges, lost marks and pages alike); the
+    index ends as SQLite's, written without one: nothing lost, nothing marked twice."""
+    truth = open_index(f"sqlite:///{tmp_path / 'truth.db'}")
+    refused = 0
+    for batch in ground_truth_batches():
+        failovers = [
+            Failover(standin._links, code, writes=2, only=UpdateOne),  # the edges
+            Failover(standin._links, code, writes=1, only=UpdateMany),  # the lost marks
+            Failover(standin._pages, code, writes=1),
+        ]
+        assert write(standin, batch) == write(truth, batch)
+        refused += failovers[1].failed
+    assert refused >= 3  # the lost marks did meet failovers
+    assert sorted(standin.export()) == sorted(truth.export())
+    urls = {p.url for batch in ground_truth_batches() for p in batch}
+    assert standin.page_states(urls) == truth.page_states(urls)
+    truth.close()
+
+
+def test_a_key_that_collides_after_its_rewrite_is_one_bad_row_not_a_loop(standin: MongoStore) -> None:
+    """A duplicate key is read and rewritten once; one that still collides cannot clear: BadRow naming
+    the page, after two sends, never a retry loop."""
+    write(standin, PAGES)
+    calls = []
+
+    def collide(requests: Any, **kwargs: Any) -> Any:
+        calls.append(len(requests))
+        error = {"index": 0, "code": 11000, "errmsg": "E11000 duplicate key error"}
+        raise BulkWriteError({"writeErrors": [error], "writeConcernErrors": []})
+
+    standin._links.bulk_write = collide  # type: ignore[method-assign]
+    with pytest.raises(BadRow, match=r"a row of page 'http://blog.a.com/1' keeps colliding") as err:
+        write(standin, PAGES)
+    assert err.value.url == "http://blog.a.com/1" and len(calls) == 2
+
+
+def moved_domains(page: CrawledPage, when: datetime) -> CrawledPage:
+    """``page`` fetched again at ``when`` under a newer public suffix list: every edge's registered
+    domains computed anew (here: its target's host), its URLs (and so its ``_id``) the same."""
+    moved = tuple(
+        dataclasses.replace(e, target_domain=e.target_host, source_domain="blog.a.com") for e in page.edges
+    )
+    return CrawledPage(page.url, when, moved)
+
+
+def stored_domains(store: MongoStore, url: str) -> set[tuple[str, str]]:
+    return {(doc["target_domain"], doc["source_domain"]) for doc in store._links.find({"source_url": url})}
+
+
+def test_a_new_public_suffix_list_is_written_where_the_edge_is_stored(standin: MongoStore) -> None:
+    """A re-crawled page's edge to a domain the page never linked to is looked up first: on a sharded
+    cluster its upsert under the new shard key could insert a second document on another shard, with no
+    E11000 to say so. The upsert names the stored domain, so nothing collides."""
+    write(standin, PAGES)
+    recording = Recording(standin._links, "bulk_write")
+    assert write(standin, [moved_domains(PAGES[0], T0 + timedelta(days=1))]) == 2
+    (edges, *_), _ = recording.calls[0]
+    assert len(recording.calls) == 2  # the edges, once (no collision), then the lost marks
+    assert {op._filter["target_domain"] for op in edges} == {"target.co.uk"}
+    assert stored_domains(standin, PAGES[0].url) == {("target.co.uk", "a.com")}
+    assert standin.count() == 5
+    (page,) = standin._pages.find({"_id": PAGES[0].url})
+    assert page["target_domains"] == ["target.co.uk"]  # the domain it is stored under, not the new one
+
+
+def test_a_duplicate_key_is_read_and_written_where_the_edge_is_stored(standin: MongoStore) -> None:
+    """When nothing said the domain moved (here the page's record is gone), the upsert misses
+    ``{_id, target_domain: new}`` and its insert hits E11000: the store reads the stored document and
+    sends the upsert again under its domain, keeping its domains (SQLite keeps its row; the contract
+    suite checks both answer alike)."""
+    write(standin, PAGES)
+    standin._pages.delete_many({})
+    sizes = Sizes(standin._links)
+    assert write(standin, [moved_domains(PAGES[0], T0 + timedelta(days=1))]) == 2
+    assert sizes.sizes[:2] == [2, 2]  # both collided, both rewritten in one bulk
+    assert stored_domains(standin, PAGES[0].url) == {("target.co.uk", "a.com")}
+    docs = list(standin._links.find({"source_url": PAGES[0].url}))
+    assert all(doc["last_seen"] == (T0 + timedelta(days=1)).replace(tzinfo=None) for doc in docs)
+    assert standin.count() == 5
+
+
+def test_a_write_concern_no_set_can_satisfy_ends_within_its_timeout() -> None:
+    """A majority write with the secondaries gone never returns on its own: the operation's timeout
+    ends it, and it is IndexUnavailable at once, not retried for the write window (which would pause
+    the crawl for that long). Windows scaled down: timeout 0.3 s, write window 30 s."""
+    client = strict_client()
+    store = MongoStore(
+        "mongodb://standin/backlinks", client=client, retry_seconds=30, limits=Limits(0.3, 600, 0.3)
+    )
+    unsatisfiable_write_concern(client)
+    started = time.monotonic()
+    with pytest.raises(
+        IndexUnavailable, match=r"^cannot write to index mongodb://standin/backlinks: timed out"
+    ):
+        write(store, PAGES)
+    assert time.monotonic() - started < 15  # one bounded try, not the 30 s window
 
 
 def test_lost_marks_are_routed_by_the_shard_key(standin: MongoStore) -> None:
@@ -200,6 +409,8 @@ def test_lost_marks_are_routed_by_the_shard_key(standin: MongoStore) -> None:
     write(standin, [crawled("http://blog.a.com/1", [Link("http://elsewhere.org/", "text")], t1)])
     write(standin, [CrawledPage("http://b.org/p", t1, (), failed=True)] * 3)  # lost after 3 failures
     sent = [op for (requests, *_), _ in recording.calls for op in requests if isinstance(op, UpdateMany)]
+    marking = [kw for (requests, *_), kw in recording.calls if isinstance(requests[0], UpdateMany)]
+    assert marking and all(kw["ordered"] is False for kw in marking)  # mongos sends them out at once
     assert [op._filter["target_domain"] for op in sent] == [
         {"$in": ["target.co.uk"]},
         {"$in": ["other.net", "target.co.uk"]},
@@ -241,25 +452,39 @@ def stages(recording: Recording) -> list[tuple[list[str], Any]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "target", [Target("domain", "target.co.uk"), Target("url", "http://www.target.co.uk/x")]
-)
-def test_a_tally_is_one_facet_aggregation(standin: MongoStore, target: Target) -> None:
+def test_a_url_tally_is_one_facet_aggregation(standin: MongoStore) -> None:
     """Not a pass per figure: every count in one $facet over the target's edges, allowed to spill."""
     write(standin, PAGES)
     recording = aggregations(standin)
     count = Recording(standin._links, "count_documents")
-    got = standin.tally(target, include_lost=False, since=[0], top=10)
+    got = standin.tally(Target("url", "http://www.target.co.uk/x"), include_lost=False, since=[0], top=10)
     assert stages(recording) == [(["$match", "$facet"], True)] and not count.calls
-    assert got.backlinks == (4 if target.scope == "domain" else 3)
+    assert got.backlinks == 3
+
+
+def test_a_domain_tally_reads_its_figures_not_its_edges(standin: MongoStore) -> None:
+    """No aggregation over the edges: figure documents, two edges (the first and the last) and one
+    count of edges per window."""
+    write(standin, PAGES)
+    recording = aggregations(standin)
+    ends = Recording(standin._links, "find_one")
+    count = Recording(standin._links, "count_documents")
+    got = standin.tally(Target("domain", "target.co.uk"), include_lost=False, since=[0], top=10)
+    assert got.backlinks == 4 and not recording.calls
+    assert len(ends.calls) == 2
+    assert len(count.calls) == 2  # new and lost edges since 0
 
 
 def test_referring_domains_are_a_streamed_group_not_distinct(standin: MongoStore) -> None:
-    """``distinct`` answers in one document of at most 16 MB; a $group streams in batches."""
+    """``distinct`` answers in one document of at most 16 MB; a $group streams in batches. A domain's
+    live or all referring domains are its figures: no edge is read."""
     write(standin, PAGES)
     recording = aggregations(standin)
     distinct = Recording(standin._links, "distinct")
-    assert list(standin.referring_domains(Target("domain", "target.co.uk"), Filters())) == ["a.com", "b.org"]
+    domain = Target("domain", "target.co.uk")
+    assert list(standin.referring_domains(domain, Filters())) == ["a.com", "b.org"]
+    assert not recording.calls
+    assert list(standin.referring_domains(domain, Filters(rel="follow"))) == ["a.com", "b.org"]
     assert stages(recording) == [(["$match", "$group", "$sort"], True)] and not distinct.calls
 
 
@@ -322,7 +547,7 @@ def test_every_read_of_a_lost_server_is_one_clear_error(standin: MongoStore) -> 
     def lost(*args: Any, **kwargs: Any) -> Any:
         raise AutoReconnect("connection refused")
 
-    for collection in (standin._links, standin._pages, standin._counters):
+    for collection in (standin._links, standin._pages, standin._counters, standin._db[FIGURES]):
         for name in ("find", "find_one", "aggregate", "count_documents"):
             setattr(collection, name, lost)
     domain = Target("domain", "target.co.uk")
@@ -401,17 +626,70 @@ def test_a_missing_index_is_reported_to_readers() -> None:
         MongoStore("mongodb://standin/empty", create=False, client=strict_client())
 
 
-def test_writers_create_the_indexes_and_readers_none() -> None:
-    store = MongoStore("mongodb://standin/backlinks", client=strict_client())
-    assert {name for name, _ in INDEXES} <= set(store._links.index_information())
-    assert "by_last_crawled" in store._pages.index_information()
-    MongoStore("mongodb://standin/backlinks", client=store._client)  # idempotent
-    # A reader creates none: a collection made elsewhere keeps only its _id index.
+def test_indexes_are_created_once_by_a_writer_and_never_by_a_reader(monkeypatch: Any) -> None:
+    """A writer creates the missing indexes in one createIndexes a collection; a worker starting on a
+    ready index only lists them (no create_index stall at start); a reader creates nothing."""
+    created: list[tuple[str, list[str]]] = []
+    original = StrictCollection.create_indexes
+
+    def recording(self: Any, models: Any, *args: Any, **kwargs: Any) -> Any:
+        created.append((self.name, [model.document["name"] for model in models]))
+        return original(self, models, *args, **kwargs)
+
+    monkeypatch.setattr(StrictCollection, "create_indexes", recording)
     client = strict_client()
-    client.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
-    MongoStore("mongodb://standin/backlinks", create=False, client=client)
-    assert set(client.get_database("backlinks")["links"].index_information()) == {"_id_"}
-    assert client.get_database("backlinks").list_collection_names() == ["links"]
+    store = MongoStore("mongodb://standin/backlinks", client=client)
+    assert created == [
+        ("links", [name for name, _ in INDEXES]),
+        ("pages", [name for name, _ in PAGE_INDEXES]),
+        (FIGURES, [name for name, _ in FIGURE_INDEXES]),
+    ]
+    assert {name for name, _ in INDEXES} <= set(store._links.index_information())
+    MongoStore("mongodb://standin/backlinks", client=client)  # the next worker: nothing to create
+    assert len(created) == 3
+    store._links.drop_index("by_source_url")
+    MongoStore("mongodb://standin/backlinks", client=client)  # a new index in a new release
+    assert created[3:] == [("links", ["by_source_url"])]
+    # A reader creates none: a collection made elsewhere keeps only its _id index.
+    other = strict_client()
+    other.get_database("backlinks")["links"].insert_one({"_id": b"x", "target_domain": "t.org"})
+    MongoStore("mongodb://standin/backlinks", create=False, client=other)
+    assert set(other.get_database("backlinks")["links"].index_information()) == {"_id_"}
+    assert other.get_database("backlinks").list_collection_names() == ["links"] and len(created) == 4
+
+
+def test_the_opening_check_fails_fast_where_operations_wait_out_an_election() -> None:
+    """With no server answering, opening fails after the short opening check, not after the server
+    selection an operation gets (long enough for an election); options the URI sets win."""
+    limits = Limits(operation=30, stream=600, connect=0.3)
+    started = time.monotonic()
+    with pytest.raises(IndexUnavailable, match=r"^cannot open index mongodb://127.0.0.1:9/backlinks: "):
+        MongoStore("mongodb://127.0.0.1:9/backlinks", limits=limits)
+    assert time.monotonic() - started < 15  # the 0.3 s check, not 30 s of server selection
+    assert limits.client_options("mongodb://h/b") == {
+        "serverSelectionTimeoutMS": 30000,
+        "socketTimeoutMS": 600000,
+    }
+    assert limits.client_options("mongodb://h/b?serverSelectionTimeoutMS=100") == {"socketTimeoutMS": 600000}
+
+
+def test_linking_back_is_one_round_trip_a_batch(standin: MongoStore) -> None:
+    write(
+        standin,
+        [
+            crawled("http://b.org/", [Link("http://a.com/", "text")]),
+            crawled("http://c.net/", [Link("http://a.com/", "text")]),
+            crawled(
+                "http://a.com/",
+                [Link("http://b.org/x", "text"), Link("http://c.net/", "text", nofollow=True)],
+            ),
+        ],
+    )
+    recording = aggregations(standin)
+    find_one = Recording(standin._links, "find_one")
+    pairs = [("a.com", "b.org"), ("a.com", "c.net"), ("x.org", "y.org")]
+    assert standin.linking_back(pairs) == {("a.com", "b.org")}  # a.com links b.org (followed) only
+    assert len(recording.calls) == 1 and not find_one.calls
 
 
 # --- a real server ---------------------------------------------------------------------------------------
@@ -473,3 +751,60 @@ def test_pipeline_keeps_a_batch_the_index_refused() -> None:
     pipe.process_item(Page("http://c.org/", [Link("http://b.org/4", "text")] * 3))
     assert not pipe.batches and store.count() == 4
     assert crawler.stats.get_value("backlinks/pages_not_indexed") is None
+
+
+def test_the_pipeline_rides_out_a_stuck_write_concern_then_a_failover() -> None:
+    """A write concern no set can satisfy for a while (the secondaries down): each write ends at its
+    timeout as IndexUnavailable and the pipeline keeps the batch, retrying with its backoff; when they
+    are back, a failover refuses some operations, sent again; every page ends indexed. Timeout scaled
+    down to 0.2 s."""
+    from scrapy.utils.test import get_crawler
+    from twisted.internet.defer import maybeDeferred
+
+    from backlinkspider.pipelines import IndexPipeline
+
+    settings = {"BACKLINKS_BATCH_SIZE": 5, "BACKLINKS_FLUSH_SECONDS": 60, "BACKLINKS_WRITE_RETRY_SECONDS": 60}
+    crawler = get_crawler(settings_dict=settings)
+    pipe = IndexPipeline.from_crawler(crawler)
+    pipe.run = maybeDeferred
+    client = strict_client()
+    store = MongoStore("mongodb://standin/backlinks", client=client, limits=Limits(0.2, 600, 0.2))
+    pipe.index = store
+    unsatisfiable_write_concern(client)
+    delays: list[float] = []
+    failover: list[Failover] = []
+
+    def later(delay: float, retry: Any) -> None:
+        delays.append(delay)
+        if len(delays) == 2:  # the secondaries are back; a shard's primary steps down
+            client._standin_stuck_writes = False
+            failover.append(Failover(store._links, 10107, writes=1, only=UpdateOne))
+        retry()
+
+    pipe.later = later
+    pipe.process_item(Page("http://a.org/", [Link(f"http://b{i}.org/", "text") for i in range(5)]))
+    assert len(delays) == 2  # two stuck writes, each ended by its timeout, then written
+    assert failover[0].failed == 3 and store.count() == 5 and not pipe.batches
+    assert crawler.stats.get_value("backlinks/pages_not_indexed") is None
+    assert crawler.stats.get_value("backlinks/pages_indexed") == 1
+
+
+def test_the_web_server_bounds_every_read_by_the_operation_timeout(monkeypatch: Any) -> None:
+    """``serve`` reads with every round trip of a stream bounded like an operation, not by the long
+    stream timeout an export gets: its client has given up long before."""
+    import pymongo
+
+    from backlinkspider.web.reader import Reader
+
+    given: dict[str, Any] = {}
+    shared = strict_client()
+    MongoStore("mongodb://standin/backlinks", client=shared)  # an index to serve
+
+    def client(uri: str, **options: Any) -> Any:
+        given.update(options)
+        return shared
+
+    monkeypatch.setenv("BACKLINKS_MONGO_TIMEOUT", "7")
+    monkeypatch.setattr(pymongo, "MongoClient", client)
+    Reader("mongodb://standin/backlinks")
+    assert given["socketTimeoutMS"] == given["serverSelectionTimeoutMS"] == 7000

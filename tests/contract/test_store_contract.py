@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from mongo_standin import strict_client
 
-from backlinkspider.crawl.items import page_edges
+from backlinkspider.crawl.items import MAX_ANCHOR, page_edges
 from backlinkspider.index import open_index
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.records import (
@@ -406,6 +406,22 @@ def test_writes_are_idempotent_and_a_late_fetch_reverts_nothing(written: Any, mo
     assert list(written.export()) == model.rows()
 
 
+def test_an_anchor_is_cut_at_a_character_to_the_documented_length(store: Any) -> None:
+    """BACKLINKS_MAX_ANCHOR characters (code points: a multi-byte one is kept whole or not at all), the
+    same in every backend, and what a summary's top anchors show."""
+    long = "é" * (MAX_ANCHOR - 1) + "🔗" + "x" * 5000  # the last character kept is four bytes in UTF-8
+    page = Page(
+        "http://a.org/", [Link("http://t.org/", "text", long), Link("http://t.org/b", "text", "short")]
+    )
+    store.write([CrawledPage(page.url, T0, page_edges(page, False))])
+    anchors = sorted(r.anchor_text for r in store.export())
+    assert anchors == ["short", long[:MAX_ANCHOR]] and anchors[1].endswith("é🔗")
+    tally = store.tally(Target("domain", "t.org"), include_lost=False, since=[], top=1)
+    assert tally.top_anchors == [("short", 1)]  # one each: in binary order, "s" < "é"
+    cut = page_edges(page, False, max_anchor=3)
+    assert [e.anchor_text for e in cut] == ["ééé", "sho"]
+
+
 def test_an_empty_batch_writes_nothing(store: Any) -> None:
     assert store.write([], lost_after_failures=LOST_AFTER) == 0
     assert list(store.export()) == [] and store.count() == 0
@@ -522,6 +538,14 @@ def test_export_streams_every_edge_in_edge_id_order(filled: Any, model: Model) -
     assert [next(rows) for _ in range(3)] == model.rows()[1:4]
 
 
+def test_an_export_resumes_after_the_last_edge_it_gave(filled: Any, model: Model) -> None:
+    every = model.rows()
+    for k in (0, len(every) // 2, len(every) - 1):
+        assert list(filled.export(after=every[k].edge_id)) == every[k + 1 :]
+    assert list(filled.export(after=b"\x00" * 16)) == every  # an id no edge has: those above it
+    assert list(filled.export(after=b"\xff" * 16)) == []
+
+
 # --- summaries, history, referring domains ------------------------------------------------------------
 
 
@@ -581,6 +605,19 @@ def test_tally(filled: Any, model: Model, target: Target) -> None:
         for top in (3, 10):
             got = filled.tally(target, include_lost=include_lost, since=since, top=top)
             assert got == expected_tally(model, target, include_lost, since, top), (include_lost, top)
+
+
+def test_figures_rebuilt_from_the_edges_give_the_same_answers(written: Any, model: Model) -> None:
+    end = max(r.last_seen for r in model.rows())
+    since = [end - 7 * 86400, end - 30 * 86400, 0]
+    domains = sorted({r.target_domain for r in model.rows()})
+    for domain in domains:
+        assert written.rebuild_figures(domain) == sum(r.target_domain == domain for r in model.rows())
+    assert written.rebuild_figures("nosuch.org") == 0
+    for domain in domains:
+        for include_lost in (False, True):
+            got = written.tally(Target("domain", domain), include_lost=include_lost, since=since, top=5)
+            assert got == expected_tally(model, Target("domain", domain), include_lost, since, 5)
 
 
 @pytest.mark.parametrize("target", QUERY_TARGETS, ids=lambda t: f"{t.scope}:{t.value}")

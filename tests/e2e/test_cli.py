@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -94,6 +95,27 @@ def test_export_jsonl_and_csv(uri):
     assert len(res.stdout.splitlines()) == 4
     res = run_cli("export", "--format", "csv", "--index", uri)
     assert len(list(csv.DictReader(io.StringIO(res.stdout)))) == 4
+
+
+def test_export_resumes_after_the_edge_id_of_its_last_row(uri):
+    """The help's rule gives a row's edge id; the rest of the export follows it, in the same order."""
+    rows = [json.loads(line) for line in run_cli("export", "--index", uri).stdout.splitlines()]
+    last = rows[1]
+    key = f"{last['source_url']}\n{last['target_url']}\n{last['link_type']}".encode()
+    res = run_cli("export", "--after", hashlib.blake2b(key, digest_size=16).hexdigest(), "--index", uri)
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line) for line in res.stdout.splitlines()] == rows[2:]
+    res = run_cli("export", "--after", "xyz", "--index", uri)
+    assert res.returncode == 2 and "not an edge id (32 hex digits): 'xyz'" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_refigure_recounts_a_domain_and_the_summary_is_unchanged(uri):
+    before = run_cli("summary", "target.co.uk", "--format", "json", "--index", uri).stdout
+    res = run_cli("refigure", "target.co.uk", "nobody.com", "--index", uri)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["target.co.uk: 3 edges counted", "nobody.com: 0 edges counted"]
+    assert run_cli("summary", "target.co.uk", "--format", "json", "--index", uri).stdout == before
 
 
 def test_index_comes_from_the_environment(uri):

@@ -17,6 +17,17 @@ first, so a test fails here where production would fail on a server:
 fails with the server's Unauthorized error (code 13), even one that would match nothing, as authorization
 is checked before a command runs.
 
+It answers like a server where the store's error handling is decided:
+
+- a duplicate ``_id`` is E11000 in ``writeErrors`` (mongomock's own answer), also when an upsert's filter
+  names another ``target_domain`` than the stored document's (a shard-key change);
+- ``Failover`` makes the next bulk writes of a collection fail some of their operations as per-operation
+  ``writeErrors`` with a failover's code (NotWritablePrimary 10107 ...), the others applied (an unordered
+  bulk on mongos during a shard's election; an ordered one stops at the first), which drivers never retry;
+- ``unsatisfiable_write_concern(client)``: every write waits for its write concern until the operation's
+  timeout (``pymongo.timeout``), then fails as the driver does (``NetworkTimeout``, ``timeout`` true); a
+  write with no timeout would never return, so the stand-in refuses it (``ServerWouldReject``).
+
 Run as a script it is the stand-in for a whole CLI run in one process:
 ``python tests/support/mongo_standin.py crawl URL --index mongodb://standin/backlinks ...`` then the same process
 runs ``export`` and prints it, after the crawl (the data lives in this process's memory).
@@ -24,12 +35,16 @@ runs ``export`` and prints it, after the crawl (the data lives in this process's
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import mongomock_ng
-from pymongo import UpdateMany, UpdateOne
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo import UpdateMany, UpdateOne, _csot
+from pymongo.errors import AutoReconnect, BulkWriteError, NetworkTimeout, OperationFailure
 
 SHARD_KEY = ("target_domain", "_id")
 
@@ -98,15 +113,41 @@ def _unauthorized(collection: Any, command: str) -> OperationFailure:
     return OperationFailure(message, 13, {"ok": 0, "errmsg": message, "code": 13, "codeName": "Unauthorized"})
 
 
+def unsatisfiable_write_concern(client: Any) -> Any:
+    """Every write now waits for a write concern no member set can satisfy (see the module's docstring)."""
+    client._standin_stuck_writes = True
+    return client
+
+
+def _wait_for_write_concern() -> None:
+    """Block until the operation's deadline, then fail as the driver does when it passes."""
+    left = _csot.remaining()
+    if left is None:
+        raise ServerWouldReject(
+            "a write waiting for an unsatisfiable write concern, with no timeout, never returns"
+        )
+    time.sleep(max(left, 0))
+    raise NetworkTimeout(f"timed out (configured timeouts: timeoutMS: {_csot.get_timeout() * 1000:.1f}ms)")
+
+
 class StrictCollection(mongomock_ng.collection.Collection):
     def __getattribute__(self, name):
-        if name in WRITE_COMMANDS and vars(self.database.client).get("_standin_read_only", False):
+        if name not in WRITE_COMMANDS:
+            return super().__getattribute__(name)
+        flags = vars(self.database.client)
+        if flags.get("_standin_read_only", False):
             error = _unauthorized(self, WRITE_COMMANDS[name])
 
             def denied(*args: Any, **kwargs: Any) -> Any:
                 raise error
 
             return denied
+        if flags.get("_standin_stuck_writes", False):
+
+            def stuck(*args: Any, **kwargs: Any) -> Any:
+                _wait_for_write_concern()
+
+            return stuck
         return super().__getattribute__(name)
 
     def bulk_write(self, requests, ordered=True, **kwargs):
@@ -159,6 +200,265 @@ class Flaky:
         if self.calls in self.fail_after:
             raise AutoReconnect(f"connection closed (call {self.calls}, after the write)")
         return result
+
+
+FAILOVER_CODES = {
+    10107: "NotWritablePrimary",
+    11602: "InterruptedDueToReplStateChange",
+    189: "PrimarySteppedDown",
+    6: "HostUnreachable",
+    133: "FailedToSatisfyReadPreference",
+}
+
+
+class Failover:
+    """The next ``writes`` bulk writes to ``collection`` fail every ``every``-th operation (the first, then
+    every ``every``-th after it; of kind ``only``, if given) with ``code`` in ``writeErrors``, as mongos reports a shard's election;
+    the others are applied (an ordered bulk stops at the first failure). ``failed``: how many operations
+    were refused."""
+
+    def __init__(
+        self, collection: Any, code: int, *, writes: int = 1, every: int = 2, only: type | None = None
+    ) -> None:
+        self.collection, self.code, self.left, self.every = collection, code, writes, every
+        self.only = only  # refuse only operations of this kind (UpdateMany: the lost marks)
+        self.failed = 0
+        self.original = collection.bulk_write
+        collection.bulk_write = self
+
+    def __call__(self, requests: Any, ordered: bool = True, **kwargs: Any) -> Any:
+        requests = list(requests)
+        kind = [i for i, op in enumerate(requests) if self.only is None or isinstance(op, self.only)]
+        refused = [i for n, i in enumerate(kind) if n % self.every == 0]
+        if self.left <= 0 or not refused:
+            return self.original(requests, ordered=ordered, **kwargs)
+        self.left -= 1
+        if ordered:
+            refused = refused[:1]
+        stop = refused[0] if ordered and refused else len(requests)
+        applied = [i for i in range(stop) if i not in refused]
+        errors = [self._error(i) for i in refused]
+        if applied:
+            try:
+                self.original([requests[i] for i in applied], ordered=ordered, **kwargs)
+            except BulkWriteError as exc:  # its own errors (a duplicate key) at their place in the bulk
+                errors += [{**e, "index": applied[e["index"]]} for e in exc.details["writeErrors"]]
+        self.failed += len(refused)
+        details = {"writeErrors": sorted(errors, key=lambda e: e["index"]), "writeConcernErrors": []}
+        raise BulkWriteError(details)
+
+    def _error(self, i: int) -> dict[str, Any]:
+        name = FAILOVER_CODES.get(self.code, "Error")
+        return {"index": i, "code": self.code, "codeName": name, "errmsg": f"{name} (stand-in failover)"}
+
+
+# --- what a server would examine -------------------------------------------------------------------------
+
+
+@dataclass
+class Examination:
+    """One read as a server would run it on the declared indexes: the index chosen, the index keys and
+    documents examined, and whether the plan sorts in memory (a blocking SORT stage)."""
+
+    collection: str
+    index: str
+    keys: int
+    docs: int
+    blocking_sort: bool
+
+
+class Examined:
+    """Counts what each read on ``client`` would examine on a server with the indexes the collections
+    hold (``create_index`` declared them), while active (``with examined:``).
+
+    The stand-in itself scans every document; this models the server: for each declared index it takes
+    the bounds the filter puts on the index's leading fields (equalities and ``$in``, then one range),
+    walks the keys within them in index order (backwards for a reversed sort) and applies the whole
+    filter to each key's document; a limited read whose order the index gives stops at its last row,
+    any other read examines every key within the bounds. The plan counted is the cheapest index, as the
+    query planner's trial period picks the plan that returns its rows with the least work (the manual,
+    "Query Plans"). ``docs``: documents fetched, none for a count the index answers alone (COUNT_SCAN).
+    Not modelled: aggregations (none of the reads measured is one)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.reads: list[Examination] = []
+        self._saved: dict[str, Any] = {}
+        self._indexes: dict[Any, tuple[list[Any], list[Any]]] = {}
+
+    def __enter__(self) -> Examined:
+        cursor, collection = mongomock_ng.collection.Cursor, mongomock_ng.collection.Collection
+        self._saved = {
+            "compute": cursor._compute_results,
+            "count_documents": collection.count_documents,
+            "find_one": collection.find_one,
+        }
+        examined, saved = self, self._saved
+
+        def ours(collection: Any) -> bool:
+            return collection.database.client is examined.client
+
+        def compute_results(cursor: Any, with_limit_and_skip: bool = False) -> Any:
+            # once per cursor (the stand-in computes its results again at every row)
+            if ours(cursor.collection) and not vars(cursor).get("_examined"):
+                cursor._examined = True
+                limit = abs(cursor._limit or 0) or None
+                examined.reads.append(
+                    examined.examine(cursor.collection, cursor._spec, cursor._sort, cursor._skip, limit)
+                )
+            return saved["compute"](cursor, with_limit_and_skip)
+
+        def count_documents(collection: Any, filter: Any, **kwargs: Any) -> Any:
+            if ours(collection):
+                examined.reads.append(examined.examine(collection, filter, None, 0, None, counting=True))
+            return saved["count_documents"](collection, filter, **kwargs)
+
+        def find_one(collection: Any, filter: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if not ours(collection):
+                return saved["find_one"](collection, filter, *args, **kwargs)
+            examined.reads.append(examined.examine(collection, filter, kwargs.get("sort"), 0, 1))
+            cursor = collection.find(filter, *args, **kwargs)
+            cursor._examined = True  # pymongo's find_one is a find with limit 1: counted so, once
+            return next(iter(cursor), None)
+
+        cursor._compute_results = compute_results
+        collection.count_documents = count_documents
+        collection.find_one = find_one
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        cursor, collection = mongomock_ng.collection.Cursor, mongomock_ng.collection.Collection
+        cursor._compute_results = self._saved["compute"]
+        collection.count_documents = self._saved["count_documents"]
+        collection.find_one = self._saved["find_one"]
+
+    def total(self) -> tuple[int, int]:
+        """Keys and documents examined by the reads so far."""
+        return sum(r.keys for r in self.reads), sum(r.docs for r in self.reads)
+
+    def examine(
+        self, collection: Any, spec: Any, sort: Any, skip: int, limit: int | None, counting: bool = False
+    ) -> Examination:
+        order = [(k, d) for k, d in (sort or [])]
+        documents = collection._store._documents
+        scan = Examination(collection.name, "COLLSCAN", 0, len(documents), bool(order))
+        plans = [
+            self._plan(collection, name, info["key"], spec or {}, order, skip, limit, counting)
+            for name, info in collection.index_information().items()
+        ]
+        return min([scan, *filter(None, plans)], key=lambda p: (p.keys + p.docs, p.blocking_sort))
+
+    def _entries(self, collection: Any, key: list[tuple[str, int]]) -> tuple[list[Any], list[Any]]:
+        """The index's keys in order and their documents, made once per collection size."""
+        documents = collection._store._documents
+        cache = (collection.name, tuple(key), len(documents))
+        if cache not in self._indexes:
+            pairs = sorted(((_entry(doc, key), doc) for doc in documents.values()), key=lambda e: e[0])
+            self._indexes[cache] = ([e for e, _ in pairs], [d for _, d in pairs])
+        return self._indexes[cache]
+
+    def _plan(
+        self,
+        collection: Any,
+        name: str,
+        key: list[tuple[str, int]],
+        spec: dict[str, Any],
+        order: list[tuple[str, int]],
+        skip: int,
+        limit: int | None,
+        counting: bool,
+    ) -> Examination | None:
+        from mongomock_ng.filtering import filter_applies
+
+        fields = [f for f, _ in key]
+        equal, range_ = _bounds(spec, key)
+        eq_fields = {f for f, values in zip(fields, equal, strict=False) if len(values) == 1}
+        after_eq = [(f, d) for f, d in key if f not in eq_fields]
+        wanted = [(f, d) for f, d in order if f not in eq_fields]
+        forward = after_eq[: len(wanted)] == wanted
+        backward = [(f, -d) for f, d in after_eq[: len(wanted)]] == wanted
+        provides = not wanted or ((forward or backward) and all(len(v) == 1 for v in equal))
+        if not equal and range_ is None and not (wanted and provides):
+            return None  # neither bounds nor order: a collection scan does better
+        entries, documents = self._entries(collection, key)
+        spans = []
+        for prefix in itertools.product(*equal):
+            head = tuple(_sort_value(v, d) for v, (_, d) in zip(prefix, key, strict=False))
+            low, high = range_ if range_ is not None else (None, None)
+            lo = head if not low else (*head, low[0]) if low[1] else (*head, low[0], _AFTER)
+            hi = (*head, _AFTER) if not high else (*head, high[0], _AFTER) if high[1] else (*head, high[0])
+            spans.append(range(bisect.bisect_left(entries, lo), bisect.bisect_left(entries, hi)))
+        positions = [i for span in spans for i in span]
+        if backward and not forward:
+            positions.reverse()
+        keys = found = 0
+        for i in positions:
+            keys += 1
+            if filter_applies(spec, documents[i]):
+                found += 1
+                if provides and limit is not None and found >= skip + limit:
+                    break
+        covered = counting and set(_flattened(spec)) <= set(fields) and "$or" not in spec
+        return Examination(collection.name, name, keys, 0 if covered else keys, not provides)
+
+
+_AFTER = (10**9,)  # sorts after every (type, value) pair of a key
+
+
+def _sort_value(value: Any, direction: int) -> tuple[Any, ...]:
+    """A key field's value as it sorts in an index: by BSON type, then value; a descending field's
+    numbers negated (only numbers are indexed descending here)."""
+    from mongomock_ng.filtering import NOTHING, _get_compare_type
+
+    value = None if value is NOTHING else value
+    if direction < 0:
+        assert value is None or isinstance(value, (int, float)), "descending keys are numbers"
+        value = None if value is None else -value
+    return (_get_compare_type(value), value)
+
+
+def _entry(doc: dict[str, Any], key: list[tuple[str, int]]) -> tuple[Any, ...]:
+    from mongomock_ng.filtering import resolve_key
+
+    return tuple(_sort_value(resolve_key(f, doc), d) for f, d in key)
+
+
+def _bounds(spec: dict[str, Any], key: list[tuple[str, int]]) -> tuple[list[list[Any]], Any]:
+    """Per leading key field with an equality (or ``$in``), its values; then the range on the next one:
+    ``(low, high)``, each ``((type, value), inclusive)`` in index order, or None."""
+    where = _flattened(spec)
+    equal: list[list[Any]] = []
+    for name, direction in key:
+        cond = where.get(name, _MISSING)
+        if cond is _MISSING:
+            break
+        if not isinstance(cond, dict):
+            equal.append([cond])
+            continue
+        if set(cond) == {"$in"}:
+            equal.append(sorted(cond["$in"], key=lambda v: _sort_value(v, direction)))
+            continue
+        low = next(
+            ((_sort_value(cond[op], direction), op == "$gte") for op in ("$gte", "$gt") if op in cond), None
+        )
+        high = next(
+            ((_sort_value(cond[op], direction), op == "$lte") for op in ("$lte", "$lt") if op in cond), None
+        )
+        if low is None and high is None:
+            break
+        return equal, ((high, low) if direction < 0 else (low, high))
+    return equal, None
+
+
+_MISSING = object()
+
+
+def _flattened(spec: dict[str, Any]) -> dict[str, Any]:
+    """The field conditions every document must meet: top-level ones and those of ``$and``."""
+    found = {k: v for k, v in spec.items() if not k.startswith("$")}
+    for part in spec.get("$and", []):
+        found.update(_flattened(part))
+    return found
 
 
 def main(argv: list[str]) -> int:

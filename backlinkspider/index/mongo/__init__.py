@@ -1,7 +1,8 @@
 """The cluster store: MongoDB, one document per edge (see ``documents``), sharded by target domain.
 
 ``store.MongoStore`` answers the primitives of ``index.protocols`` with finds and aggregations
-(``pipelines``); ``errors`` maps the driver's errors to the store's two and retries transient ones.
+(``pipelines``); ``errors`` maps the driver's errors to the store's two and sends again what a failover
+refused; ``limits`` bounds every operation.
 deploy/README.md describes the collections, indexes and sharding for operators.
 """
 

@@ -2,9 +2,10 @@
 
 ``links``: one document per edge (never an array of sources, so a popular target never grows a
 document), ``_id`` the edge's 16-byte ``edge_id`` (an upsert needs no read); the export's fields plus both
-hosts, ``provenance``, ``source_ip`` and ``source_subnet``; dates are BSON dates truncated to the second.
-``pages``: ``{_id: url, last_crawled, failures, target_domains, status, ip_address, last_ok}`` (status:
-why the newest fetch failed, null if it did not; last_ok: the newest successful fetch). ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
+hosts, ``provenance``, ``source_ip`` and ``source_subnet``; dates are BSON dates truncated to the second;
+``counted``: what the per-target figures last counted of it (``figures.py``). ``pages``: ``{_id: url,
+last_crawled, failures, target_domains, status, ip_address, last_ok}`` (status: why the newest fetch
+failed, null if it did not; last_ok: the newest successful fetch). ``counters``: ``{_id: "write_batches" | "score_saves", n}``, bumped once per
 write batch or score save, for ``fingerprint``. Scores: two collections used in turn and a run
 document naming the current one.
 """
@@ -28,19 +29,33 @@ WRITE_BATCHES, SCORE_SAVES = "write_batches", "score_saves"  # the counters (see
 SCORES = ("domain_scores_a", "domain_scores_b")
 SCORE_RUNS = "score_runs"  # {_id: "latest", collection, computed_at, fingerprint, ...}
 SCORE_SORTS = ("authority", "trust", "spam_mass", "referring_domains")
-# One index per target scope in the order edges() reads it; one per sort of a domain's edges; one by
+# One index per target scope and sort, in the order edges() reads it (``SORT_INDEXES``), so a page of a
+# cursor walk reads its rows and never sorts; lost edges per domain by when (a summary's windows); one by
 # source URL for a re-crawl's lost marks. The (target_domain, source_domain) one also answers
 # referring_domains and linking_back.
+SORT_INDEXES = {
+    ("url", "first_seen"): "by_target_url",
+    ("host", "first_seen"): "by_target_host",
+    ("domain", "first_seen"): "by_target_domain",
+    ("url", "last_seen"): "by_url_last_seen",
+    ("host", "last_seen"): "by_host_last_seen",
+    ("domain", "last_seen"): "by_domain_last_seen",
+    ("url", "source_domain"): "by_url_source",
+    ("host", "source_domain"): "by_host_source",
+    ("domain", "source_domain"): "by_domain_source",
+}
+_SCOPE_FIELD = {"url": "target_url", "host": "target_host", "domain": "target_domain"}
 INDEXES = [
-    ("by_target_url", [("target_url", 1), ("first_seen", 1), ("_id", 1)]),
-    ("by_target_host", [("target_host", 1), ("first_seen", 1), ("_id", 1)]),
-    ("by_target_domain", [("target_domain", 1), ("first_seen", 1), ("_id", 1)]),
-    ("by_domain_last_seen", [("target_domain", 1), ("last_seen", 1), ("_id", 1)]),
-    ("by_domain_source", [("target_domain", 1), ("source_domain", 1), ("_id", 1)]),
+    *(
+        (name, [(_SCOPE_FIELD[scope], 1), (sort, 1), ("_id", 1)])
+        for (scope, sort), name in SORT_INDEXES.items()
+    ),
+    ("by_domain_lost_at", [("target_domain", 1), ("lost_at", 1)]),
     ("by_source_url", [("source_url", 1)]),
     ("by_source_domain", [("source_domain", 1), ("target_domain", 1)]),
 ]
-PAGE_INDEXES = [("by_last_crawled", [("last_crawled", 1)])]
+# pages_to_recrawl's order, ties by URL (an index on last_crawled alone would sort each tie in memory).
+PAGE_INDEXES = [("by_recrawl_order", [("last_crawled", 1), ("_id", 1)])]
 EDGE_FIELDS = [name for name in EdgeRow._fields if name != "edge_id"]
 PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
 
@@ -136,7 +151,9 @@ def update_for(edge: Edge, seen: datetime, page: CrawledPage) -> tuple[Document,
     doc = document_for(edge, seen, page)
     latest = {"$gte": [seen, {"$ifNull": ["$last_seen", seen]}]}
     newer = {"$and": [latest, {"$gte": [seen, {"$ifNull": ["$lost_at", seen]}]}]}
-    updates: Document = {name: {"$literal": doc[name]} for name in _KEY_FIELDS}
+    # A stored edge keeps the fields derived from its key as they are (a new public suffix list may
+    # compute another source_domain: SQLite keeps its row, and so does this).
+    updates: Document = {name: {"$ifNull": [f"${name}", {"$literal": doc[name]}]} for name in _KEY_FIELDS}
     updates["first_seen"] = {"$min": [{"$ifNull": ["$first_seen", seen]}, seen]}
     updates["last_seen"] = {"$max": [{"$ifNull": ["$last_seen", seen]}, seen]}
     updates.update({name: {"$cond": [latest, {"$literal": doc[name]}, f"${name}"]} for name in _NEWS_FIELDS})

@@ -1,14 +1,17 @@
 """The MongoDB store: the primitives of ``index.protocols`` as finds and aggregations, and no policy.
 
-Writes are ``bulk_write``s of upserts (see ``documents.update_for``), retried by ``errors.with_retries``.
-Reads stream a cursor (``errors.reading``) or run one aggregation with ``allowDiskUse``. Every read of a
+Writes are ``bulk_write``s of upserts (see ``documents.update_for``), sent by ``errors.write_all``, which
+sends again only the operations a failover refused. Reads stream a cursor (``errors.reading``) or run one
+aggregation with ``allowDiskUse``. Every operation is bounded (``limits.Limits``). Every read of a
 target's edges names ``target_domain`` (the shard key's prefix), so a sharded cluster asks only the
 shards holding that domain. A reader (``create=False``) creates nothing: a user with the ``read`` role
-can run it.
+can run it; a writer creates the indexes ``documents`` lists only when one is missing (``backlinks init``
+creates them ahead of the workers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -16,20 +19,24 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pymongo
-from pymongo import UpdateMany, UpdateOne
+from pymongo import IndexModel, UpdateMany, UpdateOne
+from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.errors import BulkWriteError, ConfigurationError, PyMongoError
 
 from backlinkspider.index.checks import checked
-from backlinkspider.index.errors import IndexUnavailable, unavailable
+from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
 from backlinkspider.index.mongo import documents as d
 from backlinkspider.index.mongo import pipelines as p
-from backlinkspider.index.mongo.errors import reading, with_retries
+from backlinkspider.index.mongo.errors import DUPLICATE_KEY, Op, reading, with_retries, write_all
+from backlinkspider.index.mongo.figures import FIGURE_INDEXES, FIGURES, Figures, reached_by_marks
+from backlinkspider.index.mongo.limits import Limits
 from backlinkspider.records import (
     Bucketing,
     CrawledPage,
     Crossing,
+    Edge,
     EdgeRow,
     EdgeSort,
     Events,
@@ -57,42 +64,86 @@ BATCH = 1000  # names per $in, score documents per insert_many
 class MongoStore:
     """The edge and score store in the database a ``mongodb://`` (or ``mongodb+srv://``) URI names
     (default ``backlinks``). Credentials and TLS come from the URI or the driver's environment; the URI
-    is only ever shown redacted. ``client``: an in-process stand-in, for tests."""
+    is only ever shown redacted. ``client``: an in-process stand-in, for tests. ``limits``: the run's
+    (None: from the project's settings and the environment). ``retry_seconds``: how long a write's
+    retryable failures are sent again before ``IndexUnavailable`` (the pipeline then retries the batch)."""
 
     def __init__(
-        self, uri: str, *, create: bool = True, retry_seconds: float = 120.0, client: Any = None
+        self,
+        uri: str,
+        *,
+        create: bool = True,
+        retry_seconds: float = 120.0,
+        client: Any = None,
+        limits: Limits | None = None,
     ) -> None:
         self.uri = uri
         self.where = redact(uri)
         self.retry_seconds = retry_seconds
+        self.limits = limits or Limits.from_settings()
         try:
-            # A dead server at start is reported in seconds, not pymongo's 30, unless the URI says otherwise.
-            timeout: dict[str, Any] = (
-                {} if "serverselectiontimeoutms" in uri.lower() else {"serverSelectionTimeoutMS": 5000}
-            )
             self._client: pymongo.MongoClient[Document] = client or pymongo.MongoClient(
-                uri, appname="backlinkspider", **timeout
+                uri, appname="backlinkspider", **self.limits.client_options(uri)
             )
             self._db: Database[Document] = self._client.get_default_database(default=DEFAULT_DATABASE)
             self._links = self._db[d.LINKS]
             self._pages = self._db[d.PAGES]
             self._counters = self._db[d.COUNTERS]
-            self._client.admin.command("ping")
+            with pymongo.timeout(self.limits.connect):  # fail fast when no server answers at all
+                self._client.admin.command("ping")
+            self._figures = Figures(self._links, self._client, self._written)
             if create:
-                self._create_indexes()
-            elif d.LINKS not in self._db.list_collection_names():
+                self._ensure_indexes()
+            elif d.LINKS not in self._retried(self._db.list_collection_names):
                 raise IndexUnavailable(f"no index at {self.where} (crawl first, or pass --index)")
         except (ConfigurationError, PyMongoError, ValueError) as exc:
             raise unavailable("open", self.where, exc) from None
 
-    def _create_indexes(self) -> None:
-        """A writer's indexes (creating an existing one is a no-op); readers rely on the writer's."""
-        for collection, indexes in ((self._links, d.INDEXES), (self._pages, d.PAGE_INDEXES)):
-            for name, keys in indexes:
-                collection.create_index(keys, name=name)
+    def _ensure_indexes(self) -> None:
+        """Create the indexes ``documents`` lists that are missing, one ``createIndexes`` a collection:
+        a writer's first use of a new index, or ``backlinks init``. A worker starting on a ready index
+        only lists them (creating existing ones would still take each collection's lock in turn)."""
+        for collection, indexes in (
+            (self._links, d.INDEXES),
+            (self._pages, d.PAGE_INDEXES),
+            (self._db[FIGURES], FIGURE_INDEXES),
+        ):
+            present = self._retried(collection.index_information)
+            missing = [IndexModel(keys, name=name) for name, keys in indexes if name not in present]
+            if missing:
+                self._written(partial(collection.create_indexes, missing))
 
-    def _retried(self, operation: Callable[[], T], verb: str = "read") -> T:
-        return with_retries(operation, verb, self.where, self.retry_seconds)
+    def _retried(self, operation: Callable[[], T]) -> T:
+        """A read answered whole: tries, retried by the drivers' rules, all within one operation's time
+        (``BACKLINKS_MONGO_TIMEOUT``), so a web request's read ends before its client gives up."""
+        timeout = self.limits.operation
+        return with_retries(operation, "read", self.where, timeout, timeout)
+
+    def _written(self, operation: Callable[[], T]) -> T:
+        """A write, each try bounded by ``BACKLINKS_MONGO_TIMEOUT``, retried for ``retry_seconds``."""
+        return with_retries(operation, "write to", self.where, self.retry_seconds, self.limits.operation)
+
+    def _bulk(
+        self,
+        collection: Collection[Document],
+        ops: Sequence[Op],
+        owners: Sequence[str],
+        *,
+        ordered: bool,
+        rekey: Any = None,
+    ) -> None:
+        """``ops`` sent by ``errors.write_all``; ``owners[i]``: the page ``ops[i]`` writes for."""
+        if ops:
+            write_all(
+                lambda sent, in_order: collection.bulk_write(sent, ordered=in_order),
+                ops,
+                ordered=ordered,
+                where=self.where,
+                window=self.retry_seconds,
+                timeout=self.limits.operation,
+                owner=owners.__getitem__,
+                rekey=rekey,
+            )
 
     def _find(
         self, collection: Collection[Document], query: Document, projection: Any = None
@@ -119,48 +170,148 @@ class MongoStore:
     def write(self, pages: Sequence[CrawledPage], *, lost_after_failures: int = 3) -> int:
         """Pages first (a page's target domains are kept before any of its edges exists), then the edges
         (unordered: any order lands the same), then the lost marks, which read the ``last_seen`` the
-        upserts just moved; then the write counter (``fingerprint``). A batch that fails part way is
-        written again whole by the pipeline: every step is idempotent."""
+        upserts just moved; then the write counter (``fingerprint``). Each step sends again only what a
+        failover refused (``errors.write_all``); a batch that fails is written again whole by the
+        pipeline: every step is idempotent."""
         pages = checked(pages)
         known = self._known_pages([page.url for page in pages])
-        edge_ops: list[UpdateOne] = []
-        lost_ops: list[UpdateMany] = []
+        stored = self._stored_domains(pages, known)
+        edges: list[tuple[Edge, datetime, CrawledPage]] = []
+        lost: list[tuple[UpdateMany, str]] = []
+        marks: list[Document] = []  # the edges the lost marks reach, for the figures
         page_ops: list[UpdateOne] = []
         for page in pages:
             seen = d.bson_date(page.seen_at)
-            edge_ops.extend(UpdateOne(*d.update_for(edge, seen, page), upsert=True) for edge in page.edges)
+            kept = [_kept(edge, stored) for edge in page.edges]
+            edges.extend((edge, seen, page) for edge in kept)
             failures, domains, newest, newest_ok = known.get(page.url, (0, [], seen, None))
             failures = failures + 1 if page.failed else 0
-            linked = sorted({edge.target_domain for edge in page.edges})
+            linked = sorted({edge.target_domain for edge in kept})
             # A fetch older than the newest successful one marks at that one what only it saw (edges
             # to domains it may be the first to link to: their shards are asked too).
             marked_at = seen if page.failed or newest_ok is None else max(seen, newest_ok)
             marked = domains if domains is None or marked_at == seen else sorted({*domains, *linked})
             mark = d.lost_mark(page.url, marked_at, marked)
             if mark is not None and (not page.failed or failures >= lost_after_failures):
-                lost_ops.append(mark)
+                lost.append((mark, page.url))
+                marks.append(reached_by_marks(page.url, marked_at, marked))
             domains = None if domains is None else sorted({*domains, *linked})
             if not page.failed:
                 newest_ok = seen if newest_ok is None else max(newest_ok, seen)
             known[page.url] = (failures, domains, max(newest, seen), newest_ok)
             status = page.failure if seen >= newest else d.KEEP
             page_ops.append(d.page_update(page.url, seen, failures, linked, status, page.ip_address))
-        for collection, ops, ordered in (
-            (self._pages, page_ops, True),
-            (self._links, edge_ops, False),
-            (self._links, lost_ops, True),
-        ):
-            if ops:
-                self._retried(partial(collection.bulk_write, ops, ordered=ordered), "write to")
+        edge_ops = [UpdateOne(*d.update_for(edge, seen, page), upsert=True) for edge, seen, page in edges]
+        rekey = partial(self._rekey, edges)
+        steps: list[tuple[Collection[Document], Sequence[Op], list[str], bool, Any]] = [
+            (self._pages, page_ops, [page.url for page in pages], True, None),
+            (self._links, edge_ops, [page.url for *_, page in edges], False, rekey),
+            *((self._links, [m for m, _ in r], [url for _, url in r], False, None) for r in _rounds(lost)),
+        ]
+
+        def written(session: ClientSession | None) -> None:
+            """Outside a transaction each step sends again what a failover refused (``_bulk``); inside
+            one, an error aborts the transaction, which ``with_transaction`` retries whole."""
+            for collection, ops, owners, ordered, rekeyed in steps:
+                if session is None:
+                    self._bulk(collection, ops, owners, ordered=ordered, rekey=rekeyed)
+                elif ops:
+                    self._in_transaction(collection, ops, owners, ordered, rekeyed, session)
+
+        ids = [edge.edge_id for edge, *_ in edges]
+        batch = partial(self._figures.counted, written, ids, marks)
+        if self._figures.transactions:  # the whole transaction bounded, retried as a write
+            self._written(batch)
+        else:  # each operation bounded inside; the batch retried whole when the figures' writes fail
+            with_retries(batch, "write to", self.where, self.retry_seconds)
         if pages:
             self._bump(d.WRITE_BATCHES)
         return len(edge_ops)
 
+    def _in_transaction(
+        self,
+        collection: Collection[Document],
+        ops: Sequence[Op],
+        owners: Sequence[str],
+        ordered: bool,
+        rekey: Any,
+        session: ClientSession,
+    ) -> None:
+        """A step inside the batch's transaction. A duplicate key there cannot be rewritten and sent
+        again (the error aborted the transaction), and is no race (two transactions inserting one edge
+        meet a WriteConflict, which ``with_transaction`` retries): it is a moved domain no page record
+        announced, ``BadRow`` naming the page and both domains."""
+        try:
+            collection.bulk_write(list(ops), ordered=ordered, session=session)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            collided = {e["index"]: ops[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY}
+            if not collided or rekey is None:
+                raise
+            i = min(collided)
+            _, why = rekey({i: collided[i]})[i]
+            raise BadRow(
+                f"index {self.where}: a row of page {owners[i]!r} collides on its _id: {why}", owners[i]
+            ) from None
+
+    def _stored_domains(
+        self,
+        pages: list[CrawledPage],
+        known: dict[str, tuple[int, list[str] | None, datetime, datetime | None]],
+    ) -> dict[bytes, str]:
+        """The stored target domain of each edge of a re-crawled page that points to a domain the page
+        never linked to before (``pages.target_domains``) and is stored under another: a newer public
+        suffix list moved it. The edge is written where it is stored. Read before writing, because on a
+        sharded cluster the upsert of the new shard key may route to another shard and insert a second
+        document with the same ``_id`` (an ``_id`` is unique only per shard unless it leads the shard
+        key: the manual's "Sharded Cluster Requirements"); E11000 (``_rekey``) catches the rest. One
+        query a batch, only when such edges exist, sent to the shards of the page's old domains."""
+        ids: list[bytes] = []
+        domains: set[str] | None = set()
+        for page in pages:
+            if page.url not in known:
+                continue
+            _, linked, *_ = known[page.url]
+            fresh = [e.edge_id for e in page.edges if linked is None or e.target_domain not in linked]
+            ids.extend(fresh)
+            if fresh and domains is not None:
+                domains = None if linked is None else domains | set(linked)
+        if not ids:
+            return {}
+        where: Document = {"_id": {"$in": ids}}
+        if domains is not None:
+            where = {"target_domain": {"$in": sorted(domains)}, **where}
+        return {doc["_id"]: doc["target_domain"] for doc in self._find(self._links, where, ["target_domain"])}
+
+    def _rekey(
+        self, edges: list[tuple[Edge, datetime, CrawledPage]], ops: dict[int, Op]
+    ) -> dict[int, tuple[Op | None, str]]:
+        """Upserts that hit a duplicate ``_id`` (E11000), rewritten to the document holding it: a new public
+        suffix list moved the edge's registered domain, so the filter ``{_id, target_domain: new}``
+        matched nothing and the insert collided. The edge keeps its stored domain, as SQLite keeps its
+        row. (A concurrent insert of the same edge is sent again as it was: it now finds the winner's.)
+        Read by ``_id`` alone: every shard is asked, on this rare path only."""
+        ids = [edges[i][0].edge_id for i in ops]
+        stored = {
+            doc["_id"]: doc["target_domain"]
+            for doc in self._find(self._links, {"_id": {"$in": ids}}, ["target_domain"])
+        }
+        answers: dict[int, tuple[Op | None, str]] = {}
+        for i, op in ops.items():
+            edge, seen, page = edges[i]
+            domain = stored.get(edge.edge_id)
+            if domain is None or domain == edge.target_domain:
+                answers[i] = (op, f"a concurrent write of edge {edge.source_url} -> {edge.target_url}")
+                continue
+            kept = dataclasses.replace(edge, target_domain=domain)
+            why = f"edge {edge.source_url} -> {edge.target_url} is stored under {domain!r}, now {edge.target_domain!r}"
+            answers[i] = (UpdateOne(*d.update_for(kept, seen, page), upsert=True), why)
+        return answers
+
     def _bump(self, counter: str) -> None:
         """One more of ``counter`` (see ``fingerprint``); a retry after a lost acknowledgement may count
         a write twice, which only moves the fingerprint further."""
-        bump = partial(self._counters.update_one, {"_id": counter}, {"$inc": {"n": 1}}, upsert=True)
-        self._retried(bump, "write to")
+        self._written(partial(self._counters.update_one, {"_id": counter}, {"$inc": {"n": 1}}, upsert=True))
 
     def _known_pages(
         self, urls: list[str]
@@ -187,8 +338,9 @@ class MongoStore:
             (self._links, UpdateOne({"_id": b"", "target_domain": ""}, {"$set": {"lost_at": None}})),
             (self._pages, UpdateOne({"_id": ""}, {"$set": {"failures": 0}})),
             (self._counters, UpdateOne({"_id": ""}, {"$inc": {"n": 0}})),
+            (self._db[FIGURES], UpdateOne({"_id": ""}, {"$inc": {"n_all": 0}})),
         ):
-            self._retried(partial(collection.bulk_write, [probe]), "write to")
+            self._written(partial(collection.bulk_write, [probe]))
 
     # --- edges -------------------------------------------------------------------------------------------
 
@@ -203,9 +355,9 @@ class MongoStore:
         offset: int = 0,
         one_per_domain: bool = False,
     ) -> Iterator[EdgeRow]:
-        """A find on the scope's index (``by_target_*`` for first_seen, ``by_domain_last_seen`` and
-        ``by_domain_source`` for the other sorts of a domain), or with ``one_per_domain`` an aggregation
-        that picks each domain's best edge before it pages."""
+        """A find on the index of the scope and the sort (``documents.SORT_INDEXES``; not hinted: with a
+        selective filter, such as one referring domain, the planner rightly picks another), or with
+        ``one_per_domain`` an aggregation that picks each domain's best edge before it pages."""
         if limit == 0:
             return iter(())
         match = p.where(target, filters)
@@ -227,13 +379,19 @@ class MongoStore:
         )
         return map(d.edge_row, found)
 
-    def export(self) -> Iterator[EdgeRow]:
-        return map(d.edge_row, self._streamed(lambda: self._links.find({}, d.PROJECTION).sort([("_id", 1)])))
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        """In ``_id`` order (16 bytes, compared bytewise as SQLite compares its edge_id), on the ``_id``
+        index: a resumed export starts at its bound."""
+        where = {} if after is None else {"_id": {"$gt": after}}
+        found = self._streamed(lambda: self._links.find(where, d.PROJECTION).sort([("_id", 1)]))
+        return map(d.edge_row, found)
 
     def count(self) -> int:
-        return self._retried(lambda: self._links.count_documents({}))
+        """The collection's metadata count (the manual: ``estimated_document_count``), not a scan."""
+        return int(self._retried(self._links.estimated_document_count))
 
     def pages_to_recrawl(self, limit: int | None = None) -> Iterator[str]:
+        """On ``by_recrawl_order`` ``(last_crawled, _id)``: no blocking sort, a limit reads its rows."""
         order = [("last_crawled", 1), ("_id", 1)]
         found = self._streamed(lambda: self._pages.find({}, {"_id": 1}).sort(order).limit(limit or 0))
         return (doc["_id"] for doc in found)
@@ -246,7 +404,13 @@ class MongoStore:
         return [counters.get(d.WRITE_BATCHES, 0), counters.get(d.SCORE_SAVES, 0)]
 
     def tally(self, target: Target, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
-        """One ``$facet`` aggregation over the target's edges (see ``pipelines.tally_facets``)."""
+        """A domain's from its figures (``figures.Figures.tally``); a host's or a URL's (a far smaller
+        target) by one ``$facet`` aggregation over its edges (see ``pipelines.tally_facets``)."""
+        if target.scope == "domain":
+            figures = self._figures.tally
+            return self._retried(
+                partial(figures, target.value, include_lost=include_lost, since=since, top=top)
+            )
         match = p.where(target, Filters(status="all"))
         pipeline = [{"$match": match}, {"$facet": p.tally_facets(include_lost, since, top)}]
         got = self._aggregated(pipeline)[0]
@@ -280,9 +444,22 @@ class MongoStore:
             lost=windows("lost"),
         )
 
+    def rebuild_figures(self, domain: str) -> int:
+        """Recount a domain's figures from its edges (``figures``: only a standalone server's can drift);
+        the number of its edges."""
+        try:
+            return self._figures.rebuild(domain)
+        except PyMongoError as exc:
+            raise unavailable("write to", self.where, exc) from None
+
     def referring_domains(self, target: Target, filters: Filters) -> Iterator[str]:
         """A ``$group`` streamed back in batches, not ``distinct``, whose answer is one document of at
-        most 16 MB (the manual's BSON limit: ~500k domains)."""
+        most 16 MB (the manual's BSON limit: ~500k domains); a domain's live (or all) referring domains
+        are its ``ref_domain`` figures, no edge read."""
+        if target.scope == "domain" and filters in (Filters(), Filters(status="all")):
+            live = filters.status == "live"
+            found = self._streamed(lambda: self._figures.referring_domains(target.value, live))
+            return (doc["v"] for doc in found)
         pipeline = [
             {"$match": p.where(target, filters)},
             {"$group": {"_id": "$source_domain"}},
@@ -298,13 +475,19 @@ class MongoStore:
         return Events(new_links, lost_links, new_domains, lost_domains)
 
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """One ``find_one`` on ``by_domain_source`` a pair: a page of rows has at most a page of pairs."""
-
-        def back(target: str, source: str) -> bool:
-            where = {"target_domain": source, "source_domain": target, **p.LIVE_FOLLOWED}
-            return self._retried(lambda: self._links.find_one(where, {"_id": 1})) is not None
-
-        return {(t, s) for t, s in set(pairs) if back(t, s)}
+        """One aggregation a ``BATCH`` of pairs, not a round trip each: an ``$or`` of their
+        ``by_domain_source`` bounds (a sharded cluster asks only the shards of those target domains),
+        grouped to one row per pair that links back. It reads the live followed links between each
+        pair, which a page of rows keeps small."""
+        found: set[tuple[str, str]] = set()
+        for chunk in _batches(sorted(set(pairs)), BATCH):
+            either = [{"target_domain": source, "source_domain": target} for target, source in chunk]
+            pipeline: p.Pipeline = [
+                {"$match": {"$or": either, **p.LIVE_FOLLOWED}},
+                {"$group": {"_id": {"t": "$source_domain", "s": "$target_domain"}}},
+            ]
+            found.update((g["_id"]["t"], g["_id"]["s"]) for g in self._aggregated(pipeline))
+        return found
 
     def graph_domains(self) -> Iterator[str]:
         """Both ends of the graph's pairs, grouped and sorted on the server."""
@@ -381,13 +564,19 @@ class MongoStore:
         current = self._run()
         name = d.SCORES[1] if current and current["collection"] == d.SCORES[0] else d.SCORES[0]
         scores = self._db[name]
+        bounded = partial(pymongo.timeout, self.limits.operation)  # each operation, not retried
         try:
-            scores.drop()
+            with bounded():
+                scores.drop()
             for batch in _batches(map(d.score_document, rows), 10 * BATCH):
-                scores.insert_many(batch, ordered=False)
-            for sort in d.SCORE_SORTS:
-                scores.create_index([(sort, -1), ("_id", 1)], name=f"by_{sort}")
-            self._db[d.SCORE_RUNS].replace_one({"_id": "latest"}, d.run_document(run, name), upsert=True)
+                with bounded():
+                    scores.insert_many(batch, ordered=False)
+            with bounded():
+                scores.create_indexes(
+                    [IndexModel([(s, -1), ("_id", 1)], name=f"by_{s}") for s in d.SCORE_SORTS]
+                )
+            with bounded():
+                self._db[d.SCORE_RUNS].replace_one({"_id": "latest"}, d.run_document(run, name), upsert=True)
         except PyMongoError as exc:
             raise unavailable("write scores to", self.where, exc) from None
         self._bump(d.SCORE_SAVES)
@@ -434,6 +623,26 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     rest = iter(items)
     while batch := list(itertools.islice(rest, size)):
         yield batch
+
+
+def _kept(edge: Edge, stored: dict[bytes, str]) -> Edge:
+    """``edge`` under the target domain it is stored under, if it is stored under another."""
+    domain = stored.get(edge.edge_id, edge.target_domain)
+    return edge if domain == edge.target_domain else dataclasses.replace(edge, target_domain=domain)
+
+
+def _rounds(marks: list[tuple[UpdateMany, str]]) -> Iterator[list[tuple[UpdateMany, str]]]:
+    """Lost marks in unordered rounds, each page at most once a round: a page fetched twice in one batch
+    is marked in fetch order (as SQLite does), every other mark goes out in parallel (``ordered=False``
+    lets mongos send them to their shards at once, where an ordered bulk runs them one by one)."""
+    rounds: list[list[tuple[UpdateMany, str]]] = []
+    seen: dict[str, int] = {}
+    for mark in marks:
+        n = seen[mark[1]] = seen.get(mark[1], -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(mark)
+    return iter(rounds)
 
 
 def _bucket_counts(groups: list[Document]) -> tuple[dict[int, int], dict[int, int]]:

@@ -1,12 +1,14 @@
 """The SQLite index's tables, indexes, triggers and write statements (``store.py`` runs them).
 
 One row per edge, unique on its 16-byte edge_id (not on the URLs themselves, which would store every URL
-twice). Per target domain, table ``agg`` counts edges by each dimension (rel, type, anchor, referring
-domain, host and page, target page); triggers keep it up to date on every insert and every real change of
+twice). Per target domain, table ``agg`` counts edges by each dimension (``index/figures.py``, shared
+with MongoDB); triggers keep it up to date on every insert and every real change of
 an edge, so a domain with millions of backlinks is summarized from thousands of aggregate rows.
 """
 
 from __future__ import annotations
+
+from backlinkspider.index.figures import DIMENSIONS, FLAGS, Dimension
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
@@ -73,22 +75,17 @@ CREATE TABLE IF NOT EXISTS agg (
 ) WITHOUT ROWID;
 """
 
-# The dimensions an edge counts in: (dim, value, condition), in SQL over a row named X.
-DIMENSIONS = [
-    ("edge", "''", "1"),
-    ("rel", "'follow'", "NOT (X.nofollow OR X.ugc OR X.sponsored)"),
-    ("rel", "'nofollow'", "X.nofollow"),
-    ("rel", "'ugc'", "X.ugc"),
-    ("rel", "'sponsored'", "X.sponsored"),
-    ("type", "X.link_type", "1"),
-    ("anchor", "X.anchor_text", "1"),
-    ("ref_domain", "X.source_domain", "1"),
-    ("ref_host", "X.source_host", "1"),
-    ("ref_page", "X.source_url", "1"),
-    ("page", "X.target_url", "1"),
-    ("ref_ip", "X.source_ip", "X.source_ip IS NOT NULL"),
-    ("ref_subnet", "X.source_subnet", "X.source_subnet IS NOT NULL"),
-]
+
+def _value(dim: Dimension, row: str) -> str:
+    return f"{row}.{dim.field}" if dim.field else f"'{dim.value}'"
+
+
+def _condition(dim: Dimension, row: str) -> str:
+    if dim.when is None:
+        return f"{row}.{dim.field} IS NOT NULL" if dim.optional else "1"
+    if dim.when == "follow":
+        return f"NOT ({' OR '.join(f'{row}.{flag}' for flag in FLAGS)})"
+    return f"{row}.{dim.when}"
 
 
 # agg.lost_at: the latest lost_at any of the value's edges was given, read only while none is live (then
@@ -100,15 +97,15 @@ _LATEST = "coalesce(max(lost_at, {new}), lost_at, {new})"
 def _add(row: str) -> str:
     return "\n".join(
         f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
-    SELECT {row}.target_domain, '{dim}', {value.replace("X.", row + ".")}, 1, {row}.lost_at IS NULL,
+    SELECT {row}.target_domain, '{dim.name}', {_value(dim, row)}, 1, {row}.lost_at IS NULL,
            {row}.first_seen, {row}.lost_at
-    WHERE {cond.replace("X.", row + ".")}
+    WHERE {_condition(dim, row)}
     ON CONFLICT (target_domain, dim, value) DO UPDATE SET
         n_all = n_all + 1,
         n_live = n_live + excluded.n_live,
         first_seen = min(first_seen, excluded.first_seen),
         lost_at = {_LATEST.format(new="excluded.lost_at")};"""
-        for dim, value, cond in DIMENSIONS
+        for dim in DIMENSIONS
     )
 
 
@@ -118,9 +115,9 @@ def _remove_old() -> str:
         n_all = n_all - 1,
         n_live = n_live - (OLD.lost_at IS NULL),
         lost_at = {_LATEST.format(new="NEW.lost_at")}
-    WHERE target_domain = OLD.target_domain AND dim = '{dim}' AND value = {value.replace("X.", "OLD.")}
-      AND {cond.replace("X.", "OLD.")};"""
-        for dim, value, cond in DIMENSIONS
+    WHERE target_domain = OLD.target_domain AND dim = '{dim.name}' AND value = {_value(dim, "OLD")}
+      AND {_condition(dim, "OLD")};"""
+        for dim in DIMENSIONS
     )
 
 
@@ -151,6 +148,15 @@ _NEWS = ("anchor_text", "nofollow", "ugc", "sponsored", "provenance", "source_ip
 _SET_NEWS = "".join(
     f"\n    {c} = CASE WHEN {_LATEST_SIGHTING} THEN excluded.{c} ELSE {c} END," for c in _NEWS
 )
+
+# A domain's aggregate rows recounted from its edges (``rebuild_figures``): what the triggers keep.
+REBUILD_AGG = ["DELETE FROM agg WHERE target_domain = ?1"] + [
+    f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
+    SELECT ?1, '{dim.name}', {_value(dim, "links")}, count(*), sum(lost_at IS NULL), min(first_seen),
+           CASE WHEN sum(lost_at IS NULL) = 0 THEN max(lost_at) END
+    FROM links WHERE target_domain = ?1 AND {_condition(dim, "links")} GROUP BY 3"""
+    for dim in DIMENSIONS
+]
 UPSERT = f"""
 INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
                    source_host, source_domain, target_host, target_domain, first_seen, last_seen,

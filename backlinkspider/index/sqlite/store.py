@@ -31,6 +31,7 @@ from backlinkspider.index.sqlite.schema import (
     PAGE_FAILED,
     PAGE_NEWEST,
     PAGE_OK,
+    REBUILD_AGG,
     SCHEMA,
     SCORES_SCHEMA,
     TRIGGERS,
@@ -259,6 +260,18 @@ class SQLiteStore:
             raise unavailable("write to", str(self.path), exc) from None
         return len(rows)
 
+    def rebuild_figures(self, domain: str) -> int:
+        """The aggregate rows are kept in each write's transaction and cannot drift; recounted anyway,
+        as MongoDB's are, in one transaction."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            with self._db:
+                for sql in REBUILD_AGG:
+                    self._db.execute(sql, (domain,))
+        except sqlite3.Error as exc:
+            raise unavailable("write to", str(self.path), exc) from None
+        return self._int("SELECT count(*) FROM links WHERE target_domain = ?", [domain])
+
     def check_writable(self) -> None:
         # Rewriting the header's user_version with its own value commits a real write and changes nothing
         # (BEGIN IMMEDIATE alone succeeds on a read-only file).
@@ -302,8 +315,9 @@ class SQLiteStore:
             args += [-1 if limit is None else limit, offset]
         return map(_edge, self._rows(sql, args))
 
-    def export(self) -> Iterator[EdgeRow]:
-        return map(_edge, self._rows(f"SELECT {_COLUMNS} FROM links ORDER BY edge_id", []))
+    def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
+        later, args = ("WHERE edge_id > ?", [after]) if after is not None else ("", [])
+        return map(_edge, self._rows(f"SELECT {_COLUMNS} FROM links {later} ORDER BY edge_id", list(args)))
 
     def count(self) -> int:
         return self._int("SELECT count(*) FROM links", [])

@@ -1,0 +1,176 @@
+"""MongoDB read bench: what the summary of the biggest domain and page 2 of a cursor walk examine, at
+two index sizes 5x apart. A read that costs what a page costs examines the same at both.
+
+The index: ``size`` edges, 40 a source page, a fifth of them to the biggest domain (big.example), the
+rest spread over 1000 other domains, seen over a year, one edge in 20 lost, one in 8 nofollow. The
+edges are loaded as documents (the write path is the contract suite's business) and the biggest
+domain's figures counted by ``rebuild_figures``, so the figures are those the write path keeps.
+
+Counted: index keys and documents examined, summed over the read's commands. On the stand-in (no
+server) by ``tests/support/mongo_standin.Examined``, which models each read on the declared indexes;
+with ``BACKLINKS_TEST_MONGO_URI`` also on that server, by ``explain`` (``executionStats``) of every
+command the store sent (``tests/support/mongo_explain.py``), in a fresh database dropped afterwards.
+
+Run:  python bench/mongo_read_bench.py [--sizes 200000,1000000] [--real-sizes 1000000,5000000]
+      BACKLINKS_TEST_MONGO_URI=mongodb://HOST:27017 python bench/mongo_read_bench.py
+The stand-in holds every document in Python (about 3 KB each with its modelled index keys), so its
+default sizes are 200k and 1M, not 1M and 5M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from mongo_explain import Captured, explained
+from mongo_standin import Examined, strict_client
+
+from backlinkspider.index.mongo import MongoStore
+from backlinkspider.index.mongo.documents import Document, bson_date, document_for
+from backlinkspider.records import Edge, Filters, Target
+
+BIG = "big.example"
+DOMAINS = 1000
+LINKS_PER_PAGE = 40
+LIMIT = 100
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def documents(size: int, seed: int = 7) -> Iterator[Document]:
+    """``size`` edge documents (see the module docstring), in a fixed random order."""
+    rng = random.Random(seed)
+    for i in range(size):
+        page, k = divmod(i, LINKS_PER_PAGE)
+        domain = BIG if rng.random() < 0.2 else f"d{rng.randrange(DOMAINS)}.example"
+        source_domain = f"s{page % 20_000}.org"
+        source_host = f"www.{source_domain}"
+        target_host = f"www.{domain}"
+        edge = Edge(
+            f"http://{source_host}/p{page}",
+            f"http://{target_host}/t{rng.randrange(500)}?k={k}",  # one edge a (page, link)
+            "text",
+            f"anchor {rng.randrange(300)}",
+            k % 8 == 0,
+            False,
+            False,
+            source_host,
+            source_domain,
+            target_host,
+            domain,
+        )
+        seen = bson_date(T0 + timedelta(minutes=page))
+        doc = {"_id": edge.edge_id, **document_for(edge, seen)}
+        if rng.random() < 0.05:
+            doc["lost_at"] = bson_date(T0 + timedelta(days=366))
+        yield doc
+
+
+def load(store: MongoStore, size: int) -> None:
+    batch: list[Document] = []
+    for doc in documents(size):
+        batch.append(doc)
+        if len(batch) == 10_000:
+            store._links.insert_many(batch, ordered=False)
+            batch = []
+    if batch:
+        store._links.insert_many(batch, ordered=False)
+    store.rebuild_figures(BIG)
+
+
+def reads(store: MongoStore) -> dict[str, Callable[[], object]]:
+    """The two reads measured; page 2 continues after page 1's last row."""
+    target = Target("domain", BIG)
+    first = list(store.edges(target, Filters(), sort="first_seen", limit=LIMIT))
+    after = (first[-1].first_seen, first[-1].edge_id)
+    end = int((T0 + timedelta(days=400)).timestamp())
+    since = [end - 7 * 86400, end - 30 * 86400]
+    return {
+        "summary (tally)": lambda: store.tally(target, include_lost=False, since=since, top=10),
+        f"page 2 ({LIMIT} rows)": lambda: list(
+            store.edges(target, Filters(), sort="first_seen", after=after, limit=LIMIT)
+        ),
+    }
+
+
+def standin(size: int) -> list[tuple[str, int, int, int, bool]]:
+    store = MongoStore("mongodb://standin/backlinks", client=strict_client())
+    load(store, size)
+    found = []
+    for name, read in reads(store).items():
+        with Examined(store._client) as examined:
+            read()
+        keys, docs = examined.total()
+        blocking = any(r.blocking_sort for r in examined.reads)
+        found.append((name, len(examined.reads), keys, docs, blocking))
+    store.close()
+    return found
+
+
+def real(uri: str, size: int) -> list[tuple[str, int, int, int, bool]]:
+    head, _, query = uri.partition("?")
+    database = f"backlinks_bench_{uuid.uuid4().hex[:12]}"
+    captured = Captured()
+    import pymongo
+
+    client: Any = pymongo.MongoClient(uri, event_listeners=[captured])
+    store = MongoStore(f"{head.rstrip('/')}/{database}" + (f"?{query}" if query else ""), client=client)
+    try:
+        load(store, size)
+        found = []
+        for name, read in reads(store).items():
+            captured.commands.clear()
+            captured.on = True
+            read()
+            captured.on = False
+            plans = [explained(client, db, command) for db, command in captured.commands]
+            found.append(
+                (
+                    name,
+                    len(plans),
+                    sum(p.keys for p in plans),
+                    sum(p.docs for p in plans),
+                    any(p.blocking_sort for p in plans),
+                )
+            )
+        return found
+    finally:
+        client.drop_database(database)
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200000,1000000", help="edges on the stand-in, comma-separated")
+    parser.add_argument("--real-sizes", default="1000000,5000000", help="edges on a real server")
+    args = parser.parse_args()
+    print("command: python bench/mongo_read_bench.py " + " ".join(sys.argv[1:]))
+    runs: list[tuple[str, Callable[[int], list[Any]], str]] = [("stand-in", standin, args.sizes)]
+    if os.environ.get("BACKLINKS_TEST_MONGO_URI"):
+        uri = os.environ["BACKLINKS_TEST_MONGO_URI"]
+        runs.append(("server", lambda size: real(uri, size), args.real_sizes))
+    print(
+        f"{'backend':<9} {'edges':>10} {'big.example':>11}  {'read':<18} {'commands':>8} {'keys':>6} {'docs':>6}  sort"
+    )
+    for backend, measure, sizes in runs:
+        for size in map(int, sizes.split(",")):
+            started = time.monotonic()
+            for name, commands, keys, docs, blocking in measure(size):
+                print(
+                    f"{backend:<9} {size:>10,} {'~' + format(size // 5, ','):>11}  {name:<18} {commands:>8} {keys:>6}"
+                    f" {docs:>6}  {'in memory' if blocking else 'index'}"
+                )
+            print(f"  ({backend}, {size:,} edges: loaded and measured in {time.monotonic() - started:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()

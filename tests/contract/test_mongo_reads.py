@@ -1,0 +1,119 @@
+"""What MongoDB's reads cost, counted on the stand-in by ``mongo_standin.Examined`` (the index keys and
+documents a server would examine with the indexes the store declares): a page of a cursor walk costs
+about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary the same
+at 5x the edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from mongo_standin import Examined, strict_client
+
+from backlinkspider.crawl.items import page_edges
+from backlinkspider.index.mongo import MongoStore
+from backlinkspider.index.mongo.documents import bson_date, document_for
+from backlinkspider.query.listing import backlinks
+from backlinkspider.records import EDGE_SORTS, Filters, Target
+from backlinkspider.standards.extract import Link, Page
+
+pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+LIMIT = 20
+TARGETS = [
+    Target("domain", "big.example"),
+    Target("host", "www.big.example"),
+    Target("url", "http://www.big.example/p0"),
+]
+
+
+def filled(sources: int) -> MongoStore:
+    """``sources`` pages, each linking to four pages of big.example and one of small.example, one
+    page a minute; every tenth page's links nofollow. Loaded as documents (the stand-in's writes
+    scan the collection per update) and counted by ``rebuild_figures``."""
+    store = MongoStore("mongodb://standin/backlinks", client=strict_client())
+    docs, pages = [], []
+    for i in range(sources):
+        links = [
+            Link(f"http://www.big.example/p{j}", "text", f"anchor {i % 7}", nofollow=i % 10 == 0)
+            for j in range(4)
+        ]
+        page = Page(f"http://s{i}.site{i % 50}.org/", [*links, Link("http://small.example/", "text")])
+        seen = bson_date(T0 + timedelta(minutes=i))
+        docs += [{"_id": edge.edge_id, **document_for(edge, seen)} for edge in page_edges(page, False)]
+        pages.append(
+            {
+                "_id": page.url,
+                "last_crawled": seen,
+                "failures": 0,
+                "target_domains": ["big.example", "small.example"],
+            }
+        )
+    store._links.insert_many(docs)
+    store._pages.insert_many(pages)
+    for domain in ("big.example", "small.example"):
+        store.rebuild_figures(domain)
+    return store
+
+
+@pytest.fixture(scope="module")
+def store() -> MongoStore:
+    return filled(300)
+
+
+def test_the_instrument_counts_a_scan_and_a_sort_in_memory(store: MongoStore) -> None:
+    """A filter no index bounds examines every document; a sort no index gives is a blocking SORT."""
+    with Examined(store._client) as examined:
+        list(store._links.find({"anchor_text": "anchor 1"}))
+        list(store._links.find({"target_domain": "big.example"}).sort([("anchor_text", 1)]).limit(5))
+    scan, sort = examined.reads
+    assert (scan.index, scan.docs) == ("COLLSCAN", 1500)
+    assert sort.blocking_sort and sort.keys + sort.docs >= 1200
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.scope)
+@pytest.mark.parametrize("sort", EDGE_SORTS)
+def test_page_two_of_a_cursor_walk_examines_about_a_page(
+    store: MongoStore, target: Target, sort: str
+) -> None:
+    first = list(backlinks(store, target, Filters(status="all"), sort=sort, limit=LIMIT))  # type: ignore[arg-type]
+    with Examined(store._client) as examined:
+        second = list(
+            backlinks(
+                store, target, Filters(status="all"), sort=sort, limit=LIMIT, cursor=first[-1]["_cursor"]
+            )  # type: ignore[arg-type]
+        )
+    assert len(second) == LIMIT and second[0] != first[-1]
+    read = next(r for r in examined.reads if r.collection == "links")  # then linking_back's
+    assert not read.blocking_sort, read
+    # Keys equal to the last row's sort value before its edge_id are read again (at most a page's).
+    assert LIMIT <= read.keys <= 2 * LIMIT + 1, read
+
+
+def test_pages_to_recrawl_reads_its_limit_in_index_order(store: MongoStore) -> None:
+    with Examined(store._client) as examined:
+        assert len(list(store.pages_to_recrawl(limit=10))) == 10
+    (read,) = examined.reads
+    assert (read.index, read.keys, read.blocking_sort) == ("by_recrawl_order", 10, False)
+
+
+def summary_cost(store: MongoStore) -> tuple[int, int, int]:
+    """Reads, keys and documents a summary of big.example examines (windows past every edge)."""
+    end = int((T0 + timedelta(days=400)).timestamp())
+    with Examined(store._client) as examined:
+        tally = store.tally(
+            Target("domain", "big.example"),
+            include_lost=False,
+            since=[end - 7 * 86400, end - 30 * 86400],
+            top=10,
+        )
+    assert tally.backlinks > 0
+    keys, docs = examined.total()
+    return len(examined.reads), keys, docs
+
+
+def test_a_domain_summary_costs_the_same_at_five_times_the_edges(store: MongoStore) -> None:
+    small, big = summary_cost(store), summary_cost(filled(1500))
+    assert small == big
+    assert small[1] < 100  # a few figure documents and two edges, not 1200 edges
