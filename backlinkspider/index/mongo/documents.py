@@ -114,9 +114,9 @@ def edge_row(doc: Document) -> EdgeRow:
     )
 
 
-def document_for(edge: Edge, seen: datetime, page: CrawledPage) -> Document:
+def document_for(edge: Edge, seen: datetime, page: CrawledPage | None = None) -> Document:
     """The document a first sighting of ``edge`` at ``seen`` (a BSON date) in ``page`` creates, ``_id``
-    aside."""
+    aside; without a page (documents loaded in bulk), a crawl's with no known address."""
     return {
         "target_domain": edge.target_domain,
         "source_url": edge.source_url,
@@ -132,9 +132,9 @@ def document_for(edge: Edge, seen: datetime, page: CrawledPage) -> Document:
         "ugc": edge.ugc,
         "sponsored": edge.sponsored,
         "lost_at": None,
-        "provenance": page.provenance,
-        "source_ip": page.ip_address,
-        "source_subnet": page.subnet,
+        "provenance": page.provenance if page else "crawl",
+        "source_ip": page.ip_address if page else None,
+        "source_subnet": page.subnet if page else None,
     }
 
 
