@@ -25,7 +25,8 @@ The model of Heritrix's and URLFrontier's queues and of Scrapy's own downloader 
   queued.
 
 Every entry is checked where it is read: the pop script drops (counts, never leases) any entry that is
-too big, nested too deeply, not an http(s) URL, or whose depth or priority is not an integer in range; the
+too big, nested too deeply, not an http(s) URL, or whose depth or priority is not an integer in range, and
+hands the worker a compact entry (``serializer``) with its URLs made absolute from the queue's host; the
 worker checks the rest (``serializer.loads``) and drops a bad one with ``drop``, which clears its lease in
 the same script. Every script is safe to retry after a lost reply: a retried pop returns the leases the
 first one made.
@@ -144,20 +145,45 @@ local out, dropped = {}, 0
 local function int_in(v, lo, hi)
   return type(v) == 'number' and v == math.floor(v) and v >= lo and v <= hi
 end
-local function valid(host, entry)
-  if #entry > maxbytes or #host > $MAXHOST or string.find(host, '[%s]') then return false end
+local function http(url)
+  return #url <= maxurl and (string.sub(url, 1, 7) == 'http://' or string.sub(url, 1, 8) == 'https://')
+end
+local origins = {s = 'https://', p = 'http://', u = ''}
+-- a compact entry (serializer.py): TAG DEPTH SP URL [SP REFERER], printable ASCII; its u form (absolute
+-- URLs, what the worker reads), or nil
+local function compact(host, entry)
+  if string.find(entry, '[^!-~ ]') then return nil end
+  local tag, depth, url, ref = string.match(entry, '^(%a)(%d+) (%S+) (%S+)$')
+  if not tag then tag, depth, url = string.match(entry, '^(%a)(%d+) (%S+)$') end
+  local origin = origins[tag or '']
+  if not origin or #depth > 7 or tonumber(depth) > maxdepth then return nil end
+  if origin ~= '' then
+    origin = origin .. host
+    if string.sub(url, 1, 1) ~= '/' then return nil end
+    url = origin .. url
+    if ref and string.sub(ref, 1, 1) == '/' then ref = origin .. ref end
+  end
+  if not http(url) or (ref and not http(ref)) then return nil end
+  local out = 'u' .. depth .. ' ' .. url
+  if ref then out = out .. ' ' .. ref end
+  if #out > maxbytes then return nil end
+  return out
+end
+-- the entry as the worker reads it, or nil: the bounds every entry keeps, or it is dropped
+local function checked(host, entry)
+  if #entry > maxbytes or #host > $MAXHOST or string.find(host, '[%s]') then return nil end
+  if string.sub(entry, 1, 1) ~= '{' then return compact(host, entry) end
   local ok, obj = pcall(cjson.decode, entry)
-  if not ok or type(obj) ~= 'table' then return false end
+  if not ok or type(obj) ~= 'table' then return nil end
   local url = obj.url
-  if type(url) ~= 'string' or #url > maxurl then return false end
-  if string.sub(url, 1, 7) ~= 'http://' and string.sub(url, 1, 8) ~= 'https://' then return false end
+  if type(url) ~= 'string' or not http(url) then return nil end
   local meta = obj.meta
   if meta ~= nil then
-    if type(meta) ~= 'table' then return false end
-    if meta.depth ~= nil and not int_in(meta.depth, 0, maxdepth) then return false end
+    if type(meta) ~= 'table' then return nil end
+    if meta.depth ~= nil and not int_in(meta.depth, 0, maxdepth) then return nil end
   end
-  if obj.priority ~= nil and not int_in(obj.priority, -maxprio, maxprio) then return false end
-  return true
+  if obj.priority ~= nil and not int_in(obj.priority, -maxprio, maxprio) then return nil end
+  return entry
 end
 pcall(cjson.decode_max_depth, maxjson)
 local done = redis.call('GET', KEYS[2])
@@ -169,7 +195,7 @@ if done then  -- a retried pop: answer what the first one leased
       local b = string.find(rec, '\\t', a + 1, true)
       local c = string.find(rec, '\\t', b + 1, true)
       out[#out + 1] = prefix .. n
-      out[#out + 1] = string.sub(rec, c + 1)
+      out[#out + 1] = checked(string.sub(rec, 1, a - 1), string.sub(rec, c + 1))
     end
   end
 else
@@ -183,12 +209,13 @@ else
       if #popped > 0 then
         redis.call('DECR', QUEUED)
         progress = true
-        if valid(host, popped[1]) then
+        local entry = checked(host, popped[1])
+        if entry then
           n = n + 1
           redis.call('HSET', LEASES, prefix .. n, host .. '\\t' .. popped[2] .. '\\t' .. worker .. '\\t' .. popped[1])
           redis.call('SADD', KEYS[1], prefix .. n)
           out[#out + 1] = prefix .. n
-          out[#out + 1] = popped[1]
+          out[#out + 1] = entry
           if redis.call('EXISTS', q) == 1 then
             redis.call('ZADD', HOSTS, now + delay, host)
           else

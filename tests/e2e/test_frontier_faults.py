@@ -17,7 +17,7 @@ from helpers import SUPPORT, edge_key, export, worker
 from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
 from test_cluster import expected, fetched_twice
-from test_frontier import frontier_for, items_for
+from test_frontier import frontier_for, items_for, url_of
 
 HOST_DELAY = 1.0  # BACKLINKS_HOST_DELAY's default
 
@@ -36,7 +36,7 @@ def test_new_hosts_flooding_in_leave_an_old_host_its_page_per_delay(redis_server
         f.push(items_for(f, [f"http://new{round_}-{i}.org/" for i in range(batch)]))
         pairs, *_ = f.pop(batch, f"p{round_}:", HOST_DELAY, 3)
         for _, entry in pairs:
-            if json.loads(entry)["url"].startswith("http://old.org/"):
+            if url_of(entry).startswith("http://old.org/"):
                 popped_old.append(time.monotonic() - started)
             else:
                 served += 1
