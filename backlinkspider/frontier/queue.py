@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
     from backlinkspider.frontier.dupefilter import DupeFilter
 
+# The encodings a frontier's Redis should have (redis.conf or CONFIG SET, the operator's): a host queue
+# stays a listpack up to this many entries of up to this many bytes. See the README's figures.
+REDIS_ENCODINGS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "256"}
+
 # (marks, dont_filter, host, score, entry, lease token to complete or "")
 PushItem = tuple[Sequence[bytes | int], bool, str, float, str, str]
 
