@@ -359,7 +359,9 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     assert client.hget("backlinks:seen:bloom:params", "capacity") == b"10000"
     assert "seen 1" in run_cli("status", *bloom, env=env).stdout
     for args, says in (
-        ([], "made with dupefilter=bloom"),  # the default, set, against a bloom cluster
+        (["-s", "BACKLINKS_DUPEFILTER=set"], "made with dupefilter=bloom"),
+        (["-s", "BACKLINKS_BLOOM_CAPACITY=10000"], "made with dupefilter=bloom"),  # auto: the set
+        ([], "capacity=10000"),  # auto, a capacity of 100M: a Bloom filter of another size
         (["-s", "BACKLINKS_DUPEFILTER=bloom"], "capacity=10000"),
         ([*bloom, "-s", "BACKLINKS_BLOOM_ERROR_RATE=0.01"], "error_rate=0.001"),
     ):
@@ -378,7 +380,8 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     assert res.returncode == 1 and res.stderr.count("\n") == 1 and "2^32" in res.stderr, res.stderr
     # a worker asking for another filter: one error line, and it crawls nothing
     log = tmp_path / "w.log"
-    assert worker(env, tmp_path / "c.db", log=log).wait(timeout=120) == 1  # work it could not do
+    set_ = ["-s", "BACKLINKS_DUPEFILTER=set"]
+    assert worker(env, tmp_path / "c.db", *set_, log=log).wait(timeout=120) == 1  # work it could not do
     errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and "made with dupefilter=bloom" in errors[0], errors
     assert "'finish_reason': 'frontier_unavailable'" in log.read_text()
