@@ -46,8 +46,10 @@ if TYPE_CHECKING:
 
     from backlinkspider.frontier.dupefilter import DupeFilter
 
-# The encodings a frontier's Redis should have (redis.conf or CONFIG SET, the operator's): a host queue
-# stays a listpack up to this many entries of up to this many bytes. See the README's figures.
+# The encodings a frontier's Redis should have (redis.conf or CONFIG SET: the operator's): a host queue
+# stays a listpack (~85 bytes an entry rather than ~190 as a skiplist) up to 128 entries (Redis' default:
+# past it a listpack's ZADD + ZPOPMIN costs 8 to 30 us, a skiplist's 0.8) of up to 256 bytes (Redis'
+# default, 64, is below most compact entries). bench/frontier_bench.py and the README have the figures.
 REDIS_ENCODINGS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "256"}
 
 # (marks, dont_filter, host, score, entry, lease token to complete or "")
@@ -346,6 +348,29 @@ def agree_pacing(client: redis.Redis, host_delay: float, heartbeat_ttl: float) -
             f"the cluster's frontier runs with {have.decode()}; this worker asks for {mine}"
             " (use the same BACKLINKS_HOST_DELAY and BACKLINKS_HEARTBEAT_TTL everywhere)"
         )
+
+
+def encodings_advice(client: redis.Redis) -> str:
+    """One line for the log when this Redis keeps host queues in a costlier encoding than
+    ``REDIS_ENCODINGS``, else "" (also when CONFIG GET is not allowed, as on some managed Redis)."""
+    import redis as redis_
+
+    try:
+        have = {str(k): int(v or 0) for k, v in client.config_get("zset-max-listpack-*").items()}
+    except redis_.RedisError:
+        return ""
+    low = [
+        f"{name} {have[name]}"
+        for name, value in REDIS_ENCODINGS.items()
+        if name in have and have[name] < int(value)
+    ]
+    if not low:
+        return ""
+    advised = " ".join(f"{k} {v}" for k, v in REDIS_ENCODINGS.items())
+    return (
+        f"Redis has {', '.join(low)}: host queues take about twice the memory;"
+        f" set {advised} (redis.conf or CONFIG SET, see the README)"
+    )
 
 
 def _script(body: str) -> str:

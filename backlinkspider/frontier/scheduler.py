@@ -43,7 +43,7 @@ from backlinkspider.frontier.connection import (
     connect_once,
     redis_for,
 )
-from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, push_item
+from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, encodings_advice, push_item
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -100,6 +100,8 @@ class RedisScheduler:
             agree_pacing(
                 client, max(0.0, s.getfloat("BACKLINKS_HOST_DELAY")), s.getfloat("BACKLINKS_HEARTBEAT_TTL")
             )
+            if advice := encodings_advice(client):
+                logger.warning("%s", advice)
             client.close()
         except (RedisUnavailable, dupefilter.FrontierConfigError) as exc:
             logger.error("%s; not crawling", exc)

@@ -16,7 +16,7 @@ from scrapy.utils.request import fingerprint
 from backlinkspider.crawl.spider import BacklinksSpider
 from backlinkspider.frontier import defaults, serializer
 from backlinkspider.frontier.dupefilter import SetDupeFilter
-from backlinkspider.frontier.queue import Frontier, push_item
+from backlinkspider.frontier.queue import REDIS_ENCODINGS, Frontier, encodings_advice, push_item
 
 SPIDER = BacklinksSpider()
 
@@ -152,3 +152,15 @@ def test_bad_compact_entries_are_refused_by_the_worker_too(entry):
     data = entry if isinstance(entry, bytes) else entry.encode("latin-1")
     with pytest.raises(serializer.BadEntry):
         serializer.loads(data, spider)
+
+
+def test_a_redis_keeping_queues_in_a_costlier_encoding_is_told_how_to_fix_it(frontier):
+    client = frontier.client
+    assert encodings_advice(client) == ""  # the fixture's server has the README's encodings
+    client.config_set("zset-max-listpack-value", 64)  # Redis' default
+    try:
+        advice = encodings_advice(client)
+        assert "zset-max-listpack-value 64" in advice and "zset-max-listpack-value 256" in advice
+        assert "zset-max-listpack-entries 128 " not in advice.split(":")[0]  # only what falls short
+    finally:
+        client.config_set("zset-max-listpack-value", REDIS_ENCODINGS["zset-max-listpack-value"])
