@@ -4,8 +4,9 @@
   Bloom filter (sized for them, at 0.1%) included, with Redis' default encodings and with the frontier's
   (``queue.REDIS_ENCODINGS``); where the bytes go (the Bloom filter, ``hosts``, the host queues); and
   the exact seen set's bytes per URL instead of the Bloom filter's;
-- Redis CPU per URL (the redis-server process' CPU time over the URLs): push (dedup + queue) and pop +
-  complete, so URLs/s per Redis core; and the client's push rate (requests serialized, one worker);
+- Redis CPU per URL (the redis-server process' CPU time over the URLs): push (dedup + queue), push of a
+  duplicate, and pop + complete, so URLs/s per Redis core; and the client's push rate (requests
+  serialized, one worker);
 - ``backlinks status`` (``status.figures``) at 1 URL a host, i.e. ``--urls`` hosts;
 - one host queue's ZADD + ZPOPMIN cost by queue length and encoding (what sizes
   ``zset-max-listpack-entries``).
@@ -97,6 +98,10 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
             used = client.info("memory")["used_memory"] - before
             seen = client.memory_usage(filt.key, samples=0)
             hosts = client.memory_usage(defaults.HOSTS_KEY, samples=0)
+            cpu0 = cpu(client)
+            for i in range(0, n, batch):  # again: every one a duplicate now
+                frontier.push(todo[i : i + batch])
+            dup_cpu = cpu(client) - cpu0
             sample = [f"www.site{i:07d}.com" for i in range(0, n // per_host, max(1, n // per_host // 100))]
             listpacks = sum(
                 client.object("encoding", defaults.HOST_QUEUE_KEY % h) == b"listpack" for h in sample
@@ -108,6 +113,7 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
                 "queues": (used - seen - hosts) / queued,
                 "listpack": listpacks,
                 "push_us": push_cpu / n * 1e6,
+                "dup_us": dup_cpu / n * 1e6,
                 "push_rate": n / seconds,
             }
             if per_host == 1:
@@ -193,6 +199,7 @@ def main() -> None:
                 f"  {per_host:>3} a host, {name:>14} encodings: {f['bytes']:6.1f} bytes/URL (Bloom {f['seen']:.1f},"
                 f" hosts {f['hosts']:.1f}, queues {f['queues']:.1f}; {f['listpack']:.0%} of queues listpacks);"
                 f" Redis CPU: push {f['push_us']:.1f} us/URL ({1e6 / f['push_us']:,.0f}/s a core),"
+                f" a duplicate {f['dup_us']:.1f} us,"
                 f" pop+complete {f['pop_us']:.1f} us/URL ({1e6 / f['pop_us']:,.0f}/s a core);{status_s}"
                 f" client push {f['push_rate']:,.0f} requests/s"
             )
