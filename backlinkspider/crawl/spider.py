@@ -176,6 +176,9 @@ class BacklinksSpider(Spider):
         if self.recrawl:
             from backlinkspider.index import open_index
 
+            if await self._recrawl_queued_by_another():
+                return
+
             with open_index(self.crawler.settings.get("BACKLINKS_INDEX"), create=False) as index:
                 urls = list(index.pages_to_recrawl(self.max_pages))
             self.logger.info("re-crawling %d pages", len(urls))
@@ -186,6 +189,25 @@ class BacklinksSpider(Spider):
             self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
         for url in self.seeds:
             yield self.request(url, 0)
+
+    async def _recrawl_queued_by_another(self) -> bool:
+        """In a cluster the first worker queues the recrawl, once (a marker in Redis, kept for the
+        crawl); the others crawl what it queued."""
+        if not self.crawler.settings.get("REDIS_URL"):
+            return False
+        import os
+        import socket
+        import time
+
+        from backlinkspider.frontier.connection import redis_for
+        from backlinkspider.frontier.queue import claim_recrawl
+
+        conn = redis_for(self.crawler)
+        me = f"{socket.gethostname()}:{os.getpid()} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+        holder = await maybe_deferred_to_future(conn.call(claim_recrawl, conn.client, me))
+        if holder:
+            self.logger.info("the cluster's recrawl was queued by %s; crawling it", holder)
+        return bool(holder)
 
     def failure(self) -> str | None:
         """Why this finished crawl must exit non-zero, in one line; None when it ran to its end and

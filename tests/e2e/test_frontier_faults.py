@@ -17,7 +17,7 @@ from helpers import SUPPORT, edge_key, export, worker
 from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
 from test_cluster import expected, fetched_twice
-from test_frontier import frontier_for, items_for
+from test_frontier import drained, figures, frontier_for, items_for, plant
 
 HOST_DELAY = 1.0  # BACKLINKS_HOST_DELAY's default
 
@@ -34,7 +34,7 @@ def test_new_hosts_flooding_in_leave_an_old_host_its_page_per_delay(redis_server
     while time.monotonic() - started < 3.5 * HOST_DELAY:
         round_ += 1
         f.push(items_for(f, [f"http://new{round_}-{i}.org/" for i in range(batch)]))
-        pairs, *_ = f.pop(batch, f"p{round_}:", HOST_DELAY, 3)
+        pairs, *_ = f.pop(batch, f"p{round_}:", HOST_DELAY)
         for _, entry in pairs:
             if json.loads(entry)["url"].startswith("http://old.org/"):
                 popped_old.append(time.monotonic() - started)
@@ -101,7 +101,7 @@ def crawl_through(tmp_path, proxy_env):
                 texts = [log.read_text() for log in logs]
                 assert ended == list(codes), "\n".join(t[-3000:] for t in texts)
                 if codes == (0, 0):  # the work is done
-                    assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+                    assert drained(client)
         finally:
             server.stop()
         return web, db, texts
@@ -183,8 +183,7 @@ def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(t
             assert HUB.removeprefix("http://") in web.requests_per_url()
             replacement = worker(env, db, *WORKER_ARGS, log=tmp_path / "replacement.log")
             assert replacement.wait(timeout=300) == 0
-            client = redis.Redis.from_url(server.url)
-            assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+            assert drained(redis.Redis.from_url(server.url))
     finally:
         server.stop()
     fetched = web.requests_per_url()
@@ -261,9 +260,7 @@ def test_entries_asking_more_than_a_get_are_dropped_and_counted(tmp_path, proxy_
         entries = hostile_entries(other_proxy.getsockname()[1])
         client = redis.Redis.from_url(server.url)
         queue = {json.dumps(entry, separators=(",", ":")): i for i, entry in enumerate(entries.values())}
-        client.zadd("backlinks:q:alice.github.io", queue)
-        client.zadd("backlinks:hosts", {"alice.github.io": 0})
-        client.set("backlinks:queued", len(queue))
+        plant(client, "alice.github.io", queue)
         env = {**proxy_env, "http_proxy": proxy.url, "https_proxy": proxy.url, "REDIS_URL": server.url}
         log = tmp_path / "w.log"
         args = [
@@ -282,8 +279,8 @@ def test_entries_asking_more_than_a_get_are_dropped_and_counted(tmp_path, proxy_
                 other_proxy.accept()  # nobody came to the other proxy
             text = log.read_text()
             assert f"'frontier/dropped': {len(entries)}" in text, text[-3000:]
-            assert int(client.get("backlinks:dropped")) == len(entries)
-            assert client.hlen("backlinks:leases") == 0
+            assert figures(client)["dropped"] == len(entries)
+            assert figures(client)["leased"] == 0
         finally:
             server.stop()
     for i, kind in enumerate(entries):
