@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 from helpers import SUPPORT, edge_key, export, worker
-from redisserver import RedisServer
+from redisserver import KINDS, RedisServer, start_redis
 from synthweb import HUB, ProxyServer, SyntheticWeb
 from test_cluster import expected, fetched_twice
 from test_frontier import drained, figures, frontier_for, items_for, plant
@@ -22,10 +22,19 @@ from test_frontier import drained, figures, frontier_for, items_for, plant
 HOST_DELAY = 1.0  # BACKLINKS_HOST_DELAY's default
 
 
-def test_new_hosts_flooding_in_leave_an_old_host_its_page_per_delay(redis_server):
+@pytest.mark.parametrize("kind", KINDS)
+def test_new_hosts_flooding_in_leave_an_old_host_its_page_per_delay(tmp_path, kind):
     """Every round pushes as many new hosts as a pop takes: before, each entered the ready set at score 0,
-    ahead of the old host, which got nothing while the flood lasted."""
-    client = redis.Redis.from_url(redis_server.url)
+    ahead of the old host, which got nothing while the flood lasted. On a cluster the pop visits the
+    shards on three nodes, the old host's among them."""
+    server = start_redis(kind, tmp_path)
+    try:
+        flood(server.client())
+    finally:
+        server.stop()
+
+
+def flood(client) -> None:
     f = frontier_for(client)
     f.push(items_for(f, [f"http://old.org/{i}" for i in range(20)]))
     popped_old, served, batch = [], 0, 20
@@ -75,9 +84,9 @@ def crawl_through(tmp_path, proxy_env):
     Returns the web, the index and the workers' logs. The host delay is 0.2 s rather than 1 s only to
     keep the crawl short: the faults' windows are measured against the heartbeat TTL, at its default."""
 
-    def run(fault, *args: str, codes=(0, 0)):
+    def run(fault, *args: str, codes=(0, 0), kind=KINDS[0]):
         web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
-        server = RedisServer(tmp_path).start()
+        server = start_redis(kind, tmp_path)
         try:
             with ProxyServer(web) as proxy:
                 env = {
@@ -95,7 +104,7 @@ def crawl_through(tmp_path, proxy_env):
                 while len(web.log) < 40:
                     assert all(p.poll() is None for p in procs), "the crawl ended before the fault"
                     time.sleep(0.05)
-                client = redis.Redis.from_url(server.url)
+                client = server.client()
                 fault(client, server)
                 ended = [p.wait(timeout=300) for p in procs]
                 texts = [log.read_text() for log in logs]
@@ -148,25 +157,29 @@ def test_a_window_of_maxmemory_below_use_loses_nothing_and_refetches_nothing(cra
     assert not any("Traceback" in text or "dead workers" in text for text in texts)
 
 
-def test_a_stall_of_one_and_a_half_ttl_reaps_nobody_alive(crawl_through):
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stall_of_one_and_a_half_ttl_reaps_nobody_alive(crawl_through, kind):
     """Redis stalls (DEBUG SLEEP) for 1.5 TTL, less than the socket timeout (30 s), so no worker sees an
-    error: each one's own heartbeat is then stale, and none reaps the others."""
+    error: each one's own heartbeat is then stale, and none reaps the others. On a cluster the node
+    serving the heartbeats stalls, while the others serve pops and pushes."""
 
     def stall(client, server, *_):
         subprocess.run(["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", str(1.5 * TTL)], timeout=60)
 
-    web, db, texts = crawl_through(stall)
+    web, db, texts = crawl_through(stall, kind=kind)
     assert_ground_truth(web, db)
     assert not any("Traceback" in text or "dead workers" in text for text in texts)
 
 
-def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(tmp_path, proxy_env):
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(tmp_path, proxy_env, kind):
     """The hub (the seed, whose links reach every site) is indexed, then its worker is SIGKILLed: its lease
-    completes only with the push of its links, so either both happened or its lease comes back after the
-    TTL and a replacement fetches it again. The victim writes each page to the index at once
-    (BACKLINKS_FLUSH_SECONDS=0), so the hook fires as soon after the hub's links were yielded as can be."""
+    completes only after the push of its links (to every shard they go to), so either both happened or
+    its lease comes back after the TTL and a replacement fetches it again. The victim writes each page to
+    the index at once (BACKLINKS_FLUSH_SECONDS=0), so the hook fires as soon after the hub's links were
+    yielded as can be."""
     web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
-    server = RedisServer(tmp_path).start()
+    server = start_redis(kind, tmp_path)
     try:
         with ProxyServer(web) as proxy:
             env = {
@@ -183,7 +196,7 @@ def test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none(t
             assert HUB.removeprefix("http://") in web.requests_per_url()
             replacement = worker(env, db, *WORKER_ARGS, log=tmp_path / "replacement.log")
             assert replacement.wait(timeout=300) == 0
-            assert drained(redis.Redis.from_url(server.url))
+            assert drained(server.client())
     finally:
         server.stop()
     fetched = web.requests_per_url()

@@ -132,6 +132,11 @@ class RedisServer:
         self.stop()
         return False
 
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -154,6 +159,15 @@ class RedisClusterServer:
     @property
     def url(self) -> str:
         return self.nodes[0].url
+
+    @property
+    def port(self) -> int:
+        """The port of the node serving the frontier's global slot (heartbeats, reaping): where a fault
+        injected on "the" Redis hits hardest."""
+        from backlinkspider.frontier.defaults import HEARTBEATS_KEY
+
+        node = self.client().get_node_from_key(HEARTBEATS_KEY)
+        return int(node.port)
 
     def start(self) -> RedisClusterServer:
         import time
@@ -190,6 +204,20 @@ class RedisClusterServer:
         self.stop()
         raise RuntimeError(f"the cluster did not come up: {states}")
 
+    def client(self):
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(self.url)
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+# The frontier's scenarios run on both: ``pytest.mark.parametrize("kind", KINDS)``, ``start_redis(kind, dir)``.
+KINDS = ("one Redis", "3-node cluster")
+
+
+def start_redis(kind: str, directory: Path) -> RedisServer | RedisClusterServer:
+    """A started private Redis of this kind."""
+    return (RedisServer(directory) if kind == KINDS[0] else RedisClusterServer(directory)).start()
