@@ -84,10 +84,12 @@ def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
     db = tmp_path / "polite.db"
     args = ["-s", "BACKLINKS_HOST_DELAY=0.25", "-s", "BACKLINKS_SCOPE=seeds"]
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
-    # Both get the seed (the frontier queues it once): BACKLINKS_SCOPE=seeds reads a worker's own seeds,
-    # so a worker without them that popped the seed would follow none of its links (the cause of this
-    # test's rare one-page runs).
-    workers = [worker(env, db, *args, seeds="http://www.site0.com/", log=log) for log in logs]
+    # One gets the seed: the scope is the cluster's (stored in Redis before the seed is pushed), so the
+    # other, if it pops the seed, follows its links as the first would.
+    workers = [
+        worker(env, db, *args, seeds="http://www.site0.com/" if log == logs[0] else None, log=log)
+        for log in logs
+    ]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     # robots.txt is each worker's own (Scrapy's download slot spaces it); the frontier spaces the pages.
     times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com" and path != "/robots.txt")
@@ -429,3 +431,78 @@ def test_backlinks_crawl_is_a_cluster_worker_too(cluster, tmp_path):
         (r["source_url"], r["target_url"]) for r in export(db)
     }
     assert figures(redis.Redis.from_url(server.url))["queued"] == 0
+
+
+def test_a_hosts_queue_holds_at_most_its_remaining_budget_kept_for_the_crawl(redis_server):
+    """Budget 3: the queue takes 3 of 10 new URLs (the other 7 are not marked seen: room may free up);
+    each page paid for leaves room for one less; the page that spends the budget drops the queue. A
+    retry (dont_filter) is not capped: its page is paid for already. The budget never expires."""
+    import hashlib
+
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client, budget=3)
+    urls = [f"http://big.org/{i}" for i in range(10)]
+    assert f.push(items_for(f, urls)) == (3, 0, 0, 7)
+    assert f.push(items_for(f, urls[3:])) == (0, 0, 0, 7), "the refused URLs were not marked seen"
+    assert figures(client)["over_budget"] == 14
+    pairs, *_ = f.pop(1, "p1:", 0)
+    assert f.spend("big.org", hashlib.sha1(b"http://big.org/0").digest()[:8]) == 0
+    assert f.push(items_for(f, urls[3:])) == (0, 0, 0, 7), "2 queued + 1 spent: no room"
+    f.complete([pairs[0][0]])
+    assert f.push(items_for(f, ["http://big.org/0"], dont_filter=True)) == (1, 0, 0, 0)  # a retry
+    assert figures(client)["queued"] == 3
+    for page in (b"http://big.org/1", b"http://big.org/2"):
+        f.spend("big.org", hashlib.sha1(page).digest()[:8])
+    assert figures(client) | {"over_budget": 0} == {
+        "queued": 0,
+        "hosts": 0,
+        "leased": 0,
+        "dropped": 0,
+        "over_budget": 0,
+    }
+    assert figures(client)["over_budget"] == 14 + 7 + 3  # the pushes refused, and the queue dropped
+    budget = host_key("big.org", defaults.HOST_BUDGET + "big.org")
+    assert client.scard(budget) == 3 and client.ttl(budget) == -1  # kept for the crawl
+    assert f.push(items_for(f, ["http://big.org/new"])) == (0, 0, 0, 1)
+
+
+def test_a_recrawl_is_queued_once_by_the_cluster(cluster, tmp_path):
+    """Two workers started with --recrawl on the same index: the first queues it (a marker in Redis), the
+    other crawls what it queued; every page is fetched once more, not twice. A recrawl runs on a fresh
+    frontier (the budgets and the seen set are the first crawl's)."""
+    web, server, env = cluster
+    db = tmp_path / "re.db"
+    scope = ["-s", "BACKLINKS_SCOPE=seeds", "-s", "BACKLINKS_HOST_DELAY=0.05"]
+    assert worker(env, db, *scope, seeds="http://alice.github.io/").wait(timeout=120) == 0
+    first = web.requests_per_url()
+    pages = {u for u in first if not u.endswith("/robots.txt")}
+    assert len(pages) >= 2
+    server.client().flushall()  # a fresh frontier
+    logs = [tmp_path / "r1.log", tmp_path / "r2.log"]
+    workers = [worker(env, db, *scope, "-a", "recrawl=true", log=log) for log in logs]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    again = web.requests_per_url()
+    assert {u: again[u] - first[u] for u in pages} == dict.fromkeys(pages, 1)
+    texts = [log.read_text() for log in logs]
+    assert sum("re-crawling" in text for text in texts) == 1
+    assert sum("the cluster's recrawl was queued by" in text for text in texts) == 1
+
+
+def test_seed_and_status_on_a_redis_cluster(tmp_path, proxy_env):
+    """A REDIS_URL naming one node of a cluster: seed and status use the whole cluster, and status reads
+    the shards' counters."""
+    from redisserver import RedisClusterServer
+
+    server = RedisClusterServer(tmp_path).start()
+    try:
+        env = {**proxy_env, "REDIS_URL": server.nodes[1].url}
+        res = run_cli("seed", *(f"http://site{i}.example/" for i in range(20)), env=env)
+        assert res.returncode == 0 and res.stdout.startswith("20 of 20 seeds queued"), res.stderr
+        out = run_cli("status", env=env).stdout
+        assert "frontier 20 on 20 hosts" in out and "seen 20" in out, out
+        client = server.client()
+        assert figures(client)["queued"] == 20
+        nodes = {client.get_node_from_key(host_key(f"site{i}.example")).port for i in range(20)}
+        assert len(nodes) == 3, "the hosts are spread over the three nodes"
+    finally:
+        server.stop()
