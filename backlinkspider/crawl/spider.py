@@ -192,19 +192,34 @@ class BacklinksSpider(Spider):
 
     async def _recrawl_queued_by_another(self) -> bool:
         """In a cluster the first worker queues the recrawl, once (a marker in Redis, kept for the
-        crawl); the others crawl what it queued."""
-        if not self.crawler.settings.get("REDIS_URL"):
+        crawl); the others crawl what it queued. Asked once, off the reactor, failing fast: a Redis
+        that cannot be reached is the scheduler's to report (it crawls nothing)."""
+        url = self.crawler.settings.get("REDIS_URL")
+        if not url:
             return False
         import os
         import socket
         import time
 
-        from backlinkspider.frontier.connection import redis_for
+        import redis
+        from twisted.internet.threads import deferToThread
+
+        from backlinkspider.frontier.connection import RedisUnavailable, connect_once, one_line
         from backlinkspider.frontier.queue import claim_recrawl
 
-        conn = redis_for(self.crawler)
         me = f"{socket.gethostname()}:{os.getpid()} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-        holder = await maybe_deferred_to_future(conn.call(claim_recrawl, conn.client, me))
+
+        def claim() -> str:
+            with connect_once(url) as client:
+                return claim_recrawl(client, me)
+
+        try:
+            holder = await maybe_deferred_to_future(deferToThread(claim))
+        except RedisUnavailable:
+            return True
+        except redis.RedisError as exc:  # OOM, BUSY ...: not worth a retry loop at start
+            self.logger.error("the recrawl was not queued: Redis answered %s", one_line(exc))
+            return True
         if holder:
             self.logger.info("the cluster's recrawl was queued by %s; crawling it", holder)
         return bool(holder)
