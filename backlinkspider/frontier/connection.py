@@ -58,7 +58,13 @@ _TRANSIENT_ERRORS = (
     redis.ReadOnlyError,
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,  # CLUSTERDOWN, MASTERDOWN
+    # The cluster client's own: no node answers (a cluster restarting), a slot with no owner known yet
+    # (a failover). Its other errors (cross-slot keys ...) are our bugs, and fatal.
+    redis.exceptions.RedisClusterUnreachableError,
+    redis.exceptions.SlotNotCoveredError,
 )
+# Everything a call may raise that is Redis': redis-py's errors, and its cluster client's.
+_REDIS_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException)
 
 
 class RedisUnavailable(Exception):
@@ -108,7 +114,7 @@ def connect_once(url: str) -> redis.Redis:
     try:
         server = client_for(url, is_cluster(url), socket_connect_timeout=3, socket_timeout=10)
         server.ping()
-    except (redis.RedisError, ValueError) as exc:
+    except (*_REDIS_ERRORS, ValueError) as exc:
         raise RedisUnavailable(f"cannot reach Redis at {redact(url)}: {one_line(exc)}") from None
     return server
 
@@ -174,7 +180,7 @@ class Connection:
         while True:
             try:
                 result = fn(*args)
-            except redis.RedisError as exc:
+            except _REDIS_ERRORS as exc:
                 if not transient(exc):
                     self._fail(exc)
                 if self._closed:
@@ -193,7 +199,7 @@ class Connection:
                 self._down_since = None
             return result
 
-    def _fail(self, exc: redis.RedisError) -> NoReturn:
+    def _fail(self, exc: Exception) -> NoReturn:
         message = f"Redis at {redact(self.url)} failed: {one_line(exc)}"
         if not self._failed:
             self._failed = True

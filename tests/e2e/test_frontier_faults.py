@@ -84,9 +84,9 @@ def crawl_through(tmp_path, proxy_env):
     Returns the web, the index and the workers' logs. The host delay is 0.2 s rather than 1 s only to
     keep the crawl short: the faults' windows are measured against the heartbeat TTL, at its default."""
 
-    def run(fault, *args: str, codes=(0, 0), kind=KINDS[0]):
+    def run(fault, *args: str, codes=(0, 0), kind=KINDS[0], persist=False):
         web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
-        server = start_redis(kind, tmp_path)
+        server = start_redis(kind, tmp_path, persist)
         try:
             with ProxyServer(web) as proxy:
                 env = {
@@ -110,7 +110,7 @@ def crawl_through(tmp_path, proxy_env):
                 texts = [log.read_text() for log in logs]
                 assert ended == list(codes), "\n".join(t[-3000:] for t in texts)
                 if codes == (0, 0):  # the work is done
-                    assert drained(client)
+                    assert drained(client), figures(client)
         finally:
             server.stop()
         return web, db, texts
@@ -154,6 +154,21 @@ def test_a_window_of_maxmemory_below_use_loses_nothing_and_refetches_nothing(cra
     web, db, texts = crawl_through(oom)
     assert_ground_truth(web, db)
     assert all("maxmemory" in text and "Redis is back" in text for text in texts)
+    assert not any("Traceback" in text or "dead workers" in text for text in texts)
+
+
+def test_a_redis_cluster_stopped_and_restarted_mid_crawl_loses_nothing(crawl_through):
+    """Every node of a persisted 3-node cluster stopped for 5 s, then restarted: the cluster client finds
+    it again (the nodes keep their slots in their cluster config files), and the workers go on."""
+
+    def outage(client, server, *_):
+        server.stop()
+        time.sleep(5)
+        server.start()
+
+    web, db, texts = crawl_through(outage, kind=KINDS[1], persist=True)
+    assert_ground_truth(web, db)
+    assert all("Redis is back" in text for text in texts)
     assert not any("Traceback" in text or "dead workers" in text for text in texts)
 
 

@@ -148,13 +148,14 @@ class RedisClusterServer:
     ``redis-cli --cluster create`` and stopped by pid. ``url`` names its first node (a worker finds the
     others from it); ``nodes`` are the RedisServers, for faults on one."""
 
-    def __init__(self, directory: Path, nodes: int = 3) -> None:
+    def __init__(self, directory: Path, nodes: int = 3, persist: bool = False) -> None:
         self.nodes = []
         for i in range(nodes):
             node_dir = directory / f"node{i}"
             node_dir.mkdir(parents=True, exist_ok=True)
             extra = ("--cluster-enabled", "yes", "--cluster-config-file", str(node_dir / "nodes.conf"))
-            self.nodes.append(RedisServer(node_dir, extra=extra))
+            self.nodes.append(RedisServer(node_dir, persist=persist, extra=extra))
+        self.created = False
 
     @property
     def url(self) -> str:
@@ -170,12 +171,10 @@ class RedisClusterServer:
         return int(node.port)
 
     def start(self) -> RedisClusterServer:
-        import time
-
-        import redis
-
         for node in self.nodes:
             node.start()
+        if self.created:  # a restart: the nodes know each other from their cluster config files
+            return self._wait_ok()
         made = subprocess.run(
             [
                 "redis-cli",
@@ -195,6 +194,14 @@ class RedisClusterServer:
             raise RuntimeError(
                 f"redis-cli --cluster create failed: {made.stdout[-2000:]}{made.stderr[-2000:]}"
             )
+        self.created = True
+        return self._wait_ok()
+
+    def _wait_ok(self) -> RedisClusterServer:
+        import time
+
+        import redis
+
         deadline = time.monotonic() + 30  # until every node agrees the slots are served
         while time.monotonic() < deadline:
             states = [redis.Redis(port=node.port).cluster("info")["cluster_state"] for node in self.nodes]
@@ -218,6 +225,8 @@ class RedisClusterServer:
 KINDS = ("one Redis", "3-node cluster")
 
 
-def start_redis(kind: str, directory: Path) -> RedisServer | RedisClusterServer:
+def start_redis(kind: str, directory: Path, persist: bool = False) -> RedisServer | RedisClusterServer:
     """A started private Redis of this kind."""
-    return (RedisServer(directory) if kind == KINDS[0] else RedisClusterServer(directory)).start()
+    if kind == KINDS[0]:
+        return RedisServer(directory, persist=persist).start()
+    return RedisClusterServer(directory, persist=persist).start()
