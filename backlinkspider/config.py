@@ -286,6 +286,16 @@ SETTINGS = {
             maximum=0.5,
         ),
         Setting(
+            "BACKLINKS_FRONTIER_SHARDS",
+            int,
+            16,
+            "cluster: the frontier's shards, each host's keys in one by a hash of its name, each shard one"
+            " hash slot of a Redis Cluster (several per primary spread the load; the first worker's or seed's"
+            " value is the cluster's)",
+            minimum=1,
+            maximum=1024,
+        ),
+        Setting(
             "BACKLINKS_FRONTIER_BATCH",
             int,
             500,

@@ -13,7 +13,7 @@
 
 Crawl rates of 1 to 8 workers, and fairness, are in bench/cluster_bench.py.
 
-Run:  python bench/frontier_bench.py [--urls 1000000]
+Run:  python bench/frontier_bench.py [--urls 1000000] [--encodings both|frontier]
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ from backlinkspider.crawl.spider import BacklinksSpider  # noqa: E402
 from backlinkspider.frontier import defaults, status  # noqa: E402
 from backlinkspider.frontier.dupefilter import BloomDupeFilter, SetDupeFilter  # noqa: E402
 from backlinkspider.frontier.queue import REDIS_ENCODINGS, Frontier, PushItem, push_item  # noqa: E402
+from backlinkspider.frontier.queue import status as counters  # noqa: E402
 
 SPIDER = BacklinksSpider()
+SHARDS = config.SETTINGS["BACKLINKS_FRONTIER_SHARDS"].default
 REDIS_DEFAULTS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "64"}
 
 
@@ -55,7 +57,7 @@ def items(n: int, per_host: int, referer: bool = True) -> list[PushItem]:
     to: with the Referer Scrapy adds, a page of the same site when the host has several (a site's own
     links fill its queue), of another site when it has one. Bloom marks for a filter sized for ``n``."""
     rng = random.Random(per_host)
-    filt = BloomDupeFilter(n, 0.001)
+    filt = BloomDupeFilter(n, 0.001, SHARDS)
     out = []
     for i in range(n):
         host = f"www.site{i // per_host:07d}.com"
@@ -87,24 +89,26 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
         server, client = start(tmp, encodings)
         try:
             before = client.info("memory")["used_memory"]
-            filt = BloomDupeFilter(n, 0.001)
+            filt = BloomDupeFilter(n, 0.001, SHARDS)
             filt.setup(client)
-            frontier = Frontier(client, "bench", filt)
+            frontier = Frontier(client, "bench", filt, SHARDS)
             cpu0, started = cpu(client), time.perf_counter()
             for i in range(0, n, batch):
                 frontier.push(todo[i : i + batch])
             seconds, push_cpu = time.perf_counter() - started, cpu(client) - cpu0
-            queued = int(client.get(defaults.QUEUED_KEY))  # pushed less the Bloom filter's false positives
+            queued = counters(client, SHARDS)["queued"]  # pushed less the Bloom filter's false positives
             used = client.info("memory")["used_memory"] - before
-            seen = client.memory_usage(filt.key, samples=0)
-            hosts = client.memory_usage(defaults.HOSTS_KEY, samples=0)
+            seen = shards_bytes(client, filt.name)
+            hosts = shards_bytes(client, defaults.HOSTS)
             cpu0 = cpu(client)
             for i in range(0, n, batch):  # again: every one a duplicate now
                 frontier.push(todo[i : i + batch])
             dup_cpu = cpu(client) - cpu0
             sample = [f"www.site{i:07d}.com" for i in range(0, n // per_host, max(1, n // per_host // 100))]
             listpacks = sum(
-                client.object("encoding", defaults.HOST_QUEUE_KEY % h) == b"listpack" for h in sample
+                client.object("encoding", defaults.shard_key(frontier.shard(h), defaults.HOST_QUEUE + h))
+                == b"listpack"
+                for h in sample
             ) / len(sample)
             figures = {
                 "bytes": used / queued,
@@ -117,13 +121,16 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
                 "push_rate": n / seconds,
             }
             if per_host == 1:
-                bloom = {"BACKLINKS_BLOOM_CAPACITY": n, "BACKLINKS_BLOOM_ERROR_RATE": 0.001}
+                settings = Settings(
+                    {k: v.default for k, v in config.SETTINGS.items() if v.default is not None}
+                )
+                settings.setdict({"BACKLINKS_DUPEFILTER": "bloom", "BACKLINKS_BLOOM_CAPACITY": n})
                 started = time.perf_counter()
-                status.figures(client, Settings({"BACKLINKS_DUPEFILTER": filt.kind, **bloom}))
+                status.figures(client, settings)
                 figures["status_s"] = time.perf_counter() - started
             cpu0, popped = cpu(client), 0
             while True:
-                got = frontier.pop(64, f"bench:{popped}:", 0.0, 7)[0]
+                got = frontier.pop(64, f"bench:{popped}:", 0.0)[0]
                 if not got:
                     break
                 popped += len(got)
@@ -135,6 +142,11 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
             server.stop()
 
 
+def shards_bytes(client: redis.Redis, name: str) -> int:
+    """MEMORY USAGE of one key of every shard."""
+    return sum(client.memory_usage(defaults.shard_key(s, name), samples=0) or 0 for s in range(SHARDS))
+
+
 def exact_set_bytes(n: int) -> float:
     """Bytes per URL of the exact seen set (16-byte fingerprints in one Redis set)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,8 +154,8 @@ def exact_set_bytes(n: int) -> float:
         try:
             rng = random.Random(0)
             for _ in range(0, n, 10_000):
-                client.sadd(SetDupeFilter.key, *(rng.randbytes(16) for _ in range(10_000)))
-            return client.memory_usage(SetDupeFilter.key, samples=0) / client.scard(SetDupeFilter.key)
+                client.sadd(SetDupeFilter.name, *(rng.randbytes(16) for _ in range(10_000)))
+            return client.memory_usage(SetDupeFilter.name, samples=0) / client.scard(SetDupeFilter.name)
         finally:
             server.stop()
 
@@ -174,6 +186,12 @@ def queue_ops(length: int, encodings: dict[str, str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--urls", type=int, default=1_000_000)
+    ap.add_argument(
+        "--encodings",
+        choices=("both", "frontier"),
+        default="both",
+        help="the layouts with Redis' default encodings too, or with the frontier's only (faster)",
+    )
     ap.add_argument("--batch", type=int, default=config.SETTINGS["BACKLINKS_FRONTIER_BATCH"].default)
     args = ap.parse_args()
     ours = dict(REDIS_ENCODINGS)
@@ -192,7 +210,8 @@ def main() -> None:
     )
     for per_host in (1, 10, 100):
         todo = items(args.urls, per_host)
-        for name, enc in (("Redis defaults", REDIS_DEFAULTS), ("frontier's", ours)):
+        runs = [("Redis defaults", REDIS_DEFAULTS), ("frontier's", ours)]
+        for name, enc in runs if args.encodings == "both" else runs[1:]:
             f = layout(todo, per_host, enc, args.batch)
             status_s = f" status {f['status_s']:.2f} s at {args.urls:,} hosts;" if "status_s" in f else ""
             print(
@@ -208,7 +227,9 @@ def main() -> None:
         f"  100 a host, frontier's encodings, no Referer (REFERER_ENABLED=False): {f['bytes']:.1f} bytes/URL"
     )
     print(f"the exact seen set instead of the Bloom filter: {exact_set_bytes(args.urls):.1f} bytes/URL")
-    print(f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls}")
+    print(
+        f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls} --encodings {args.encodings}"
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ SLOW = [
     "test_resume.py::test_an_interrupted_crawl_resumes_where_it_stopped",
     "test_cluster.py::test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl",
     "test_cluster.py::test_redis_stopped_for_20_s_and_3_minutes_mid_crawl",
+    "test_frontier_faults.py::test_a_worker_killed_between_its_index_write_and_its_links_push_loses_none",
+    "test_frontier_faults.py::test_a_redis_cluster_stopped_and_restarted_mid_crawl_loses_nothing",
     "test_crawl.py::test_recrawl_is_idempotent_and_moves_last_seen",
     "test_crawl.py::test_crawl_into_mongodb_gives_the_same_export_as_sqlite",
     "test_frontier.py::test_the_frontier_configuration_has_one_source",

@@ -16,8 +16,9 @@ from backlinkspider.cli.options import Failure, redis_option, set_option
 from backlinkspider.cli.runs import redis_client, run_settings, seed_urls
 from backlinkspider.crawl.spider import BacklinksSpider
 from backlinkspider.frontier.dupefilter import DupeFilter, FrontierConfigError, from_settings
-from backlinkspider.frontier.queue import Frontier, push_item
+from backlinkspider.frontier.queue import Frontier, add_scope, agree_shards, push_item
 from backlinkspider.frontier.status import figures
+from backlinkspider.standards.urls import host_of, registered_domain
 
 
 @click.command()
@@ -31,10 +32,20 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, override
     if not seeds:
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
     server = redis_client(redis_url)
-    frontier = Frontier(server, "seed", _dupefilter(server, run_settings(overrides)))
+    settings = run_settings(overrides)
+    filt = _dupefilter(server, settings)
+    shards = settings.getint("BACKLINKS_FRONTIER_SHARDS")
+    try:
+        agree_shards(server, shards)
+    except FrontierConfigError as exc:
+        raise Failure(str(exc)) from None
+    frontier = Frontier(server, "seed", filt, shards, settings.getint("BACKLINKS_MAX_PAGES_PER_HOST"))
     spider = BacklinksSpider()
     requests = [spider.request(url, 0) for url in seeds]
-    new, _, _ = frontier.push([push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests])
+    add_scope(server, sorted({registered_domain(host_of(url)) for url in seeds}))  # BACKLINKS_SCOPE=seeds
+    new, _, _, _ = frontier.push(
+        [push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests]
+    )
     click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
 
 
@@ -91,6 +102,6 @@ def _status_table(server: Any, settings: Settings) -> Table:
     )
     table.caption = (
         f"frontier {f['queue']:,} on {f['hosts']:,} hosts  seen {f['seen']:,}  leased {f['leased']:,}"
-        f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}"
+        f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}  over budget {f['over_budget']:,}"
     )
     return table
