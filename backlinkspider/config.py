@@ -264,16 +264,17 @@ SETTINGS = {
         Setting(
             "BACKLINKS_DUPEFILTER",
             str,
-            "set",
-            "cluster: `set` (exact, 16 bytes of Redis per URL plus overhead) or `bloom` (bounded memory,"
-            " about 1.8 bytes per URL at 0.1%)",
-            choices=("set", "bloom"),
+            "auto",
+            "cluster: which URLs were seen: `set` (exact, about 76 bytes of Redis per URL), `bloom` (1.8"
+            " bytes per URL of BACKLINKS_BLOOM_CAPACITY at 0.1%, allocated at once) or `auto`: the set for a"
+            " capacity up to 1,000,000 URLs, the Bloom filter past it",
+            choices=("auto", "set", "bloom"),
         ),
         Setting(
             "BACKLINKS_BLOOM_CAPACITY",
             int,
             100_000_000,
-            "cluster, bloom: URLs the filter is sized for",
+            "cluster: URLs the crawl may see, what the Bloom filter is sized for (and `auto` chooses by)",
             minimum=1,
         ),
         Setting(

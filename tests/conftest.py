@@ -19,6 +19,7 @@ LANES = ("unit", "contract", "e2e")
 NEEDS = {
     "test_cluster.py": ("cluster", "chaos"),
     "test_frontier.py": ("cluster",),
+    "test_frontier_entries.py": ("cluster", "fuzz"),
     "test_pipeline.py": ("chaos",),
     "test_resume.py": ("chaos",),
     "test_web.py": ("browser",),

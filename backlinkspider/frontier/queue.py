@@ -47,7 +47,8 @@ and their leases put back shard by shard; the worker is forgotten only after eve
 reaper that dies halfway leaves the rest for the next.
 
 Every entry is checked where it is read: the pop script drops (counts, never leases) any entry that is
-too big, nested too deeply, not an http(s) URL, or whose depth or priority is not an integer in range; the
+too big, nested too deeply, not an http(s) URL, or whose depth or priority is not an integer in range, and
+hands the worker a compact entry (``serializer``) with its URLs made absolute from the queue's host; the
 worker checks the rest (``serializer.loads``) and drops a bad one with ``drop``, which clears its lease in
 the same script. Every script is safe to retry after a lost reply: a retried pop returns the leases the
 first one made, a retried push finds its URLs seen (a retry with ``dont_filter`` is the same queue member).
@@ -66,6 +67,12 @@ if TYPE_CHECKING:
     from scrapy import Request, Spider
 
     from backlinkspider.frontier.dupefilter import DupeFilter
+
+# The encodings a frontier's Redis should have (redis.conf or CONFIG SET: the operator's): a host queue
+# stays a listpack (~85 bytes an entry rather than ~190 as a skiplist) up to 128 entries (Redis' default:
+# past it a listpack's ZADD + ZPOPMIN costs 8 to 30 us, a skiplist's 0.8) of up to 256 bytes (Redis'
+# default, 64, is below most compact entries). bench/frontier_bench.py and the README have the figures.
+REDIS_ENCODINGS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "256"}
 
 # (marks, dont_filter, host, score, entry, lease token to complete or "")
 PushItem = tuple[Sequence[bytes | int], bool, str, float, str, str]
@@ -189,20 +196,45 @@ local out, dropped = {}, 0
 local function int_in(v, lo, hi)
   return type(v) == 'number' and v == math.floor(v) and v >= lo and v <= hi
 end
-local function valid(host, entry)
-  if #entry > maxbytes or #host > $MAXHOST or string.find(host, '[%s]') then return false end
+local function http(url)
+  return #url <= maxurl and (string.sub(url, 1, 7) == 'http://' or string.sub(url, 1, 8) == 'https://')
+end
+local origins = {s = 'https://', p = 'http://', u = ''}
+-- a compact entry (serializer.py): TAG DEPTH SP URL [SP REFERER], printable ASCII; its u form (absolute
+-- URLs, what the worker reads), or nil
+local function compact(host, entry)
+  if string.find(entry, '[^!-~ ]') then return nil end
+  local tag, depth, url, ref = string.match(entry, '^(%a)(%d+) (%S+) (%S+)$')
+  if not tag then tag, depth, url = string.match(entry, '^(%a)(%d+) (%S+)$') end
+  local origin = origins[tag or '']
+  if not origin or #depth > 7 or tonumber(depth) > maxdepth then return nil end
+  if origin ~= '' then
+    origin = origin .. host
+    if string.sub(url, 1, 1) ~= '/' then return nil end
+    url = origin .. url
+    if ref and string.sub(ref, 1, 1) == '/' then ref = origin .. ref end
+  end
+  if not http(url) or (ref and not http(ref)) then return nil end
+  local out = 'u' .. depth .. ' ' .. url
+  if ref then out = out .. ' ' .. ref end
+  if #out > maxbytes then return nil end
+  return out
+end
+-- the entry as the worker reads it, or nil: the bounds every entry keeps, or it is dropped
+local function checked(host, entry)
+  if #entry > maxbytes or #host > $MAXHOST or string.find(host, '[%s]') then return nil end
+  if string.sub(entry, 1, 1) ~= '{' then return compact(host, entry) end
   local ok, obj = pcall(cjson.decode, entry)
-  if not ok or type(obj) ~= 'table' then return false end
+  if not ok or type(obj) ~= 'table' then return nil end
   local url = obj.url
-  if type(url) ~= 'string' or #url > maxurl then return false end
-  if string.sub(url, 1, 7) ~= 'http://' and string.sub(url, 1, 8) ~= 'https://' then return false end
+  if type(url) ~= 'string' or not http(url) then return nil end
   local meta = obj.meta
   if meta ~= nil then
-    if type(meta) ~= 'table' then return false end
-    if meta.depth ~= nil and not int_in(meta.depth, 0, maxdepth) then return false end
+    if type(meta) ~= 'table' then return nil end
+    if meta.depth ~= nil and not int_in(meta.depth, 0, maxdepth) then return nil end
   end
-  if obj.priority ~= nil and not int_in(obj.priority, -maxprio, maxprio) then return false end
-  return true
+  if obj.priority ~= nil and not int_in(obj.priority, -maxprio, maxprio) then return nil end
+  return entry
 end
 pcall(cjson.decode_max_depth, maxjson)
 local done = redis.call('GET', KEYS[6])
@@ -214,7 +246,7 @@ if done then  -- a retried pop: answer what the first one leased
       local b = string.find(rec, '\\t', a + 1, true)
       local c = string.find(rec, '\\t', b + 1, true)
       out[#out + 1] = prefix .. n
-      out[#out + 1] = string.sub(rec, c + 1)
+      out[#out + 1] = checked(string.sub(rec, 1, a - 1), string.sub(rec, c + 1))
     end
   end
 else
@@ -228,12 +260,13 @@ else
       if #popped > 0 then
         redis.call('DECR', QUEUED)
         progress = true
-        if valid(host, popped[1]) then
+        local entry = checked(host, popped[1])
+        if entry then
           n = n + 1
           redis.call('HSET', LEASES, prefix .. n, host .. '\\t' .. popped[2] .. '\\t' .. worker .. '\\t' .. popped[1])
           redis.call('SADD', KEYS[5], prefix .. n)
           out[#out + 1] = prefix .. n
-          out[#out + 1] = popped[1]
+          out[#out + 1] = entry
           if redis.call('EXISTS', q) == 1 then
             redis.call('ZADD', HOSTS, now + delay, host)
           else
@@ -437,6 +470,29 @@ def add_scope(client: redis.Redis, domains: Iterable[str]) -> None:
     """Add the seeds' registered domains to the cluster's scope (``BACKLINKS_SCOPE=seeds``)."""
     if domains := list(domains):
         client.sadd(defaults.SCOPE_KEY, *domains)
+
+
+def encodings_advice(client: redis.Redis) -> str:
+    """One line for the log when this Redis keeps host queues in a costlier encoding than
+    ``REDIS_ENCODINGS``, else "" (also when CONFIG GET is not allowed, as on some managed Redis)."""
+    import redis as redis_
+
+    try:
+        have = {str(k): int(v or 0) for k, v in client.config_get("zset-max-listpack-*").items()}
+    except redis_.RedisError:
+        return ""
+    low = [
+        f"{name} {have[name]}"
+        for name, value in REDIS_ENCODINGS.items()
+        if name in have and have[name] < int(value)
+    ]
+    if not low:
+        return ""
+    advised = " ".join(f"{k} {v}" for k, v in REDIS_ENCODINGS.items())
+    return (
+        f"Redis has {', '.join(low)}: host queues take about twice the memory;"
+        f" set {advised} (redis.conf or CONFIG SET, see the README)"
+    )
 
 
 def _script(body: str) -> str:

@@ -54,6 +54,7 @@ from backlinkspider.frontier.queue import (
     add_scope,
     agree_pacing,
     agree_shards,
+    encodings_advice,
     push_item,
     token_shard,
 )
@@ -118,6 +119,8 @@ class RedisScheduler:
             agree_pacing(
                 client, max(0.0, s.getfloat("BACKLINKS_HOST_DELAY")), s.getfloat("BACKLINKS_HEARTBEAT_TTL")
             )
+            if advice := encodings_advice(client):
+                logger.warning("%s", advice)
             client.close()
         except (RedisUnavailable, dupefilter.FrontierConfigError) as exc:
             logger.error("%s; not crawling", exc)

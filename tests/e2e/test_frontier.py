@@ -210,6 +210,14 @@ def items_for(frontier, urls, depth=0, dont_filter=False, token=""):
     return out
 
 
+def url_of(entry):
+    """The URL of a popped entry, as the worker reads it."""
+    from backlinkspider.crawl.spider import BacklinksSpider
+    from backlinkspider.frontier import serializer
+
+    return serializer.loads(entry, BacklinksSpider()).url
+
+
 def wait_for_uptime(client, seconds):
     while client.info("server")["uptime_in_seconds"] < seconds:
         time.sleep(0.2)
@@ -260,21 +268,21 @@ def test_per_host_queues_pop_ready_hosts_round_robin_lowest_depth_first(redis_se
         f.push(items_for(f, [f"http://big.org/{depth}"], depth=depth))
     f.push(items_for(f, ["http://a.org/", "http://b.org/"], depth=5))
     pairs, dropped, shards = f.pop(10, "p1:", 0.4)
-    urls = [json.loads(entry)["url"] for _, entry in pairs]
+    urls = [url_of(entry) for _, entry in pairs]
     assert sorted(urls) == ["http://a.org/", "http://b.org/", "http://big.org/0"] and dropped == 0
     wait, hosts = shards[f.shard("big.org")]
     assert sum(h for _, h in shards.values()) == hosts == 1 and 0.3 < wait <= 0.4  # big.org waits its delay
     assert f.pop(10, "p2:", 0.4)[0] == []
     time.sleep(wait + 0.01)
     pairs, *_ = f.pop(10, "p3:", 0.4)
-    assert [json.loads(e)["url"] for _, e in pairs] == ["http://big.org/1"]
+    assert [url_of(e) for _, e in pairs] == ["http://big.org/1"]
     # a retried pop (its reply lost) answers the same leases, and leases nothing more
     assert f.pop(10, "p3:", 0.4)[0] == pairs
     assert figures(client)["leased"] == 4
     # without a delay (once big.org's slot has come), one host's entries come out together
     time.sleep(0.41)
     pairs, *_ = frontier_for(client, "z").pop(10, "p4:", 0)
-    assert [json.loads(e)["url"] for _, e in pairs] == ["http://big.org/2", "http://big.org/3"]
+    assert [url_of(e) for _, e in pairs] == ["http://big.org/2", "http://big.org/3"]
 
 
 def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
@@ -386,7 +394,9 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     assert client.hget(defaults.BLOOM_PARAMS_KEY, "capacity") == b"10000"
     assert "seen 1" in run_cli("status", *bloom, env=env).stdout
     for args, says in (
-        ([], "made with dupefilter=bloom"),  # the default, set, against a bloom cluster
+        (["-s", "BACKLINKS_DUPEFILTER=set"], "made with dupefilter=bloom"),
+        (["-s", "BACKLINKS_BLOOM_CAPACITY=10000"], "made with dupefilter=bloom"),  # auto: the set
+        ([], "capacity=10000"),  # auto, a capacity of 100M: a Bloom filter of another size
         (["-s", "BACKLINKS_DUPEFILTER=bloom"], "capacity=10000"),
         ([*bloom, "-s", "BACKLINKS_BLOOM_ERROR_RATE=0.01"], "error_rate=0.001"),
     ):
@@ -405,7 +415,8 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     assert res.returncode == 1 and res.stderr.count("\n") == 1 and "2^32" in res.stderr, res.stderr
     # a worker asking for another filter: one error line, and it crawls nothing
     log = tmp_path / "w.log"
-    assert worker(env, tmp_path / "c.db", log=log).wait(timeout=120) == 1  # work it could not do
+    set_ = ["-s", "BACKLINKS_DUPEFILTER=set"]
+    assert worker(env, tmp_path / "c.db", *set_, log=log).wait(timeout=120) == 1  # work it could not do
     errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and "made with dupefilter=bloom" in errors[0], errors
     assert "'finish_reason': 'frontier_unavailable'" in log.read_text()

@@ -17,7 +17,7 @@ from helpers import SUPPORT, edge_key, export, worker
 from redisserver import KINDS, RedisServer, start_redis
 from synthweb import HUB, ProxyServer, SyntheticWeb
 from test_cluster import expected, fetched_twice
-from test_frontier import drained, figures, frontier_for, items_for, plant
+from test_frontier import drained, figures, frontier_for, items_for, plant, url_of
 
 HOST_DELAY = 1.0  # BACKLINKS_HOST_DELAY's default
 
@@ -45,7 +45,7 @@ def flood(client) -> None:
         f.push(items_for(f, [f"http://new{round_}-{i}.org/" for i in range(batch)]))
         pairs, *_ = f.pop(batch, f"p{round_}:", HOST_DELAY)
         for _, entry in pairs:
-            if json.loads(entry)["url"].startswith("http://old.org/"):
+            if url_of(entry).startswith("http://old.org/"):
                 popped_old.append(time.monotonic() - started)
             else:
                 served += 1

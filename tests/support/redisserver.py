@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from backlinkspider.frontier.queue import REDIS_ENCODINGS
+
 
 class RedisServer:
     """A private redis-server on a free loopback port, stopped by its pid: tests never touch shared state."""
@@ -113,6 +115,8 @@ class RedisServer:
             "redis.log",
             "--enable-debug-command",  # DEBUG SLEEP: a stall, for the fault tests
             "local",
+            # the encodings the README asks of a frontier's Redis
+            *(x for name, value in REDIS_ENCODINGS.items() for x in (f"--{name}", value)),
         ]
         if self.password:
             args += ["--requirepass", self.password]
