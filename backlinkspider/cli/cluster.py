@@ -35,10 +35,6 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, override
     settings = run_settings(overrides)
     filt = _dupefilter(server, settings)
     shards = settings.getint("BACKLINKS_FRONTIER_SHARDS")
-    try:
-        agree_shards(server, shards)
-    except FrontierConfigError as exc:
-        raise Failure(str(exc)) from None
     frontier = Frontier(server, "seed", filt, shards, settings.getint("BACKLINKS_MAX_PAGES_PER_HOST"))
     spider = BacklinksSpider()
     requests = [spider.request(url, 0) for url in seeds]
@@ -71,8 +67,10 @@ def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
 
 
 def _dupefilter(server: Any, settings: Settings) -> DupeFilter:
-    """The cluster's dupefilter, as the settings ask and as the cluster agrees (else a one-line error)."""
+    """The cluster's dupefilter and shards, as the settings ask and as the cluster agrees (else a one-line
+    error); the shards first, which the dupefilter's structures are laid out by."""
     try:
+        agree_shards(server, settings.getint("BACKLINKS_FRONTIER_SHARDS"))
         filt = from_settings(settings)
         filt.setup(server)
     except FrontierConfigError as exc:

@@ -11,15 +11,13 @@ takes 14.4 bits (1.8 bytes) per URL of capacity, allocated at once. Each frontie
 its hosts' part, a bitmap of m / S bits: the URLs are spread over the shards by host, so each holds about
 n / S of them (a crawl of few hosts fills some shards' bitmaps faster: size the capacity for the largest
 shard). One bitmap holds at most 2³² bits (about 298M URLs a shard at 0.1%), and a capacity it cannot
-hold at the asked rate is an error, not a silent cap.
+hold at the asked rate is an error, not a silent cap. Both filters keep one structure per shard, beside
+the shard's queues, so that the push script checks and queues in one hash slot.
 
 ``BACKLINKS_DUPEFILTER=auto`` (the default) takes the set for a crawl sized (``BACKLINKS_BLOOM_CAPACITY``)
 up to ``EXACT_UP_TO`` URLs, the Bloom filter past it: the set's exactness costs at most ~76 MB there, and
 past it grows 40 times faster than the filter (a crawl of 100M URLs: 7.6 GB against 172 MB). The choice is
 made once, when the cluster's frontier is made: the filter cannot be resized or the set converted later.
-
-Both filters keep one structure per shard, beside the shard's queues, so that the push script checks and
-queues in one hash slot.
 
 The cluster's choice (set or bloom) and the Bloom filter's parameters are stored in Redis by the first
 worker or ``backlinks seed``; anyone asking for others gets ``FrontierConfigError``, one line.
@@ -178,6 +176,7 @@ def from_settings(settings: BaseSettings | Any) -> DupeFilter:
     if kind == "set":
         return SetDupeFilter()
     if kind == "bloom":
-        shards = int(get("BACKLINKS_FRONTIER_SHARDS"))
-        return BloomDupeFilter(capacity, float(get("BACKLINKS_BLOOM_ERROR_RATE")), shards)
+        return BloomDupeFilter(
+            capacity, float(get("BACKLINKS_BLOOM_ERROR_RATE")), int(get("BACKLINKS_FRONTIER_SHARDS"))
+        )
     raise FrontierConfigError(f"BACKLINKS_DUPEFILTER must be 'auto', 'set' or 'bloom', not {kind!r}")

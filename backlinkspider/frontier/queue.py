@@ -431,29 +431,6 @@ def agree(client: redis.Redis, asked: Mapping[str, str], hint: str) -> None:
         )
 
 
-def encodings_advice(client: redis.Redis) -> str:
-    """One line for the log when this Redis keeps host queues in a costlier encoding than
-    ``REDIS_ENCODINGS``, else "" (also when CONFIG GET is not allowed, as on some managed Redis)."""
-    import redis as redis_
-
-    try:
-        have = {str(k): int(v or 0) for k, v in client.config_get("zset-max-listpack-*").items()}
-    except redis_.RedisError:
-        return ""
-    low = [
-        f"{name} {have[name]}"
-        for name, value in REDIS_ENCODINGS.items()
-        if name in have and have[name] < int(value)
-    ]
-    if not low:
-        return ""
-    advised = " ".join(f"{k} {v}" for k, v in REDIS_ENCODINGS.items())
-    return (
-        f"Redis has {', '.join(low)}: host queues take about twice the memory;"
-        f" set {advised} (redis.conf or CONFIG SET, see the README)"
-    )
-
-
 def agree_shards(client: redis.Redis, shards: int) -> None:
     """The shard count decides where every host's keys are: one value for the cluster's life."""
     agree(
@@ -493,6 +470,29 @@ def add_scope(client: redis.Redis, domains: Iterable[str]) -> None:
     """Add the seeds' registered domains to the cluster's scope (``BACKLINKS_SCOPE=seeds``)."""
     if domains := list(domains):
         client.sadd(defaults.SCOPE_KEY, *domains)
+
+
+def encodings_advice(client: redis.Redis) -> str:
+    """One line for the log when this Redis keeps host queues in a costlier encoding than
+    ``REDIS_ENCODINGS``, else "" (also when CONFIG GET is not allowed, as on some managed Redis)."""
+    import redis as redis_
+
+    try:
+        have = {str(k): int(v or 0) for k, v in client.config_get("zset-max-listpack-*").items()}
+    except redis_.RedisError:
+        return ""
+    low = [
+        f"{name} {have[name]}"
+        for name, value in REDIS_ENCODINGS.items()
+        if name in have and have[name] < int(value)
+    ]
+    if not low:
+        return ""
+    advised = " ".join(f"{k} {v}" for k, v in REDIS_ENCODINGS.items())
+    return (
+        f"Redis has {', '.join(low)}: host queues take about twice the memory;"
+        f" set {advised} (redis.conf or CONFIG SET, see the README)"
+    )
 
 
 def _script(body: str) -> str:

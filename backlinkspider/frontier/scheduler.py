@@ -93,7 +93,6 @@ class RedisScheduler:
         # per shard: the monotonic time before which a pop would find nothing ready, and its hosts queued
         self.ready_at = [0.0] * self.shards
         self.shard_hosts = [1] * self.shards
-        self.elsewhere = 1  # other workers with work in hand or leases unreaped, at the last pop
         self.scope_known = 0  # members of the cluster's scope this worker has learnt
         self.cluster_busy = True
         self.last_busy = time.monotonic()
@@ -114,9 +113,9 @@ class RedisScheduler:
         try:
             # Once, at start: fail fast with one line rather than wait for a Redis that is not there.
             client = connect_once(url)
-            dupefilter.from_settings(crawler.settings).setup(client)
             s = crawler.settings
-            agree_shards(client, s.getint("BACKLINKS_FRONTIER_SHARDS"))
+            agree_shards(client, s.getint("BACKLINKS_FRONTIER_SHARDS"))  # before the dupefilter's layout
+            dupefilter.from_settings(s).setup(client)
             agree_pacing(
                 client, max(0.0, s.getfloat("BACKLINKS_HOST_DELAY")), s.getfloat("BACKLINKS_HEARTBEAT_TTL")
             )
@@ -303,7 +302,6 @@ class RedisScheduler:
             # Nothing ready there: ask again when its first host is (and soon anyway: others push too).
             if shard not in given:
                 self.ready_at[shard] = now + (min(wait, _POLL_SECONDS) if wait >= 0 else _POLL_SECONDS)
-        self.elsewhere = elsewhere
         self.cluster_busy = any(self.shard_hosts) or elsewhere > 0
         if self.cluster_busy or pairs:
             self.last_busy = now
