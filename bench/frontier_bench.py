@@ -8,6 +8,7 @@
   duplicate, and pop + complete, so URLs/s per Redis core; and the client's push rate (requests
   serialized, one worker);
 - ``backlinks status`` (``status.figures``) at 1 URL a host, i.e. ``--urls`` hosts;
+- the same workload on one Redis and on a 3-node Redis Cluster (tests/support/redisserver.py's);
 - one host queue's ZADD + ZPOPMIN cost by queue length and encoding (what sizes
   ``zset-max-listpack-entries``).
 
@@ -30,7 +31,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from redisserver import RedisServer  # noqa: E402
+from redisserver import KINDS, RedisServer, start_redis  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
 from backlinkspider import config  # noqa: E402
@@ -142,6 +143,37 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
             server.stop()
 
 
+def one_or_cluster(todo: list[PushItem], kind: str, batch: int) -> dict[str, float]:
+    """The same pushes, then pops + completions, by one client on one Redis or on a 3-node Redis Cluster
+    (the fixture's): URLs/s, and Redis CPU per URL summed over the nodes."""
+    n = len(todo)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_redis(kind, Path(tmp))
+        try:
+            nodes = [redis.Redis(port=node.port) for node in getattr(server, "nodes", [server])]
+            client = server.client()
+            filt = BloomDupeFilter(n, 0.001, SHARDS)
+            filt.setup(client)
+            frontier = Frontier(client, "bench", filt, SHARDS)
+            cpu0, started = sum(cpu(x) for x in nodes), time.perf_counter()
+            for i in range(0, n, batch):
+                frontier.push(todo[i : i + batch])
+            push_s, push_cpu = time.perf_counter() - started, sum(cpu(x) for x in nodes) - cpu0
+            cpu0, started, popped = sum(cpu(x) for x in nodes), time.perf_counter(), 0
+            while got := frontier.pop(64, f"bench:{popped}:", 0.0)[0]:
+                popped += len(got)
+                frontier.complete([token for token, _ in got])
+            pop_s, pop_cpu = time.perf_counter() - started, sum(cpu(x) for x in nodes) - cpu0
+            return {
+                "push_rate": n / push_s,
+                "pop_rate": popped / pop_s,
+                "push_us": push_cpu / n * 1e6,
+                "pop_us": pop_cpu / max(popped, 1) * 1e6,
+            }
+        finally:
+            server.stop()
+
+
 def shards_bytes(client: redis.Redis, name: str) -> int:
     """MEMORY USAGE of one key of every shard."""
     return sum(client.memory_usage(defaults.shard_key(s, name), samples=0) or 0 for s in range(SHARDS))
@@ -227,6 +259,18 @@ def main() -> None:
         f"  100 a host, frontier's encodings, no Referer (REFERER_ENABLED=False): {f['bytes']:.1f} bytes/URL"
     )
     print(f"the exact seen set instead of the Bloom filter: {exact_set_bytes(args.urls):.1f} bytes/URL")
+
+    n = min(args.urls, 100_000)
+    todo = items(n, 10)
+    one, three = (one_or_cluster(todo, kind, args.batch) for kind in KINDS)
+    print(f"\n{n:,} URLs at 10 a host, one client, {KINDS[0]} / {KINDS[1]} (all on this machine's cores):")
+    for what in ("push", "pop"):
+        name = "push" if what == "push" else "pop+complete"
+        print(
+            f"  {name}: {one[what + '_rate']:,.0f} / {three[what + '_rate']:,.0f} URLs/s"
+            f" ({three[what + '_rate'] / one[what + '_rate']:.2f}x); Redis CPU {one[what + '_us']:.1f}"
+            f" / {three[what + '_us']:.1f} us per URL, all nodes"
+        )
     print(
         f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls} --encodings {args.encodings}"
     )
