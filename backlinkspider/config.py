@@ -265,7 +265,7 @@ SETTINGS = {
             "BACKLINKS_DUPEFILTER",
             str,
             "auto",
-            "cluster: which URLs were seen: `set` (exact, about 76 bytes of Redis per URL), `bloom` (1.8"
+            "cluster: which URLs were seen: `set` (exact, about 70 bytes of Redis per URL), `bloom` (1.8"
             " bytes per URL of BACKLINKS_BLOOM_CAPACITY at 0.1%, allocated at once) or `auto`: the set for a"
             " capacity up to 1,000,000 URLs, the Bloom filter past it",
             choices=("auto", "set", "bloom"),

@@ -2,8 +2,8 @@
 script (``queue``) together with the push, one script call per batch, so two workers never both take one
 URL as new.
 
-``SetDupeFilter`` is exact: a set of 16-byte fingerprints, about 76 bytes of Redis memory per URL
-(bench/frontier_bench.py; scrapy-redis keeps 40-character hex strings: about 88). ``BloomDupeFilter``
+``SetDupeFilter`` is exact: a set of 16-byte fingerprints, 64 to 76 bytes of Redis memory per URL
+(bench/frontier_bench.py, at 1M and 20k; scrapy-redis keeps 40-character hex strings: about 88). ``BloomDupeFilter``
 bounds memory: a Bloom filter on plain Redis bitmaps (no module: Debian's Redis has no ``BF.*``), sized
 from ``BACKLINKS_BLOOM_CAPACITY`` and ``BACKLINKS_BLOOM_ERROR_RATE``: m = -n ln p / (ln 2)² bits and
 k = (m / n) ln 2 hash positions, from two 64-bit halves of the fingerprint (double hashing). At 0.1% it
@@ -15,8 +15,8 @@ hold at the asked rate is an error, not a silent cap. Both filters keep one stru
 the shard's queues, so that the push script checks and queues in one hash slot.
 
 ``BACKLINKS_DUPEFILTER=auto`` (the default) takes the set for a crawl sized (``BACKLINKS_BLOOM_CAPACITY``)
-up to ``EXACT_UP_TO`` URLs, the Bloom filter past it: the set's exactness costs at most ~76 MB there, and
-past it grows 40 times faster than the filter (a crawl of 100M URLs: 7.6 GB against 172 MB). The choice is
+up to ``EXACT_UP_TO`` URLs, the Bloom filter past it: the set's exactness costs at most ~70 MB there, and
+past it grows 35 times faster than the filter (a crawl of 100M URLs: ~6.4 GB against 172 MB). The choice is
 made once, when the cluster's frontier is made: the filter cannot be resized or the set converted later.
 
 The cluster's choice (set or bloom) and the Bloom filter's parameters are stored in Redis by the first
