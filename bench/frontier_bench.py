@@ -245,7 +245,9 @@ def main() -> None:
         runs = [("Redis defaults", REDIS_DEFAULTS), ("frontier's", ours)]
         for name, enc in runs if args.encodings == "both" else runs[1:]:
             f = layout(todo, per_host, enc, args.batch)
-            status_s = f" status {f['status_s']:.2f} s at {args.urls:,} hosts;" if "status_s" in f else ""
+            status_s = (
+                f" status {f['status_s'] * 1e3:.1f} ms at {args.urls:,} hosts;" if "status_s" in f else ""
+            )
             print(
                 f"  {per_host:>3} a host, {name:>14} encodings: {f['bytes']:6.1f} bytes/URL (Bloom {f['seen']:.1f},"
                 f" hosts {f['hosts']:.1f}, queues {f['queues']:.1f}; {f['listpack']:.0%} of queues listpacks);"
