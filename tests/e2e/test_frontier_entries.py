@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redisserver import RedisServer
 from scrapy.utils.request import fingerprint
+from test_frontier import SHARDS, drained, figures, plant
 
 from backlinkspider.crawl.spider import BacklinksSpider
 from backlinkspider.frontier import defaults, serializer
@@ -30,7 +31,7 @@ def frontier():
             client = redis.Redis.from_url(server.url)
             filt = SetDupeFilter()
             filt.setup(client)
-            yield Frontier(client, "w", filt)
+            yield Frontier(client, "w", filt, SHARDS)
         finally:
             server.stop()
 
@@ -41,7 +42,7 @@ def through(frontier: Frontier, request) -> tuple[str, bytes]:
     frontier.dupefilter.setup(frontier.client)
     stored = serializer.dumps(request, SPIDER)
     frontier.push([push_item(request, SPIDER, frontier.dupefilter, fingerprint(request))])
-    [(token, entry)], dropped, *_ = frontier.pop(1, f"t{id(request)}:", 0, 3)
+    [(token, entry)], dropped, *_ = frontier.pop(1, f"t{id(request)}:", 0)
     assert dropped == 0
     assert frontier.complete([token]) == 1
     return stored, entry
@@ -120,17 +121,14 @@ BAD = {
 
 def test_bad_compact_entries_are_dropped_and_counted_by_the_pop_script(frontier):
     client = frontier.client
-    queue = defaults.HOST_QUEUE_KEY % "ok.org"
-    client.zadd(queue, {entry.encode("latin-1"): i for i, entry in enumerate(BAD.values())})
-    client.zadd(queue, {b"s0 /good": len(BAD)})
-    client.zadd(defaults.HOSTS_KEY, {"ok.org": 0})
-    client.incrby(defaults.QUEUED_KEY, len(BAD) + 1)
-    before = int(client.get(defaults.DROPPED_KEY) or 0)
-    pairs, dropped, *_ = frontier.pop(len(BAD) + 1, "bad:", 0, 3)
+    plant(client, "ok.org", {entry.encode("latin-1"): i for i, entry in enumerate(BAD.values())})
+    plant(client, "ok.org", {b"s0 /good": len(BAD)})
+    before = figures(client)["dropped"]
+    pairs, dropped, *_ = frontier.pop(len(BAD) + 1, "bad:", 0)
     assert [entry for _, entry in pairs] == [b"u0 https://ok.org/good"]
-    assert dropped == len(BAD) and int(client.get(defaults.DROPPED_KEY)) - before == len(BAD)
+    assert dropped == len(BAD) and figures(client)["dropped"] - before == len(BAD)
     assert frontier.complete([token for token, _ in pairs]) == 1
-    assert int(client.get(defaults.QUEUED_KEY)) == 0 and client.hlen(defaults.LEASES_KEY) == 0
+    assert drained(client)
 
 
 @pytest.mark.parametrize(
