@@ -8,12 +8,13 @@
   duplicate, and pop + complete, so URLs/s per Redis core; and the client's push rate (requests
   serialized, one worker);
 - ``backlinks status`` (``status.figures``) at 1 URL a host, i.e. ``--urls`` hosts;
+- the same workload on one Redis and on a 3-node Redis Cluster (tests/support/redisserver.py's);
 - one host queue's ZADD + ZPOPMIN cost by queue length and encoding (what sizes
   ``zset-max-listpack-entries``).
 
 Crawl rates of 1 to 8 workers, and fairness, are in bench/cluster_bench.py.
 
-Run:  python bench/frontier_bench.py [--urls 1000000]
+Run:  python bench/frontier_bench.py [--urls 1000000] [--encodings both|frontier]
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from redisserver import RedisServer  # noqa: E402
+from redisserver import KINDS, RedisServer, start_redis  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
 from backlinkspider import config  # noqa: E402
 from backlinkspider.crawl.spider import BacklinksSpider  # noqa: E402
-from backlinkspider.frontier import defaults, queue, status  # noqa: E402
+from backlinkspider.frontier import defaults, status  # noqa: E402
 from backlinkspider.frontier.dupefilter import BloomDupeFilter, SetDupeFilter  # noqa: E402
 from backlinkspider.frontier.queue import REDIS_ENCODINGS, Frontier, PushItem, push_item  # noqa: E402
+from backlinkspider.frontier.queue import status as counters  # noqa: E402
 
 SPIDER = BacklinksSpider()
-SHARDS = config.SETTINGS["BACKLINKS_FRONTIER_SHARDS"].default  # the frontier's keys, as a crawl has them
+SHARDS = config.SETTINGS["BACKLINKS_FRONTIER_SHARDS"].default
 REDIS_DEFAULTS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "64"}
 
 
@@ -95,15 +97,10 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
             for i in range(0, n, batch):
                 frontier.push(todo[i : i + batch])
             seconds, push_cpu = time.perf_counter() - started, cpu(client) - cpu0
-            queued = queue.status(client, SHARDS)["queued"]  # pushed less the Bloom filter's false positives
+            queued = counters(client, SHARDS)["queued"]  # pushed less the Bloom filter's false positives
             used = client.info("memory")["used_memory"] - before
-
-            def shards_bytes(name: str) -> int:
-                return sum(
-                    client.memory_usage(defaults.shard_key(s, name), samples=0) or 0 for s in range(SHARDS)
-                )
-
-            seen, hosts = shards_bytes(filt.name), shards_bytes(defaults.HOSTS)
+            seen = shards_bytes(client, filt.name)
+            hosts = shards_bytes(client, defaults.HOSTS)
             cpu0 = cpu(client)
             for i in range(0, n, batch):  # again: every one a duplicate now
                 frontier.push(todo[i : i + batch])
@@ -125,13 +122,12 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
                 "push_rate": n / seconds,
             }
             if per_host == 1:
-                bloom = {
-                    "BACKLINKS_BLOOM_CAPACITY": n,
-                    "BACKLINKS_BLOOM_ERROR_RATE": 0.001,
-                    "BACKLINKS_FRONTIER_SHARDS": SHARDS,
-                }
+                settings = Settings(
+                    {k: v.default for k, v in config.SETTINGS.items() if v.default is not None}
+                )
+                settings.setdict({"BACKLINKS_DUPEFILTER": "bloom", "BACKLINKS_BLOOM_CAPACITY": n})
                 started = time.perf_counter()
-                status.figures(client, Settings({"BACKLINKS_DUPEFILTER": filt.kind, **bloom}))
+                status.figures(client, settings)
                 figures["status_s"] = time.perf_counter() - started
             cpu0, popped = cpu(client), 0
             while True:
@@ -147,15 +143,51 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
             server.stop()
 
 
+def one_or_cluster(todo: list[PushItem], kind: str, batch: int) -> dict[str, float]:
+    """The same pushes, then pops + completions, by one client on one Redis or on a 3-node Redis Cluster
+    (the fixture's): URLs/s, and Redis CPU per URL summed over the nodes."""
+    n = len(todo)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_redis(kind, Path(tmp))
+        try:
+            nodes = [redis.Redis(port=node.port) for node in getattr(server, "nodes", [server])]
+            client = server.client()
+            filt = BloomDupeFilter(n, 0.001, SHARDS)
+            filt.setup(client)
+            frontier = Frontier(client, "bench", filt, SHARDS)
+            cpu0, started = sum(cpu(x) for x in nodes), time.perf_counter()
+            for i in range(0, n, batch):
+                frontier.push(todo[i : i + batch])
+            push_s, push_cpu = time.perf_counter() - started, sum(cpu(x) for x in nodes) - cpu0
+            cpu0, started, popped = sum(cpu(x) for x in nodes), time.perf_counter(), 0
+            while got := frontier.pop(64, f"bench:{popped}:", 0.0)[0]:
+                popped += len(got)
+                frontier.complete([token for token, _ in got])
+            pop_s, pop_cpu = time.perf_counter() - started, sum(cpu(x) for x in nodes) - cpu0
+            return {
+                "push_rate": n / push_s,
+                "pop_rate": popped / pop_s,
+                "push_us": push_cpu / n * 1e6,
+                "pop_us": pop_cpu / max(popped, 1) * 1e6,
+            }
+        finally:
+            server.stop()
+
+
+def shards_bytes(client: redis.Redis, name: str) -> int:
+    """MEMORY USAGE of one key of every shard."""
+    return sum(client.memory_usage(defaults.shard_key(s, name), samples=0) or 0 for s in range(SHARDS))
+
+
 def exact_set_bytes(n: int) -> float:
     """Bytes per URL of the exact seen set (16-byte fingerprints in one Redis set)."""
     with tempfile.TemporaryDirectory() as tmp:
         server, client = start(tmp, {})
         try:
-            rng, key = random.Random(0), defaults.shard_key(0, SetDupeFilter.name)
+            rng = random.Random(0)
             for _ in range(0, n, 10_000):
-                client.sadd(key, *(rng.randbytes(16) for _ in range(10_000)))
-            return client.memory_usage(key, samples=0) / client.scard(key)
+                client.sadd(SetDupeFilter.name, *(rng.randbytes(16) for _ in range(10_000)))
+            return client.memory_usage(SetDupeFilter.name, samples=0) / client.scard(SetDupeFilter.name)
         finally:
             server.stop()
 
@@ -186,6 +218,12 @@ def queue_ops(length: int, encodings: dict[str, str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--urls", type=int, default=1_000_000)
+    ap.add_argument(
+        "--encodings",
+        choices=("both", "frontier"),
+        default="both",
+        help="the layouts with Redis' default encodings too, or with the frontier's only (faster)",
+    )
     ap.add_argument("--batch", type=int, default=config.SETTINGS["BACKLINKS_FRONTIER_BATCH"].default)
     args = ap.parse_args()
     ours = dict(REDIS_ENCODINGS)
@@ -204,7 +242,8 @@ def main() -> None:
     )
     for per_host in (1, 10, 100):
         todo = items(args.urls, per_host)
-        for name, enc in (("Redis defaults", REDIS_DEFAULTS), ("frontier's", ours)):
+        runs = [("Redis defaults", REDIS_DEFAULTS), ("frontier's", ours)]
+        for name, enc in runs if args.encodings == "both" else runs[1:]:
             f = layout(todo, per_host, enc, args.batch)
             status_s = f" status {f['status_s']:.2f} s at {args.urls:,} hosts;" if "status_s" in f else ""
             print(
@@ -220,7 +259,21 @@ def main() -> None:
         f"  100 a host, frontier's encodings, no Referer (REFERER_ENABLED=False): {f['bytes']:.1f} bytes/URL"
     )
     print(f"the exact seen set instead of the Bloom filter: {exact_set_bytes(args.urls):.1f} bytes/URL")
-    print(f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls}")
+
+    n = min(args.urls, 100_000)
+    todo = items(n, 10)
+    one, three = (one_or_cluster(todo, kind, args.batch) for kind in KINDS)
+    print(f"\n{n:,} URLs at 10 a host, one client, {KINDS[0]} / {KINDS[1]} (all on this machine's cores):")
+    for what in ("push", "pop"):
+        name = "push" if what == "push" else "pop+complete"
+        print(
+            f"  {name}: {one[what + '_rate']:,.0f} / {three[what + '_rate']:,.0f} URLs/s"
+            f" ({three[what + '_rate'] / one[what + '_rate']:.2f}x); Redis CPU {one[what + '_us']:.1f}"
+            f" / {three[what + '_us']:.1f} us per URL, all nodes"
+        )
+    print(
+        f"reproduce: {sys.executable} bench/frontier_bench.py --urls {args.urls} --encodings {args.encodings}"
+    )
 
 
 if __name__ == "__main__":

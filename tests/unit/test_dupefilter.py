@@ -37,4 +37,4 @@ def test_a_bad_choice_is_one_line():
     with pytest.raises(FrontierConfigError, match="must be 'auto', 'set' or 'bloom', not 'exact'"):
         chosen(dupefilter="exact")
     with pytest.raises(FrontierConfigError, match="2\\^32"):
-        chosen(bloom_capacity=10**9)
+        chosen(bloom_capacity=10**10)  # past 16 shards of 2^32 bits at 0.1%
