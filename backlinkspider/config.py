@@ -108,7 +108,8 @@ SETTINGS = {
             "BACKLINKS_MAX_PAGES_PER_HOST",
             int,
             5000,
-            "pages fetched per host at most, so calendars and other traps end (0 = off)",
+            "pages fetched per host at most, so calendars and other traps end (0 = off); in a cluster the"
+            " cluster's, kept for the crawl, and a host's queue holds no more than what is left",
             minimum=0,
         ),
         Setting(

@@ -527,7 +527,7 @@ class Frontier:
         self.dupefilter = dupefilter
         self.shards = shards
         self.budget = budget  # BACKLINKS_MAX_PAGES_PER_HOST: a host's queue is capped at what is left
-        self._next_shard = 0  # the shard a pop starts with, rotating
+        self._next_shard = 0  # the shard a pop starts with: the one after the last the last pop visited
         self._push = client.register_script(_script(_COMMON + _PUSH))
         self._pop = client.register_script(_script(_COMMON + _POP))
         self._drop = client.register_script(_script(_COMMON + _DROP))
@@ -579,14 +579,15 @@ class Frontier:
     def pop(
         self, count: int, prefix: str, delay: float, shards: Sequence[int] | None = None
     ) -> tuple[list[tuple[str, bytes]], int, dict[int, tuple[float, int]]]:
-        """Lease up to ``count`` entries from hosts ready now, visiting these shards (all by default), a
-        rotating one first, under tokens ``shard:prefix n``. Returns ((token, entry) pairs, entries
-        dropped, per shard visited (seconds until a host is ready (-1: nothing queued), hosts queued))."""
-        order = list(range(self.shards)) if shards is None else list(shards)
-        if order:
-            k = self._next_shard % len(order)
-            order = order[k:] + order[:k]
-            self._next_shard += 1
+        """Lease up to ``count`` entries from hosts ready now, visiting these shards (all by default)
+        round robin: from the one after the last the previous pop visited, so that a shard with many
+        hosts ready never keeps the others waiting. Tokens are ``shard:prefix n``. Returns ((token,
+        entry) pairs, entries dropped, per shard visited (seconds until a host is ready (-1: nothing
+        queued), hosts queued)). A retry after an error visits the same shards in the same order (each
+        shard's answer is kept for a retry), so nothing leased by the first try is left out."""
+        order = sorted(range(self.shards) if shards is None else shards)
+        k = next((i for i, shard in enumerate(order) if shard >= self._next_shard), 0)
+        order = order[k:] + order[:k]
         bounds = [
             defaults.MAX_ENTRY_BYTES,
             defaults.MAX_JSON_DEPTH,
@@ -612,6 +613,7 @@ class Frontier:
             pairs += [(flat[i].decode(), flat[i + 1]) for i in range(0, len(flat), 2)]
             dropped += int(lost)
             seen[shard] = (float(wait), int(hosts))
+            self._next_shard = shard + 1 if len(pairs) >= count else self._next_shard
         return pairs, dropped, seen
 
     def presence(self, fresh: float, busy: bool, scope: int) -> tuple[int, list[str]]:

@@ -4,7 +4,7 @@ redis-server and the synthetic web (tests/support/synthweb.py), compared with it
 
 from __future__ import annotations
 
-import re
+import json
 import signal
 import sqlite3
 import subprocess
@@ -50,6 +50,16 @@ def fetched_twice(web: SyntheticWeb, failing: set[str]) -> dict[str, int]:
         for u, n in web.requests_per_url().items()
         if n > 1 and not u.endswith("/robots.txt") and f"http://{u}" not in failing
     }
+
+
+def leased_url(record: str) -> str:
+    """The URL of a lease record (host TAB score TAB worker TAB entry), its entry compact (serializer.py:
+    a tag, the depth, the path on the host, or the absolute URL) or the full JSON form."""
+    host, _, _, entry = record.split("\t", 3)
+    if entry.startswith("{"):
+        return json.loads(entry)["url"]
+    tag, url = entry[0], entry.split(" ")[1]
+    return {"s": f"https://{host}", "p": f"http://{host}", "u": ""}[tag] + url
 
 
 @pytest.fixture
@@ -116,7 +126,7 @@ def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow
         ]
         in_flight = len(records)
         assert in_flight > 0, "the killed worker held leases"
-        urls = {re.search(rb'"url":"http://([^"]+)"', record).group(1).decode() for record in records}
+        urls = {leased_url(record.decode()).removeprefix("http://") for record in records}
         counts = web.requests_per_url()
         seen_before = {u: counts.get(u, 0) for u in urls}
         replacement = worker(env, db, *args, "-s", "BACKLINKS_IDLE_TIMEOUT=2")
