@@ -108,7 +108,8 @@ SETTINGS = {
             "BACKLINKS_MAX_PAGES_PER_HOST",
             int,
             5000,
-            "pages fetched per host at most, so calendars and other traps end (0 = off)",
+            "pages fetched per host at most, so calendars and other traps end (0 = off); in a cluster the"
+            " cluster's, kept for the crawl, and a host's queue holds no more than what is left",
             minimum=0,
         ),
         Setting(
@@ -300,16 +301,17 @@ SETTINGS = {
         Setting(
             "BACKLINKS_DUPEFILTER",
             str,
-            "set",
-            "cluster: `set` (exact, 16 bytes of Redis per URL plus overhead) or `bloom` (bounded memory,"
-            " about 1.8 bytes per URL at 0.1%)",
-            choices=("set", "bloom"),
+            "auto",
+            "cluster: which URLs were seen: `set` (exact, about 70 bytes of Redis per URL), `bloom` (1.8"
+            " bytes per URL of BACKLINKS_BLOOM_CAPACITY at 0.1%, allocated at once) or `auto`: the set for a"
+            " capacity up to 1,000,000 URLs, the Bloom filter past it",
+            choices=("auto", "set", "bloom"),
         ),
         Setting(
             "BACKLINKS_BLOOM_CAPACITY",
             int,
             100_000_000,
-            "cluster, bloom: URLs the filter is sized for",
+            "cluster: URLs the crawl may see, what the Bloom filter is sized for (and `auto` chooses by)",
             minimum=1,
         ),
         Setting(
@@ -319,6 +321,16 @@ SETTINGS = {
             "cluster, bloom: false-positive rate at capacity (a false positive is a URL never crawled)",
             positive=True,
             maximum=0.5,
+        ),
+        Setting(
+            "BACKLINKS_FRONTIER_SHARDS",
+            int,
+            16,
+            "cluster: the frontier's shards, each host's keys in one by a hash of its name, each shard one"
+            " hash slot of a Redis Cluster (several per primary spread the load; the first worker's or seed's"
+            " value is the cluster's)",
+            minimum=1,
+            maximum=1024,
         ),
         Setting(
             "BACKLINKS_FRONTIER_BATCH",

@@ -17,8 +17,9 @@ from backlinkspider.cli.options import Failure, redis_option, set_option
 from backlinkspider.cli.runs import redis_client, run_settings, seed_urls
 from backlinkspider.crawl.spider import BacklinksSpider
 from backlinkspider.frontier.dupefilter import DupeFilter, FrontierConfigError, from_settings
-from backlinkspider.frontier.queue import Frontier, push_item
+from backlinkspider.frontier.queue import Frontier, add_scope, agree_shards, push_item
 from backlinkspider.frontier.status import figures, ingest_figures
+from backlinkspider.standards.urls import host_of, registered_domain
 
 
 @click.command()
@@ -32,10 +33,16 @@ def seed(urls: tuple[str, ...], seeds_file: str | None, redis_url: str, override
     if not seeds:
         raise click.UsageError("no seeds: give one or more URLs, or --seeds-file")
     server = redis_client(redis_url)
-    frontier = Frontier(server, "seed", _dupefilter(server, run_settings(overrides)))
+    settings = run_settings(overrides)
+    filt = _dupefilter(server, settings)
+    shards = settings.getint("BACKLINKS_FRONTIER_SHARDS")
+    frontier = Frontier(server, "seed", filt, shards, settings.getint("BACKLINKS_MAX_PAGES_PER_HOST"))
     spider = BacklinksSpider()
     requests = [spider.request(url, 0) for url in seeds]
-    new, _, _ = frontier.push([push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests])
+    add_scope(server, sorted({registered_domain(host_of(url)) for url in seeds}))  # BACKLINKS_SCOPE=seeds
+    new, _, _, _ = frontier.push(
+        [push_item(r, spider, frontier.dupefilter, fingerprint(r)) for r in requests]
+    )
     click.echo(f"{new} of {len(seeds)} seeds queued ({len(seeds) - new} seen before)")
 
 
@@ -62,8 +69,10 @@ def status(watch: bool, redis_url: str, overrides: tuple[str, ...]) -> None:
 
 
 def _dupefilter(server: Any, settings: Settings) -> DupeFilter:
-    """The cluster's dupefilter, as the settings ask and as the cluster agrees (else a one-line error)."""
+    """The cluster's dupefilter and shards, as the settings ask and as the cluster agrees (else a one-line
+    error); the shards first, which the dupefilter's structures are laid out by."""
     try:
+        agree_shards(server, settings.getint("BACKLINKS_FRONTIER_SHARDS"))
         filt = from_settings(settings)
         filt.setup(server)
     except FrontierConfigError as exc:
@@ -94,7 +103,7 @@ def _status_table(server: Any, settings: Settings) -> Table | Group:
     )
     table.caption = (
         f"frontier {f['queue']:,} on {f['hosts']:,} hosts  seen {f['seen']:,}  leased {f['leased']:,}"
-        f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}"
+        f"  workers {len(f['workers'])}  dropped entries {f['dropped']:,}  over budget {f['over_budget']:,}"
     )
     if (files := ingest_figures(server)) is None:
         return table

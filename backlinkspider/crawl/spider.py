@@ -185,6 +185,9 @@ class BacklinksSpider(Spider):
         if self.recrawl:
             from backlinkspider.index import open_index
 
+            if await self._recrawl_queued_by_another():
+                return
+
             settings = self.crawler.settings
             with open_index(settings.get("BACKLINKS_INDEX"), create=False, settings=settings) as index:
                 urls = list(index.pages_to_recrawl(self.max_pages))
@@ -196,6 +199,40 @@ class BacklinksSpider(Spider):
             self.logger.error("no seeds: pass -a seeds=URL[,URL...] or -a seeds_file=PATH")
         for url in self.seeds:
             yield self.request(url, 0)
+
+    async def _recrawl_queued_by_another(self) -> bool:
+        """In a cluster the first worker queues the recrawl, once (a marker in Redis, kept for the
+        crawl); the others crawl what it queued. Asked once, off the reactor, failing fast: a Redis
+        that cannot be reached is the scheduler's to report (it crawls nothing)."""
+        url = self.crawler.settings.get("REDIS_URL")
+        if not url:
+            return False
+        import os
+        import socket
+        import time
+
+        import redis
+        from twisted.internet.threads import deferToThread
+
+        from backlinkspider.frontier.connection import RedisUnavailable, connect_once, one_line
+        from backlinkspider.frontier.queue import claim_recrawl
+
+        me = f"{socket.gethostname()}:{os.getpid()} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+
+        def claim() -> str:
+            with connect_once(url) as client:
+                return claim_recrawl(client, me)
+
+        try:
+            holder = await maybe_deferred_to_future(deferToThread(claim))
+        except RedisUnavailable:
+            return True
+        except redis.RedisError as exc:  # OOM, BUSY ...: not worth a retry loop at start
+            self.logger.error("the recrawl was not queued: Redis answered %s", one_line(exc))
+            return True
+        if holder:
+            self.logger.info("the cluster's recrawl was queued by %s; crawling it", holder)
+        return bool(holder)
 
     def failure(self) -> str | None:
         """Why this finished crawl must exit non-zero, in one line; None when it ran to its end and

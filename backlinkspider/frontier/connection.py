@@ -18,6 +18,12 @@ run (a script fails at its first write under OOM, before any effect), and every 
 
 Any other error (a script error, a wrong password or missing permission) cannot pass by waiting: the call
 fails with ``RedisFailed`` (one line), and ``fatal`` callbacks run once (the scheduler stops the crawl).
+
+A ``REDIS_URL`` naming any node of a Redis Cluster (``INFO cluster``: ``cluster_enabled:1``) is used
+through redis-py's ``RedisCluster``, which learns the slots' owners from that node and follows ``MOVED``
+and ``ASK`` itself; ``TRYAGAIN`` (a slot migrating) and ``CLUSTERDOWN`` (a primary lost, before its
+replica takes over) are waited for as above. The frontier's keys are laid out so that each script stays in
+one slot (``defaults``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 from twisted.internet.defer import Deferred
 
@@ -53,7 +60,13 @@ _TRANSIENT_ERRORS = (
     redis.ReadOnlyError,
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,  # CLUSTERDOWN, MASTERDOWN
+    # The cluster client's own: no node answers (a cluster restarting), a slot with no owner known yet
+    # (a failover). Its other errors (cross-slot keys ...) are our bugs, and fatal.
+    redis.exceptions.RedisClusterUnreachableError,
+    redis.exceptions.SlotNotCoveredError,
 )
+# Everything a call may raise that is Redis': redis-py's errors, and its cluster client's.
+_REDIS_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException)
 
 
 class RedisUnavailable(Exception):
@@ -84,12 +97,26 @@ def one_line(exc: BaseException) -> str:
     return f"{code} {text}" if code and not text.startswith(code) else text
 
 
+def is_cluster(url: str) -> bool:
+    """Whether ``url`` names a node of a Redis Cluster; raises redis.RedisError when it cannot tell."""
+    with redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10) as node:
+        return bool(node.info("cluster").get("cluster_enabled"))
+
+
+def client_for(url: str, cluster: bool, **options: Any) -> redis.Redis:
+    """A client of one Redis, or of the whole cluster a node of which ``url`` names. A cluster has one
+    database: a ``/DB`` other than 0 is refused by the cluster client."""
+    if cluster:
+        return RedisCluster.from_url(url, **options)  # type: ignore[return-value]
+    return redis.Redis.from_url(url, **options)
+
+
 def connect_once(url: str) -> redis.Redis:
     """A client that fails at once instead of retrying: for start-up checks and the CLI."""
-    server = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
     try:
+        server = client_for(url, is_cluster(url), socket_connect_timeout=3, socket_timeout=10)
         server.ping()
-    except redis.RedisError as exc:
+    except (*_REDIS_ERRORS, ValueError) as exc:
         raise RedisUnavailable(f"cannot reach Redis at {redact(url)}: {one_line(exc)}") from None
     return server
 
@@ -97,15 +124,23 @@ def connect_once(url: str) -> redis.Redis:
 class Connection:
     """A Redis client and the thread that runs its calls, retrying through outages."""
 
-    def __init__(self, url: str, backoff_max: float) -> None:
+    def __init__(self, url: str, backoff_max: float, cluster: bool | None = None) -> None:
         from twisted.internet import reactor  # installed by now (imported at the top, it would install one)
 
         self._reactor: Any = reactor
         self.url = url
         self.backoff_max = backoff_max
-        # No retries inside redis-py: every failure reaches call(), which counts it and waits.
-        self.client = redis.Redis.from_url(
+        if cluster is None:
+            try:
+                cluster = is_cluster(url)
+            except redis.RedisError:  # down: the scheduler's start-up check says so, and crawls nothing
+                cluster = False
+        self.cluster = cluster
+        # No retries inside redis-py: every failure reaches call(), which counts it and waits (the cluster
+        # client still follows MOVED and ASK, and refreshes its slot table after a failover).
+        self.client = client_for(
             url,
+            cluster,
             socket_timeout=30,
             socket_connect_timeout=5,
             health_check_interval=30,
@@ -149,7 +184,7 @@ class Connection:
         while True:
             try:
                 result = fn(*args)
-            except redis.RedisError as exc:
+            except _REDIS_ERRORS as exc:
                 if not transient(exc):
                     self._fail(exc)
                 if self._closed:
@@ -168,7 +203,7 @@ class Connection:
                 self._down_since = None
             return result
 
-    def _fail(self, exc: redis.RedisError) -> NoReturn:
+    def _fail(self, exc: Exception) -> NoReturn:
         message = f"Redis at {redact(self.url)} failed: {one_line(exc)}"
         if not self._failed:
             self._failed = True

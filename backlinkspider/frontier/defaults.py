@@ -1,27 +1,55 @@
 """Key names and entry bounds of the cluster frontier (its settings and their defaults are in
-backlinkspider/config.py)."""
+backlinkspider/config.py).
+
+The keys are in S + 1 hash slots (a Redis Cluster hashes only the ``{tag}`` of a key that has one:
+https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). A host belongs to
+shard ``shard_of(host, S)``, and every key of that shard (its ready set, its hosts' queues, leases, seen
+set, budgets) is ``backlinks:{sN}:...``, so each script that touches a host touches one slot. The keys
+of the whole cluster (workers, their heartbeats, the configuration, the scope, the recrawl marker) are
+``backlinks:{g}:...``, one slot of their own.
+"""
+
+import zlib
 
 PREFIX = "backlinks"
-HOSTS_KEY = f"{PREFIX}:hosts"  # sorted set: host -> the time (Redis clock, s) its next request may start
-HOST_QUEUE_KEY = f"{PREFIX}:q:%s"  # sorted set per host: score = -priority (depth first), member = entry
-HOST_NEXT_KEY = f"{PREFIX}:next:%s"  # a host with nothing queued: when its next request may start
-QUEUED_KEY = f"{PREFIX}:queued"  # how many entries all host queues hold
-LEASES_KEY = f"{PREFIX}:leases"  # hash: lease token -> "host TAB score TAB worker TAB entry"
-WORKER_LEASES_KEY = f"{PREFIX}:held:%s"  # set of the lease tokens one worker holds
-HEARTBEATS_KEY = f"{PREFIX}:heartbeats"  # sorted set: worker -> its last heartbeat (Redis clock, s)
-BUSY_KEY = f"{PREFIX}:busy"  # sorted set: worker -> the last time it had requests in hand
-POPPED_KEY = f"{PREFIX}:popped:%s"  # a pop's answer, kept a while so a retried pop leases nothing twice
-SEEN_KEY = f"{PREFIX}:seen"  # set of 16-byte fingerprints
-BLOOM_KEY = f"{PREFIX}:seen:bloom"  # the Bloom filter's bitmap
-BLOOM_PARAMS_KEY = f"{PREFIX}:seen:bloom:params"  # hash: capacity, error_rate, bits, hashes
-SEEN_COUNT_KEY = f"{PREFIX}:seen:count"  # URLs the Bloom filter took as new
-# hash: dupefilter (set | bloom), fixed by the first worker or seed; BACKLINKS_HOST_DELAY and
-# BACKLINKS_HEARTBEAT_TTL, fixed by the first worker
-CONFIG_KEY = f"{PREFIX}:config"
-BUDGET_KEY = f"{PREFIX}:budget:%s"  # set of the pages fetched from a host by the cluster (kept a day)
-WORKER_KEY = f"{PREFIX}:worker:%s"  # hash of one worker's figures, expiring with its heartbeat
-WORKERS_PATTERN = f"{PREFIX}:worker:*"
-DROPPED_KEY = f"{PREFIX}:dropped"  # malformed or hostile queue entries dropped
+
+
+def shard_of(host: str, shards: int) -> int:
+    """The shard of a host: CRC-32 of its name, stable across processes and Python versions."""
+    return zlib.crc32(host.encode()) % shards
+
+
+def shard_key(shard: int, name: str) -> str:
+    """A key of one shard, under the shard's hash tag."""
+    return f"{PREFIX}:{{s{shard}}}:{name}"
+
+
+# One shard's keys (names passed to shard_key); the per-host ones are built from the shard's prefix.
+HOSTS = "hosts"  # sorted set: host -> the time (Redis clock, s) its next request may start
+HOST_QUEUE = "q:"  # + host: sorted set, score = -priority (depth first), member = entry
+HOST_NEXT = "next:"  # + host: a host with nothing queued: when its next request may start
+HOST_BUDGET = "budget:"  # + host: set of the pages the cluster fetched from it (kept for the crawl)
+HOST_TRAPS = "trap:"  # + host: hash of URL shape -> least depth (crawl/spidermiddlewares/traps.py)
+QUEUED = "queued"  # how many entries the shard's host queues hold
+LEASES = "leases"  # hash: lease token -> "host TAB score TAB worker TAB entry"
+WORKER_LEASES = "held:"  # + worker: set of the lease tokens one worker holds in this shard
+POPPED = "popped:"  # + pop prefix: a pop's answer, kept a while so a retried pop leases nothing twice
+DROPPED = "dropped"  # malformed or hostile queue entries dropped
+OVER_BUDGET = "over_budget"  # entries not queued, or dropped from a queue, because the host's budget is spent
+SEEN = "seen"  # set of 16-byte fingerprints
+BLOOM = "seen:bloom"  # the Bloom filter's bitmap (each shard's is 1/S of the filter)
+SEEN_COUNT = "seen:count"  # URLs the Bloom filter took as new
+
+GLOBAL = f"{PREFIX}:{{g}}"
+HEARTBEATS_KEY = f"{GLOBAL}:heartbeats"  # sorted set: worker -> its last heartbeat (Redis clock, s)
+BUSY_KEY = f"{GLOBAL}:busy"  # sorted set: worker -> the last time it had requests in hand
+WORKER_KEY = f"{GLOBAL}:worker:%s"  # hash of one worker's figures, expiring with its heartbeat
+# hash: dupefilter (set | bloom), fixed by the first worker or seed; BACKLINKS_FRONTIER_SHARDS likewise;
+# BACKLINKS_HOST_DELAY and BACKLINKS_HEARTBEAT_TTL, fixed by the first worker
+CONFIG_KEY = f"{GLOBAL}:config"
+BLOOM_PARAMS_KEY = f"{GLOBAL}:seen:bloom:params"  # hash: capacity, error_rate, bits, hashes
+SCOPE_KEY = f"{GLOBAL}:scope"  # set of the seeds' registered domains (BACKLINKS_SCOPE=seeds)
+RECRAWL_KEY = f"{GLOBAL}:recrawl"  # who queued the cluster's --recrawl, and when: queued once
 
 # Bounds of an entry, checked wherever one is read (the pop script and the worker).
 MAX_ENTRY_BYTES = 64 * 1024

@@ -6,7 +6,8 @@ Nothing here waits for Redis on the reactor: every call goes through the process
 this worker holds. Requests the spider yields are buffered and pushed in batches (dupefilter and queue in
 one script); requests with ``dont_filter`` (retries, re-crawls) go to the queue as they are, with their
 retry count, and complete the lease of the request they retry. Leases are popped as download slots free
-up, from hosts whose next-allowed time has come. A page's lease is completed once the index has its edges
+up, from hosts whose next-allowed time has come, across the frontier's shards (a rotating one first; a
+shard with nothing ready is asked again when its first host is, or after ``_POLL_SECONDS``). A page's lease is completed once the index has its edges
 (``pages_done``) *and* its links are pushed: by the push that carries the last request enqueued before
 ``pages_done`` (the spider yields a page's links before the page), so that a worker killed in between
 loses no link. A Redis error that passes (see ``connection``) holds every call behind it, pushes and
@@ -15,6 +16,10 @@ A heartbeat every TTL/5, through a connection of its own, renews this worker's l
 figures for ``backlinks status`` and reaps dead workers' leases. The worker is idle, and after
 ``BACKLINKS_IDLE_TIMEOUT`` seconds of it closes, only when the frontier is empty and no other worker has
 requests in hand or leases of its own unreaped; at close it puts back every lease it still holds.
+
+``BACKLINKS_SCOPE=seeds`` is the cluster's: the seeds' registered domains are added to a set in Redis
+before the seeds are pushed, and a worker learns the set's new members with its next pop (before it
+handles what it popped), into the spider's ``seed_domains``: a worker given no seeds keeps to the others'.
 """
 
 from __future__ import annotations
@@ -41,7 +46,16 @@ from backlinkspider.frontier.connection import (
     connect_once,
     redis_for,
 )
-from backlinkspider.frontier.queue import Frontier, PushItem, agree_pacing, push_item
+from backlinkspider.frontier.queue import (
+    Frontier,
+    PushItem,
+    add_scope,
+    agree_pacing,
+    agree_shards,
+    encodings_advice,
+    push_item,
+    token_shard,
+)
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -66,6 +80,7 @@ class RedisScheduler:
         self.ttl = s.getfloat("BACKLINKS_HEARTBEAT_TTL")
         self.delay = max(0.0, s.getfloat("BACKLINKS_HOST_DELAY"))
         self.concurrency = s.getint("CONCURRENT_REQUESTS")
+        self.shards = s.getint("BACKLINKS_FRONTIER_SHARDS")
         self.worker = connection.worker_name()
         self.pending: list[PushItem] = []
         self.enqueued = self.handed = 0  # items ever put in pending, and ever handed to a push
@@ -73,7 +88,10 @@ class RedisScheduler:
         self.local: deque[Request] = deque()
         self.held: dict[str, str] = {}  # URL -> lease token, for requests leased and not yet done
         self.pushing = self.popping = self.beating = self.closing = False
-        self.ready_at = 0.0  # monotonic time before which a pop would find nothing ready
+        # per shard: the monotonic time before which a pop would find nothing ready, and its hosts queued
+        self.ready_at = [0.0] * self.shards
+        self.shard_hosts = [1] * self.shards
+        self.scope_known = 0  # members of the cluster's scope this worker has learnt
         self.cluster_busy = True
         self.last_busy = time.monotonic()
         self.started = time.time()
@@ -93,11 +111,14 @@ class RedisScheduler:
         try:
             # Once, at start: fail fast with one line rather than wait for a Redis that is not there.
             client = connect_once(url)
-            dupefilter.from_settings(crawler.settings).setup(client)
             s = crawler.settings
+            agree_shards(client, s.getint("BACKLINKS_FRONTIER_SHARDS"))  # before the dupefilter's layout
+            dupefilter.from_settings(s).setup(client)
             agree_pacing(
                 client, max(0.0, s.getfloat("BACKLINKS_HOST_DELAY")), s.getfloat("BACKLINKS_HEARTBEAT_TTL")
             )
+            if advice := encodings_advice(client):
+                logger.warning("%s", advice)
             client.close()
         except (RedisUnavailable, dupefilter.FrontierConfigError) as exc:
             logger.error("%s; not crawling", exc)
@@ -110,9 +131,17 @@ class RedisScheduler:
         self.spider = spider
         if self.conn is None:
             return
+        s = self.crawler.settings
         self.frontier = Frontier(
-            self.conn.client, self.worker, dupefilter.from_settings(self.crawler.settings)
+            self.conn.client,
+            self.worker,
+            dupefilter.from_settings(s),
+            self.shards,
+            s.getint("BACKLINKS_MAX_PAGES_PER_HOST"),
         )
+        # Before the seeds are pushed (the Redis thread runs calls in order): the cluster's scope.
+        domains = getattr(spider, "seed_domains", None) or ()
+        self.conn.call(add_scope, self.conn.client, sorted(domains)).addErrback(self._failed, "scope")
         self.beats = Connection(self.conn.url, self.conn.backoff_max)
         self.conn.fatal.append(self._fatal)
         self.beats.fatal.append(self._fatal)
@@ -204,12 +233,14 @@ class RedisScheduler:
         batch, ready = self._next_batch()
         self.pushing = True
 
-        def pushed(result: tuple[int, int, int]) -> None:
-            added, duplicates, _completed = result
+        def pushed(result: tuple[int, int, int, int]) -> None:
+            added, duplicates, _completed, capped = result
             self.stats.inc_value("frontier/pushed", added)
             self.stats.inc_value("frontier/duplicates", duplicates)
+            if capped:
+                self.stats.inc_value("frontier/over_budget", capped)
             if added:
-                self.ready_at = 0.0
+                self.ready_at = [0.0] * self.shards
 
         def done(result: Any) -> Any:
             self.pushing = False
@@ -226,7 +257,9 @@ class RedisScheduler:
         slot that frees up finds its next request here rather than waiting for a round trip to Redis."""
         if self.popping or self.closing or self.conn is None or self.frontier is None:
             return
-        if time.monotonic() < self.ready_at:
+        now = time.monotonic()
+        due = [shard for shard, at in enumerate(self.ready_at) if now >= at]
+        if not due:
             return
         engine = self.crawler.engine
         active = len(engine.downloader.active) if engine is not None else 0
@@ -234,10 +267,7 @@ class RedisScheduler:
         if want <= 0:
             return
         self.popping = True
-        fresh = 2 * self.ttl / 5 + 1
-        d = self.conn.call(
-            self.frontier.pop, want, f"{self.worker}:{secrets.token_hex(8)}:", self.delay, fresh
-        )
+        d = self.conn.call(self._pop, want, f"{self.worker}:{secrets.token_hex(8)}:", due)
         d.addCallbacks(self._popped, self._failed, errbackArgs=("pop",))
 
         def done(result: Any) -> Any:
@@ -246,10 +276,31 @@ class RedisScheduler:
 
         d.addBoth(done)
 
-    def _popped(self, result: tuple[list[tuple[str, bytes]], int, float, int, int]) -> None:
-        pairs, dropped, wait, hosts, elsewhere = result
+    def _pop(
+        self, want: int, prefix: str, due: list[int]
+    ) -> tuple[list[tuple[str, bytes]], int, dict[int, tuple[float, int]], int, list[str]]:
+        """On the Redis thread: lease from the due shards, then mark this worker busy (it holds work) and
+        learn whether the others do, and the scope's new members."""
+        assert self.frontier is not None
+        pairs, dropped, shards = self.frontier.pop(want, prefix, self.delay, due)
+        elsewhere, scope = self.frontier.presence(2 * self.ttl / 5 + 1, bool(pairs), self.scope_known)
+        return pairs, dropped, shards, elsewhere, scope
+
+    def _popped(
+        self, result: tuple[list[tuple[str, bytes]], int, dict[int, tuple[float, int]], int, list[str]]
+    ) -> None:
+        pairs, dropped, shards, elsewhere, scope = result
         now = time.monotonic()
-        self.cluster_busy = hosts > 0 or elsewhere > 0
+        if scope and self.spider is not None and hasattr(self.spider, "seed_domains"):
+            self.spider.seed_domains |= set(scope)
+            self.scope_known = len(scope)
+        given = {token_shard(token) for token, _ in pairs}
+        for shard, (wait, hosts) in shards.items():
+            self.shard_hosts[shard] = hosts
+            # Nothing ready there: ask again when its first host is (and soon anyway: others push too).
+            if shard not in given:
+                self.ready_at[shard] = now + (min(wait, _POLL_SECONDS) if wait >= 0 else _POLL_SECONDS)
+        self.cluster_busy = any(self.shard_hosts) or elsewhere > 0
         if self.cluster_busy or pairs:
             self.last_busy = now
         if dropped:
@@ -265,9 +316,6 @@ class RedisScheduler:
             self.held[request.url] = token
             self.local.append(request)
             self.stats.inc_value("frontier/leased")
-        # Nothing ready: ask again when the first host is (and soon anyway: others push too).
-        if not pairs:
-            self.ready_at = now + (min(wait, _POLL_SECONDS) if wait >= 0 else _POLL_SECONDS)
         if self.local and self.crawler.engine is not None and not self.closing:
             request = self.local.popleft()
             request.meta[_WAKE] = True
@@ -310,7 +358,7 @@ class RedisScheduler:
             if back or reaped:
                 logger.warning("%d leases of %d dead workers put back in the frontier", back, reaped)
                 self.stats.inc_value("frontier/reaped", back)
-                self.ready_at = 0.0
+                self.ready_at = [0.0] * self.shards
 
         def done(result: Any) -> Any:
             self.beating = False

@@ -1,5 +1,24 @@
-"""Frontier entries: a request as JSON, through Scrapy's own ``request_to_dict`` / ``request_from_dict``,
-so any spider's requests cross Redis and come back with their callbacks, meta, headers and body.
+"""Frontier entries: the common request in a compact form, any other as JSON.
+
+The compact form is the request ``BacklinksSpider.request`` makes (a GET to ``parse`` / ``on_error``,
+meta ``depth`` and ``verbatim_url``, priority ``-depth``) with at most its Referer header, as one line of
+ASCII with no control characters::
+
+    TAG DEPTH " " URL [" " REFERER]
+
+``TAG`` ``s`` (``p``): ``URL`` is relative to ``https://`` (``http://``) and the host whose queue holds
+the entry, and starts with ``/``; ``u``: ``URL`` is absolute (a port, userinfo, no path). ``REFERER``
+starting with ``/`` is relative to the same origin (a link within a site, most of a big host's queue),
+else absolute. A 64-character link within a site is stored in 39 bytes (46 with its Referer), where its
+JSON took 167: below ``zset-max-listpack-value`` as the README sizes it, so a host's queue can be a
+listpack rather than a skiplist (bench/frontier_bench.py has the bytes). The pop script checks a compact
+entry (the pattern above, a depth in range, http(s) URLs) and hands the worker its ``u`` form (``loads``
+reads only that one), so the worker needs no host to read it. The form has no room to ask anything else
+of the fetch.
+
+Any other request is stored as JSON (it starts with ``{``), through Scrapy's own ``request_to_dict`` /
+``request_from_dict``, so any spider's requests cross Redis and come back with their callbacks, meta,
+headers and body.
 
 Never pickle (scrapy-redis stores pickles: whoever can write to Redis runs code on every worker), and no
 ``_class`` (``request_from_dict`` would import and call whatever it names): a request comes back as a
@@ -15,8 +34,9 @@ keys, callbacks that are methods of the spider) and for what it asks of the fetc
 to Redis writes entries: a GET with no body or cookies, headers from ``ALLOWED_HEADERS`` only, and no meta
 key of Scrapy's that changes where, whether or how a request is fetched (a proxy, robots.txt, size and time
 limits, the local address, status codes handed to the spider, retries, redirects, cookies, credentials:
-``DENIED_META``, ``DENIED_META_PREFIXES``). A request that fails a check is refused at push (``Unserializable``); an entry read back
-that fails one raises ``BadEntry`` (the scheduler drops and counts it).
+``DENIED_META``, ``DENIED_META_PREFIXES``). A request that fails a check is refused at push
+(``Unserializable``); an entry read back that fails one raises ``BadEntry`` (the scheduler drops and counts
+it).
 """
 
 from __future__ import annotations
@@ -25,6 +45,7 @@ import inspect
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.utils.request import request_from_dict
@@ -78,6 +99,12 @@ DENIED_META = frozenset(
 )
 DENIED_META_PREFIXES = ("dont_", "download_", "handle_httpstatus_", "http_", "ftp_", "_")
 _METHOD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# The compact form (see the module docstring): the callbacks and meta it stands for, its text, and the
+# form the worker reads (the pop script's ``u`` form: absolute URLs).
+COMPACT_CALLBACKS = {"callback": "parse", "errback": "on_error"}
+_COMPACT_KEYS = {"url", "callback", "errback", "meta", "priority", "headers"}
+_COMPACT_TEXT = re.compile(r"https?://[!-~]+")
+_COMPACT_ENTRY = re.compile(r"u([0-9]{1,7}) (https?://[!-~]+)(?: (https?://[!-~]+))?")
 
 
 class BadEntry(ValueError):
@@ -106,6 +133,9 @@ def dumps(request: Request, spider: Spider | None) -> str:
         if k.lower() not in _DOWNLOAD_HEADERS
     }
     d = {k: v for k, v in d.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
+    compact = _compact(d)
+    if compact is not None:
+        return compact
     try:
         entry = json.dumps(d, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -117,10 +147,43 @@ def dumps(request: Request, spider: Spider | None) -> str:
     return entry
 
 
+def _compact(d: dict[str, Any]) -> str | None:
+    """The compact entry of a request (as ``dumps`` cleaned it), or None when it needs the JSON form."""
+    meta, url = d.get("meta", {}), d["url"]
+    depth = meta.get("depth")
+    if not (
+        set(d) <= _COMPACT_KEYS
+        and all(d.get(k) == v for k, v in COMPACT_CALLBACKS.items())
+        and _int_in(depth, 0, defaults.MAX_DEPTH)
+        and meta == {"depth": depth, "verbatim_url": True}
+        and d.get("priority", 0) == -depth
+    ):
+        return None
+    headers = d.get("headers", {})
+    refs = headers.get("Referer", [])
+    if set(headers) - {"Referer"} or len(refs) > 1:
+        return None
+    ref = refs[0] if refs else ""
+    if len(url) + len(ref) + 10 > defaults.MAX_ENTRY_BYTES or not all(
+        len(x) <= defaults.MAX_URL_LENGTH and _COMPACT_TEXT.fullmatch(x) for x in (url, *refs)
+    ):
+        return None
+    tag, scheme = ("s", "https://") if url.startswith("https://") else ("p", "http://")
+    origin = f"{scheme}{urlsplit(url).hostname}"  # the host of the queue (``queue.push_item``)
+    if not url.startswith(f"{origin}/"):
+        return f"u{depth} {url}" + (f" {ref}" if ref else "")
+    if ref.startswith(f"{origin}/"):
+        ref = ref[len(origin) :]
+    return f"{tag}{depth} {url[len(origin) :]}" + (f" {ref}" if ref else "")
+
+
 def loads(entry: bytes | str, spider: Spider | None) -> Request:
-    """The request of an entry; raises BadEntry for anything ``dumps`` would not have written."""
+    """The request of an entry, JSON or the compact ``u`` form the pop script hands out; raises BadEntry
+    for anything ``dumps`` would not have written."""
     if len(entry) > defaults.MAX_ENTRY_BYTES:
         raise BadEntry(f"entry of {len(entry)} bytes")
+    if entry[:1] in (b"u", "u"):
+        return _loads_compact(entry, spider)
     try:
         obj = json.loads(entry)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
@@ -134,6 +197,31 @@ def loads(entry: bytes | str, spider: Spider | None) -> Request:
     }
     try:
         return request_from_dict(obj, spider=spider)
+    except Exception as exc:  # whatever a hostile entry makes Request() raise
+        raise BadEntry(f"not a request: {exc}") from None
+
+
+def _loads_compact(entry: bytes | str, spider: Spider | None) -> Request:
+    text = entry.decode("ascii", "replace") if isinstance(entry, bytes) else entry
+    match = _COMPACT_ENTRY.fullmatch(text)
+    if match is None:
+        raise BadEntry("not a frontier entry")
+    depth, url, ref = int(match[1]), match[2], match[3]
+    if depth > defaults.MAX_DEPTH:
+        raise BadEntry("depth not an integer in range")
+    if max(len(url), len(ref or "")) > defaults.MAX_URL_LENGTH:
+        raise BadEntry("bad URL")
+    if not all(_is_spider_method(spider, name) for name in COMPACT_CALLBACKS.values()):
+        raise BadEntry("callback or errback is not a method of the spider")
+    callbacks = {k: getattr(spider, name) for k, name in COMPACT_CALLBACKS.items()}
+    try:
+        return Request(
+            url,
+            **callbacks,
+            meta={"depth": depth, "verbatim_url": True},
+            priority=-depth,
+            headers={"Referer": ref} if ref else None,
+        )
     except Exception as exc:  # whatever a hostile entry makes Request() raise
         raise BadEntry(f"not a request: {exc}") from None
 

@@ -1,5 +1,7 @@
 """The cluster's figures, read from Redis: what ``backlinks status`` prints and ``GET /api/v1/status``
-returns. The one place that knows which keys hold them."""
+returns. The one place that knows which keys hold them: the counters the frontier's scripts keep (a few
+reads a shard) and the live workers' figures (the heartbeats name them), never a scan of the keyspace, so
+its cost is O(workers + shards) whatever the frontier's size."""
 
 from __future__ import annotations
 
@@ -8,32 +10,39 @@ from typing import Any
 from backlinkspider.archives import filequeue
 from backlinkspider.frontier import defaults
 from backlinkspider.frontier.dupefilter import from_settings
-from backlinkspider.frontier.queue import status
+from backlinkspider.frontier.queue import cluster_shards, status
 
 
 def figures(server: Any, settings: Any) -> dict[str, Any]:
-    """Frontier size (requests queued, on how many hosts), URLs seen, leased requests, dropped entries and each live worker's figures
-    (pages, links, errors, pages_per_s), workers sorted by name."""
+    """Frontier size (requests queued, on how many hosts), URLs seen, leased requests, dropped entries,
+    entries refused or dropped over their host's budget and each live worker's figures (pages, links,
+    errors, pages_per_s), workers sorted by name."""
+    shards = cluster_shards(server, settings.getint("BACKLINKS_FRONTIER_SHARDS"))
+    names = sorted(name.decode() for name in server.zrange(defaults.HEARTBEATS_KEY, 0, -1))
+    pipe = server.pipeline(transaction=False)
+    for name in names:
+        pipe.hgetall(defaults.WORKER_KEY % name)
     workers = []
-    for key in sorted(server.scan_iter(match=defaults.WORKERS_PATTERN)):
-        fields = {k.decode(): v.decode() for k, v in server.hgetall(key).items()}
-        if fields:
+    for name, reply in zip(names, pipe.execute() if names else [], strict=True):
+        fields = {k.decode(): v.decode() for k, v in reply.items()}
+        if fields:  # its figures expire with its heartbeat: a silent worker has none
             workers.append(
                 {
-                    "name": key.decode().split(":", 2)[2],
+                    "name": name,
                     "pages": int(fields["pages"]),
                     "links": int(fields["links"]),
                     "errors": int(fields["errors"]),
                     "pages_per_s": float(fields["pages_per_s"]),
                 }
             )
-    queue = status(server)
+    queue = status(server, shards)
     return {
         "queue": queue["queued"],
         "hosts": queue["hosts"],
-        "seen": from_settings(settings).seen(server),
+        "seen": from_settings(settings).seen(server, shards),
         "leased": queue["leased"],
         "dropped": queue["dropped"],
+        "over_budget": queue["over_budget"],
         "workers": workers,
     }
 

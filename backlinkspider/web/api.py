@@ -95,6 +95,9 @@ class Frontier(BaseModel):
     seen: int
     leased: int
     dropped: int
+    over_budget: int = Field(
+        description="Entries not queued, or dropped, because their host's budget was spent."
+    )
     workers: list[Worker]
 
 

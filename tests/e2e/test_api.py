@@ -308,7 +308,15 @@ def test_status_reports_the_frontier_figures_when_redis_url_is_set(client, redis
     assert seeded.returncode == 0, seeded.stderr
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     frontier = client.get("/api/v1/status").json()["frontier"]
-    assert frontier == {"queue": 2, "hosts": 2, "seen": 2, "leased": 0, "dropped": 0, "workers": []}
+    assert frontier == {
+        "queue": 2,
+        "hosts": 2,
+        "seen": 2,
+        "leased": 0,
+        "dropped": 0,
+        "over_budget": 0,
+        "workers": [],
+    }
     cli = run_cli("status", env=env).stdout
     assert "frontier 2" in cli and "seen 2" in cli and "leased 0" in cli
     assert client.get("/api/v1/status").json()["ingest"] is None and "ingest" not in cli

@@ -4,7 +4,7 @@ redis-server and the synthetic web (tests/support/synthweb.py), compared with it
 
 from __future__ import annotations
 
-import re
+import json
 import signal
 import sqlite3
 import subprocess
@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 from helpers import CALENDAR_BUDGET, FAST, edge_key, export, run_cli, truth, worker
-from redisserver import RedisServer
+from redisserver import KINDS, RedisServer, start_redis
 from synthweb import CALENDAR_HOST, HUB, ProxyServer, SyntheticWeb
+from test_frontier import SHARDS, drained
+
+from backlinkspider.frontier import defaults
 
 RETRY_TIMES = 2  # the project's default
 TTL = 15  # BACKLINKS_HEARTBEAT_TTL's default
@@ -49,6 +52,16 @@ def fetched_twice(web: SyntheticWeb, failing: set[str]) -> dict[str, int]:
     }
 
 
+def leased_url(record: str) -> str:
+    """The URL of a lease record (host TAB score TAB worker TAB entry), its entry compact (serializer.py:
+    a tag, the depth, the path on the host, or the absolute URL) or the full JSON form."""
+    host, _, _, entry = record.split("\t", 3)
+    if entry.startswith("{"):
+        return json.loads(entry)["url"]
+    tag, url = entry[0], entry.split(" ")[1]
+    return {"s": f"https://{host}", "p": f"http://{host}", "u": ""}[tag] + url
+
+
 @pytest.fixture
 def slow_web(proxy_env):
     web = hostile_web()
@@ -56,23 +69,28 @@ def slow_web(proxy_env):
         yield web, {**proxy_env, "http_proxy": proxy.url, "https_proxy": proxy.url}
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["one process without Redis", "two workers"])
-def test_failing_and_slow_pages_end_as_failed_pages_fetched_retry_times_plus_one(slow_web, tmp_path, workers):
+@pytest.mark.parametrize(
+    ("workers", "kind"),
+    [(0, None), (2, KINDS[0]), (2, KINDS[1])],
+    ids=["one process without Redis", "two workers", "two workers on a 3-node cluster"],
+)
+def test_failing_and_slow_pages_end_as_failed_pages_fetched_retry_times_plus_one(
+    slow_web, tmp_path, workers, kind
+):
     web, env = slow_web
     db = tmp_path / "links.db"
-    if workers == 0:
+    if kind is None:
         budget = ["-s", f"BACKLINKS_MAX_PAGES_PER_HOST={CALENDAR_BUDGET}"]
         res = run_cli("crawl", HUB, "--index", f"sqlite:///{db}", *FAST, *budget, *TIMEOUT, env=env)
         assert res.returncode == 0, res.stderr
     else:
-        server = RedisServer(tmp_path).start()
+        server = start_redis(kind, tmp_path)
         try:
             env = {**env, "REDIS_URL": server.url}
             args = [*TIMEOUT, "-s", "BACKLINKS_HOST_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=4"]
             procs = [worker(env, db, *args, seeds=HUB if i == 0 else None) for i in range(workers)]
             assert [p.wait(timeout=300) for p in procs] == [0] * workers  # they stop on their own
-            client = redis.Redis.from_url(server.url)
-            assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+            assert drained(server.client())
         finally:
             server.stop()
     fetched = web.requests_per_url()
@@ -83,12 +101,13 @@ def test_failing_and_slow_pages_end_as_failed_pages_fetched_retry_times_plus_one
     assert fetched_twice(web, failing) == {}
 
 
-def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow_web, tmp_path):
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow_web, tmp_path, kind):
     web, env = slow_web
-    server = RedisServer(tmp_path).start()
+    server = start_redis(kind, tmp_path)
     try:
         env = {**env, "REDIS_URL": server.url}
-        client = redis.Redis.from_url(server.url)
+        client = server.client()
         db = tmp_path / "kill.db"
         args = [*TIMEOUT, "-s", "BACKLINKS_HOST_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=4"]
         victim = worker(env, db, *args, seeds=HUB)
@@ -99,14 +118,15 @@ def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed_at = time.monotonic()
-        held = f"backlinks:held:{__import__('socket').gethostname()}:{victim.pid}"
-        tokens = client.smembers(held)
-        in_flight = len(tokens)
+        name = f"{__import__('socket').gethostname()}:{victim.pid}"
+        records = [
+            client.hget(defaults.shard_key(shard, defaults.LEASES), token)
+            for shard in range(SHARDS)
+            for token in client.smembers(defaults.shard_key(shard, defaults.WORKER_LEASES + name))
+        ]
+        in_flight = len(records)
         assert in_flight > 0, "the killed worker held leases"
-        urls = {
-            re.search(rb'"url":"http://([^"]+)"', client.hget("backlinks:leases", t)).group(1).decode()
-            for t in tokens
-        }
+        urls = {leased_url(record.decode()).removeprefix("http://") for record in records}
         counts = web.requests_per_url()
         seen_before = {u: counts.get(u, 0) for u in urls}
         replacement = worker(env, db, *args, "-s", "BACKLINKS_IDLE_TIMEOUT=2")
@@ -185,7 +205,7 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
             beats = redis.Redis.from_url(server.url)
             for pages, seconds in OUTAGES:
                 # ... and both are in the cluster (heartbeating) before Redis goes away.
-                while len(web.log) < pages or beats.zcard("backlinks:heartbeats") < 2:
+                while len(web.log) < pages or beats.zcard(defaults.HEARTBEATS_KEY) < 2:
                     ended = [p.poll() for p in procs]
                     assert ended == [None, None], f"the crawl ended before the outage: {ended}\n" + "\n".join(
                         log.read_text()[-3000:] for log in logs
@@ -276,8 +296,7 @@ def test_a_spider_that_is_not_ours_uses_the_add_on_and_the_pipeline(tmp_path, pr
         )
         assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-3000:]
         assert "'frontier/leased': " in res.stderr  # its requests went through Redis
-        client = redis.Redis.from_url(server.url)
-        assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+        assert drained(server.client())
     finally:
         server.stop()
     rows = export(db)

@@ -18,6 +18,35 @@ from helpers import CALENDAR_BUDGET, FAST, REPO, edge_key, export, run_cli, trut
 from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
 
+from backlinkspider.frontier import defaults
+
+SHARDS = 16  # BACKLINKS_FRONTIER_SHARDS's default
+
+
+def figures(client) -> dict[str, int]:
+    """The frontier's counters, summed over the shards."""
+    from backlinkspider.frontier.queue import status
+
+    return status(client, SHARDS)
+
+
+def drained(client) -> bool:
+    """Nothing queued and nothing leased: the crawl's work is done."""
+    f = figures(client)
+    return f["queued"] == 0 and f["leased"] == 0
+
+
+def host_key(host: str, name: str = "") -> str:
+    """A key of the shard of ``host``: ``host_key(h, "hosts")``, or the host's queue by default."""
+    return defaults.shard_key(defaults.shard_of(host, SHARDS), name or defaults.HOST_QUEUE + host)
+
+
+def plant(client, host: str, entries: dict) -> None:
+    """Put entries in a host's queue behind the frontier's back (as whoever can write to Redis could)."""
+    client.zadd(host_key(host), entries)
+    client.zadd(host_key(host, defaults.HOSTS), {host: 0})
+    client.incrby(host_key(host, defaults.QUEUED), len(entries))
+
 
 @pytest.fixture
 def cluster(tmp_path, proxy_env):
@@ -47,8 +76,7 @@ def test_two_workers_crawl_as_one(cluster, tmp_path):
     assert sum(1 for u in fetched if u.startswith("calendar.trapville.org/cal/")) == CALENDAR_BUDGET
     both = [Path(tmp_path / f"w{i}.log").read_text() for i in (1, 2)]
     assert all("'backlinks/pages'" in log for log in both), "both workers crawled"
-    client = redis.Redis.from_url(server.url)
-    assert int(client.get("backlinks:queued")) == 0 and client.hlen("backlinks:leases") == 0
+    assert drained(redis.Redis.from_url(server.url))
 
 
 def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
@@ -56,10 +84,12 @@ def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
     db = tmp_path / "polite.db"
     args = ["-s", "BACKLINKS_HOST_DELAY=0.25", "-s", "BACKLINKS_SCOPE=seeds"]
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
-    # Both get the seed (the frontier queues it once): BACKLINKS_SCOPE=seeds reads a worker's own seeds,
-    # so a worker without them that popped the seed would follow none of its links (the cause of this
-    # test's rare one-page runs).
-    workers = [worker(env, db, *args, seeds="http://www.site0.com/", log=log) for log in logs]
+    # One gets the seed: the scope is the cluster's (stored in Redis before the seed is pushed), so the
+    # other, if it pops the seed, follows its links as the first would.
+    workers = [
+        worker(env, db, *args, seeds="http://www.site0.com/" if log == logs[0] else None, log=log)
+        for log in logs
+    ]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     # robots.txt is each worker's own (Scrapy's download slot spaces it); the frontier spaces the pages.
     times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com" and path != "/robots.txt")
@@ -157,13 +187,13 @@ def test_tls_and_password(tmp_path):
 # --- the scripts, one at a time ------------------------------------------------------------------------
 
 
-def frontier_for(client, worker="w", dupefilter=None):
+def frontier_for(client, worker="w", dupefilter=None, budget=0):
     from backlinkspider.frontier.dupefilter import SetDupeFilter
     from backlinkspider.frontier.queue import Frontier
 
     filt = dupefilter or SetDupeFilter()
     filt.setup(client)
-    return Frontier(client, worker, filt)
+    return Frontier(client, worker, filt, getattr(filt, "shards", SHARDS), budget)
 
 
 def items_for(frontier, urls, depth=0, dont_filter=False, token=""):
@@ -180,6 +210,14 @@ def items_for(frontier, urls, depth=0, dont_filter=False, token=""):
     return out
 
 
+def url_of(entry):
+    """The URL of a popped entry, as the worker reads it."""
+    from backlinkspider.crawl.spider import BacklinksSpider
+    from backlinkspider.frontier import serializer
+
+    return serializer.loads(entry, BacklinksSpider()).url
+
+
 def wait_for_uptime(client, seconds):
     while client.info("server")["uptime_in_seconds"] < seconds:
         time.sleep(0.2)
@@ -192,7 +230,7 @@ def test_a_lease_reaped_from_a_silent_worker_is_not_completed_by_it(redis_server
     a, b = frontier_for(client, "a"), frontier_for(client, "b")
     a.push(items_for(a, ["http://x.org/"]))
     a.heartbeat(1, 0, True, {})
-    [(token_a, _)], *_ = a.pop(4, "a:1:", 0, 3)
+    [(token_a, _)], *_ = a.pop(4, "a:1:", 0)
     wait_for_uptime(client, 2)  # Redis up for more than a TTL
     time.sleep(1.2)  # a is silent for more than a TTL
     now, *_ = b.heartbeat(1, 0, False, {})
@@ -203,12 +241,12 @@ def test_a_lease_reaped_from_a_silent_worker_is_not_completed_by_it(redis_server
         time.sleep(0.2)
         beat = b.heartbeat(1, now, False, {})
     assert beat[1:3] == (1, 1)  # a's lease is back, a is gone
-    [(token_b, _)], *_ = b.pop(4, "b:1:", 0, 3)
+    [(token_b, _)], *_ = b.pop(4, "b:1:", 0)
     assert token_b != token_a
     assert a.complete([token_a]) == 0, "the old holder's late completion touches nothing"
-    assert client.hexists("backlinks:leases", token_b)
+    assert client.hexists(host_key("x.org", defaults.LEASES), token_b)
     assert b.complete([token_b]) == 1
-    assert status(client) == {"queued": 0, "hosts": 0, "leased": 0, "dropped": 0}
+    assert status(client, SHARDS) == {"queued": 0, "hosts": 0, "leased": 0, "dropped": 0, "over_budget": 0}
 
 
 def test_nobody_is_reaped_after_a_redis_restart_until_a_ttl_has_passed(redis_server):
@@ -216,11 +254,11 @@ def test_nobody_is_reaped_after_a_redis_restart_until_a_ttl_has_passed(redis_ser
     a, b = frontier_for(client, "a"), frontier_for(client, "b")
     a.push(items_for(a, ["http://x.org/"]))
     a.heartbeat(60, 0, True, {})
-    a.pop(4, "a:1:", 0, 3)
-    client.zadd("backlinks:heartbeats", {"a": 1.0})  # a's last beat long ago ...
+    a.pop(4, "a:1:", 0)
+    client.zadd(defaults.HEARTBEATS_KEY, {"a": 1.0})  # a's last beat long ago ...
     # ... but Redis itself has been up for less than the TTL: a may have been waiting for it.
     assert b.heartbeat(60, 1.0, False, {})[1:3] == (0, 0)
-    assert client.hlen("backlinks:leases") == 1
+    assert figures(client)["leased"] == 1
 
 
 def test_per_host_queues_pop_ready_hosts_round_robin_lowest_depth_first(redis_server):
@@ -229,31 +267,32 @@ def test_per_host_queues_pop_ready_hosts_round_robin_lowest_depth_first(redis_se
     for depth in (3, 1, 2, 0):
         f.push(items_for(f, [f"http://big.org/{depth}"], depth=depth))
     f.push(items_for(f, ["http://a.org/", "http://b.org/"], depth=5))
-    pairs, dropped, wait, hosts, _ = f.pop(10, "p1:", 0.4, 3)
-    urls = [json.loads(entry)["url"] for _, entry in pairs]
+    pairs, dropped, shards = f.pop(10, "p1:", 0.4)
+    urls = [url_of(entry) for _, entry in pairs]
     assert sorted(urls) == ["http://a.org/", "http://b.org/", "http://big.org/0"] and dropped == 0
-    assert hosts == 1 and 0.3 < wait <= 0.4  # big.org waits for its delay
-    assert f.pop(10, "p2:", 0.4, 3)[0] == []
+    wait, hosts = shards[f.shard("big.org")]
+    assert sum(h for _, h in shards.values()) == hosts == 1 and 0.3 < wait <= 0.4  # big.org waits its delay
+    assert f.pop(10, "p2:", 0.4)[0] == []
     time.sleep(wait + 0.01)
-    pairs, *_ = f.pop(10, "p3:", 0.4, 3)
-    assert [json.loads(e)["url"] for _, e in pairs] == ["http://big.org/1"]
+    pairs, *_ = f.pop(10, "p3:", 0.4)
+    assert [url_of(e) for _, e in pairs] == ["http://big.org/1"]
     # a retried pop (its reply lost) answers the same leases, and leases nothing more
-    assert f.pop(10, "p3:", 0.4, 3)[0] == pairs
-    assert client.hlen("backlinks:leases") == 4
+    assert f.pop(10, "p3:", 0.4)[0] == pairs
+    assert figures(client)["leased"] == 4
     # without a delay (once big.org's slot has come), one host's entries come out together
     time.sleep(0.41)
-    pairs, *_ = frontier_for(client, "z").pop(10, "p4:", 0, 3)
-    assert [json.loads(e)["url"] for _, e in pairs] == ["http://big.org/2", "http://big.org/3"]
+    pairs, *_ = frontier_for(client, "z").pop(10, "p4:", 0)
+    assert [url_of(e) for _, e in pairs] == ["http://big.org/2", "http://big.org/3"]
 
 
 def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
     client = redis.Redis.from_url(redis_server.url)
     f = frontier_for(client)
-    assert f.push(items_for(f, ["http://x.org/"])) == (1, 0, 0)
-    [(token, _)], *_ = f.pop(1, "p1:", 0, 3)
-    assert f.push(items_for(f, ["http://x.org/"])) == (0, 1, 0)  # a duplicate
-    assert f.push(items_for(f, ["http://x.org/"], dont_filter=True, token=token)) == (1, 0, 0)  # a retry
-    assert client.hlen("backlinks:leases") == 0 and int(client.get("backlinks:queued")) == 1
+    assert f.push(items_for(f, ["http://x.org/"])) == (1, 0, 0, 0)
+    [(token, _)], *_ = f.pop(1, "p1:", 0)
+    assert f.push(items_for(f, ["http://x.org/"])) == (0, 1, 0, 0)  # a duplicate
+    assert f.push(items_for(f, ["http://x.org/"], dont_filter=True, token=token)) == (1, 0, 0, 0)  # a retry
+    assert figures(client)["leased"] == 0 and figures(client)["queued"] == 1
     assert f.complete([token]) == 0
 
 
@@ -296,9 +335,7 @@ def test_hostile_queue_entries_are_dropped_counted_and_leave_no_lease(cluster, t
 
     entries = {**HOSTILE, "a pickle": pickle.dumps(Exploit())}
     client = redis.Redis.from_url(server.url)
-    client.zadd("backlinks:q:evil.example", {entry: i for i, entry in enumerate(entries.values())})
-    client.zadd("backlinks:hosts", {"evil.example": 0})
-    client.set("backlinks:queued", len(entries))
+    plant(client, "evil.example", {entry: i for i, entry in enumerate(entries.values())})
     log = tmp_path / "w.log"
     w = worker(
         env,
@@ -314,8 +351,8 @@ def test_hostile_queue_entries_are_dropped_counted_and_leave_no_lease(cluster, t
     assert not marker.exists()
     text = log.read_text()
     assert f"'frontier/dropped': {len(entries)}" in text, text[-3000:]
-    assert int(client.get("backlinks:dropped")) == len(entries)
-    assert client.hlen("backlinks:leases") == 0  # dropped entries leave no lease behind
+    assert figures(client)["dropped"] == len(entries)
+    assert figures(client)["leased"] == 0  # dropped entries leave no lease behind
     assert "Traceback" not in text
     assert "alice.github.io/" in web.requests_per_url()  # and the worker went on
     assert "'finish_reason': 'finished'" in text
@@ -326,18 +363,23 @@ def test_bloom_false_positive_rate_is_within_its_bound(redis_server):
 
     client = redis.Redis.from_url(redis_server.url)
     capacity, rate = 20_000, 0.01
-    bloom = BloomDupeFilter(capacity, rate)
+    bloom = BloomDupeFilter(capacity, rate)  # one shard
     f = frontier_for(client, dupefilter=bloom)
     rng = __import__("random").Random(3)
     inserted = [rng.randbytes(20) for _ in range(capacity)]
     for i in range(0, capacity, 500):
         f.push([(bloom.marks(fp), False, "h.org", 0, "x", "") for fp in inserted[i : i + 500]])
-    assert f.push([(bloom.marks(inserted[7]), False, "h.org", 0, "x", "")]) == (0, 1, 0)  # no false negatives
+    assert f.push([(bloom.marks(inserted[7]), False, "h.org", 0, "x", "")]) == (
+        0,
+        1,
+        0,
+        0,
+    )  # no false negatives
     assert all(bloom.might_contain(client, inserted))
     fresh = [rng.randbytes(20) for _ in range(50_000)]
     measured = sum(bloom.might_contain(client, fresh)) / len(fresh)
     assert measured <= rate * 1.2, measured  # 50k trials: the 1.2 covers sampling noise at p = 1%
-    assert capacity * (1 - rate) <= bloom.seen(client) <= capacity  # a few inserts collided
+    assert capacity * (1 - rate) <= bloom.seen(client, 1) <= capacity  # a few inserts collided
     assert bloom.bits / capacity == pytest.approx(9.59, rel=0.01) and bloom.hashes == 7
 
 
@@ -347,11 +389,14 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     res = run_cli("seed", "http://alice.github.io/", *bloom, env=env)
     assert res.returncode == 0, res.stderr
     client = redis.Redis.from_url(server.url)
-    assert client.exists("backlinks:seen:bloom") and not client.exists("backlinks:seen")
-    assert client.hget("backlinks:seen:bloom:params", "capacity") == b"10000"
+    bitmaps = [defaults.shard_key(shard, defaults.BLOOM) for shard in range(SHARDS)]
+    assert client.exists(*bitmaps) == SHARDS and not client.exists(defaults.shard_key(0, defaults.SEEN))
+    assert client.hget(defaults.BLOOM_PARAMS_KEY, "capacity") == b"10000"
     assert "seen 1" in run_cli("status", *bloom, env=env).stdout
     for args, says in (
-        ([], "made with dupefilter=bloom"),  # the default, set, against a bloom cluster
+        (["-s", "BACKLINKS_DUPEFILTER=set"], "made with dupefilter=bloom"),
+        (["-s", "BACKLINKS_BLOOM_CAPACITY=10000"], "made with dupefilter=bloom"),  # auto: the set
+        ([], "capacity=10000"),  # auto, a capacity of 100M: a Bloom filter of another size
         (["-s", "BACKLINKS_DUPEFILTER=bloom"], "capacity=10000"),
         ([*bloom, "-s", "BACKLINKS_BLOOM_ERROR_RATE=0.01"], "error_rate=0.001"),
     ):
@@ -364,13 +409,14 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
         "-s",
         "BACKLINKS_DUPEFILTER=bloom",
         "-s",
-        "BACKLINKS_BLOOM_CAPACITY=1000000000",
+        "BACKLINKS_BLOOM_CAPACITY=10000000000",  # 1.4e11 bits: 9e9 a shard
         env=env,
     )
     assert res.returncode == 1 and res.stderr.count("\n") == 1 and "2^32" in res.stderr, res.stderr
     # a worker asking for another filter: one error line, and it crawls nothing
     log = tmp_path / "w.log"
-    assert worker(env, tmp_path / "c.db", log=log).wait(timeout=120) == 1  # work it could not do
+    set_ = ["-s", "BACKLINKS_DUPEFILTER=set"]
+    assert worker(env, tmp_path / "c.db", *set_, log=log).wait(timeout=120) == 1  # work it could not do
     errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and "made with dupefilter=bloom" in errors[0], errors
     assert "'finish_reason': 'frontier_unavailable'" in log.read_text()
@@ -395,4 +441,79 @@ def test_backlinks_crawl_is_a_cluster_worker_too(cluster, tmp_path):
     assert ("http://alice.github.io/", "http://bob.github.io/") in {
         (r["source_url"], r["target_url"]) for r in export(db)
     }
-    assert int(redis.Redis.from_url(server.url).get("backlinks:queued")) == 0
+    assert figures(redis.Redis.from_url(server.url))["queued"] == 0
+
+
+def test_a_hosts_queue_holds_at_most_its_remaining_budget_kept_for_the_crawl(redis_server):
+    """Budget 3: the queue takes 3 of 10 new URLs (the other 7 are not marked seen: room may free up);
+    each page paid for leaves room for one less; the page that spends the budget drops the queue. A
+    retry (dont_filter) is not capped: its page is paid for already. The budget never expires."""
+    import hashlib
+
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client, budget=3)
+    urls = [f"http://big.org/{i}" for i in range(10)]
+    assert f.push(items_for(f, urls)) == (3, 0, 0, 7)
+    assert f.push(items_for(f, urls[3:])) == (0, 0, 0, 7), "the refused URLs were not marked seen"
+    assert figures(client)["over_budget"] == 14
+    pairs, *_ = f.pop(1, "p1:", 0)
+    assert f.spend("big.org", hashlib.sha1(b"http://big.org/0").digest()[:8]) == 0
+    assert f.push(items_for(f, urls[3:])) == (0, 0, 0, 7), "2 queued + 1 spent: no room"
+    f.complete([pairs[0][0]])
+    assert f.push(items_for(f, ["http://big.org/0"], dont_filter=True)) == (1, 0, 0, 0)  # a retry
+    assert figures(client)["queued"] == 3
+    for page in (b"http://big.org/1", b"http://big.org/2"):
+        f.spend("big.org", hashlib.sha1(page).digest()[:8])
+    assert figures(client) | {"over_budget": 0} == {
+        "queued": 0,
+        "hosts": 0,
+        "leased": 0,
+        "dropped": 0,
+        "over_budget": 0,
+    }
+    assert figures(client)["over_budget"] == 14 + 7 + 3  # the pushes refused, and the queue dropped
+    budget = host_key("big.org", defaults.HOST_BUDGET + "big.org")
+    assert client.scard(budget) == 3 and client.ttl(budget) == -1  # kept for the crawl
+    assert f.push(items_for(f, ["http://big.org/new"])) == (0, 0, 0, 1)
+
+
+def test_a_recrawl_is_queued_once_by_the_cluster(cluster, tmp_path):
+    """Two workers started with --recrawl on the same index: the first queues it (a marker in Redis), the
+    other crawls what it queued; every page is fetched once more, not twice. A recrawl runs on a fresh
+    frontier (the budgets and the seen set are the first crawl's)."""
+    web, server, env = cluster
+    db = tmp_path / "re.db"
+    scope = ["-s", "BACKLINKS_SCOPE=seeds", "-s", "BACKLINKS_HOST_DELAY=0.05"]
+    assert worker(env, db, *scope, seeds="http://alice.github.io/").wait(timeout=120) == 0
+    first = web.requests_per_url()
+    pages = {u for u in first if not u.endswith("/robots.txt")}
+    assert len(pages) >= 2
+    server.client().flushall()  # a fresh frontier
+    logs = [tmp_path / "r1.log", tmp_path / "r2.log"]
+    workers = [worker(env, db, *scope, "-a", "recrawl=true", log=log) for log in logs]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    again = web.requests_per_url()
+    assert {u: again[u] - first[u] for u in pages} == dict.fromkeys(pages, 1)
+    texts = [log.read_text() for log in logs]
+    assert sum("re-crawling" in text for text in texts) == 1
+    assert sum("the cluster's recrawl was queued by" in text for text in texts) == 1
+
+
+def test_seed_and_status_on_a_redis_cluster(tmp_path, proxy_env):
+    """A REDIS_URL naming one node of a cluster: seed and status use the whole cluster, and status reads
+    the shards' counters."""
+    from redisserver import RedisClusterServer
+
+    server = RedisClusterServer(tmp_path).start()
+    try:
+        env = {**proxy_env, "REDIS_URL": server.nodes[1].url}
+        res = run_cli("seed", *(f"http://site{i}.example/" for i in range(20)), env=env)
+        assert res.returncode == 0 and res.stdout.startswith("20 of 20 seeds queued"), res.stderr
+        out = run_cli("status", env=env).stdout
+        assert "frontier 20 on 20 hosts" in out and "seen 20" in out, out
+        client = server.client()
+        assert figures(client)["queued"] == 20
+        nodes = {client.get_node_from_key(host_key(f"site{i}.example")).port for i in range(20)}
+        assert len(nodes) == 3, "the hosts are spread over the three nodes"
+    finally:
+        server.stop()

@@ -364,8 +364,8 @@ def test_the_shape_window_is_shared_by_the_workers_of_a_cluster(redis_server):
     """Two workers' guards on one Redis: the depth one saw first bounds what the other follows."""
     import redis
 
-    first = TrapGuard(3, 100, RedisDepths(redis.Redis.from_url(redis_server.url)))
-    second = TrapGuard(3, 100, RedisDepths(redis.Redis.from_url(redis_server.url)))
+    first = TrapGuard(3, 100, RedisDepths(redis.Redis.from_url(redis_server.url), 4))
+    second = TrapGuard(3, 100, RedisDepths(redis.Redis.from_url(redis_server.url), 4))
     alone = TrapGuard(3, 100)  # a worker without the cluster's memory
     assert asyncio.run(first.allowed([("http://events.example/cal/2026-02", 2)])) == [True]
     deep = [("http://events.example/cal/2036-05", 150), ("http://events.example/cal/2034-08", 102)]

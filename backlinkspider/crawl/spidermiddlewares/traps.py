@@ -40,7 +40,6 @@ from backlinkspider.standards.urls import host_of
 
 logger = logging.getLogger(__name__)
 
-TRAP_KEY = "backlinks:trap:%s"  # Redis hash per host: shape -> least depth seen
 TRAP_KEY_SECONDS = 86400
 LOCAL_SHAPES = 200_000  # shapes kept in memory without Redis (about 30 MB)
 
@@ -104,15 +103,26 @@ class LocalDepths:
 
 
 class RedisDepths:
-    """Least depths shared by a cluster's workers: one Redis round trip per page."""
+    """Least depths shared by a cluster's workers: a hash per host in its frontier shard (so that a Redis
+    Cluster serves them), one round trip per page and shard its links go to."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, shards: int) -> None:
         self.script = server.register_script(_LOWER_SCRIPT)
+        self.shards = shards
 
     def lower(self, entries: Sequence[tuple[str, str, int]]) -> list[int]:
-        keys = [TRAP_KEY % host for host, _, _ in entries]
-        args: list[Any] = [x for _, shape, depth in entries for x in (shape, depth)]
-        return [int(d) for d in self.script(keys=keys, args=[*args, TRAP_KEY_SECONDS])]
+        from backlinkspider.frontier import defaults
+
+        by_shard: dict[int, list[int]] = {}
+        for i, (host, _, _) in enumerate(entries):
+            by_shard.setdefault(defaults.shard_of(host, self.shards), []).append(i)
+        out = [0] * len(entries)
+        for shard, indexes in by_shard.items():
+            keys = [defaults.shard_key(shard, defaults.HOST_TRAPS + entries[i][0]) for i in indexes]
+            args: list[Any] = [x for i in indexes for x in entries[i][1:]]
+            for i, depth in zip(indexes, self.script(keys=keys, args=[*args, TRAP_KEY_SECONDS]), strict=True):
+                out[i] = int(depth)
+        return out
 
 
 class TrapGuard:
@@ -141,7 +151,9 @@ class TrapGuard:
         from backlinkspider.frontier.connection import redis_for
 
         self.connection = redis_for(self.crawler)
-        self.depths = RedisDepths(self.connection.client)
+        self.depths = RedisDepths(
+            self.connection.client, self.crawler.settings.getint("BACKLINKS_FRONTIER_SHARDS")
+        )
 
     async def allowed(self, links: Iterable[tuple[str, int]]) -> list[bool]:
         """For each (URL, depth) the spider would follow, whether it may be followed."""
