@@ -540,9 +540,11 @@ def test_user_input_never_becomes_an_operator(standin: MongoStore) -> None:
 
 
 def test_every_read_of_a_lost_server_is_one_clear_error(standin: MongoStore) -> None:
-    """Streamed reads fail when iterated, small reads after the retry window: IndexUnavailable both."""
+    """Streamed reads fail when iterated, small reads after the retry window: IndexUnavailable both. The
+    window (a read's operation timeout, BACKLINKS_MONGO_TIMEOUT: 12 s) is scaled down to 0.3 s for the
+    twelve reads."""
     write(standin, PAGES)
-    standin.retry_seconds = 0.2
+    standin.limits = dataclasses.replace(standin.limits, operation=0.3)
 
     def lost(*args: Any, **kwargs: Any) -> Any:
         raise AutoReconnect("connection refused")
