@@ -1,4 +1,5 @@
-"""``backlinks ingest``: web archives (WARC, WAT) into the index, on one machine (archives/ingest.py)."""
+"""``backlinks ingest``: web archives (WARC, WAT) into the index, on one machine (archives/ingest.py) or as
+one worker of a cluster sharing a Redis queue of files (archives/filequeue.py)."""
 
 from __future__ import annotations
 
