@@ -8,9 +8,11 @@ from it (``mongo/figures.py``); a dimension added here is counted by both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from backlinkspider.records import Tally
 
 FLAGS = ("nofollow", "ugc", "sponsored")
 
@@ -59,3 +61,38 @@ DIMENSIONS = (
 def values(edge: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """The (dimension, value) pairs ``edge`` counts under."""
     return ((dim.name, dim.value_of(edge)) for dim in DIMENSIONS if dim.holds(edge))
+
+
+def tally_of(
+    counts: Callable[[str], dict[str, int]],
+    distinct: Callable[[str], int],
+    ranked: Callable[[str], list[tuple[str, int]]],
+    *,
+    first_seen: int | None,
+    last_seen: int | None,
+    new: Sequence[tuple[int, int]],
+    lost: Sequence[tuple[int, int]],
+) -> Tally:
+    """A domain's ``Tally`` from a backend's readers of its figures: ``counts(dim)`` (value -> edges),
+    ``distinct(dim)`` (its values with an edge) and ``ranked(dim)`` (the top values), so which dimension
+    answers which figure is said once for every backend."""
+    rel = counts("rel")
+    return Tally(
+        backlinks=counts("edge").get("", 0),
+        referring_pages=distinct("ref_page"),
+        referring_hosts=distinct("ref_host"),
+        referring_ips=distinct("ref_ip"),
+        referring_subnets=distinct("ref_subnet"),
+        follow=rel.get("follow", 0),
+        nofollow=rel.get("nofollow", 0),
+        ugc=rel.get("ugc", 0),
+        sponsored=rel.get("sponsored", 0),
+        by_type=counts("type"),
+        top_anchors=ranked("anchor"),
+        top_referring_domains=ranked("ref_domain"),
+        top_pages=ranked("page"),
+        first_seen=first_seen,
+        last_seen=last_seen,
+        new=list(new),
+        lost=list(lost),
+    )

@@ -37,7 +37,7 @@ from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.errors import PyMongoError
 
-from backlinkspider.index.figures import DIMENSIONS, values
+from backlinkspider.index.figures import DIMENSIONS, tally_of, values
 from backlinkspider.index.mongo.documents import Document, bson_date, seconds
 from backlinkspider.records import Tally
 
@@ -303,22 +303,11 @@ class Figures:
             )
 
         distinct = counts(VALUES)
-        rel = counts("rel")
         windows = [window(start) for start in since]
-        return Tally(
-            backlinks=counts("edge").get("", 0),
-            referring_pages=distinct.get("ref_page", 0),
-            referring_hosts=distinct.get("ref_host", 0),
-            referring_ips=distinct.get("ref_ip", 0),
-            referring_subnets=distinct.get("ref_subnet", 0),
-            follow=rel.get("follow", 0),
-            nofollow=rel.get("nofollow", 0),
-            ugc=rel.get("ugc", 0),
-            sponsored=rel.get("sponsored", 0),
-            by_type=counts("type"),
-            top_anchors=ranked("anchor"),
-            top_referring_domains=ranked("ref_domain"),
-            top_pages=ranked("page"),
+        return tally_of(
+            counts,
+            lambda dim: distinct.get(dim, 0),
+            ranked,
             first_seen=end("first_seen", 1),
             last_seen=end("last_seen", -1),
             new=[new for new, _ in windows],

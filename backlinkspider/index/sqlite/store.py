@@ -20,6 +20,7 @@ from typing import Any
 
 from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
+from backlinkspider.index.figures import tally_of
 from backlinkspider.index.sqlite.schema import (
     BUMP,
     DROP_TRIGGERS,
@@ -471,21 +472,10 @@ class SQLiteStore:
             )
             for t in since
         ]
-        rel = counts("rel")
-        return Tally(
-            backlinks=counts("edge").get("", 0),
-            referring_pages=distinct("ref_page"),
-            referring_hosts=distinct("ref_host"),
-            referring_ips=distinct("ref_ip"),
-            referring_subnets=distinct("ref_subnet"),
-            follow=rel.get("follow", 0),
-            nofollow=rel.get("nofollow", 0),
-            ugc=rel.get("ugc", 0),
-            sponsored=rel.get("sponsored", 0),
-            by_type=counts("type"),
-            top_anchors=ranked("anchor"),
-            top_referring_domains=ranked("ref_domain"),
-            top_pages=ranked("page"),
+        return tally_of(
+            counts,
+            distinct,
+            ranked,
             first_seen=first[0] if first else None,
             last_seen=last[0] if last else None,
             new=new,
