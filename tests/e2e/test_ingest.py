@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SUPPORT, export, run_cli
+from helpers import SUPPORT, export, run_cli, tmpfs
 from synthweb import SyntheticWeb
 from webarchives import DATE, Resp, corpus_responses, html, write_warc
 
@@ -323,16 +323,9 @@ def test_usage_errors_are_one_line(tmp_path):
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 16 MiB tmpfs of its own, to make read-only (needs root, as CI has)."""
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
-    try:
+    """A 16 MiB tmpfs of its own, to make read-only."""
+    with tmpfs(tmp_path, "16m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
 def test_an_unwritable_index_is_one_line_before_reading_and_keeps_what_it_holds(tmp_path, small_fs):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import BACKLINKS, CALENDAR_BUDGET, FAST, exported_edges, run_cli, truth
+from helpers import BACKLINKS, CALENDAR_BUDGET, FAST, exported_edges, run_cli, tmpfs, truth
 from synthweb import HUB
 from test_index import T0
 
@@ -25,16 +25,9 @@ from backlinkspider.standards.extract import Link, Page
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 32 MiB tmpfs of its own, so a test can fill it or make it read-only (needs root, as CI has)."""
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
-    try:
+    """A 32 MiB tmpfs of its own, so a test can fill it or make it read-only."""
+    with tmpfs(tmp_path, "32m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
 def fill(directory: Path) -> Path:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 SUPPORT = Path(__file__).resolve().parent
 REPO = SUPPORT.parents[1]
@@ -93,3 +97,20 @@ def worker(env, db, *args, seeds=None, log=None):
         stdout=subprocess.DEVNULL,
         stderr=open(log, "w") if log else subprocess.DEVNULL,
     )
+
+
+@contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``16m``) mounted at ``where/fs``, so a test can fill it or make it read-only;
+    needs root to mount, as CI has: the test is skipped otherwise."""
+    mnt = where / "fs"
+    mnt.mkdir()
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True
+    )
+    if res.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
