@@ -391,7 +391,9 @@ local elsewhere = 0
 for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now - fresh, '+inf')) do
   if w ~= worker then elsewhere = elsewhere + 1 end
 end
-elsewhere = elsewhere + redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. (now - fresh))
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - fresh))) do
+  if w ~= worker then elsewhere = elsewhere + 1 end  -- a worker asking is not silent, however late it beat
+end
 local scope = {}
 if redis.call('SCARD', KEYS[3]) ~= tonumber(ARGV[4]) then scope = redis.call('SMEMBERS', KEYS[3]) end
 return {elsewhere, scope}

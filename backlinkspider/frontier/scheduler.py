@@ -66,6 +66,7 @@ _WAKE = "_frontier_wake"  # meta flag: a leased request handed to engine.crawl()
 _POP_MAX = 64
 _PUMP_SECONDS = 0.1
 _POLL_SECONDS = 0.25  # how soon other workers' pushes are seen by an idle worker
+_TELL_SECONDS = 60.0  # how often a worker kept open by the others' work says so
 
 
 class RedisScheduler:
@@ -93,7 +94,8 @@ class RedisScheduler:
         self.shard_hosts = [1] * self.shards
         self.scope_known = 0  # members of the cluster's scope this worker has learnt
         self.cluster_busy = True
-        self.last_busy = time.monotonic()
+        self.elsewhere = 0  # other workers busy or gone silent, as the last pop saw them
+        self.last_busy = self.told = time.monotonic()
         self.started = time.time()
         self.connected_since = 0.0  # Redis time since when this worker has seen Redis without a break
         self.outages_seen = 0
@@ -300,6 +302,7 @@ class RedisScheduler:
             # Nothing ready there: ask again when its first host is (and soon anyway: others push too).
             if shard not in given:
                 self.ready_at[shard] = now + (min(wait, _POLL_SECONDS) if wait >= 0 else _POLL_SECONDS)
+        self.elsewhere = elsewhere
         self.cluster_busy = any(self.shard_hosts) or elsewhere > 0
         if self.cluster_busy or pairs:
             self.last_busy = now
@@ -404,5 +407,13 @@ class RedisScheduler:
         now = time.monotonic()
         if self.pending or self.local or self.pushing or self.popping or self.cluster_busy:
             self.last_busy = now
+        if self.cluster_busy and now - self.told >= _TELL_SECONDS:
+            self.told = now
+            logger.info(
+                "nothing to fetch here; waiting for the cluster: %d hosts queued, %d other workers busy"
+                " or silent",
+                sum(self.shard_hosts),
+                self.elsewhere,
+            )
         if self.idle_timeout <= 0 or now - self.last_busy < self.idle_timeout:
             raise DontCloseSpider

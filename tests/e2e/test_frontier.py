@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import CALENDAR_BUDGET, FAST, REPO, edge_key, export, run_cli, truth, worker
+from helpers import CALENDAR_BUDGET, FAST, REPO, edge_key, exit_codes, export, run_cli, truth, worker
 from redisserver import RedisServer
 from synthweb import HUB, ProxyServer, SyntheticWeb
 
@@ -63,11 +63,9 @@ def test_two_workers_crawl_as_one(cluster, tmp_path):
     web, server, env = cluster
     db = tmp_path / "two.db"
     args = ["-s", "BACKLINKS_HOST_DELAY=0.05", "-s", "CONCURRENT_REQUESTS=8"]
-    workers = [
-        worker(env, db, *args, seeds=HUB, log=tmp_path / "w1.log"),
-        worker(env, db, *args, log=tmp_path / "w2.log"),
-    ]
-    assert [w.wait(timeout=300) for w in workers] == [0, 0]
+    logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+    workers = [worker(env, db, *args, seeds=HUB, log=logs[0]), worker(env, db, *args, log=logs[1])]
+    assert exit_codes(workers, logs) == [0, 0]
     rows = export(db)
     assert {edge_key(r) for r in rows} == truth(web) and len(rows) == len(truth(web))
     fetched = web.requests_per_url()
@@ -90,7 +88,7 @@ def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
         worker(env, db, *args, seeds="http://www.site0.com/" if log == logs[0] else None, log=log)
         for log in logs
     ]
-    assert [w.wait(timeout=300) for w in workers] == [0, 0]
+    assert exit_codes(workers, logs) == [0, 0]
     # robots.txt is each worker's own (Scrapy's download slot spaces it); the frontier spaces the pages.
     times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com" and path != "/robots.txt")
     assert len(times) >= 8, "\n".join(log.read_text()[-3000:] for log in logs)
@@ -491,7 +489,7 @@ def test_a_recrawl_is_queued_once_by_the_cluster(cluster, tmp_path):
     server.client().flushall()  # a fresh frontier
     logs = [tmp_path / "r1.log", tmp_path / "r2.log"]
     workers = [worker(env, db, *scope, "-a", "recrawl=true", log=log) for log in logs]
-    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    assert exit_codes(workers, logs, timeout=120) == [0, 0]
     again = web.requests_per_url()
     assert {u: again[u] - first[u] for u in pages} == dict.fromkeys(pages, 1)
     texts = [log.read_text() for log in logs]

@@ -99,6 +99,19 @@ def worker(env, db, *args, seeds=None, log=None):
     )
 
 
+def exit_codes(workers: list[subprocess.Popen], logs: list[Path], timeout: float = 300) -> list[int]:
+    """The workers' exit codes; a worker still running after ``timeout`` seconds is killed and the test
+    fails with the end of every worker's log (why a worker stayed is there, not in a TimeoutExpired)."""
+    try:
+        return [w.wait(timeout=timeout) for w in workers]
+    except subprocess.TimeoutExpired:
+        for w in workers:
+            w.kill()
+            w.wait()
+        tails = "\n".join(f"--- {log}\n" + "".join(log.read_text().splitlines(True)[-15:]) for log in logs)
+        pytest.fail(f"a worker still ran after {timeout} s:\n{tails}")
+
+
 @contextmanager
 def tmpfs(where: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` (``16m``) mounted at ``where/fs``, so a test can fill it or make it read-only;
