@@ -503,23 +503,6 @@ def test_events_are_grouped_on_the_server(standin: MongoStore) -> None:
     assert [len(r) for r in rows] == [1, 1]
 
 
-def test_one_link_per_domain_is_chosen_before_paging(standin: MongoStore) -> None:
-    write(standin, PAGES)
-    recording = aggregations(standin)
-    list(
-        standin.edges(
-            Target("domain", "target.co.uk"),
-            Filters(),
-            sort="first_seen",
-            limit=1,
-            offset=1,
-            one_per_domain=True,
-        )
-    )
-    (names, _), *_ = stages(recording)
-    assert names == ["$match", "$set", "$sort", "$group", "$replaceWith", "$sort", "$skip", "$limit"]
-
-
 def test_user_input_never_becomes_an_operator(standin: MongoStore) -> None:
     write(standin, PAGES)
     domain = Target("domain", "target.co.uk")

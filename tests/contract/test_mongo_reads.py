@@ -1,7 +1,7 @@
 """What MongoDB's reads cost, counted on the stand-in by ``mongo_standin.Examined`` (the index keys and
 documents a server would examine with the indexes the store declares): a page of a cursor walk costs
-about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary the same
-at 5x the edges."""
+about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary and a page of
+one link per domain the same at 5x the edges."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mongo_standin import Examined, strict_client
 from backlinkspider.crawl.items import page_edges
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.index.mongo.documents import bson_date, document_for
-from backlinkspider.query.listing import backlinks
+from backlinkspider.query.listing import backlinks, decode_cursor
 from backlinkspider.records import EDGE_SORTS, Filters, Target
 from backlinkspider.standards.extract import Link, Page
 
@@ -89,6 +89,61 @@ def test_page_two_of_a_cursor_walk_examines_about_a_page(
     assert not read.blocking_sort, read
     # Keys equal to the last row's sort value before its edge_id are read again (at most a page's).
     assert LIMIT <= read.keys <= 2 * LIMIT + 1, read
+
+
+def per_domain(domains: int) -> MongoStore:
+    """``domains`` referring domains of big.example, three edges each: two nofollow links from an
+    older page, then one followed link from a newer one (the domain's best), the domains in turn, so a
+    walk in any order meets two edges it skips for each it keeps."""
+    store = MongoStore("mongodb://standin/backlinks", client=strict_client())
+    docs = []
+    for i in range(domains):
+        for minute, url, links in (
+            (
+                2 * i,
+                f"http://www.s{i:05d}.org/old",
+                [
+                    Link("http://big.example/a", "text", "x", nofollow=True),
+                    Link("http://big.example/b", "text", "y", nofollow=True),
+                ],
+            ),
+            (2 * i + 1, f"http://www.s{i:05d}.org/new", [Link("http://big.example/a", "text", "z")]),
+        ):
+            seen = bson_date(T0 + timedelta(minutes=minute))
+            docs += [{"_id": e.edge_id, **document_for(e, seen)} for e in page_edges(Page(url, links), False)]
+    store._links.insert_many(docs)
+    return store
+
+
+def page_two_cost(store: MongoStore, sort: str) -> tuple[int, int, int]:
+    """Reads, keys and documents page 2 of big.example's one link per domain examines."""
+    target = Target("domain", "big.example")
+    first = list(backlinks(store, target, sort=sort, limit=LIMIT, one_per_domain=True))  # type: ignore[arg-type]
+    with Examined(store._client) as examined:
+        second = list(
+            store.edges(
+                target,
+                Filters(),
+                sort=sort,  # type: ignore[arg-type]
+                after=decode_cursor(first[-1]["_cursor"], sort),  # type: ignore[arg-type]
+                limit=LIMIT,
+                one_per_domain=True,
+            )
+        )
+    domains = [row.source_domain for row in second]
+    assert len(set(domains)) == LIMIT and domains[0] != first[-1]["source_domain"]
+    assert {row.anchor_text for row in second} == {"z"}  # each domain's followed link
+    assert not any(r.blocking_sort for r in examined.reads), examined.reads
+    keys, docs = examined.total()
+    return len(examined.reads), keys, docs
+
+
+@pytest.mark.parametrize("sort", EDGE_SORTS)
+def test_page_two_of_one_link_per_domain_costs_the_same_at_five_times_the_domains(sort: str) -> None:
+    """Each domain's best edge is chosen from its own edges, never from a pass over the target's."""
+    small, big = page_two_cost(per_domain(100), sort), page_two_cost(per_domain(500), sort)
+    assert small == big
+    assert small[1] < 10 * LIMIT  # the page's span of the order and its domains' edges, not 300 edges
 
 
 def test_pages_to_recrawl_reads_its_limit_in_index_order(store: MongoStore) -> None:

@@ -36,6 +36,7 @@ runs ``export`` and prints it, after the crawl (the data lives in this process's
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import sys
 import time
@@ -306,7 +307,9 @@ class Examined:
     any other read examines every key within the bounds. The plan counted is the cheapest index, as the
     query planner's trial period picks the plan that returns its rows with the least work (the manual,
     "Query Plans"). ``docs``: documents fetched, none for a count the index answers alone (COUNT_SCAN).
-    Not modelled: aggregations (none of the reads measured is one)."""
+    An aggregation is counted as the find of its leading ``$match`` with no limit (every document it
+    passes to the next stage; a ``$group`` or ``$sort`` after it is a blocking stage), its other stages
+    not modelled."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -320,6 +323,7 @@ class Examined:
             "compute": cursor._compute_results,
             "count_documents": collection.count_documents,
             "find_one": collection.find_one,
+            "aggregate": collection.aggregate,
         }
         examined, saved = self, self._saved
 
@@ -349,9 +353,18 @@ class Examined:
             cursor._examined = True  # pymongo's find_one is a find with limit 1: counted so, once
             return next(iter(cursor), None)
 
+        def aggregate(collection: Any, pipeline: Any, *args: Any, **kwargs: Any) -> Any:
+            if ours(collection):
+                match = pipeline[0].get("$match", {}) if pipeline else {}
+                read = examined.examine(collection, match, None, 0, None)
+                blocking = any(next(iter(stage)) in ("$group", "$sort") for stage in pipeline)
+                examined.reads.append(dataclasses.replace(read, blocking_sort=blocking))
+            return saved["aggregate"](collection, pipeline, *args, **kwargs)
+
         cursor._compute_results = compute_results
         collection.count_documents = count_documents
         collection.find_one = find_one
+        collection.aggregate = aggregate
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -359,6 +372,7 @@ class Examined:
         cursor._compute_results = self._saved["compute"]
         collection.count_documents = self._saved["count_documents"]
         collection.find_one = self._saved["find_one"]
+        collection.aggregate = self._saved["aggregate"]
 
     def total(self) -> tuple[int, int]:
         """Keys and documents examined by the reads so far."""

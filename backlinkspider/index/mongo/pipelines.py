@@ -67,19 +67,6 @@ def after(sort: EdgeSort, value: int | str, edge_id: bytes) -> Document:
     return {sort: {"$gte": key}, "$or": [{sort: {"$gt": key}}, {"_id": {"$gt": edge_id}}]}
 
 
-def best_per_domain(match: Document) -> Pipeline:
-    """Each referring domain's best edge (records.BEST_EDGE_ORDER: followed before flagged, then the
-    oldest, then the lowest edge_id), chosen before any paging: ``$first`` after a ``$sort`` on exactly
-    that order (the manual: $group keeps the input order for $first)."""
-    return [
-        {"$match": match},
-        {"$set": {"_flagged": FLAGGED}},
-        {"$sort": {"source_domain": 1, "_flagged": 1, "first_seen": 1, "_id": 1}},
-        {"$group": {"_id": "$source_domain", "doc": {"$first": "$$ROOT"}}},
-        {"$replaceWith": "$doc"},
-    ]
-
-
 def _count_if(condition: Any) -> Document:
     return {"$sum": {"$cond": [condition, 1, 0]}}
 
