@@ -6,6 +6,7 @@ one link per domain the same at 5x the edges."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from mongo_standin import Examined, strict_client
@@ -112,6 +113,7 @@ def per_domain(domains: int) -> MongoStore:
             seen = bson_date(T0 + timedelta(minutes=minute))
             docs += [{"_id": e.edge_id, **document_for(e, seen)} for e in page_edges(Page(url, links), False)]
     store._links.insert_many(docs)
+    store.rebuild_figures("big.example")
     return store
 
 
@@ -144,6 +146,28 @@ def test_page_two_of_one_link_per_domain_costs_the_same_at_five_times_the_domain
     small, big = page_two_cost(per_domain(100), sort), page_two_cost(per_domain(500), sort)
     assert small == big
     assert small[1] < 10 * LIMIT  # the page's span of the order and its domains' edges, not 300 edges
+
+
+@pytest.mark.parametrize("one", [False, True], ids=["all", "one_per_domain"])
+def test_a_page_of_the_authority_sort_is_one_read_of_its_domains(one: bool) -> None:
+    """The page's domains' links come in one read (the ``$in`` of each domain's best link, or one
+    ``$unionWith`` branch a domain), whatever the page's size: then linking_back's one read."""
+    store = per_domain(60)
+    target = Target("domain", "big.example")
+
+    def page(limit: int, cursor: str | None) -> tuple[list[Any], list[str]]:
+        with Examined(store._client) as examined:
+            rows = list(
+                backlinks(store, target, sort="authority", limit=limit, cursor=cursor, one_per_domain=one)
+            )
+        assert len(rows) == limit
+        return rows, [r.collection for r in examined.reads if r.collection == "links"]
+
+    first, _ = page(5, None)
+    for limit in (5, 20):
+        rows, reads = page(limit, first[-1]["_cursor"])
+        assert reads == ["links", "links"]  # the page's edges, then whether each links back
+        assert rows[0]["_cursor"] != first[-1]["_cursor"]
 
 
 def test_pages_to_recrawl_reads_its_limit_in_index_order(store: MongoStore) -> None:

@@ -36,7 +36,6 @@ runs ``export`` and prints it, after the crawl (the data lives in this process's
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import itertools
 import sys
 import time
@@ -307,15 +306,16 @@ class Examined:
     any other read examines every key within the bounds. The plan counted is the cheapest index, as the
     query planner's trial period picks the plan that returns its rows with the least work (the manual,
     "Query Plans"). ``docs``: documents fetched, none for a count the index answers alone (COUNT_SCAN).
-    An aggregation is counted as the find of its leading ``$match`` with no limit (every document it
-    passes to the next stage; a ``$group`` or ``$sort`` after it is a blocking stage), its other stages
-    not modelled."""
+    An aggregation is one read: the find its leading ``$match``, ``$sort`` and ``$limit`` make, plus
+    that of each ``$unionWith`` branch; a later ``$group`` or ``$sort`` is a blocking stage; its other
+    stages are not modelled."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.reads: list[Examination] = []
         self._saved: dict[str, Any] = {}
         self._indexes: dict[Any, tuple[list[Any], list[Any]]] = {}
+        self._aggregating = 0
 
     def __enter__(self) -> Examined:
         cursor, collection = mongomock_ng.collection.Cursor, mongomock_ng.collection.Collection
@@ -332,7 +332,8 @@ class Examined:
 
         def compute_results(cursor: Any, with_limit_and_skip: bool = False) -> Any:
             # once per cursor (the stand-in computes its results again at every row)
-            if ours(cursor.collection) and not vars(cursor).get("_examined"):
+            inside = examined._aggregating  # the stand-in's own finds for an aggregation counted
+            if ours(cursor.collection) and not inside and not vars(cursor).get("_examined"):
                 cursor._examined = True
                 limit = abs(cursor._limit or 0) or None
                 examined.reads.append(
@@ -354,12 +355,14 @@ class Examined:
             return next(iter(cursor), None)
 
         def aggregate(collection: Any, pipeline: Any, *args: Any, **kwargs: Any) -> Any:
-            if ours(collection):
-                match = pipeline[0].get("$match", {}) if pipeline else {}
-                read = examined.examine(collection, match, None, 0, None)
-                blocking = any(next(iter(stage)) in ("$group", "$sort") for stage in pipeline)
-                examined.reads.append(dataclasses.replace(read, blocking_sort=blocking))
-            return saved["aggregate"](collection, pipeline, *args, **kwargs)
+            if not ours(collection):
+                return saved["aggregate"](collection, pipeline, *args, **kwargs)
+            examined.reads.append(examined.aggregation(collection, pipeline))
+            examined._aggregating += 1
+            try:  # the stand-in runs the whole pipeline here
+                return saved["aggregate"](collection, pipeline, *args, **kwargs)
+            finally:
+                examined._aggregating -= 1
 
         cursor._compute_results = compute_results
         collection.count_documents = count_documents
@@ -377,6 +380,37 @@ class Examined:
     def total(self) -> tuple[int, int]:
         """Keys and documents examined by the reads so far."""
         return sum(r.keys for r in self.reads), sum(r.docs for r in self.reads)
+
+    def aggregation(self, collection: Any, pipeline: list[dict[str, Any]]) -> Examination:
+        """An aggregation as the finds of its leading stages and of its ``$unionWith`` branches."""
+        reads, rest = self._leading(collection, pipeline)
+        for stage in rest:
+            union = stage.get("$unionWith")
+            if isinstance(union, dict):
+                branch, _ = self._leading(collection.database[union["coll"]], union.get("pipeline", []))
+                reads += branch
+        blocking = any(next(iter(stage)) in ("$group", "$sort") for stage in rest)
+        return Examination(
+            collection.name,
+            "+".join(r.index for r in reads),
+            sum(r.keys for r in reads),
+            sum(r.docs for r in reads),
+            blocking or any(r.blocking_sort for r in reads),
+        )
+
+    def _leading(
+        self, collection: Any, pipeline: list[dict[str, Any]]
+    ) -> tuple[list[Examination], list[dict[str, Any]]]:
+        """The find a pipeline's leading ``$match``, ``$sort`` and ``$limit`` make, and its other stages."""
+        parts: dict[str, Any] = {}
+        k = 0
+        for name in ("$match", "$sort", "$limit"):
+            if k < len(pipeline) and name in pipeline[k]:
+                parts[name] = pipeline[k][name]
+                k += 1
+        sort = list(parts["$sort"].items()) if "$sort" in parts else None
+        read = self.examine(collection, parts.get("$match", {}), sort, 0, parts.get("$limit"))
+        return [read], pipeline[k:]
 
     def examine(
         self, collection: Any, spec: Any, sort: Any, skip: int, limit: int | None, counting: bool = False

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from backlinkspider.index.mongo.documents import Document, bson_date
+from backlinkspider.index.mongo.documents import LINKS, PROJECTION, Document, bson_date
 from backlinkspider.records import Bucketing, EdgeSort, Filters, Target
 from backlinkspider.standards.urls import host_of, registered_domain
 
@@ -65,6 +65,31 @@ def after(sort: EdgeSort, value: int | str, edge_id: bytes) -> Document:
     start."""
     key = bson_date(value) if isinstance(value, int) else value
     return {sort: {"$gte": key}, "$or": [{sort: {"$gt": key}}, {"_id": {"$gt": edge_id}}]}
+
+
+def domains_edges(
+    match: Document, domains: Sequence[str], after: bytes | None, limit: int | None
+) -> Pipeline:
+    """The edges ``match`` passes from each of ``domains`` in turn, each domain's in ``_id`` order: a
+    ``$unionWith`` branch a domain, each reading at most ``limit`` edges on the ``(scope, source_domain,
+    _id)`` index, numbered, then sorted by number on the server (``$unionWith`` promises no order: the
+    manual). At most ``limit`` per domain and ``limit`` domains: a page's rows come from so many."""
+    cut = [{"$limit": int(limit)}] if limit else []
+
+    def branch(k: int, domain: str) -> Pipeline:
+        where: Document = {**match, "source_domain": str(domain)}
+        if after is not None and k == 0:
+            where["_id"] = {"$gt": after}
+        return [{"$match": where}, {"$sort": {"_id": 1}}, *cut, {"$set": {"_k": k}}]
+
+    first, *rest = (branch(k, domain) for k, domain in enumerate(domains))
+    return [
+        *first,
+        *({"$unionWith": {"coll": LINKS, "pipeline": other}} for other in rest),
+        {"$sort": {"_k": 1, "_id": 1}},
+        *cut,
+        {"$project": PROJECTION},
+    ]
 
 
 def _count_if(condition: Any) -> Document:

@@ -393,7 +393,8 @@ class MongoStore:
             later = [p.after(sort, *after)] if after else []
             query = {"$and": [match, *later]} if later else match
             docs = self._retried(partial(self._first_rows, query, keys, chunk))
-            best.update(self.best_edges(match, sorted({doc["source_domain"] for doc in docs} - best.keys())))
+            met = sorted({doc["source_domain"] for doc in docs} - best.keys())
+            best.update((domain, doc["_id"]) for domain, doc in self.best_edges(match, met).items())
             for doc in docs:
                 if best[doc["source_domain"]] != doc["_id"]:
                     continue
@@ -408,17 +409,42 @@ class MongoStore:
             value = docs[-1][sort]
             after = (value if isinstance(value, str) else d.seconds(value), docs[-1]["_id"])
 
-    def best_edges(self, match: Document, domains: Sequence[str]) -> dict[str, bytes]:
-        """The ``_id`` of each of ``domains``' best edge among those ``match`` passes (a domain with none
-        is absent): its edges' sort fields read by ``$in``, ``BATCH`` domains a find."""
-        ranked: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+    def best_edges(self, match: Document, domains: Sequence[str]) -> dict[str, Document]:
+        """Each of ``domains``' best edge among those ``match`` passes (a domain with none is absent):
+        its edges read by ``$in``, ``BATCH`` domains a find."""
+        ranked: dict[str, tuple[tuple[Any, ...], Document]] = {}
         for names in _batches(domains, BATCH):
             query = {**match, "source_domain": {"$in": names}}
-            for doc in self._find(self._links, query, d.BEST_FIELDS):
-                rank = (d.best_rank(doc), doc["_id"])
-                if doc["source_domain"] not in ranked or rank < ranked[doc["source_domain"]]:
-                    ranked[doc["source_domain"]] = rank
-        return {domain: edge_id for domain, (_, edge_id) in ranked.items()}
+            for doc in self._find(self._links, query, d.PROJECTION):
+                rank = d.best_rank(doc)
+                if doc["source_domain"] not in ranked or rank < ranked[doc["source_domain"]][0]:
+                    ranked[doc["source_domain"]] = (rank, doc)
+        return {domain: doc for domain, (_, doc) in ranked.items()}
+
+    def domains_edges(
+        self,
+        target: Target,
+        filters: Filters,
+        domains: Sequence[str],
+        *,
+        after: bytes | None = None,
+        limit: int | None = None,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        """One read for every domain: with ``one_per_domain`` the ``$in`` find of ``best_edges``, else
+        one aggregation of a ``$unionWith`` branch a domain (``pipelines.domains_edges``)."""
+        if not domains or limit == 0:
+            return iter(())
+        match = p.where(target, filters)
+        if not one_per_domain:
+            return map(d.edge_row, self._aggregate(p.domains_edges(match, domains, after, limit)))
+        best = self.best_edges(match, domains)
+        rows = [
+            best[domain]
+            for k, domain in enumerate(domains)
+            if domain in best and (after is None or k or best[domain]["_id"] > after)
+        ]
+        return map(d.edge_row, rows[:limit])
 
     def _first_rows(self, query: Document, keys: list[tuple[str, int]], limit: int) -> list[Document]:
         return list(self._links.find(query, d.PROJECTION).sort(keys).limit(limit))
