@@ -124,9 +124,12 @@ def figure_updates(found: Changes, before: dict[str, Document]) -> list[UpdateOn
     ops: list[UpdateOne] = []
     moved: dict[tuple[str, str], list[int]] = {}
     for (target, dim, value), change in found.figures.items():
-        if not change.n_all and not change.n_live:
-            continue
         old = before.get(key(target, dim, value), {})
+        # An older sighting of a counted edge moves its first_seen back and no count: still a change.
+        was = old.get("first_seen")
+        earlier = change.first_seen is not None and (was is None or change.first_seen < was)
+        if not change.n_all and not change.n_live and not earlier:
+            continue
         all_was, live_was = old.get("n_all", 0), old.get("n_live", 0)
         all_now, live_now = all_was + change.n_all, live_was + change.n_live
         totals = moved.setdefault((target, dim), [0, 0])
