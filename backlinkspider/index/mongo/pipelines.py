@@ -191,11 +191,16 @@ def link_events(match: Document, bucketing: Bucketing) -> Pipeline:
 
 
 def domain_events(match: Document, bucketing: Bucketing) -> Pipeline:
-    """Referring domains counted per (bucket of their first edge, bucket of their last lost edge if none
-    is live, else null)."""
+    """Referring domains of the edges ``match`` passes, grouped from those edges (``domain_buckets``)."""
+    return [{"$match": match}, _by_source_domain(), domain_buckets(bucketing)]
+
+
+def domain_buckets(bucketing: Bucketing) -> Document:
+    """Referring domains ``{first, last_lost, live}`` counted per (bucket of their first edge, bucket of
+    their last lost edge if none is live, else null)."""
     lost = {"$cond": [{"$eq": ["$live", 0]}, _bucket("$last_lost", bucketing), None]}
     key = {"new": _bucket("$first", bucketing), "lost": lost}
-    return [{"$match": match}, _by_source_domain(), {"$group": {"_id": key, "n": {"$sum": 1}}}]
+    return {"$group": {"_id": key, "n": {"$sum": 1}}}
 
 
 def graph(stages: Pipeline) -> Pipeline:

@@ -538,10 +538,20 @@ class MongoStore:
         return (g["_id"] for g in self._aggregate(pipeline))
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
-        """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``)."""
+        """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``). A
+        domain's referring domains come from its figures (``Figures.domain_events``), one document a
+        referring domain. Its links are grouped from its edges, every one read: per-bucket counts of
+        links would be a figure dimension whose value is a date's bucket, kept on write for each width
+        asked (a day, a week) in both backends (SQLite's triggers and a migration of its aggregates),
+        which neither keeps yet; the buckets themselves are few, so only the read grows with the
+        domain, not what it sends."""
         match = p.where(target, Filters(status="all"))
         new_links, lost_links = _bucket_counts(self._aggregated(p.link_events(match, bucketing)))
-        new_domains, lost_domains = _bucket_counts(self._aggregated(p.domain_events(match, bucketing)))
+        if target.scope == "domain":
+            domains = self._retried(partial(self._figures.domain_events, target.value, bucketing))
+        else:
+            domains = self._aggregated(p.domain_events(match, bucketing))
+        new_domains, lost_domains = _bucket_counts(domains)
         return Events(new_links, lost_links, new_domains, lost_domains)
 
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -610,12 +620,29 @@ class MongoStore:
         return (Outgoing(g["_id"]["t"], g["_id"]["a"], g["n"], g["f"]) for g in found)
 
     def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
-        found = self._aggregate(p.domain_spans(p.where(target, Filters(status="all")), width))
-        return (
-            Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]))
-            for g in found
-            for k in (g["_id"],)
-        )
+        """Grouped from the target's edges; a domain's as SQLite reads them (``_figure_spans``)."""
+        if target.scope == "domain":
+            return self._figure_spans(target.value, width)
+        return map(_span, self._aggregate(p.domain_spans(p.where(target, Filters(status="all")), width)))
+
+    def _figure_spans(self, domain: str, width: int) -> Iterator[Span]:
+        """A referring domain none of whose links was lost is one open span from its figure's
+        ``first_seen``; the spans of the others (``n_live < n_all``) are grouped from their own edges,
+        ``BATCH`` domains an aggregation on ``by_domain_source``: the edges of the referring domains
+        that lost a link are read, not the domain's."""
+        figures = self._streamed(lambda: self._figures.referring_domain_figures(domain))
+        for some in _batches(figures, BATCH):
+            lossy = [f["v"] for f in some if f["n_live"] < f["n_all"]]
+            spans: dict[str, list[Span]] = {}
+            if lossy:
+                match = {"target_domain": domain, "source_domain": {"$in": lossy}}
+                for span in map(_span, self._aggregate(p.domain_spans(match, width))):
+                    spans.setdefault(span.source_domain, []).append(span)
+            for f in some:
+                if f["n_live"] < f["n_all"]:
+                    yield from spans.get(f["v"], [])
+                else:
+                    yield Span(f["v"], d.seconds(f["first_seen"]) // width, None)
 
     def close(self) -> None:
         self._client.close()
@@ -713,6 +740,12 @@ def _rounds(marks: list[tuple[UpdateMany, str]]) -> Iterator[list[tuple[UpdateMa
             rounds.append([])
         rounds[n].append(mark)
     return iter(rounds)
+
+
+def _span(group: Document) -> Span:
+    """A ``pipelines.domain_spans`` group as a span."""
+    k = group["_id"]
+    return Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]))
 
 
 def _bucket_counts(groups: list[Document]) -> tuple[dict[int, int], dict[int, int]]:
