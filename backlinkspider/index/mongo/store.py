@@ -384,7 +384,10 @@ class MongoStore:
         a few pages, and an edge is kept when it is its domain's best, which one ``$in`` find a walked
         chunk reads on the ``(scope, source_domain, _id)`` index (``best_edges``). So a page reads the
         edges in its span of the order and those of the referring domains it meets: what the referring
-        domains on it hold, never the target's edges (a ``$group`` would read every one each page)."""
+        domains on it hold, never the target's edges (a ``$group`` would read every one each page). A
+        domain with many links to the target (a sitewide link) costs them all on a page that meets it:
+        an index on ``(scope, source_domain, first_seen)`` would bound that too, at the price of one
+        more index a scope on every write."""
         keys = [(sort, 1), ("_id", 1)]
         chunk = min(max(2 * (offset + limit), 32), BATCH) if limit else BATCH
         best: dict[str, bytes] = {}
