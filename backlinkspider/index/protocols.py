@@ -77,6 +77,23 @@ class EdgeStore(Protocol):
         before ``after``/``offset``/``limit`` apply. Streamed: a page costs what a page costs."""
         ...
 
+    def domains_edges(
+        self,
+        target: Target,
+        filters: Filters,
+        domains: Sequence[str],
+        *,
+        after: bytes | None = None,
+        limit: int | None = None,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        """The edges to ``target`` passing ``filters`` from each referring domain of ``domains`` in turn
+        (the order given; ``filters.from_domain`` is not read), each domain's in edge_id order, or with
+        ``one_per_domain`` its best edge (``records.BEST_EDGE_ORDER``); the first domain's only after
+        edge_id ``after``; at most ``limit`` in all. The authority sort's page: one read where a round
+        trip costs, not one a domain."""
+        ...
+
     def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
         """Every edge, live and lost, in edge_id order, in constant memory; with ``after``, those whose
         edge_id is greater (an export resumed after the last edge it gave)."""

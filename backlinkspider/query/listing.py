@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import dataclasses
 import itertools
 import json
 from collections.abc import Iterator
@@ -145,14 +144,15 @@ def _by_authority(
 ) -> Iterator[tuple[EdgeRow, str]]:
     """The best referring domains first (authority descending, -1 for a domain without scores, then by
     name), each domain's links together in edge_id order. Only the target's referring domains are ranked
-    in memory (an entry a domain, never a row a link); each is then read by its own index range
-    (``from_domain``) until the page is full. The cursor holds ([authority, domain], edge_id), so it is
-    stable until the next ``rank`` changes the authorities."""
+    in memory (an entry a domain, never a row a link); a page's rows are then read by one
+    ``domains_edges`` of its next domains (each has a row: the filters listed it), not a read a domain.
+    The cursor holds ([authority, domain], edge_id), so it is stable until the next ``rank`` changes the
+    authorities."""
     domains = [filters.from_domain] if filters.from_domain else list(index.referring_domains(target, filters))
     scored = index.authorities(domains)
     keys = sorted((-scored.get(d, -1.0), d) for d in domains)
     start = 0
-    after: tuple[int | str, bytes] | None = None
+    after: bytes | None = None
     if cursor:
         value, edge_id = decode_cursor(cursor, "authority")
         authority, last_domain = cast("tuple[float, str]", value)
@@ -161,21 +161,22 @@ def _by_authority(
             if one_per_domain:
                 start += 1  # that domain's one row was shown
             else:
-                after = (last_domain, edge_id)  # the rest of that domain's links
+                after = edge_id  # the rest of that domain's links
     skip, left = offset, limit
-    for negative, domain in keys[start:]:
-        rows = index.edges(
-            target,
-            dataclasses.replace(filters, from_domain=domain),
-            sort="source_domain",
-            after=after,
-            one_per_domain=one_per_domain,
+    rest = keys[start:]
+    while rest:
+        wanted = None if left is None else skip + left
+        n = _JOIN_BATCH if wanted is None else min(wanted, _JOIN_BATCH)
+        chunk, rest = rest[:n], rest[n:]
+        ranked = {domain: -negative for negative, domain in chunk}
+        rows = index.domains_edges(
+            target, filters, list(ranked), after=after, limit=wanted, one_per_domain=one_per_domain
         )
         after = None
         for row in rows:
             if skip:
                 skip -= 1
                 continue
-            yield row, encode_cursor([-negative, domain], row.edge_id)
+            yield row, encode_cursor([ranked[row.source_domain], row.source_domain], row.edge_id)
             if left is not None and not (left := left - 1):
                 return

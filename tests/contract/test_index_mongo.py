@@ -489,35 +489,27 @@ def test_referring_domains_are_a_streamed_group_not_distinct(standin: MongoStore
 
 
 def test_events_are_grouped_on_the_server(standin: MongoStore) -> None:
-    """Two $group aggregations answering a row per bucket pair, never a document per edge."""
+    """$group aggregations answering a row per bucket pair, never a document per edge; a domain's
+    referring domains grouped from its figures, not its edges."""
     many = [
         crawled(f"http://s{i}.org/", [Link("http://t.org/a", "text"), Link("http://t.org/b", "text")])
         for i in range(30)
     ]
     write(standin, many)
+    weeks = Bucketing(7 * 86400, 3 * 86400)
     recording = aggregations(standin)
-    events = standin.events(Target("domain", "t.org"), Bucketing(7 * 86400, 3 * 86400))
+    events = standin.events(Target("host", "t.org"), weeks)
     assert events.new_links == {2922: 60} and events.new_domains == {2922: 30}
     assert stages(recording) == [(["$match", "$group"], True), (["$match", "$group", "$group"], True)]
     rows = [list(recording.original(args[0])) for args, _ in recording.calls]
     assert [len(r) for r in rows] == [1, 1]
 
-
-def test_one_link_per_domain_is_chosen_before_paging(standin: MongoStore) -> None:
-    write(standin, PAGES)
-    recording = aggregations(standin)
-    list(
-        standin.edges(
-            Target("domain", "target.co.uk"),
-            Filters(),
-            sort="first_seen",
-            limit=1,
-            offset=1,
-            one_per_domain=True,
-        )
-    )
-    (names, _), *_ = stages(recording)
-    assert names == ["$match", "$set", "$sort", "$group", "$replaceWith", "$sort", "$skip", "$limit"]
+    links, figures = aggregations(standin), Recording(standin._db[FIGURES], "aggregate")
+    assert standin.events(Target("domain", "t.org"), weeks) == events
+    assert stages(links) == [(["$match", "$group"], True)]
+    assert [[next(iter(s)) for s in args[0]] for args, _ in figures.calls] == [
+        ["$match", "$project", "$group"]
+    ]
 
 
 def test_user_input_never_becomes_an_operator(standin: MongoStore) -> None:

@@ -1,11 +1,12 @@
 """What MongoDB's reads cost, counted on the stand-in by ``mongo_standin.Examined`` (the index keys and
 documents a server would examine with the indexes the store declares): a page of a cursor walk costs
-about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary the same
-at 5x the edges."""
+about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary and a page of
+one link per domain the same at 5x the edges."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from mongo_standin import Examined, strict_client
@@ -13,7 +14,9 @@ from mongo_standin import Examined, strict_client
 from backlinkspider.crawl.items import page_edges
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.index.mongo.documents import bson_date, document_for
-from backlinkspider.query.listing import backlinks
+from backlinkspider.query.history import history
+from backlinkspider.query.listing import backlinks, decode_cursor
+from backlinkspider.query.summary import profile
 from backlinkspider.records import EDGE_SORTS, Filters, Target
 from backlinkspider.standards.extract import Link, Page
 
@@ -89,6 +92,121 @@ def test_page_two_of_a_cursor_walk_examines_about_a_page(
     assert not read.blocking_sort, read
     # Keys equal to the last row's sort value before its edge_id are read again (at most a page's).
     assert LIMIT <= read.keys <= 2 * LIMIT + 1, read
+
+
+def per_domain(domains: int, lost_every: int = 0) -> MongoStore:
+    """``domains`` referring domains of big.example, three edges each: two nofollow links from an
+    older page, then one followed link from a newer one (the domain's best), the domains in turn, so a
+    walk in any order meets two edges it skips for each it keeps. ``lost_every``: every so many
+    domains' first link is lost a day after it was found."""
+    store = MongoStore("mongodb://standin/backlinks", client=strict_client())
+    docs = []
+    for i in range(domains):
+        for minute, url, links in (
+            (
+                2 * i,
+                f"http://www.s{i:05d}.org/old",
+                [
+                    Link("http://big.example/a", "text", "x", nofollow=True),
+                    Link("http://big.example/b", "text", "y", nofollow=True),
+                ],
+            ),
+            (2 * i + 1, f"http://www.s{i:05d}.org/new", [Link("http://big.example/a", "text", "z")]),
+        ):
+            seen = bson_date(T0 + timedelta(minutes=minute))
+            docs += [{"_id": e.edge_id, **document_for(e, seen)} for e in page_edges(Page(url, links), False)]
+        if lost_every and i % lost_every == 0:
+            docs[-3]["lost_at"] = docs[-3]["first_seen"] + timedelta(days=1)
+    store._links.insert_many(docs)
+    store.rebuild_figures("big.example")
+    return store
+
+
+def page_two_cost(store: MongoStore, sort: str) -> tuple[int, int, int]:
+    """Reads, keys and documents page 2 of big.example's one link per domain examines."""
+    target = Target("domain", "big.example")
+    first = list(backlinks(store, target, sort=sort, limit=LIMIT, one_per_domain=True))  # type: ignore[arg-type]
+    with Examined(store._client) as examined:
+        second = list(
+            store.edges(
+                target,
+                Filters(),
+                sort=sort,  # type: ignore[arg-type]
+                after=decode_cursor(first[-1]["_cursor"], sort),  # type: ignore[arg-type]
+                limit=LIMIT,
+                one_per_domain=True,
+            )
+        )
+    domains = [row.source_domain for row in second]
+    assert len(set(domains)) == LIMIT and domains[0] != first[-1]["source_domain"]
+    assert {row.anchor_text for row in second} == {"z"}  # each domain's followed link
+    assert not any(r.blocking_sort for r in examined.reads), examined.reads
+    keys, docs = examined.total()
+    return len(examined.reads), keys, docs
+
+
+@pytest.mark.parametrize("sort", EDGE_SORTS)
+def test_page_two_of_one_link_per_domain_costs_the_same_at_five_times_the_domains(sort: str) -> None:
+    """Each domain's best edge is chosen from its own edges, never from a pass over the target's."""
+    small, big = page_two_cost(per_domain(100), sort), page_two_cost(per_domain(500), sort)
+    assert small == big
+    assert small[1] < 10 * LIMIT  # the page's span of the order and its domains' edges, not 300 edges
+
+
+@pytest.mark.parametrize("one", [False, True], ids=["all", "one_per_domain"])
+def test_a_page_of_the_authority_sort_is_one_read_of_its_domains(one: bool) -> None:
+    """The page's domains' links come in one read (the ``$in`` of each domain's best link, or one
+    ``$unionWith`` branch a domain), whatever the page's size: then linking_back's one read."""
+    store = per_domain(60)
+    target = Target("domain", "big.example")
+
+    def page(limit: int, cursor: str | None) -> tuple[list[Any], list[str]]:
+        with Examined(store._client) as examined:
+            rows = list(
+                backlinks(store, target, sort="authority", limit=limit, cursor=cursor, one_per_domain=one)
+            )
+        assert len(rows) == limit
+        return rows, [r.collection for r in examined.reads if r.collection == "links"]
+
+    first, _ = page(5, None)
+    for limit in (5, 20):
+        rows, reads = page(limit, first[-1]["_cursor"])
+        assert reads == ["links", "links"]  # the page's edges, then whether each links back
+        assert rows[0]["_cursor"] != first[-1]["_cursor"]
+
+
+def history_cost(domains: int) -> dict[str, Any]:
+    """What the summary's counts and TLD split (``profile``), the weekly history and the daily levels'
+    spans of referring domains read of big.example, one domain in ten having lost a link."""
+    store = per_domain(domains, lost_every=10)
+    target = Target("domain", "big.example")
+    found: dict[str, Any] = {}
+    for name, read in (
+        ("profile", lambda: profile(store, target)),
+        ("history", lambda: history(store, target)),
+        ("spans", lambda: list(store.domain_spans(target, 86400))),
+    ):
+        with Examined(store._client) as examined:
+            read()
+        for collection in ("links", "figures"):
+            reads = [r for r in examined.reads if r.collection == collection]
+            found[f"{name} {collection}"] = (len(reads), sum(r.docs for r in reads))
+    return found
+
+
+def test_a_domain_summary_and_history_read_figures_not_edges() -> None:
+    """The summary's counts read the same edges at 5x the referring domains; its TLD split, the weekly
+    new and lost referring domains and the daily levels of referring domains read one figure a
+    referring domain and the edges only of those that lost a link; the weekly new and lost links are
+    the one read of every edge (``MongoStore.events`` says why)."""
+    small, big = history_cost(100), history_cost(500)
+    assert small["profile links"] == big["profile links"]
+    for domains, cost in ((100, small), (500, big)):
+        assert cost["profile figures"][1] <= domains + 60  # the ref_domain figures, a few tops
+        assert cost["history figures"] == (1, domains)
+        assert cost["history links"][0] == 1  # the links' weekly buckets
+        assert cost["spans links"] == (1, 3 * domains // 10)  # the edges of the lossy domains
+        assert cost["spans figures"] == (1, domains)
 
 
 def test_pages_to_recrawl_reads_its_limit_in_index_order(store: MongoStore) -> None:

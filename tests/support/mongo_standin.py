@@ -306,13 +306,16 @@ class Examined:
     any other read examines every key within the bounds. The plan counted is the cheapest index, as the
     query planner's trial period picks the plan that returns its rows with the least work (the manual,
     "Query Plans"). ``docs``: documents fetched, none for a count the index answers alone (COUNT_SCAN).
-    Not modelled: aggregations (none of the reads measured is one)."""
+    An aggregation is one read: the find its leading ``$match``, ``$sort`` and ``$limit`` make, plus
+    that of each ``$unionWith`` branch; a later ``$group`` or ``$sort`` is a blocking stage; its other
+    stages are not modelled."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.reads: list[Examination] = []
         self._saved: dict[str, Any] = {}
         self._indexes: dict[Any, tuple[list[Any], list[Any]]] = {}
+        self._aggregating = 0
 
     def __enter__(self) -> Examined:
         cursor, collection = mongomock_ng.collection.Cursor, mongomock_ng.collection.Collection
@@ -320,6 +323,7 @@ class Examined:
             "compute": cursor._compute_results,
             "count_documents": collection.count_documents,
             "find_one": collection.find_one,
+            "aggregate": collection.aggregate,
         }
         examined, saved = self, self._saved
 
@@ -328,7 +332,8 @@ class Examined:
 
         def compute_results(cursor: Any, with_limit_and_skip: bool = False) -> Any:
             # once per cursor (the stand-in computes its results again at every row)
-            if ours(cursor.collection) and not vars(cursor).get("_examined"):
+            inside = examined._aggregating  # the stand-in's own finds for an aggregation counted
+            if ours(cursor.collection) and not inside and not vars(cursor).get("_examined"):
                 cursor._examined = True
                 limit = abs(cursor._limit or 0) or None
                 examined.reads.append(
@@ -349,9 +354,20 @@ class Examined:
             cursor._examined = True  # pymongo's find_one is a find with limit 1: counted so, once
             return next(iter(cursor), None)
 
+        def aggregate(collection: Any, pipeline: Any, *args: Any, **kwargs: Any) -> Any:
+            if not ours(collection):
+                return saved["aggregate"](collection, pipeline, *args, **kwargs)
+            examined.reads.append(examined.aggregation(collection, pipeline))
+            examined._aggregating += 1
+            try:  # the stand-in runs the whole pipeline here
+                return saved["aggregate"](collection, pipeline, *args, **kwargs)
+            finally:
+                examined._aggregating -= 1
+
         cursor._compute_results = compute_results
         collection.count_documents = count_documents
         collection.find_one = find_one
+        collection.aggregate = aggregate
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -359,10 +375,42 @@ class Examined:
         cursor._compute_results = self._saved["compute"]
         collection.count_documents = self._saved["count_documents"]
         collection.find_one = self._saved["find_one"]
+        collection.aggregate = self._saved["aggregate"]
 
     def total(self) -> tuple[int, int]:
         """Keys and documents examined by the reads so far."""
         return sum(r.keys for r in self.reads), sum(r.docs for r in self.reads)
+
+    def aggregation(self, collection: Any, pipeline: list[dict[str, Any]]) -> Examination:
+        """An aggregation as the finds of its leading stages and of its ``$unionWith`` branches."""
+        reads, rest = self._leading(collection, pipeline)
+        for stage in rest:
+            union = stage.get("$unionWith")
+            if isinstance(union, dict):
+                branch, _ = self._leading(collection.database[union["coll"]], union.get("pipeline", []))
+                reads += branch
+        blocking = any(next(iter(stage)) in ("$group", "$sort") for stage in rest)
+        return Examination(
+            collection.name,
+            "+".join(r.index for r in reads),
+            sum(r.keys for r in reads),
+            sum(r.docs for r in reads),
+            blocking or any(r.blocking_sort for r in reads),
+        )
+
+    def _leading(
+        self, collection: Any, pipeline: list[dict[str, Any]]
+    ) -> tuple[list[Examination], list[dict[str, Any]]]:
+        """The find a pipeline's leading ``$match``, ``$sort`` and ``$limit`` make, and its other stages."""
+        parts: dict[str, Any] = {}
+        k = 0
+        for name in ("$match", "$sort", "$limit"):
+            if k < len(pipeline) and name in pipeline[k]:
+                parts[name] = pipeline[k][name]
+                k += 1
+        sort = list(parts["$sort"].items()) if "$sort" in parts else None
+        read = self.examine(collection, parts.get("$match", {}), sort, 0, parts.get("$limit"))
+        return [read], pipeline[k:]
 
     def examine(
         self, collection: Any, spec: Any, sort: Any, skip: int, limit: int | None, counting: bool = False

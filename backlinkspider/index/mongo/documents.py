@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import calendar
 import enum
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateMany, UpdateOne
 
-from backlinkspider.records import CrawledPage, Edge, EdgeRow, PageState, PageStatus, ScoreRow, ScoreRun
+from backlinkspider.records import (
+    BEST_EDGE_ORDER,
+    CrawledPage,
+    Edge,
+    EdgeRow,
+    PageState,
+    PageStatus,
+    ScoreRow,
+    ScoreRun,
+)
 
 Document = dict[str, Any]
 
@@ -58,6 +68,13 @@ INDEXES = [
 PAGE_INDEXES = [("by_recrawl_order", [("last_crawled", 1), ("_id", 1)])]
 EDGE_FIELDS = [name for name in EdgeRow._fields if name != "edge_id"]
 PROJECTION = dict.fromkeys(["_id", *EDGE_FIELDS], 1)
+# What ranks a referring domain's edges (``best_rank``), by records.BEST_EDGE_ORDER.
+_BEST_VALUES: dict[str, Callable[[Document], Any]] = {
+    "flagged": lambda doc: bool(doc["nofollow"] or doc["ugc"] or doc["sponsored"]),
+    "first_seen": lambda doc: doc["first_seen"],
+    "edge_id": lambda doc: doc["_id"],
+}
+BEST_FIELDS = dict.fromkeys(["_id", "source_domain", "first_seen", "nofollow", "ugc", "sponsored"], 1)
 
 _KEY_FIELDS = ("source_url", "target_url", "link_type", "source_host", "source_domain", "target_host")
 # What the newest sighting sets (source_ip / source_subnet: the page's server address when last seen).
@@ -112,6 +129,12 @@ def edge_row(doc: Document) -> EdgeRow:
         lost_at=None if lost_at is None else seconds(lost_at),
         provenance=doc.get("provenance", "crawl"),  # none in a document written before it was kept
     )
+
+
+def best_rank(doc: Document) -> tuple[Any, ...]:
+    """Where an edge (read with ``BEST_FIELDS``) ranks among its referring domain's: lowest is best
+    (``_id`` as 16 bytes compares as the server and SQLite compare it)."""
+    return tuple(_BEST_VALUES[name](doc) for name in BEST_EDGE_ORDER)
 
 
 def document_for(edge: Edge, seen: datetime, page: CrawledPage | None = None) -> Document:

@@ -39,7 +39,8 @@ from pymongo.errors import PyMongoError
 
 from backlinkspider.index.figures import DIMENSIONS, tally_of, values
 from backlinkspider.index.mongo.documents import Document, bson_date, seconds
-from backlinkspider.records import Tally
+from backlinkspider.index.mongo.pipelines import domain_buckets
+from backlinkspider.records import Bucketing, Tally
 
 T = TypeVar("T")
 FIGURES = "figures"
@@ -124,9 +125,12 @@ def figure_updates(found: Changes, before: dict[str, Document]) -> list[UpdateOn
     ops: list[UpdateOne] = []
     moved: dict[tuple[str, str], list[int]] = {}
     for (target, dim, value), change in found.figures.items():
-        if not change.n_all and not change.n_live:
-            continue
         old = before.get(key(target, dim, value), {})
+        # An older sighting of a counted edge moves its first_seen back and no count: still a change.
+        was = old.get("first_seen")
+        earlier = change.first_seen is not None and (was is None or change.first_seen < was)
+        if not change.n_all and not change.n_live and not earlier:
+            continue
         all_was, live_was = old.get("n_all", 0), old.get("n_live", 0)
         all_now, live_now = all_was + change.n_all, live_was + change.n_live
         totals = moved.setdefault((target, dim), [0, 0])
@@ -313,6 +317,25 @@ class Figures:
             new=[new for new, _ in windows],
             lost=[lost for _, lost in windows],
         )
+
+    def domain_events(self, domain: str, bucketing: Bucketing) -> list[Document]:
+        """A domain's referring domains counted per bucket of their first link and of their last loss
+        (``pipelines.domain_buckets``) from their ``ref_domain`` figures, one document a referring
+        domain, as SQLite reads its aggregates: never the domain's edges."""
+        fields = {"first": "$first_seen", "last_lost": "$lost_at", "live": "$n_live"}
+        pipeline: list[Document] = [
+            {"$match": {"t": domain, "d": "ref_domain", "n_all": {"$gt": 0}}},
+            {"$project": fields},
+            domain_buckets(bucketing),
+        ]
+        return list(self._figures.aggregate(pipeline))
+
+    def referring_domain_figures(self, domain: str) -> Cursor[Document]:
+        """A domain's ``ref_domain`` figures with an edge, by value: ``{v, first_seen, n_all, n_live}``."""
+        found = self._figures.find(
+            {"t": domain, "d": "ref_domain", "n_all": {"$gt": 0}}, ["v", "first_seen", "n_all", "n_live"]
+        )
+        return found.sort([("t", 1), ("d", 1), ("v", 1)])
 
     def referring_domains(self, domain: str, live: bool) -> Cursor[Document]:
         """A domain's referring domains (live ones, or all): its ``ref_domain`` figures (``v``) in order."""

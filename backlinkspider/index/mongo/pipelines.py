@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from backlinkspider.index.mongo.documents import Document, bson_date
+from backlinkspider.index.mongo.documents import LINKS, PROJECTION, Document, bson_date
 from backlinkspider.records import Bucketing, EdgeSort, Filters, Target
 from backlinkspider.standards.urls import host_of, registered_domain
 
@@ -67,16 +67,28 @@ def after(sort: EdgeSort, value: int | str, edge_id: bytes) -> Document:
     return {sort: {"$gte": key}, "$or": [{sort: {"$gt": key}}, {"_id": {"$gt": edge_id}}]}
 
 
-def best_per_domain(match: Document) -> Pipeline:
-    """Each referring domain's best edge (records.BEST_EDGE_ORDER: followed before flagged, then the
-    oldest, then the lowest edge_id), chosen before any paging: ``$first`` after a ``$sort`` on exactly
-    that order (the manual: $group keeps the input order for $first)."""
+def domains_edges(
+    match: Document, domains: Sequence[str], after: bytes | None, limit: int | None
+) -> Pipeline:
+    """The edges ``match`` passes from each of ``domains`` in turn, each domain's in ``_id`` order: a
+    ``$unionWith`` branch a domain, each reading at most ``limit`` edges on the ``(scope, source_domain,
+    _id)`` index, numbered, then sorted by number on the server (``$unionWith`` promises no order: the
+    manual). At most ``limit`` per domain and ``limit`` domains: a page's rows come from so many."""
+    cut = [{"$limit": int(limit)}] if limit else []
+
+    def branch(k: int, domain: str) -> Pipeline:
+        where: Document = {**match, "source_domain": str(domain)}
+        if after is not None and k == 0:
+            where["_id"] = {"$gt": after}
+        return [{"$match": where}, {"$sort": {"_id": 1}}, *cut, {"$set": {"_k": k}}]
+
+    first, *rest = (branch(k, domain) for k, domain in enumerate(domains))
     return [
-        {"$match": match},
-        {"$set": {"_flagged": FLAGGED}},
-        {"$sort": {"source_domain": 1, "_flagged": 1, "first_seen": 1, "_id": 1}},
-        {"$group": {"_id": "$source_domain", "doc": {"$first": "$$ROOT"}}},
-        {"$replaceWith": "$doc"},
+        *first,
+        *({"$unionWith": {"coll": LINKS, "pipeline": other}} for other in rest),
+        {"$sort": {"_k": 1, "_id": 1}},
+        *cut,
+        {"$project": PROJECTION},
     ]
 
 
@@ -179,11 +191,16 @@ def link_events(match: Document, bucketing: Bucketing) -> Pipeline:
 
 
 def domain_events(match: Document, bucketing: Bucketing) -> Pipeline:
-    """Referring domains counted per (bucket of their first edge, bucket of their last lost edge if none
-    is live, else null)."""
+    """Referring domains of the edges ``match`` passes, grouped from those edges (``domain_buckets``)."""
+    return [{"$match": match}, _by_source_domain(), domain_buckets(bucketing)]
+
+
+def domain_buckets(bucketing: Bucketing) -> Document:
+    """Referring domains ``{first, last_lost, live}`` counted per (bucket of their first edge, bucket of
+    their last lost edge if none is live, else null)."""
     lost = {"$cond": [{"$eq": ["$live", 0]}, _bucket("$last_lost", bucketing), None]}
     key = {"new": _bucket("$first", bucketing), "lost": lost}
-    return [{"$match": match}, _by_source_domain(), {"$group": {"_id": key, "n": {"$sum": 1}}}]
+    return {"$group": {"_id": key, "n": {"$sum": 1}}}
 
 
 def graph(stages: Pipeline) -> Pipeline:

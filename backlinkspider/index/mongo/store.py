@@ -357,27 +357,100 @@ class MongoStore:
     ) -> Iterator[EdgeRow]:
         """A find on the index of the scope and the sort (``documents.SORT_INDEXES``; not hinted: with a
         selective filter, such as one referring domain, the planner rightly picks another), or with
-        ``one_per_domain`` an aggregation that picks each domain's best edge before it pages."""
+        ``one_per_domain`` a walk of that index keeping each domain's best edge (``_best_walk``)."""
         if limit == 0:
             return iter(())
         match = p.where(target, filters)
-        later = [p.after(sort, *after)] if after else []
-        order = {sort: 1, "_id": 1}
         if one_per_domain:
-            pipeline = [
-                *p.best_per_domain(match),
-                *({"$match": m} for m in later),
-                {"$sort": order},
-                *([{"$skip": offset}] if offset else []),
-                *([{"$limit": limit}] if limit else []),
-            ]
-            return map(d.edge_row, self._aggregate(pipeline))
+            return map(d.edge_row, self._best_walk(match, sort, after, limit, offset))
+        later = [p.after(sort, *after)] if after else []
         query = {"$and": [match, *later]} if later else match
-        keys = list(order.items())
+        keys = [(sort, 1), ("_id", 1)]
         found = self._streamed(
             lambda: self._links.find(query, d.PROJECTION).sort(keys).skip(offset).limit(limit or 0)
         )
         return map(d.edge_row, found)
+
+    def _best_walk(
+        self,
+        match: Document,
+        sort: EdgeSort,
+        after: tuple[int | str, bytes] | None,
+        limit: int | None,
+        offset: int,
+    ) -> Iterator[Document]:
+        """Each referring domain's best edge (``records.BEST_EDGE_ORDER``) among those ``match`` passes, in
+        ``(sort, _id)`` order after ``after``: the scope's sort index is walked from ``after`` in finds of
+        a few pages, and an edge is kept when it is its domain's best, which one ``$in`` find a walked
+        chunk reads on the ``(scope, source_domain, _id)`` index (``best_edges``). So a page reads the
+        edges in its span of the order and those of the referring domains it meets: what the referring
+        domains on it hold, never the target's edges (a ``$group`` would read every one each page). A
+        domain with many links to the target (a sitewide link) costs them all on a page that meets it:
+        an index on ``(scope, source_domain, first_seen)`` would bound that too, at the price of one
+        more index a scope on every write."""
+        keys = [(sort, 1), ("_id", 1)]
+        chunk = min(max(2 * (offset + limit), 32), BATCH) if limit else BATCH
+        best: dict[str, bytes] = {}
+        skip, left = offset, limit
+        while True:
+            later = [p.after(sort, *after)] if after else []
+            query = {"$and": [match, *later]} if later else match
+            docs = self._retried(partial(self._first_rows, query, keys, chunk))
+            met = sorted({doc["source_domain"] for doc in docs} - best.keys())
+            best.update((domain, doc["_id"]) for domain, doc in self.best_edges(match, met).items())
+            for doc in docs:
+                if best[doc["source_domain"]] != doc["_id"]:
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                yield doc
+                if left is not None and not (left := left - 1):
+                    return
+            if len(docs) < chunk:
+                return
+            value = docs[-1][sort]
+            after = (value if isinstance(value, str) else d.seconds(value), docs[-1]["_id"])
+
+    def best_edges(self, match: Document, domains: Sequence[str]) -> dict[str, Document]:
+        """Each of ``domains``' best edge among those ``match`` passes (a domain with none is absent):
+        its edges read by ``$in``, ``BATCH`` domains a find."""
+        ranked: dict[str, tuple[tuple[Any, ...], Document]] = {}
+        for names in _batches(domains, BATCH):
+            query = {**match, "source_domain": {"$in": names}}
+            for doc in self._find(self._links, query, d.PROJECTION):
+                rank = d.best_rank(doc)
+                if doc["source_domain"] not in ranked or rank < ranked[doc["source_domain"]][0]:
+                    ranked[doc["source_domain"]] = (rank, doc)
+        return {domain: doc for domain, (_, doc) in ranked.items()}
+
+    def domains_edges(
+        self,
+        target: Target,
+        filters: Filters,
+        domains: Sequence[str],
+        *,
+        after: bytes | None = None,
+        limit: int | None = None,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        """One read for every domain: with ``one_per_domain`` the ``$in`` find of ``best_edges``, else
+        one aggregation of a ``$unionWith`` branch a domain (``pipelines.domains_edges``)."""
+        if not domains or limit == 0:
+            return iter(())
+        match = p.where(target, filters)
+        if not one_per_domain:
+            return map(d.edge_row, self._aggregate(p.domains_edges(match, domains, after, limit)))
+        best = self.best_edges(match, domains)
+        rows = [
+            best[domain]
+            for k, domain in enumerate(domains)
+            if domain in best and (after is None or k or best[domain]["_id"] > after)
+        ]
+        return map(d.edge_row, rows[:limit])
+
+    def _first_rows(self, query: Document, keys: list[tuple[str, int]], limit: int) -> list[Document]:
+        return list(self._links.find(query, d.PROJECTION).sort(keys).limit(limit))
 
     def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
         """In ``_id`` order (16 bytes, compared bytewise as SQLite compares its edge_id), on the ``_id``
@@ -468,10 +541,20 @@ class MongoStore:
         return (g["_id"] for g in self._aggregate(pipeline))
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
-        """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``)."""
+        """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``). A
+        domain's referring domains come from its figures (``Figures.domain_events``), one document a
+        referring domain. Its links are grouped from its edges, every one read: per-bucket counts of
+        links would be a figure dimension whose value is a date's bucket, kept on write for each width
+        asked (a day, a week) in both backends (SQLite's triggers and a migration of its aggregates),
+        which neither keeps yet; the buckets themselves are few, so only the read grows with the
+        domain, not what it sends."""
         match = p.where(target, Filters(status="all"))
         new_links, lost_links = _bucket_counts(self._aggregated(p.link_events(match, bucketing)))
-        new_domains, lost_domains = _bucket_counts(self._aggregated(p.domain_events(match, bucketing)))
+        if target.scope == "domain":
+            domains = self._retried(partial(self._figures.domain_events, target.value, bucketing))
+        else:
+            domains = self._aggregated(p.domain_events(match, bucketing))
+        new_domains, lost_domains = _bucket_counts(domains)
         return Events(new_links, lost_links, new_domains, lost_domains)
 
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -540,12 +623,29 @@ class MongoStore:
         return (Outgoing(g["_id"]["t"], g["_id"]["a"], g["n"], g["f"]) for g in found)
 
     def domain_spans(self, target: Target, width: int) -> Iterator[Span]:
-        found = self._aggregate(p.domain_spans(p.where(target, Filters(status="all")), width))
-        return (
-            Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]))
-            for g in found
-            for k in (g["_id"],)
-        )
+        """Grouped from the target's edges; a domain's as SQLite reads them (``_figure_spans``)."""
+        if target.scope == "domain":
+            return self._figure_spans(target.value, width)
+        return map(_span, self._aggregate(p.domain_spans(p.where(target, Filters(status="all")), width)))
+
+    def _figure_spans(self, domain: str, width: int) -> Iterator[Span]:
+        """A referring domain none of whose links was lost is one open span from its figure's
+        ``first_seen``; the spans of the others (``n_live < n_all``) are grouped from their own edges,
+        ``BATCH`` domains an aggregation on ``by_domain_source``: the edges of the referring domains
+        that lost a link are read, not the domain's."""
+        figures = self._streamed(lambda: self._figures.referring_domain_figures(domain))
+        for some in _batches(figures, BATCH):
+            lossy = [f["v"] for f in some if f["n_live"] < f["n_all"]]
+            spans: dict[str, list[Span]] = {}
+            if lossy:
+                match = {"target_domain": domain, "source_domain": {"$in": lossy}}
+                for span in map(_span, self._aggregate(p.domain_spans(match, width))):
+                    spans.setdefault(span.source_domain, []).append(span)
+            for f in some:
+                if f["n_live"] < f["n_all"]:
+                    yield from spans.get(f["v"], [])
+                else:
+                    yield Span(f["v"], d.seconds(f["first_seen"]) // width, None)
 
     def close(self) -> None:
         self._client.close()
@@ -643,6 +743,12 @@ def _rounds(marks: list[tuple[UpdateMany, str]]) -> Iterator[list[tuple[UpdateMa
             rounds.append([])
         rounds[n].append(mark)
     return iter(rounds)
+
+
+def _span(group: Document) -> Span:
+    """A ``pipelines.domain_spans`` group as a span."""
+    k = group["_id"]
+    return Span(k["d"], int(k["a"]), None if k["b"] == p.STILL_LIVE else int(k["b"]))
 
 
 def _bucket_counts(groups: list[Document]) -> tuple[dict[int, int], dict[int, int]]:

@@ -316,6 +316,32 @@ class SQLiteStore:
             args += [-1 if limit is None else limit, offset]
         return map(_edge, self._rows(sql, args))
 
+    def domains_edges(
+        self,
+        target: Target,
+        filters: Filters,
+        domains: Sequence[str],
+        *,
+        after: bytes | None = None,
+        limit: int | None = None,
+        one_per_domain: bool = False,
+    ) -> Iterator[EdgeRow]:
+        """Each domain's own ``edges`` read in turn: an in-process query costs no round trip."""
+        left = limit
+        for k, domain in enumerate(domains):
+            rows = self.edges(
+                target,
+                dataclasses.replace(filters, from_domain=domain),
+                sort="source_domain",
+                after=(domain, after) if after is not None and k == 0 else None,
+                limit=left,
+                one_per_domain=one_per_domain,
+            )
+            for row in rows:
+                yield row
+                if left is not None and not (left := left - 1):
+                    return
+
     def export(self, after: bytes | None = None) -> Iterator[EdgeRow]:
         later, args = ("WHERE edge_id > ?", [after]) if after is not None else ("", [])
         return map(_edge, self._rows(f"SELECT {_COLUMNS} FROM links {later} ORDER BY edge_id", list(args)))
