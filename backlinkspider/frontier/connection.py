@@ -167,6 +167,12 @@ class Connection:
         self._jobs.put((fn, args, d))
         return d
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a call is waiting for Redis to come back (its last try failed with an error that
+        passes)."""
+        return self._down_since is not None
+
     def close(self) -> None:
         self._closed = True
         self._jobs.put(None)

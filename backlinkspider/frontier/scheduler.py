@@ -402,7 +402,11 @@ class RedisScheduler:
         if self.broken:
             raise CloseSpider(self.broken)
         now = time.monotonic()
-        if self.pending or self.local or self.pushing or self.popping or self.cluster_busy:
+        # A pop in flight is no work in hand: the engine asks for a request (which starts a poll) just
+        # before it reports idle, so counting one kept an idle worker up for minutes; what the pop finds
+        # sets cluster_busy when it lands. A Redis being waited for is: the frontier may not be empty.
+        waiting = self.conn is not None and self.conn.waiting
+        if self.pending or self.local or self.pushing or self.cluster_busy or waiting:
             self.last_busy = now
         if self.idle_timeout <= 0 or now - self.last_busy < self.idle_timeout:
             raise DontCloseSpider

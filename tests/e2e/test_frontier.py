@@ -117,6 +117,26 @@ def test_seed_status_and_idle_close(cluster, tmp_path):
     assert "alice.github.io/" in web.requests_per_url() and "bob.github.io/" in web.requests_per_url()
 
 
+def test_a_pop_in_flight_keeps_no_idle_worker_up():
+    """The engine asks the scheduler for a request, which starts a poll of the frontier, just before it
+    reports idle: a pop in flight is no work in hand (what it finds sets the cluster busy when it
+    lands). Counted as work, it kept idle workers up for minutes past their idle timeout."""
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.test import get_crawler
+
+    from backlinkspider.frontier.scheduler import RedisScheduler
+
+    crawler = get_crawler(settings_dict={"BACKLINKS_IDLE_TIMEOUT": 8})
+    scheduler = RedisScheduler(crawler, None)
+    scheduler.cluster_busy = False
+    scheduler.last_busy -= 8  # idle for the timeout, as the last pops that landed found
+    scheduler.popping = True
+    scheduler.on_idle()  # closes: no DontCloseSpider
+    scheduler.pending.append(([], False, "x.org", 0.0, "u0 /", ""))  # not pushed yet: work in hand
+    with pytest.raises(DontCloseSpider):
+        scheduler.on_idle()
+
+
 def test_status_shows_workers_while_they_run(cluster, tmp_path):
     _web, _server, env = cluster
     w = worker(env, tmp_path / "st.db", "-s", "BACKLINKS_HOST_DELAY=0.2", seeds=HUB)
