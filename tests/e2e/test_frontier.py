@@ -119,19 +119,22 @@ def test_seed_status_and_idle_close(cluster, tmp_path):
 
 def test_a_pop_in_flight_keeps_no_idle_worker_up():
     """The engine asks the scheduler for a request, which starts a poll of the frontier, just before it
-    reports idle: a pop in flight is no work in hand (what it finds sets the cluster busy when it
-    lands). Counted as work, it kept idle workers up for minutes past their idle timeout."""
+    reports idle. A pop in flight is no work in hand: it does not restart the idle clock (it did, and kept
+    idle workers up for minutes past their timeout), it only has the last word when it lands."""
     from scrapy.exceptions import DontCloseSpider
     from scrapy.utils.test import get_crawler
 
     from backlinkspider.frontier.scheduler import RedisScheduler
 
-    crawler = get_crawler(settings_dict={"BACKLINKS_IDLE_TIMEOUT": 8})
-    scheduler = RedisScheduler(crawler, None)
+    scheduler = RedisScheduler(get_crawler(settings_dict={"BACKLINKS_IDLE_TIMEOUT": 8}), None)
     scheduler.cluster_busy = False
     scheduler.last_busy -= 8  # idle for the timeout, as the last pops that landed found
     scheduler.popping = True
-    scheduler.on_idle()  # closes: no DontCloseSpider
+    with pytest.raises(DontCloseSpider):
+        scheduler.on_idle()  # the pop in flight decides ...
+    assert scheduler.idle_verdict
+    scheduler.popping = False
+    scheduler.on_idle()  # ... and the idle clock ran on: closes, no DontCloseSpider
     scheduler.pending.append(([], False, "x.org", 0.0, "u0 /", ""))  # not pushed yet: work in hand
     with pytest.raises(DontCloseSpider):
         scheduler.on_idle()
