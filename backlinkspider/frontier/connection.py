@@ -14,7 +14,11 @@ as it takes, and the calls behind it wait their turn, which is the backpressure:
 pops, no budget checks) and nothing it holds is dropped. The reactor keeps running meanwhile, and one
 warning is logged when Redis goes away and one when it is back. ``outages`` counts them, so the heartbeat
 knows whether this worker saw Redis continuously (see ``queue``). Those replies mean the command did not
-run (a script fails at its first write under OOM, before any effect), and every script is safe to retry.
+run, and a script is never left half done: under OOM, Redis refuses a script's first write that needs
+memory, before any effect, and once a script has written (a first write that needs none: ZPOPMIN, HDEL)
+it runs whole (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/#execution-under-low-memory-conditions),
+so the scripts need no ``#!lua flags`` line. A call is retried whole, and every call is safe to retry: a
+pop that ran under OOM is retried when the presence call after it is refused, and answers the same leases.
 
 Any other error (a script error, a wrong password or missing permission) cannot pass by waiting: the call
 fails with ``RedisFailed`` (one line), and ``fatal`` callbacks run once (the scheduler stops the crawl).
@@ -162,6 +166,12 @@ class Connection:
         d: Deferred[T] = Deferred()
         self._jobs.put((fn, args, d))
         return d
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a call is waiting for Redis to come back (its last try failed with an error that
+        passes)."""
+        return self._down_since is not None
 
     def close(self) -> None:
         self._closed = True

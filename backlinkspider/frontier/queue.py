@@ -249,7 +249,7 @@ if done then  -- a retried pop: answer what the first one leased
       out[#out + 1] = checked(string.sub(rec, 1, a - 1), string.sub(rec, c + 1))
     end
   end
-else
+elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
   local n = 0
   repeat
     local progress = false
@@ -530,6 +530,8 @@ class Frontier:
         self.shards = shards
         self.budget = budget  # BACKLINKS_MAX_PAGES_PER_HOST: a host's queue is capped at what is left
         self._next_shard = 0  # the shard a pop starts with: the one after the last the last pop visited
+        # The last pop: its prefix, the order it visits the shards in, the shards it asked (for its retry).
+        self._last_pop: tuple[str, list[int], set[int]] = ("", [], set())
         self._push = client.register_script(_script(_COMMON + _PUSH))
         self._pop = client.register_script(_script(_COMMON + _POP))
         self._drop = client.register_script(_script(_COMMON + _DROP))
@@ -585,11 +587,18 @@ class Frontier:
         round robin: from the one after the last the previous pop visited, so that a shard with many
         hosts ready never keeps the others waiting. Tokens are ``shard:prefix n``. Returns ((token,
         entry) pairs, entries dropped, per shard visited (seconds until a host is ready (-1: nothing
-        queued), hosts queued)). A retry after an error visits the same shards in the same order (each
-        shard's answer is kept for a retry), so nothing leased by the first try is left out."""
-        order = sorted(range(self.shards) if shards is None else shards)
-        k = next((i for i, shard in enumerate(order) if shard >= self._next_shard), 0)
-        order = order[k:] + order[:k]
+        queued), hosts queued)). A retry (the same prefix: a lost reply, or an error in the call it is
+        part of, such as the presence after it under OOM) visits the shards in the first try's order, and
+        every shard the first try asked whatever the count: each shard's answer is kept for a retry, so
+        every lease the first try made is answered (more than ``count`` when a shard it found empty has
+        a host ready now); a lease left out would stay held, and its URL unfetched, until this worker
+        leaves."""
+        last, order, asked = self._last_pop
+        if prefix != last:
+            order = sorted(range(self.shards) if shards is None else shards)
+            k = next((i for i, shard in enumerate(order) if shard >= self._next_shard), 0)
+            order, asked = order[k:] + order[:k], set()
+            self._last_pop = (prefix, order, asked)
         bounds = [
             defaults.MAX_ENTRY_BYTES,
             defaults.MAX_JSON_DEPTH,
@@ -601,8 +610,10 @@ class Frontier:
         dropped = 0
         seen: dict[int, tuple[float, int]] = {}
         for shard in order:
-            if len(pairs) >= count:
-                break
+            full = len(pairs) >= count
+            if full and shard not in asked:
+                continue
+            asked.add(shard)
             tokens = f"{shard}:{prefix}"
             keys = [
                 *_shard_keys(shard),
@@ -610,12 +621,13 @@ class Frontier:
                 defaults.shard_key(shard, defaults.POPPED + tokens),
             ]
             flat, lost, wait, hosts = self._pop(
-                keys=keys, args=[count - len(pairs), self.worker, delay, tokens, *bounds]
+                keys=keys, args=[max(0, count - len(pairs)), self.worker, delay, tokens, *bounds]
             )
             pairs += [(flat[i].decode(), flat[i + 1]) for i in range(0, len(flat), 2)]
             dropped += int(lost)
             seen[shard] = (float(wait), int(hosts))
-            self._next_shard = shard + 1 if len(pairs) >= count else self._next_shard
+            if not full and len(pairs) >= count:
+                self._next_shard = shard + 1
         return pairs, dropped, seen
 
     def presence(self, fresh: float, busy: bool, scope: int) -> tuple[int, list[str]]:

@@ -96,6 +96,7 @@ class RedisScheduler:
         self.cluster_busy = True
         self.elsewhere = 0  # other workers busy or gone silent, as the last pop saw them
         self.last_busy = self.told = time.monotonic()
+        self.idle_verdict = False  # idle past the timeout but for a pop in flight, which then decides
         self.started = time.time()
         self.connected_since = 0.0  # Redis time since when this worker has seen Redis without a break
         self.outages_seen = 0
@@ -323,6 +324,17 @@ class RedisScheduler:
             request = self.local.popleft()
             request.meta[_WAKE] = True
             self.crawler.engine.crawl(request)  # wakes the engine, which then drains self.local
+        self._judge_idle(bool(pairs))
+
+    def _judge_idle(self, found: bool) -> None:
+        """Close the spider when ``on_idle`` left the verdict to this pop (the worker was idle past the
+        timeout but for it) and it found no work."""
+        if not self.idle_verdict:
+            return
+        self.idle_verdict = False
+        engine = self.crawler.engine
+        if not found and not self._busy() and engine is not None and not self.closing:
+            deferred_from_coro(engine.close_spider_async(reason="finished"))
 
     def drop(self, token: str, entry: bytes, exc: Exception) -> None:
         """A malformed or hostile entry: logged, counted, its lease cleared; never run."""
@@ -405,7 +417,7 @@ class RedisScheduler:
         if self.broken:
             raise CloseSpider(self.broken)
         now = time.monotonic()
-        if self.pending or self.local or self.pushing or self.popping or self.cluster_busy:
+        if self._busy():
             self.last_busy = now
         if self.cluster_busy and now - self.told >= _TELL_SECONDS:
             self.told = now
@@ -417,3 +429,15 @@ class RedisScheduler:
             )
         if self.idle_timeout <= 0 or now - self.last_busy < self.idle_timeout:
             raise DontCloseSpider
+        if self.popping:
+            # The engine asks for a request, which starts a poll, just before it reports idle: a pop in
+            # flight is no work in hand (counted as work, it kept idle workers up for minutes), but what
+            # it finds may be, so it has the last word (``_popped``).
+            self.idle_verdict = True
+            raise DontCloseSpider
+
+    def _busy(self) -> bool:
+        """Whether this worker has work in hand or knows of some in the cluster; a Redis being waited for
+        counts, since the frontier may not be empty."""
+        waiting = self.conn is not None and self.conn.waiting
+        return bool(self.pending or self.local or self.pushing or self.cluster_busy or waiting)

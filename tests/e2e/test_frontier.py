@@ -115,6 +115,29 @@ def test_seed_status_and_idle_close(cluster, tmp_path):
     assert "alice.github.io/" in web.requests_per_url() and "bob.github.io/" in web.requests_per_url()
 
 
+def test_a_pop_in_flight_keeps_no_idle_worker_up():
+    """The engine asks the scheduler for a request, which starts a poll of the frontier, just before it
+    reports idle. A pop in flight is no work in hand: it does not restart the idle clock (it did, and kept
+    idle workers up for minutes past their timeout), it only has the last word when it lands."""
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.test import get_crawler
+
+    from backlinkspider.frontier.scheduler import RedisScheduler
+
+    scheduler = RedisScheduler(get_crawler(settings_dict={"BACKLINKS_IDLE_TIMEOUT": 8}), None)
+    scheduler.cluster_busy = False
+    scheduler.last_busy -= 8  # idle for the timeout, as the last pops that landed found
+    scheduler.popping = True
+    with pytest.raises(DontCloseSpider):
+        scheduler.on_idle()  # the pop in flight decides ...
+    assert scheduler.idle_verdict
+    scheduler.popping = False
+    scheduler.on_idle()  # ... and the idle clock ran on: closes, no DontCloseSpider
+    scheduler.pending.append(([], False, "x.org", 0.0, "u0 /", ""))  # not pushed yet: work in hand
+    with pytest.raises(DontCloseSpider):
+        scheduler.on_idle()
+
+
 def test_status_shows_workers_while_they_run(cluster, tmp_path):
     _web, _server, env = cluster
     w = worker(env, tmp_path / "st.db", "-s", "BACKLINKS_HOST_DELAY=0.2", seeds=HUB)
@@ -281,6 +304,44 @@ def test_per_host_queues_pop_ready_hosts_round_robin_lowest_depth_first(redis_se
     time.sleep(0.41)
     pairs, *_ = frontier_for(client, "z").pop(10, "p4:", 0)
     assert [url_of(e) for _, e in pairs] == ["http://big.org/2", "http://big.org/3"]
+
+
+def hosts_in_shards(n: int) -> list[str]:
+    """One host in each of the first ``n`` shards (in shard order)."""
+    hosts: dict[int, str] = {}
+    for i in itertools.count():
+        hosts.setdefault(defaults.shard_of(f"site{i}.org", SHARDS), f"site{i}.org")
+        if len(hosts) == SHARDS:
+            return [hosts[shard] for shard in sorted(hosts)][:n]
+    raise AssertionError
+
+
+def test_a_pop_retried_whole_answers_every_lease_its_first_try_made(redis_server):
+    """Under OOM a pop runs (its first write, ZPOPMIN, needs no memory, and Redis then runs the script
+    whole: see connection.py) but the presence call the scheduler makes with it is refused, so the call
+    is retried whole, with the same prefix. Its first try moved the shard rotation on: the retry must
+    still visit the shards it leased from, or those leases stay held by this worker, their URLs never
+    fetched (issue #20: 6 URLs lost in an OOM window)."""
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client)
+    hosts = hosts_in_shards(4)
+    f.push(items_for(f, [f"http://{h}/" for h in hosts[1:]]))
+    client.config_set("maxmemory", 1)
+    pairs, *_ = f.pop(2, "p1:", 1.0)
+    with pytest.raises(redis.exceptions.OutOfMemoryError):
+        f.presence(7, True, 0)
+    client.config_set("maxmemory", 0)
+    assert [url_of(e) for _, e in pairs] == [f"http://{hosts[1]}/", f"http://{hosts[2]}/"]
+    assert f.pop(2, "p1:", 1.0)[0] == pairs  # not hosts[3]'s, from the shard the rotation moved on to
+    assert figures(client)["leased"] == 2
+    # A shard the first try found empty has a host ready by the retry: the retry leases it, and still
+    # answers the first try's lease beyond the count (another worker: its rotation starts at shard 0).
+    g = frontier_for(client, "g")
+    assert [url_of(e) for _, e in g.pop(1, "p2:", 1.0)[0]] == [f"http://{hosts[3]}/"]
+    g.push(items_for(g, [f"http://{hosts[0]}/"]))
+    again, *_ = g.pop(1, "p2:", 1.0)
+    assert [url_of(e) for _, e in again] == [f"http://{hosts[0]}/", f"http://{hosts[3]}/"]
+    assert figures(client)["leased"] == 4 and figures(client)["queued"] == 0
 
 
 def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
