@@ -3,6 +3,7 @@ back equal, and a compact entry that is not one ``serializer.dumps`` writes is d
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from backlinkspider.frontier.dupefilter import SetDupeFilter
 from backlinkspider.frontier.queue import REDIS_ENCODINGS, Frontier, encodings_advice, push_item
 
 SPIDER = BacklinksSpider()
+POPS = itertools.count()  # a pop's prefix names it: the same one again is a retry (Frontier.pop)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def through(frontier: Frontier, request) -> tuple[str, bytes]:
     frontier.dupefilter.setup(frontier.client)
     stored = serializer.dumps(request, SPIDER)
     frontier.push([push_item(request, SPIDER, frontier.dupefilter, fingerprint(request))])
-    [(token, entry)], dropped, _ = frontier.pop(1, f"t{id(request)}:", 0)
+    [(token, entry)], dropped, _ = frontier.pop(1, f"t{next(POPS)}:", 0)
     assert dropped == 0
     assert frontier.complete([token]) == 1
     return stored, entry
