@@ -217,6 +217,9 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
                 outages[-1] = (outages[-1][0], time.time())
                 server.start()
             assert [p.wait(timeout=300) for p in procs] == [0, 0]
+            # Nothing left behind: a lease its worker never heard of (issue #20) is put back at close, and
+            # stays queued when the other worker has closed already.
+            assert drained(server.client())
     finally:
         for p in procs:  # a failed check leaves no worker behind
             if p.poll() is None:
