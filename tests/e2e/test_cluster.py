@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from helpers import CALENDAR_BUDGET, FAST, edge_key, export, run_cli, truth, worker
+from protego import Protego
 from redisserver import KINDS, RedisServer, start_redis
 from synthweb import CALENDAR_HOST, HUB, ProxyServer, SyntheticWeb
 from test_frontier import SHARDS, drained
@@ -60,6 +61,11 @@ def leased_url(record: str) -> str:
         return json.loads(entry)["url"]
     tag, url = entry[0], entry.split(" ")[1]
     return {"s": f"https://{host}", "p": f"http://{host}", "u": ""}[tag] + url
+
+
+def robots_allow(web: SyntheticWeb, url: str) -> bool:
+    """Whether the web's robots.txt lets the crawler fetch ``url`` (host and path, no scheme)."""
+    return Protego.parse(web.robots.get(url.split("/", 1)[0], "")).can_fetch(f"http://{url}", "*")
 
 
 @pytest.fixture
@@ -137,9 +143,9 @@ def test_a_killed_worker_loses_nothing_and_its_urls_are_back_within_the_ttl(slow
     failing = web.failing_urls()
     assert {edge_key(r) for r in export(db)} == expected(web, set(fetched))  # nothing lost
     # Every URL it held is fetched again (a page it paid for costs its host's budget nothing the second
-    # time), and they are back soon: a TTL after its last heartbeat (at most one beat, TTL/5, before the
-    # kill), plus an answer.
-    held = set(seen_before)
+    # time) but those robots.txt refuses (leased, then skipped), and they are back soon: a TTL after its
+    # last heartbeat (at most one beat, TTL/5, before the kill), plus an answer.
+    held = {u for u in seen_before if robots_allow(web, u)}
     assert held and {u for u in held if fetched[u] > seen_before[u]} == held
     back = min(t for t, host, path, _ in web.log if f"{host}{path}" in seen_before and t > killed_at)
     assert back - killed_at <= TTL + TTL / 5 + 1, back - killed_at
