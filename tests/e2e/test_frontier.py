@@ -344,6 +344,40 @@ def test_a_pop_retried_whole_answers_every_lease_its_first_try_made(redis_server
     assert figures(client)["leased"] == 4 and figures(client)["queued"] == 0
 
 
+def test_a_pop_retried_through_an_outage_answers_every_lease_it_made(redis_server):
+    """Issue #20: a pop whose reply was lost in an outage is retried once Redis is back, and by then a
+    shard it found empty has hosts ready; a pop retried whole because the call after it (the scheduler's
+    presence check) failed. Either way the retry answers every lease the first try made (and what the
+    shard found empty leases now): a lease its worker never heard of is renewed by its heartbeat and
+    fetched by nobody."""
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client)
+    empty, first, lost = (f.shard(h) for h in ("h20.org", "h30.org", "h38.org"))
+    assert empty < first < lost  # the order a pop visits them in
+    f.push(items_for(f, ["http://h30.org/", "http://h38.org/"]))
+    script = f._pop
+
+    def reply_lost(keys, args):
+        answer = script(keys=keys, args=args)
+        if keys[0] == defaults.shard_key(lost, defaults.HOSTS):
+            f._pop = script
+            raise redis.ConnectionError("Connection closed by server.")
+        return answer
+
+    f._pop = reply_lost
+    with pytest.raises(redis.ConnectionError):
+        f.pop(2, "p1:", 0, [empty, first, lost])
+    f.push(items_for(f, ["http://h20.org/", "http://h21.org/"]))  # meanwhile, the empty shard fills
+    pairs = f.pop(2, "p1:", 0, [empty, first, lost])[0]
+    answered = {url_of(e) for _, e in pairs}
+    assert {"http://h30.org/", "http://h38.org/"} <= answered  # the first try's leases
+    assert f.pop(2, "p1:", 0, [empty, first, lost])[0] == pairs  # the call around it retried
+    held = {t.decode() for shard in range(SHARDS) for t in client.smembers(f.held_key(shard))}
+    assert held == {token for token, _ in pairs} and figures(client)["leased"] == len(pairs)
+    rest = {url_of(e) for _, e in f.pop(4, "p2:", 0)[0]}
+    assert answered | rest == {"http://h20.org/", "http://h21.org/", "http://h30.org/", "http://h38.org/"}
+
+
 def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
     client = redis.Redis.from_url(redis_server.url)
     f = frontier_for(client)
