@@ -354,7 +354,7 @@ redis.call('ZADD', KEYS[1], now, worker)
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], now, worker) end
 if #ARGV > 5 then
   redis.call('HSET', KEYS[3], unpack(ARGV, 6))
-  redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[3], math.ceil(ttl * 1000))  -- PEXPIRE: a TTL need not be whole seconds
 end
 local dead = {}
 if now - since >= ttl then dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl)) end
