@@ -58,6 +58,10 @@ def flood(client) -> None:
 # --- a crawl through Redis faults ----------------------------------------------------------------------
 
 TTL = 15  # BACKLINKS_HEARTBEAT_TTL's default
+# The OOM and stall windows are measured in TTLs; they run on a TTL half the default (and so windows half
+# as long), every ratio kept: the scheduler reads the TTL, and its heartbeat period (TTL/5), from the
+# setting, so nothing else moves.
+HALF_TTL = TTL / 2
 WORKER_ARGS = [
     "-s",
     "BACKLINKS_HOST_DELAY=0.2",
@@ -82,7 +86,8 @@ def crawl_through(tmp_path, proxy_env):
     """Two workers crawl a small slow web (no failing pages: anything fetched twice is the frontier's
     doing); ``fault(client, server)`` runs once 40 pages are fetched; the workers end with ``codes``.
     Returns the web, the index and the workers' logs. The host delay is 0.2 s rather than 1 s only to
-    keep the crawl short: the faults' windows are measured against the heartbeat TTL, at its default."""
+    keep the crawl short: the faults' windows are measured against the heartbeat TTL (the default unless a
+    test says otherwise)."""
 
     def run(fault, *args: str, codes=(0, 0), kind=KINDS[0], persist=False):
         web = SyntheticWeb(seed=5, bulk_sites=8, pages_per_site=5, latency=0.1)
@@ -144,14 +149,15 @@ def test_a_script_blocking_redis_for_6_s_loses_nothing_and_refetches_nothing(cra
 
 def test_a_window_of_maxmemory_below_use_loses_nothing_and_refetches_nothing(crawl_through):
     """OOM for longer than the heartbeat TTL: every write that may grow memory (a push, a heartbeat, a
-    budget or trap call) is refused, and retried until the window closes."""
+    budget or trap call) is refused, and retried until the window closes. (On half the default TTL:
+    HALF_TTL.)"""
 
     def oom(client, *_):
         client.config_set("maxmemory", 1)
-        time.sleep(TTL + 5)
+        time.sleep(HALF_TTL + 2.5)
         client.config_set("maxmemory", 0)
 
-    web, db, texts = crawl_through(oom)
+    web, db, texts = crawl_through(oom, "-s", f"BACKLINKS_HEARTBEAT_TTL={HALF_TTL}")
     assert_ground_truth(web, db)
     assert all("maxmemory" in text and "Redis is back" in text for text in texts)
     assert not any("Traceback" in text or "dead workers" in text for text in texts)
@@ -175,12 +181,14 @@ def test_a_redis_cluster_stopped_and_restarted_mid_crawl_loses_nothing(crawl_thr
 def test_a_stall_of_one_and_a_half_ttl_reaps_nobody_alive(crawl_through):
     """Redis stalls (DEBUG SLEEP) for 1.5 TTL, less than the socket timeout (30 s), so no worker sees an
     error: each one's own heartbeat is then stale, and none reaps the others. (On a cluster the same
-    global script decides, on the node serving the heartbeats: one Redis tells as much, in less time.)"""
+    global script decides, on the node serving the heartbeats: one Redis tells as much, in less time. On
+    half the default TTL: HALF_TTL.)"""
 
     def stall(client, server, *_):
-        subprocess.run(["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", str(1.5 * TTL)], timeout=60)
+        sleep = str(1.5 * HALF_TTL)
+        subprocess.run(["redis-cli", "-p", str(server.port), "DEBUG", "SLEEP", sleep], timeout=60)
 
-    web, db, texts = crawl_through(stall)
+    web, db, texts = crawl_through(stall, "-s", f"BACKLINKS_HEARTBEAT_TTL={HALF_TTL}")
     assert_ground_truth(web, db)
     assert not any("Traceback" in text or "dead workers" in text for text in texts)
 
