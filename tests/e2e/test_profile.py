@@ -196,8 +196,18 @@ def test_a_recrawl_after_the_web_changed_marks_exactly_the_removed_edges_lost(tm
 
 
 def query_lost(uri, export):
-    domains = {r["target_domain"] for r in export}
-    return set().union(*(query(uri, d, "--lost") for d in domains))
+    """Every domain's lost links, from the query layer (`query --lost` is this call; the CLI's own tests
+    run it), in one process rather than one CLI run a domain."""
+    import backlinkspider.query as q
+    from backlinkspider.index import open_index
+    from backlinkspider.records import Filters, Target
+
+    with open_index(uri, create=False) as index:
+        return {
+            (r["source_url"], r["target_url"], r["link_type"])
+            for d in {r["target_domain"] for r in export}
+            for r in q.backlinks(index, Target("domain", d), Filters(status="lost"))
+        }
 
 
 def test_one_failed_recrawl_is_a_blip(tmp_path, proxy_env):
