@@ -387,13 +387,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local worker, fresh = ARGV[1], tonumber(ARGV[2])
 if ARGV[3] == '1' then redis.call('ZADD', KEYS[2], now, worker) end
-local elsewhere = 0
-for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now - fresh, '+inf')) do
-  if w ~= worker then elsewhere = elsewhere + 1 end
+-- the workers of a list but the one asking (it is not silent, however late it beat)
+local function others(workers)
+  local n = 0
+  for _, w in ipairs(workers) do
+    if w ~= worker then n = n + 1 end
+  end
+  return n
 end
-for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - fresh))) do
-  if w ~= worker then elsewhere = elsewhere + 1 end  -- a worker asking is not silent, however late it beat
-end
+local elsewhere = others(redis.call('ZRANGEBYSCORE', KEYS[2], now - fresh, '+inf'))
+  + others(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - fresh)))
 local scope = {}
 if redis.call('SCARD', KEYS[3]) ~= tonumber(ARGV[4]) then scope = redis.call('SMEMBERS', KEYS[3]) end
 return {elsewhere, scope}
