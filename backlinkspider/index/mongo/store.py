@@ -635,15 +635,15 @@ class MongoStore:
         that lost a link are read, not the domain's."""
         figures = self._streamed(lambda: self._figures.referring_domain_figures(domain))
         for some in _batches(figures, BATCH):
-            lossy = [f["v"] for f in some if f["n_live"] < f["n_all"]]
-            spans: dict[str, list[Span]] = {}
+            # The referring domains that lost a link, each with its spans (read below).
+            lossy: dict[str, list[Span]] = {f["v"]: [] for f in some if f["n_live"] < f["n_all"]}
             if lossy:
-                match = {"target_domain": domain, "source_domain": {"$in": lossy}}
+                match = {"target_domain": domain, "source_domain": {"$in": list(lossy)}}
                 for span in map(_span, self._aggregate(p.domain_spans(match, width))):
-                    spans.setdefault(span.source_domain, []).append(span)
+                    lossy[span.source_domain].append(span)
             for f in some:
-                if f["n_live"] < f["n_all"]:
-                    yield from spans.get(f["v"], [])
+                if f["v"] in lossy:
+                    yield from lossy[f["v"]]
                 else:
                     yield Span(f["v"], d.seconds(f["first_seen"]) // width, None)
 
