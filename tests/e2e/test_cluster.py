@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import CALENDAR_BUDGET, FAST, edge_key, export, run_cli, truth, worker
+from helpers import CALENDAR_BUDGET, FAST, edge_key, exit_codes, export, run_cli, truth, worker
 from protego import Protego
 from redisserver import KINDS, RedisServer, start_redis
 from synthweb import CALENDAR_HOST, HUB, ProxyServer, SyntheticWeb
@@ -222,7 +222,7 @@ def test_redis_stopped_for_20_s_and_3_minutes_mid_crawl(tmp_path, proxy_env):
                 time.sleep(seconds)
                 outages[-1] = (outages[-1][0], time.time())
                 server.start()
-            assert [p.wait(timeout=300) for p in procs] == [0, 0]
+            assert exit_codes(procs, logs) == [0, 0]
             # Nothing left behind: a lease its worker never heard of (issue #20) is put back at close, and
             # stays queued when the other worker has closed already.
             assert drained(server.client())

@@ -13,7 +13,7 @@ import time
 
 import pytest
 import redis
-from helpers import SUPPORT, edge_key, export, worker
+from helpers import SUPPORT, edge_key, exit_codes, export, worker
 from redisserver import KINDS, RedisServer, start_redis
 from synthweb import HUB, ProxyServer, SyntheticWeb
 from test_cluster import expected, fetched_twice
@@ -111,7 +111,7 @@ def crawl_through(tmp_path, proxy_env):
                     time.sleep(0.05)
                 client = server.client()
                 fault(client, server)
-                ended = [p.wait(timeout=300) for p in procs]
+                ended = exit_codes(procs, logs)
                 texts = [log.read_text() for log in logs]
                 assert ended == list(codes), "\n".join(t[-3000:] for t in texts)
                 if codes == (0, 0):  # the work is done
