@@ -33,7 +33,6 @@ HOST_TRAPS = "trap:"  # + host: hash of URL shape -> least depth (crawl/spidermi
 QUEUED = "queued"  # how many entries the shard's host queues hold
 LEASES = "leases"  # hash: lease token -> "host TAB score TAB worker TAB entry"
 WORKER_LEASES = "held:"  # + worker: set of the lease tokens one worker holds in this shard
-POPPED = "popped:"  # + pop prefix: a pop's answer, kept a while so a retried pop leases nothing twice
 DROPPED = "dropped"  # malformed or hostile queue entries dropped
 OVER_BUDGET = "over_budget"  # entries not queued, or dropped from a queue, because the host's budget is spent
 SEEN = "seen"  # set of 16-byte fingerprints

@@ -182,9 +182,11 @@ end
 return {added, duplicates, completed, capped}
 """
 
-# KEYS: (common), held set of this worker, this pop's answer key.
+# KEYS: (common), held set of this worker.
 # ARGV: count, worker, delay, token prefix, entry bytes, JSON depth, URL length, depth, priority (the
-#       bounds).
+#       bounds). A prefix is new to every pop (its retries reuse it): leases already named by it in this
+#       worker's held set are a first try's, whose reply was lost, and are the answer, however long
+#       after (an answer kept under a TTL could expire in a long outage and orphan them).
 # Returns {token, entry, token, entry, ...}, dropped, seconds until a host is ready (-1: none queued),
 # hosts queued.
 _POP = """
@@ -237,9 +239,13 @@ local function checked(host, entry)
   return entry
 end
 pcall(cjson.decode_max_depth, maxjson)
-local done = redis.call('GET', KEYS[6])
-if done then  -- a retried pop: answer what the first one leased
-  for n = 1, tonumber(done) do
+local mine = {}
+for _, token in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  if string.sub(token, 1, #prefix) == prefix then mine[#mine + 1] = tonumber(string.sub(token, #prefix + 1)) end
+end
+if #mine > 0 then  -- a retried pop: answer what the first one leased
+  table.sort(mine)
+  for _, n in ipairs(mine) do
     local rec = redis.call('HGET', LEASES, prefix .. n)
     if rec then
       local a = string.find(rec, '\\t', 1, true)
@@ -285,7 +291,6 @@ elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
       if n >= count then break end
     end
   until n >= count or not progress or delay > 0
-  if n > 0 then redis.call('SET', KEYS[6], n, 'EX', 600) end
   if dropped > 0 then redis.call('INCRBY', DROPPED, dropped) end
 end
 local wait = -1
@@ -592,10 +597,10 @@ class Frontier:
         entry) pairs, entries dropped, per shard visited (seconds until a host is ready (-1: nothing
         queued), hosts queued)). A retry (the same prefix: a lost reply, or an error in the call it is
         part of, such as the presence after it under OOM) visits the shards in the first try's order, and
-        every shard the first try asked whatever the count: each shard's answer is kept for a retry, so
-        every lease the first try made is answered (more than ``count`` when a shard it found empty has
-        a host ready now); a lease left out would stay held, and its URL unfetched, until this worker
-        leaves."""
+        every shard the first try asked whatever the count: each shard finds the first try's leases by
+        their prefix in this worker's held set, so every lease the first try made is answered (more than
+        ``count`` when a shard it found empty has a host ready now), however long the outage; a lease
+        left out would stay held, and its URL unfetched, until this worker leaves."""
         last, order, asked = self._last_pop
         if prefix != last:
             order = sorted(range(self.shards) if shards is None else shards)
@@ -618,11 +623,7 @@ class Frontier:
                 continue
             asked.add(shard)
             tokens = f"{shard}:{prefix}"
-            keys = [
-                *_shard_keys(shard),
-                self.held_key(shard),
-                defaults.shard_key(shard, defaults.POPPED + tokens),
-            ]
+            keys = [*_shard_keys(shard), self.held_key(shard)]
             flat, lost, wait, hosts = self._pop(
                 keys=keys, args=[max(0, count - len(pairs)), self.worker, delay, tokens, *bounds]
             )

@@ -378,6 +378,22 @@ def test_a_pop_retried_through_an_outage_answers_every_lease_it_made(redis_serve
     assert answered | rest == {"http://h20.org/", "http://h21.org/", "http://h30.org/", "http://h38.org/"}
 
 
+def test_a_pop_retried_after_any_outage_answers_its_leases(redis_server):
+    """A pop whose reply was lost is answered by its retry however long Redis was away: here every key
+    that can expire has (an outage longer than any TTL), and the retry still finds the first try's
+    leases. An answer kept 600 s left them held and unfetched after a 10-minute outage (issue #20)."""
+    client = redis.Redis.from_url(redis_server.url)
+    f = frontier_for(client)
+    f.push(items_for(f, ["http://a.org/", "http://b.org/", "http://b.org/2"]))
+    pairs = f.pop(2, "p1:", 1.0)[0]
+    assert len(pairs) == 2
+    for key in client.scan_iter():
+        if client.ttl(key) != -1:
+            client.delete(key)
+    assert f.pop(2, "p1:", 1.0)[0] == pairs
+    assert figures(client)["leased"] == 2 and figures(client)["queued"] == 1
+
+
 def test_dont_filter_bypasses_the_dupefilter_and_takes_over_the_lease(redis_server):
     client = redis.Redis.from_url(redis_server.url)
     f = frontier_for(client)
