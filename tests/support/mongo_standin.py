@@ -39,6 +39,7 @@ import bisect
 import itertools
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,44 +132,57 @@ def _wait_for_write_concern() -> None:
 
 
 class StrictCollection(mongomock_ng.collection.Collection):
-    def __getattribute__(self, name):
-        if name not in WRITE_COMMANDS:
-            return super().__getattribute__(name)
+    def _as_the_server_would(self, name: str) -> None:
+        """Before a write command: refuse it (a read-only user) or block it past its deadline (an
+        unsatisfiable write concern), as the client's flags say."""
         flags = vars(self.database.client)
         if flags.get("_standin_read_only", False):
-            error = _unauthorized(self, WRITE_COMMANDS[name])
-
-            def denied(*args: Any, **kwargs: Any) -> Any:
-                raise error
-
-            return denied
+            raise _unauthorized(self, WRITE_COMMANDS[name])
         if flags.get("_standin_stuck_writes", False):
-
-            def stuck(*args: Any, **kwargs: Any) -> Any:
-                _wait_for_write_concern()
-
-            return stuck
-        return super().__getattribute__(name)
+            _wait_for_write_concern()
 
     def _iter_documents(self, filter):
         """Documents named by ``_id`` (a value, or ``$in`` values) are looked up, as a server's ``_id``
         index finds them, instead of mongomock's scan of the whole collection for every update: the
         per-target figures update thousands of documents by ``_id`` a batch, and the scan made the
-        stand-in's writes quadratic. Other filters, and ``_id`` values that may not hash as stored, are
-        mongomock's."""
+        stand-in's writes quadratic. The rest of the filter is applied to what the lookup found (not
+        the ``_id`` part, which the lookup decided: mongomock tests ``$in`` by a walk of its list, so a
+        batch's ``$in`` of n ids cost n² comparisons). Other filters, and ``_id`` values that may not
+        hash as stored, are mongomock's."""
         ids = _ids_named(filter)
         if ids is None or self._store.is_empty:
             return super()._iter_documents(filter)
         store = self._store
         found = [store[i] for i in dict.fromkeys(ids) if i in store]
-        return (doc for doc in found if mongomock_ng.filtering.filter_applies(filter, doc))
+        rest = {k: v for k, v in filter.items() if k != "_id"}
+        if not rest:
+            return iter(found)
+        return (doc for doc in found if mongomock_ng.filtering.filter_applies(rest, doc))
 
     def bulk_write(self, requests, ordered=True, **kwargs):
+        self._as_the_server_would("bulk_write")
         for op in requests:
             if isinstance(op, (UpdateOne, UpdateMany)):
                 # Only links is sharded (deploy/README.md); pages is keyed by URL.
                 check_update(op._filter, op._doc, bool(op._upsert), sharded=self.name == "links")
         return super().bulk_write(requests, ordered=ordered, **kwargs)
+
+
+def _guarded(name: str) -> Callable[..., Any]:
+    """Collection method ``name``, behind ``_as_the_server_would`` (a method each, not a
+    ``__getattribute__``, which every attribute read of mongomock's paid for)."""
+    inherited = getattr(mongomock_ng.collection.Collection, name)
+
+    def method(self: StrictCollection, *args: Any, **kwargs: Any) -> Any:
+        self._as_the_server_would(name)
+        return inherited(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in WRITE_COMMANDS.keys() - {"bulk_write"}:
+    setattr(StrictCollection, _name, _guarded(_name))
 
 
 def _ids_named(filter: Any) -> list[Any] | None:
