@@ -37,6 +37,7 @@ from backlinkspider.index.sqlite.schema import (
     SCORES_SCHEMA,
     TRIGGERS,
     UPSERT,
+    VERSIONS,
     WRITES,
 )
 from backlinkspider.records import (
@@ -171,20 +172,28 @@ class SQLiteStore:
             raise unavailable("open", str(self.path), exc) from None
 
     def _migrate(self) -> None:
-        """Add the columns an index made by an older version lacks (``schema.MIGRATIONS``) and remake the
-        triggers that count them, in one write transaction that looks again, so two processes opening it
-        at once add each column once."""
-        if not self._missing():
+        """Add the columns an index made by an older version lacks (``schema.MIGRATIONS``), count the
+        figures added since (``schema.VERSIONS``, after its ``user_version``) and remake the triggers
+        that keep them, in one write transaction that looks again, so two processes opening it at once
+        migrate it once."""
+        if not self._missing() and self._version() >= len(VERSIONS):
             return
         self._db.execute("BEGIN IMMEDIATE")
         with self._db:
             for add in self._missing():
                 for statement in add:
                     self._db.execute(statement)
+            for step in VERSIONS[self._version() :]:
+                for statement in step:
+                    self._db.execute(statement)
             for drop in DROP_TRIGGERS:
                 self._db.execute(drop)
             for statement in _statements(TRIGGERS):
                 self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {max(self._version(), len(VERSIONS))}")
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _missing(self) -> list[tuple[str, ...]]:
         """The statements that add the columns this index lacks."""
@@ -279,8 +288,7 @@ class SQLiteStore:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             with self._db:
-                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-                self._db.execute(f"PRAGMA user_version = {version}")
+                self._db.execute(f"PRAGMA user_version = {self._version()}")
         except sqlite3.Error as exc:
             raise unavailable("write to", str(self.path), exc) from None
 
