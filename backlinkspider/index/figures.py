@@ -11,12 +11,12 @@ before it gets it by a migration, ``schema.VERSIONS``; MongoDB: by ``backlinks r
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backlinkspider.records import Tally
+from backlinkspider.records import Bucketing, Tally
 
 FLAGS = ("nofollow", "ugc", "sponsored")
 DAY = 86400
@@ -81,6 +81,27 @@ DIMENSIONS = (
 def values(edge: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """The (dimension, value) pairs ``edge`` counts under."""
     return ((dim.name, dim.value_of(edge)) for dim in DIMENSIONS if dim.holds(edge))
+
+
+def day_events(
+    days: Iterable[tuple[str, str, int]], edges: tuple[int, int], bucketing: Bucketing
+) -> tuple[dict[int, int], dict[int, int]] | None:
+    """A domain's new and lost links per bucket of ``bucketing`` from its ``(dimension, day, n_all)``
+    figures of ``NEW_DAY`` and ``LOST_DAY``, given its ``edges`` (all, live: the ``edge`` figure); None
+    where they cannot answer: buckets that cut a day, or day figures that do not add up to the domain's
+    edges (all, lost), as those of a MongoDB index written before they were kept, until ``backlinks
+    refigure`` recounts them (an edge counted before has no day to leave: it nets zero)."""
+    if bucketing.width % DAY or bucketing.offset % DAY:
+        return None
+    counts: dict[str, dict[int, int]] = {NEW_DAY: {}, LOST_DAY: {}}
+    for dim, day, n in days:
+        per_bucket = counts[dim]
+        bucket = (int(day) * DAY + bucketing.offset) // bucketing.width
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + n
+    new, lost = ({b: n for b, n in counts[dim].items() if n} for dim in (NEW_DAY, LOST_DAY))
+    if (sum(new.values()), sum(lost.values())) != (edges[0], edges[0] - edges[1]):
+        return None
+    return new, lost
 
 
 def tally_of(

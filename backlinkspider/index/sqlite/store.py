@@ -20,7 +20,7 @@ from typing import Any
 
 from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
-from backlinkspider.index.figures import tally_of
+from backlinkspider.index.figures import LOST_DAY, NEW_DAY, day_events, tally_of
 from backlinkspider.index.sqlite.schema import (
     BUMP,
     DROP_TRIGGERS,
@@ -572,6 +572,10 @@ class SQLiteStore:
         )
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
+        """A domain's from its aggregates: its links from the per-day rows (``figures.day_events``: one
+        a day with activity), its referring domains from their rows. A host's or a URL's (and a domain's
+        links in buckets that cut a day) grouped from the target's edges: the aggregates are per target
+        domain."""
         bucket = f"(({{t}}) + {int(bucketing.offset)}) / {int(bucketing.width)}"
         links = f"FROM links WHERE {_SCOPE_COLUMN[target.scope]} = ?"
         if target.scope == "domain":  # referring domains from the aggregates
@@ -585,12 +589,26 @@ class SQLiteStore:
             sql = f"SELECT {bucket.format(t=time)} AS b, count(*) {rows}{where} GROUP BY b"
             return dict(self._rows(sql, [target.value]))
 
+        by_days = self._day_events(target.value, bucketing) if target.scope == "domain" else None
+        if by_days is None:
+            by_days = (
+                per_bucket("first_seen", links),
+                per_bucket("lost_at", links, " AND lost_at IS NOT NULL"),
+            )
         return Events(
-            new_links=per_bucket("first_seen", links),
-            lost_links=per_bucket("lost_at", links, " AND lost_at IS NOT NULL"),
+            new_links=by_days[0],
+            lost_links=by_days[1],
             new_domains=per_bucket("f", f"FROM ({domains})"),
             lost_domains=per_bucket("l", f"FROM ({domains})", " WHERE live = 0"),
         )
+
+    def _day_events(self, domain: str, bucketing: Bucketing) -> tuple[dict[int, int], dict[int, int]] | None:
+        days = self._rows(
+            f"SELECT dim, value, n_all FROM agg WHERE target_domain = ? AND dim IN ('{NEW_DAY}', '{LOST_DAY}')",
+            [domain],
+        )
+        edges = self._one("SELECT n_all, n_live FROM agg WHERE target_domain = ? AND dim = 'edge'", [domain])
+        return day_events(days, edges or (0, 0), bucketing)
 
     # --- the domain graph and its scores ---------------------------------------------------------------
 
