@@ -1,7 +1,7 @@
 """What MongoDB's reads cost, counted on the stand-in by ``mongo_standin.Examined`` (the index keys and
 documents a server would examine with the indexes the store declares): a page of a cursor walk costs
-about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary and a page of
-one link per domain the same at 5x the edges."""
+about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary, its weekly
+history and a page of one link per domain the same at 5x the edges."""
 
 from __future__ import annotations
 
