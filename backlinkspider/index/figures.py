@@ -1,20 +1,27 @@
 """The per-target figures every backend keeps on write: one declaration, read by both.
 
 Per target domain, each dimension counts the domain's edges (all, and live) under each of its values: the
-summary of a domain with millions of backlinks is read from these counts, never from its edges. SQLite's
-triggers are generated from ``DIMENSIONS`` (``sqlite/schema.py``), MongoDB's figure documents are updated
-from it (``mongo/figures.py``); a dimension added here is counted by both.
+summary of a domain with millions of backlinks is read from these counts, never from its edges, and its
+history from the two per-day dimensions (``NEW_DAY``, ``LOST_DAY``): one figure a day with activity.
+SQLite's triggers are generated from ``DIMENSIONS`` (``sqlite/schema.py``), MongoDB's figure documents are
+updated from it (``mongo/figures.py``); a dimension added here is counted by both (SQLite: an index made
+before it gets it by a migration, ``schema.VERSIONS``; MongoDB: by ``backlinks refigure``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import calendar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from backlinkspider.records import Tally
+from backlinkspider.records import Bucketing, Tally
 
 FLAGS = ("nofollow", "ugc", "sponsored")
+DAY = 86400
+NEW_DAY = "new_day"  # edges by the day of their first_seen, lost or not
+LOST_DAY = "lost_day"  # edges lost now, by the day of their lost_at
 
 
 @dataclass(frozen=True)
@@ -22,13 +29,15 @@ class Dimension:
     """``name``: the dimension; an edge counts under the value of its field ``field`` or, without one,
     under the constant ``value``; only when ``when`` holds: an edge flag, "follow" (none of ``FLAGS``)
     or None (always). An ``optional`` field counts only edges that have a value (an edge with no known
-    server address counts in no IP). Field names are those of an edge row in both backends."""
+    server address counts in no IP). ``day``: the value is the day (``DAY``s since the epoch) of the date
+    in ``field``. Field names are those of an edge row in both backends."""
 
     name: str
     field: str | None = None
     value: str = ""
     when: str | None = None
     optional: bool = False
+    day: bool = False
 
     def holds(self, edge: Mapping[str, Any]) -> bool:
         if self.when is None:
@@ -38,7 +47,14 @@ class Dimension:
         return bool(edge[self.when])
 
     def value_of(self, edge: Mapping[str, Any]) -> str:
+        if self.day:
+            return str(_epoch(edge[self.field or ""]) // DAY)
         return str(edge[self.field]) if self.field else self.value
+
+
+def _epoch(when: int | datetime) -> int:
+    """A date as either backend stores it (SQLite: epoch seconds; MongoDB: a naive UTC datetime)."""
+    return when if isinstance(when, int) else calendar.timegm(when.utctimetuple())
 
 
 DIMENSIONS = (
@@ -55,12 +71,37 @@ DIMENSIONS = (
     Dimension("page", "target_url"),
     Dimension("ref_ip", "source_ip", optional=True),
     Dimension("ref_subnet", "source_subnet", optional=True),
+    # A re-sighting that moves first_seen back moves the edge's day; a lost link found again leaves its
+    # lost day (it has no lost_at): the figures follow the edge's fields, as every dimension's do.
+    Dimension(NEW_DAY, "first_seen", day=True),
+    Dimension(LOST_DAY, "lost_at", optional=True, day=True),
 )
 
 
 def values(edge: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """The (dimension, value) pairs ``edge`` counts under."""
     return ((dim.name, dim.value_of(edge)) for dim in DIMENSIONS if dim.holds(edge))
+
+
+def day_events(
+    days: Iterable[tuple[str, str, int]], edges: tuple[int, int], bucketing: Bucketing
+) -> tuple[dict[int, int], dict[int, int]] | None:
+    """A domain's new and lost links per bucket of ``bucketing`` from its ``(dimension, day, n_all)``
+    figures of ``NEW_DAY`` and ``LOST_DAY``, given its ``edges`` (all, live: the ``edge`` figure); None
+    where they cannot answer: buckets that cut a day, or day figures that do not add up to the domain's
+    edges (all, lost), as those of a MongoDB index written before they were kept, until ``backlinks
+    refigure`` recounts them (an edge counted before has no day to leave: it nets zero)."""
+    if bucketing.width % DAY or bucketing.offset % DAY:
+        return None
+    counts: dict[str, dict[int, int]] = {NEW_DAY: {}, LOST_DAY: {}}
+    for dim, day, n in days:
+        per_bucket = counts[dim]
+        bucket = (int(day) * DAY + bucketing.offset) // bucketing.width
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + n
+    new, lost = ({b: n for b, n in counts[dim].items() if n} for dim in (NEW_DAY, LOST_DAY))
+    if (sum(new.values()), sum(lost.values())) != (edges[0], edges[0] - edges[1]):
+        return None
+    return new, lost
 
 
 def tally_of(

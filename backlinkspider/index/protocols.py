@@ -132,7 +132,9 @@ class EdgeStore(Protocol):
         ...
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
-        """New and lost links and referring domains of ``target`` per time bucket (``Events``)."""
+        """New and lost links and referring domains of ``target`` per time bucket (``Events``). A domain's
+        cost its days with activity and its referring domains, not its edges, where the store keeps
+        figures (``index/figures.py``: links per day, in buckets of whole days)."""
         ...
 
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

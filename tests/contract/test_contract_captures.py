@@ -191,6 +191,74 @@ def test_an_index_made_before_provenance_and_addresses_gets_them(tmp_path):
         assert len(list(again.export())) == 3
 
 
+def test_an_index_made_before_the_day_figures_counts_them_from_its_edges_once(tmp_path):
+    """A SQLite file of the previous version (its triggers keep no day figures; user_version 0) holding
+    live and lost links to two domains: opened, each domain's day figures are counted from its edges
+    and its history is read from them; new writes keep them (the triggers were remade); opening it
+    again counts nothing twice."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent.parent / "support" / "index_before_day_figures.sql").read_text())
+    old = [  # (source page, target, first_seen, lost_at)
+        (URL, X, T0, None),
+        (URL, Y, T0 + timedelta(days=1), T1),
+        ("http://c.org/", "http://u.com/", T1, T2),
+    ]
+    for source, target, first, lost in old:
+        (e,) = page_edges(Page(source, [Link(target, "text", "old")]), False)
+        db.execute(
+            "INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc,"
+            " sponsored, source_host, source_domain, target_host, target_domain, first_seen, last_seen,"
+            " lost_at) VALUES (?, ?, ?, 'text', 'old', 0, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                e.edge_id,
+                source,
+                target,
+                e.source_host,
+                e.source_domain,
+                e.target_host,
+                e.target_domain,
+                ts(first),
+                ts(first),
+                lost and ts(lost),
+            ),
+        )
+    db.execute("INSERT INTO pages VALUES (?, ?, 0, NULL, NULL, ?)", (URL, ts(T1), ts(T1)))
+    db.commit()
+    db.close()
+    day = Bucketing(86400)
+
+    def days(store) -> list[tuple]:
+        sql = "SELECT target_domain, dim, value, n_all FROM agg WHERE dim IN ('new_day', 'lost_day')"
+        return sorted(store._db.execute(sql + " AND n_all > 0"))
+
+    def d(when) -> str:
+        return str(ts(when) // 86400)
+
+    with open_index(f"sqlite:///{path}") as store:
+        assert store._db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert days(store) == [
+            ("t.com", "lost_day", d(T1), 1),
+            ("t.com", "new_day", d(T0), 1),
+            ("t.com", "new_day", d(T0 + timedelta(days=1)), 1),
+            ("u.com", "lost_day", d(T2), 1),
+            ("u.com", "new_day", d(T1), 1),
+        ]
+        t_com = Target("domain", "t.com")
+        assert store.events(t_com, day).lost_links == {ts(T1) // 86400: 1}
+        store.write([capture(T2, [Link(X, "text", "x"), Link(Y, "text", "y")])])  # Y found again
+        store.write([capture(T0 - timedelta(days=1), [Link(X, "text", "x")], provenance=ARCHIVE)])
+        migrated = days(store)
+        assert [row for row in migrated if row[0] == "t.com"] == [
+            ("t.com", "new_day", d(T0 - timedelta(days=1)), 1),  # X, seen a day earlier by the archive
+            ("t.com", "new_day", d(T0 + timedelta(days=1)), 1),
+        ]
+        events = store.events(t_com, day)
+        assert (events.new_links, events.lost_links) == ({ts(T0) // 86400 - 1: 1, ts(T0) // 86400 + 1: 1}, {})
+    with open_index(f"sqlite:///{path}") as again:  # migrated once: opening again changes nothing
+        assert days(again) == migrated
+
+
 def test_a_referring_domain_lost_by_a_late_capture_is_lost_when_its_last_link_was(index):  # noqa: F811
     """The old capture's link is lost at T1, before the domain's other link (lost at T3): the domain was
     lost at T3, whatever the order the marks were written in."""

@@ -1,6 +1,7 @@
-"""MongoDB's per-target figures (``index/mongo/figures.py``) on the stand-in: a domain's summary equals
-the contract's model after batches re-sent, failed part way, or written in transactions; a domain whose
-figures drifted (the one window a standalone server leaves) is recounted by a rebuild."""
+"""MongoDB's per-target figures (``index/mongo/figures.py``) on the stand-in: a domain's summary and its
+day figures equal the contract's model after batches re-sent, failed part way, or written in
+transactions; a domain whose figures drifted (the one window a standalone server leaves), or written
+before the day figures were kept, is recounted by a rebuild."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ from typing import Any
 
 import pytest
 from mongo_standin import Flaky, strict_client
-from test_store_contract import BATCHES, LOST_AFTER, Model, expected_tally
+from test_store_contract import (
+    BATCHES,
+    LOST_AFTER,
+    Model,
+    day_figures,
+    expected_days,
+    expected_events,
+    expected_tally,
+)
 
 from backlinkspider.index.errors import IndexUnavailable
+from backlinkspider.index.figures import LOST_DAY, NEW_DAY
 from backlinkspider.index.mongo import MongoStore
+from backlinkspider.index.mongo.figures import FIGURES, VALUES
+from backlinkspider.query.history import WEEKS
 from backlinkspider.records import Filters, Tally, Target
 
 pytestmark = pytest.mark.filterwarnings("ignore:'(allowDiskUse|batchSize)' is accepted:UserWarning")
@@ -35,7 +47,7 @@ def domains(model: Model) -> list[str]:
     return sorted({r.target_domain for r in model.rows()})
 
 
-def summaries(store: Any, model: Model) -> list[tuple[Tally, list[str]]]:
+def summaries(store: Any, model: Model) -> list[tuple[Tally, list[str]] | dict[tuple[str, str], int]]:
     end = max(r.last_seen for r in model.rows())
     since = [end - 7 * 86400, end - 30 * 86400, 0]
     return [
@@ -49,10 +61,10 @@ def summaries(store: Any, model: Model) -> list[tuple[Tally, list[str]]]:
         )
         for d in domains(model)
         for include_lost in (False, True)
-    ]
+    ] + [day_figures(store, d) for d in domains(model)]
 
 
-def expected(model: Model) -> list[tuple[Tally, list[str]]]:
+def expected(model: Model) -> list[tuple[Tally, list[str]] | dict[tuple[str, str], int]]:
     end = max(r.last_seen for r in model.rows())
     since = [end - 7 * 86400, end - 30 * 86400, 0]
     return [
@@ -68,7 +80,7 @@ def expected(model: Model) -> list[tuple[Tally, list[str]]]:
         )
         for d in domains(model)
         for include_lost in (False, True)
-    ]
+    ] + [expected_days(model, d) for d in domains(model)]
 
 
 def test_the_crawl_reaches_several_domains_and_changes_edges(model: Model) -> None:
@@ -150,3 +162,25 @@ def test_the_figures_written_are_those_a_rebuild_counts(model: Model) -> None:
     for domain in domains(model):
         store.rebuild_figures(domain)
     assert written == kept()
+
+
+def test_figures_written_before_the_day_figures_answer_from_the_edges_until_a_rebuild(model: Model) -> None:
+    """An index whose figures were written by a version that kept no day figures, then crawled on: the
+    day figures count only what changed since, do not add up to the domain's edges, and its history is
+    grouped from the edges, exact; a rebuild counts them and the history reads them."""
+    store = standin()
+    half = len(BATCHES) // 2
+    for batch in BATCHES[:half]:
+        store.write(batch, lost_after_failures=LOST_AFTER)
+    days = [NEW_DAY, LOST_DAY]
+    store._db[FIGURES].delete_many({"$or": [{"d": {"$in": days}}, {"d": VALUES, "v": {"$in": days}}]})
+    for batch in BATCHES[half:]:
+        store.write(batch, lost_after_failures=LOST_AFTER)
+    for d in domains(model):
+        target = Target("domain", d)
+        assert store._figures.link_events(d, WEEKS) is None
+        assert store.events(target, WEEKS) == expected_events(model, target, WEEKS)
+        store.rebuild_figures(d)
+        assert day_figures(store, d) == expected_days(model, d)
+        assert store._figures.link_events(d, WEEKS) is not None
+        assert store.events(target, WEEKS) == expected_events(model, target, WEEKS)

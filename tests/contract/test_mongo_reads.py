@@ -1,7 +1,7 @@
 """What MongoDB's reads cost, counted on the stand-in by ``mongo_standin.Examined`` (the index keys and
 documents a server would examine with the indexes the store declares): a page of a cursor walk costs
-about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary and a page of
-one link per domain the same at 5x the edges."""
+about a page at every scope and sort, ``pages_to_recrawl`` its limit, and a domain's summary, its weekly
+history and a page of one link per domain the same at 5x the edges."""
 
 from __future__ import annotations
 
@@ -197,16 +197,45 @@ def history_cost(domains: int) -> dict[str, Any]:
 def test_a_domain_summary_and_history_read_figures_not_edges() -> None:
     """The summary's counts read the same edges at 5x the referring domains; its TLD split, the weekly
     new and lost referring domains and the daily levels of referring domains read one figure a
-    referring domain and the edges only of those that lost a link; the weekly new and lost links are
-    the one read of every edge (``MongoStore.events`` says why)."""
+    referring domain and the edges only of those that lost a link; the weekly new and lost links read
+    one figure a day with activity (the edges are a day apart: two days) and the domain's edge count."""
     small, big = history_cost(100), history_cost(500)
     assert small["profile links"] == big["profile links"]
     for domains, cost in ((100, small), (500, big)):
         assert cost["profile figures"][1] <= domains + 60  # the ref_domain figures, a few tops
-        assert cost["history figures"] == (1, domains)
-        assert cost["history links"][0] == 1  # the links' weekly buckets
+        assert cost["history links"] == (0, 0)
+        assert cost["history figures"] == (3, domains + 3)  # and a new day, a lost day, the edge count
         assert cost["spans links"] == (1, 3 * domains // 10)  # the edges of the lossy domains
         assert cost["spans figures"] == (1, domains)
+
+
+def test_a_domain_history_costs_its_days_not_its_edges() -> None:
+    """Five times the edges over the same days from the same referring domains: the weekly history
+    examines the same figure documents, and no edge."""
+
+    def cost(sources: int) -> tuple[int, int, int]:
+        store = MongoStore("mongodb://standin/backlinks", client=strict_client())
+        docs = []
+        for i in range(sources):
+            page = Page(
+                f"http://s{i}.site{i % 20}.org/", [Link(f"http://big.example/p{j}", "text") for j in range(4)]
+            )
+            seen = bson_date(T0 + timedelta(days=10 * i / sources))  # over ten days
+            for edge in page_edges(page, False):
+                lost = seen + timedelta(days=3) if i % 5 == 0 else None
+                docs.append({"_id": edge.edge_id, **document_for(edge, seen), "lost_at": lost})
+        store._links.insert_many(docs)
+        store.rebuild_figures("big.example")
+        with Examined(store._client) as examined:
+            weeks = history(store, Target("domain", "big.example"))
+        assert sum(w["new_backlinks"] for w in weeks) == 4 * sources
+        assert sum(w["lost_backlinks"] for w in weeks) == 4 * sources // 5
+        assert not [r for r in examined.reads if r.collection == "links"]
+        return (len(examined.reads), *examined.total())
+
+    small, big = cost(100), cost(500)
+    assert small == big
+    assert small[2] <= 20 + 10 + 10 + 1  # the referring domains, the new days, the lost days, the edges
 
 
 def test_pages_to_recrawl_reads_its_limit_in_index_order(store: MongoStore) -> None:

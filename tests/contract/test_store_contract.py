@@ -26,7 +26,10 @@ from mongo_standin import strict_client
 
 from backlinkspider.crawl.items import MAX_ANCHOR, page_edges
 from backlinkspider.index import open_index
+from backlinkspider.index.figures import DAY, LOST_DAY, NEW_DAY
 from backlinkspider.index.mongo import MongoStore
+from backlinkspider.index.mongo.figures import FIGURES
+from backlinkspider.query.history import WEEKS, history
 from backlinkspider.records import (
     Bucketing,
     CrawledPage,
@@ -659,6 +662,67 @@ def test_a_week_bucket_starts_on_monday(filled: Any) -> None:
     first = min(weekly.new_links)
     start = datetime.fromtimestamp(first * 7 * 86400 - 3 * 86400, UTC)
     assert start.weekday() == 0 and start.time() == time(0)  # the first edge: from a Wednesday's archive
+
+
+def day_figures(store: Any, domain: str) -> dict[tuple[str, str], int]:
+    """A domain's per-day figures (``index/figures.py``: NEW_DAY, LOST_DAY) as the store keeps them,
+    those that count an edge."""
+    days = [NEW_DAY, LOST_DAY]
+    if isinstance(store, MongoStore):
+        docs = store._db[FIGURES].find({"t": domain, "d": {"$in": days}})
+        found = {(doc["d"], doc["v"]): doc["n_all"] for doc in docs}
+    else:
+        sql = "SELECT dim, value, n_all FROM agg WHERE target_domain = ? AND dim IN (?, ?)"
+        found = {(dim, value): n for dim, value, n in store._db.execute(sql, [domain, *days])}
+    return {k: n for k, n in found.items() if n}
+
+
+def expected_days(model: Model, domain: str) -> dict[tuple[str, str], int]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for s in model.to(Target("domain", domain)):
+        counts[(NEW_DAY, str(s.row.first_seen // DAY))] += 1
+        if s.row.lost_at is not None:
+            counts[(LOST_DAY, str(s.row.lost_at // DAY))] += 1
+    return dict(counts)
+
+
+def test_a_domain_s_history_follows_re_crawls_from_its_day_figures(store: Any) -> None:
+    """Links dated by re-crawls, each step on both backends equal to the model: the day figures are the
+    edges' days, and the weekly and daily events read from them equal the edges' (a link lost, its
+    first_seen moved back by an older capture, found again; a page that fails until its link is lost;
+    a batch sent twice; and after a rebuild)."""
+    target, x, y = Target("domain", "t.com"), "http://www.t.com/x", "http://t.com/y"
+
+    def page(url: str, days: float, links: list[str], failed: bool = False) -> CrawledPage:
+        edges = page_edges(Page(url, [Link(link, "text", "a") for link in links]), False)
+        return CrawledPage(url, T0 + timedelta(days=days), () if failed else edges, failed)
+
+    a, b = "http://a.org/", "http://www.b.net/p"
+    steps = [
+        [page(a, 10, [x, y]), page(b, 10.5, [x])],
+        [page(a, 20, [x])],  # y lost on day 20
+        [page(a, 3, [x, y])],  # an archive: x and the lost y first seen on day 3, y still lost
+        [page(a, 30, [x, y])],  # y found again: it leaves its lost day
+        [page(b, 40 + k, [], failed=True) for k in range(LOST_AFTER)],  # b's link lost at its third failure
+        [page(a, 30, [x, y])],  # a batch re-sent
+    ]
+    model = Model()
+    for step in steps:
+        store.write(step, lost_after_failures=LOST_AFTER)
+        model.write(step)
+        assert day_figures(store, "t.com") == expected_days(model, "t.com")
+        for bucketing in (WEEKS, Bucketing(DAY)):
+            assert store.events(target, bucketing) == expected_events(model, target, bucketing)
+    weekly = history(store, target)
+    moved = [(w["week"], w["new_backlinks"], w["lost_backlinks"]) for w in weekly]
+    assert [m for m in moved if m[1:] != (0, 0)] == [
+        ("2026-01-05", 2, 0),  # x and y, first seen on day 3 (a Thursday)
+        ("2026-01-12", 1, 0),  # b's x, day 10
+        ("2026-02-16", 0, 1),  # b's x, lost at the third failure (day 42)
+    ]
+    store.rebuild_figures("t.com")
+    assert day_figures(store, "t.com") == expected_days(model, "t.com")
+    assert history(store, target) == weekly
 
 
 # --- the domain graph -----------------------------------------------------------------------------------

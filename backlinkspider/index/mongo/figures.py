@@ -37,7 +37,7 @@ from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.errors import PyMongoError
 
-from backlinkspider.index.figures import DIMENSIONS, tally_of, values
+from backlinkspider.index.figures import DIMENSIONS, LOST_DAY, NEW_DAY, day_events, tally_of, values
 from backlinkspider.index.mongo.documents import Document, bson_date, seconds
 from backlinkspider.index.mongo.pipelines import domain_buckets
 from backlinkspider.records import Bucketing, Tally
@@ -329,6 +329,15 @@ class Figures:
             domain_buckets(bucketing),
         ]
         return list(self._figures.aggregate(pipeline))
+
+    def link_events(self, domain: str, bucketing: Bucketing) -> tuple[dict[int, int], dict[int, int]] | None:
+        """A domain's new and lost links per bucket from its ``NEW_DAY`` and ``LOST_DAY`` figures, one
+        document a day with activity, and its ``edge`` figure (``figures.day_events``: None where they
+        cannot answer)."""
+        days = self._figures.find({"t": domain, "d": {"$in": [NEW_DAY, LOST_DAY]}}, ["d", "v", "n_all"])
+        edges = self._figures.find_one({"_id": key(domain, "edge", "")}) or {}
+        rows = ((doc["d"], doc["v"], doc["n_all"]) for doc in days)
+        return day_events(rows, (edges.get("n_all", 0), edges.get("n_live", 0)), bucketing)
 
     def referring_domain_figures(self, domain: str) -> Cursor[Document]:
         """A domain's ``ref_domain`` figures with an edge, by value: ``{v, first_seen, n_all, n_live}``."""

@@ -541,21 +541,22 @@ class MongoStore:
         return (g["_id"] for g in self._aggregate(pipeline))
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
-        """Two aggregations that each answer a few rows a bucket (see ``pipelines.link_events``). A
-        domain's referring domains come from its figures (``Figures.domain_events``), one document a
-        referring domain. Its links are grouped from its edges, every one read: per-bucket counts of
-        links would be a figure dimension whose value is a date's bucket, kept on write for each width
-        asked (a day, a week) in both backends (SQLite's triggers and a migration of its aggregates),
-        which neither keeps yet; the buckets themselves are few, so only the read grows with the
-        domain, not what it sends."""
+        """A domain's from its figures: its links per day (``Figures.link_events``, one document a day
+        with activity), its referring domains one document each (``Figures.domain_events``). A host's or
+        a URL's (the figures are per target domain), and a domain's links in buckets that cut a day or
+        before its figures were recounted with days (``figures.day_events``), are grouped from the
+        edges by two aggregations that each answer a few rows a bucket (``pipelines.link_events``)."""
         match = p.where(target, Filters(status="all"))
-        new_links, lost_links = _bucket_counts(self._aggregated(p.link_events(match, bucketing)))
-        if target.scope == "domain":
+        domain = target.scope == "domain"
+        links = self._retried(partial(self._figures.link_events, target.value, bucketing)) if domain else None
+        if links is None:
+            links = _bucket_counts(self._aggregated(p.link_events(match, bucketing)))
+        if domain:
             domains = self._retried(partial(self._figures.domain_events, target.value, bucketing))
         else:
             domains = self._aggregated(p.domain_events(match, bucketing))
         new_domains, lost_domains = _bucket_counts(domains)
-        return Events(new_links, lost_links, new_domains, lost_domains)
+        return Events(*links, new_domains, lost_domains)
 
     def linking_back(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """One aggregation a ``BATCH`` of pairs, not a round trip each: an ``$or`` of their

@@ -8,7 +8,7 @@ an edge, so a domain with millions of backlinks is summarized from thousands of 
 
 from __future__ import annotations
 
-from backlinkspider.index.figures import DIMENSIONS, FLAGS, Dimension
+from backlinkspider.index.figures import DAY, DIMENSIONS, FLAGS, LOST_DAY, NEW_DAY, Dimension
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS agg (
 
 
 def _value(dim: Dimension, row: str) -> str:
+    if dim.day:  # the text Python's ``Dimension.value_of`` gives: dates are whole, positive seconds
+        return f"CAST({row}.{dim.field} / {DAY} AS TEXT)"
     return f"{row}.{dim.field}" if dim.field else f"'{dim.value}'"
 
 
@@ -149,13 +151,26 @@ _SET_NEWS = "".join(
     f"\n    {c} = CASE WHEN {_LATEST_SIGHTING} THEN excluded.{c} ELSE {c} END," for c in _NEWS
 )
 
-# A domain's aggregate rows recounted from its edges (``rebuild_figures``): what the triggers keep.
+
+def _recount(dim: Dimension, edges: str) -> str:
+    """Insert the ``agg`` rows of ``dim`` counted from the edges that pass ``edges``: what the triggers
+    keep."""
+    return f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
+    SELECT target_domain, '{dim.name}', {_value(dim, "links")}, count(*), sum(lost_at IS NULL),
+           min(first_seen), CASE WHEN sum(lost_at IS NULL) = 0 THEN max(lost_at) END
+    FROM links WHERE {edges} AND {_condition(dim, "links")} GROUP BY 1, 3"""
+
+
+# A domain's aggregate rows recounted from its edges (``rebuild_figures``).
 REBUILD_AGG = ["DELETE FROM agg WHERE target_domain = ?1"] + [
-    f"""INSERT INTO agg (target_domain, dim, value, n_all, n_live, first_seen, lost_at)
-    SELECT ?1, '{dim.name}', {_value(dim, "links")}, count(*), sum(lost_at IS NULL), min(first_seen),
-           CASE WHEN sum(lost_at IS NULL) = 0 THEN max(lost_at) END
-    FROM links WHERE target_domain = ?1 AND {_condition(dim, "links")} GROUP BY 3"""
-    for dim in DIMENSIONS
+    _recount(dim, "target_domain = ?1") for dim in DIMENSIONS
+]
+# Figures added after indexes were made, counted from every edge when an older index is opened (one pass
+# over the links): an index's ``PRAGMA user_version`` is how many of these it has (0: made before the
+# first), and the triggers are remade to keep the new ones.
+_DAYS = [dim for dim in DIMENSIONS if dim.name in (NEW_DAY, LOST_DAY)]
+VERSIONS: list[tuple[str, ...]] = [
+    (f"DELETE FROM agg WHERE dim IN ('{NEW_DAY}', '{LOST_DAY}')", *(_recount(dim, "1") for dim in _DAYS)),
 ]
 UPSERT = f"""
 INSERT INTO links (edge_id, source_url, target_url, link_type, anchor_text, nofollow, ugc, sponsored,
@@ -195,7 +210,8 @@ RETURNING failures
 """
 # An index made before a column was added gets it (the old rows read as the default: a page whose newest
 # fetch succeeded has its last_ok), and the aggregate triggers anew, to count the new columns (old rows
-# have no address: nothing to count). Per table: (column, the statements that add it).
+# have no address: nothing to count). Per table: (column, the statements that add it). A new figure of
+# existing columns is a step of ``VERSIONS`` instead.
 MIGRATIONS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "pages": [
         ("status", ("ALTER TABLE pages ADD COLUMN status",)),

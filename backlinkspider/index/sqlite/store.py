@@ -20,7 +20,7 @@ from typing import Any
 
 from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
-from backlinkspider.index.figures import tally_of
+from backlinkspider.index.figures import LOST_DAY, NEW_DAY, day_events, tally_of
 from backlinkspider.index.sqlite.schema import (
     BUMP,
     DROP_TRIGGERS,
@@ -37,6 +37,7 @@ from backlinkspider.index.sqlite.schema import (
     SCORES_SCHEMA,
     TRIGGERS,
     UPSERT,
+    VERSIONS,
     WRITES,
 )
 from backlinkspider.records import (
@@ -171,20 +172,28 @@ class SQLiteStore:
             raise unavailable("open", str(self.path), exc) from None
 
     def _migrate(self) -> None:
-        """Add the columns an index made by an older version lacks (``schema.MIGRATIONS``) and remake the
-        triggers that count them, in one write transaction that looks again, so two processes opening it
-        at once add each column once."""
-        if not self._missing():
+        """Add the columns an index made by an older version lacks (``schema.MIGRATIONS``), count the
+        figures added since (``schema.VERSIONS``, after its ``user_version``) and remake the triggers
+        that keep them, in one write transaction that looks again, so two processes opening it at once
+        migrate it once."""
+        if not self._missing() and self._version() >= len(VERSIONS):
             return
         self._db.execute("BEGIN IMMEDIATE")
         with self._db:
             for add in self._missing():
                 for statement in add:
                     self._db.execute(statement)
+            for step in VERSIONS[self._version() :]:
+                for statement in step:
+                    self._db.execute(statement)
             for drop in DROP_TRIGGERS:
                 self._db.execute(drop)
             for statement in _statements(TRIGGERS):
                 self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {max(self._version(), len(VERSIONS))}")
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _missing(self) -> list[tuple[str, ...]]:
         """The statements that add the columns this index lacks."""
@@ -279,8 +288,7 @@ class SQLiteStore:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             with self._db:
-                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-                self._db.execute(f"PRAGMA user_version = {version}")
+                self._db.execute(f"PRAGMA user_version = {self._version()}")
         except sqlite3.Error as exc:
             raise unavailable("write to", str(self.path), exc) from None
 
@@ -564,6 +572,10 @@ class SQLiteStore:
         )
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
+        """A domain's from its aggregates: its links from the per-day rows (``figures.day_events``: one
+        a day with activity), its referring domains from their rows. A host's or a URL's (and a domain's
+        links in buckets that cut a day) grouped from the target's edges: the aggregates are per target
+        domain."""
         bucket = f"(({{t}}) + {int(bucketing.offset)}) / {int(bucketing.width)}"
         links = f"FROM links WHERE {_SCOPE_COLUMN[target.scope]} = ?"
         if target.scope == "domain":  # referring domains from the aggregates
@@ -577,12 +589,26 @@ class SQLiteStore:
             sql = f"SELECT {bucket.format(t=time)} AS b, count(*) {rows}{where} GROUP BY b"
             return dict(self._rows(sql, [target.value]))
 
+        by_days = self._day_events(target.value, bucketing) if target.scope == "domain" else None
+        if by_days is None:
+            by_days = (
+                per_bucket("first_seen", links),
+                per_bucket("lost_at", links, " AND lost_at IS NOT NULL"),
+            )
         return Events(
-            new_links=per_bucket("first_seen", links),
-            lost_links=per_bucket("lost_at", links, " AND lost_at IS NOT NULL"),
+            new_links=by_days[0],
+            lost_links=by_days[1],
             new_domains=per_bucket("f", f"FROM ({domains})"),
             lost_domains=per_bucket("l", f"FROM ({domains})", " WHERE live = 0"),
         )
+
+    def _day_events(self, domain: str, bucketing: Bucketing) -> tuple[dict[int, int], dict[int, int]] | None:
+        days = self._rows(
+            f"SELECT dim, value, n_all FROM agg WHERE target_domain = ? AND dim IN ('{NEW_DAY}', '{LOST_DAY}')",
+            [domain],
+        )
+        edges = self._one("SELECT n_all, n_live FROM agg WHERE target_domain = ? AND dim = 'edge'", [domain])
+        return day_events(days, edges or (0, 0), bucketing)
 
     # --- the domain graph and its scores ---------------------------------------------------------------
 
