@@ -83,25 +83,64 @@ def values(edge: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     return ((dim.name, dim.value_of(edge)) for dim in DIMENSIONS if dim.holds(edge))
 
 
-def day_events(
-    days: Iterable[tuple[str, str, int]], edges: tuple[int, int], bucketing: Bucketing
-) -> tuple[dict[int, int], dict[int, int]] | None:
-    """A domain's new and lost links per bucket of ``bucketing`` from its ``(dimension, day, n_all)``
-    figures of ``NEW_DAY`` and ``LOST_DAY``, given its ``edges`` (all, live: the ``edge`` figure); None
-    where they cannot answer: buckets that cut a day, or day figures that do not add up to the domain's
-    edges (all, lost), as those of a MongoDB index written before they were kept, until ``backlinks
-    refigure`` recounts them (an edge counted before has no day to leave: it nets zero)."""
-    if bucketing.width % DAY or bucketing.offset % DAY:
-        return None
-    counts: dict[str, dict[int, int]] = {NEW_DAY: {}, LOST_DAY: {}}
-    for dim, day, n in days:
-        per_bucket = counts[dim]
-        bucket = (int(day) * DAY + bucketing.offset) // bucketing.width
-        per_bucket[bucket] = per_bucket.get(bucket, 0) + n
-    new, lost = ({b: n for b, n in counts[dim].items() if n} for dim in (NEW_DAY, LOST_DAY))
-    if (sum(new.values()), sum(lost.values())) != (edges[0], edges[0] - edges[1]):
-        return None
-    return new, lost
+@dataclass(frozen=True)
+class Days:
+    """A domain's links per day (``DAY``s since the epoch) from its ``NEW_DAY`` and ``LOST_DAY`` figures:
+    first seen that day (lost or not), lost that day (lost now)."""
+
+    new: dict[int, int]
+    lost: dict[int, int]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str, int]], edges: tuple[int, int]) -> Days | None:
+        """From ``(dimension, day, n_all)`` figures and the domain's ``edges`` (all, live: its ``edge``
+        figure); None when they do not add up to those (all, lost), as the figures of a MongoDB index
+        written before they were kept, until ``backlinks refigure`` recounts them (an edge counted before
+        has no day to leave: it nets zero)."""
+        counts: dict[str, dict[int, int]] = {NEW_DAY: {}, LOST_DAY: {}}
+        for dim, day, n in rows:
+            if n:
+                counts[dim][int(day)] = n
+        days = cls(counts[NEW_DAY], counts[LOST_DAY])
+        if (sum(days.new.values()), sum(days.lost.values())) != (edges[0], edges[0] - edges[1]):
+            return None
+        return days
+
+    def buckets(self, bucketing: Bucketing) -> tuple[dict[int, int], dict[int, int]] | None:
+        """New and lost links per bucket of ``bucketing``; None for buckets that cut a day."""
+        if bucketing.width % DAY or bucketing.offset % DAY:
+            return None
+        found: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        for per_day, per_bucket in zip((self.new, self.lost), found, strict=True):
+            for day, n in per_day.items():
+                bucket = (day * DAY + bucketing.offset) // bucketing.width
+                per_bucket[bucket] = per_bucket.get(bucket, 0) + n
+        return found
+
+    def since(self, start: int, that_day: Callable[[str, int, int | None], int]) -> tuple[int, int]:
+        """Links new and lost since ``start`` (epoch seconds): its whole days from the figures and, when
+        it starts mid-day, the rest of that day from ``that_day(field, start, end)``, the edges whose
+        ``first_seen`` or ``lost_at`` is in [start, end): at most a day's edges, never the domain's."""
+        first = -(-start // DAY)  # the first whole day
+
+        def rest(field: str) -> int:
+            return that_day(field, start, first * DAY) if start % DAY else 0
+
+        return (
+            rest("first_seen") + sum(n for d, n in self.new.items() if d >= first),
+            rest("lost_at") + sum(n for d, n in self.lost.items() if d >= first),
+        )
+
+
+def links_since(
+    days: Days | None, start: int, between: Callable[[str, int, int | None], int]
+) -> tuple[int, int]:
+    """Links new and lost since ``start``: from the day figures (``Days.since``), or with none to trust
+    from the edges, every one since ``start`` counted. ``between(field, start, end)`` counts the edges
+    whose ``first_seen`` or ``lost_at`` is in [start, end) (end None: no end)."""
+    if days is None:
+        return between("first_seen", start, None), between("lost_at", start, None)
+    return days.since(start, between)
 
 
 def tally_of(

@@ -463,16 +463,19 @@ def test_a_url_tally_is_one_facet_aggregation(standin: MongoStore) -> None:
 
 
 def test_a_domain_tally_reads_its_figures_not_its_edges(standin: MongoStore) -> None:
-    """No aggregation over the edges: figure documents, two edges (the first and the last) and one
-    count of edges per window."""
+    """No aggregation over the edges: figure documents, two edges (the first and the last), and for a
+    window that starts mid-day the count of that day's edges after its start (new, lost); a window from
+    midnight is its days' figures alone."""
     write(standin, PAGES)
     recording = aggregations(standin)
     ends = Recording(standin._links, "find_one")
     count = Recording(standin._links, "count_documents")
-    got = standin.tally(Target("domain", "target.co.uk"), include_lost=False, since=[0], top=10)
+    got = standin.tally(Target("domain", "target.co.uk"), include_lost=False, since=[0, 43200], top=10)
     assert got.backlinks == 4 and not recording.calls
     assert len(ends.calls) == 2
-    assert len(count.calls) == 2  # new and lost edges since 0
+    filters = [args[0] for args, _ in count.calls]
+    assert [sorted(f) for f in filters] == [["first_seen", "target_domain"], ["lost_at", "target_domain"]]
+    assert [set(f.get("first_seen", f.get("lost_at"))) for f in filters] == [{"$gte", "$lt"}] * 2
 
 
 def test_referring_domains_are_a_streamed_group_not_distinct(standin: MongoStore) -> None:

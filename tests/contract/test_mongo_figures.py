@@ -178,9 +178,9 @@ def test_figures_written_before_the_day_figures_answer_from_the_edges_until_a_re
         store.write(batch, lost_after_failures=LOST_AFTER)
     for d in domains(model):
         target = Target("domain", d)
-        assert store._figures.link_events(d, WEEKS) is None
+        assert store._figures.days(d) is None
         assert store.events(target, WEEKS) == expected_events(model, target, WEEKS)
         store.rebuild_figures(d)
         assert day_figures(store, d) == expected_days(model, d)
-        assert store._figures.link_events(d, WEEKS) is not None
+        assert store._figures.days(d) is not None
         assert store.events(target, WEEKS) == expected_events(model, target, WEEKS)

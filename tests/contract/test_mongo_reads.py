@@ -12,8 +12,10 @@ import pytest
 from mongo_standin import Examined, strict_client
 
 from backlinkspider.crawl.items import page_edges
+from backlinkspider.index.figures import DAY, NEW_DAY
 from backlinkspider.index.mongo import MongoStore
 from backlinkspider.index.mongo.documents import bson_date, document_for
+from backlinkspider.index.mongo.figures import FIGURES
 from backlinkspider.query.history import history
 from backlinkspider.query.listing import backlinks, decode_cursor
 from backlinkspider.query.summary import profile
@@ -246,21 +248,30 @@ def test_pages_to_recrawl_reads_its_limit_in_index_order(store: MongoStore) -> N
 
 
 def summary_cost(store: MongoStore) -> tuple[int, int, int]:
-    """Reads, keys and documents a summary of big.example examines (windows past every edge)."""
-    end = int((T0 + timedelta(days=400)).timestamp())
+    """Reads, keys and documents a summary of big.example examines, its windows from midnights before
+    every edge: each counts every edge, from the day figures."""
+    midnight = int(T0.timestamp()) // DAY * DAY
     with Examined(store._client) as examined:
         tally = store.tally(
             Target("domain", "big.example"),
             include_lost=False,
-            since=[end - 7 * 86400, end - 30 * 86400],
+            since=[midnight, midnight - 7 * DAY],
             top=10,
         )
-    assert tally.backlinks > 0
+    assert tally.backlinks > 0 and [new for new, _ in tally.new] == [tally.backlinks] * 2
     keys, docs = examined.total()
     return len(examined.reads), keys, docs
 
 
 def test_a_domain_summary_costs_the_same_at_five_times_the_edges(store: MongoStore) -> None:
-    small, big = summary_cost(store), summary_cost(filled(1500))
-    assert small == big
-    assert small[1] < 100  # a few figure documents and two edges, not 1200 edges
+    """The same reads, keys and documents at 1,200 and 6,000 edges, but for the day figure of each day
+    the bigger spans more: its figures (the windows' referring domains among them, 50 a window), two
+    edges, never the window's edges."""
+    bigger = filled(1500)
+    (reads, keys, docs), (reads5, keys5, docs5) = summary_cost(store), summary_cost(bigger)
+    more = sum(
+        s._db[FIGURES].count_documents({"t": "big.example", "d": NEW_DAY}) * k
+        for s, k in ((bigger, 1), (store, -1))
+    )
+    assert (reads5, keys5 - more, docs5 - more) == (reads, keys, docs)
+    assert keys < 150

@@ -690,8 +690,12 @@ def test_a_domain_s_history_follows_re_crawls_from_its_day_figures(store: Any) -
     """Links dated by re-crawls, each step on both backends equal to the model: the day figures are the
     edges' days, and the weekly and daily events read from them equal the edges' (a link lost, its
     first_seen moved back by an older capture, found again; a page that fails until its link is lost;
-    a batch sent twice; and after a rebuild)."""
+    a batch sent twice; and after a rebuild), as do the summary's windows, which start mid-day (its
+    edges before the start on the start's day left out) or at midnight."""
     target, x, y = Target("domain", "t.com"), "http://www.t.com/x", "http://t.com/y"
+    midnight = int(T0.timestamp()) // DAY * DAY
+    starts = [int((T0 + timedelta(days=k)).timestamp()) for k in (0, 3, 10.25, 10.75, 20, 42.5)]
+    starts += [midnight + 10 * DAY, midnight + 11 * DAY]
 
     def page(url: str, days: float, links: list[str], failed: bool = False) -> CrawledPage:
         edges = page_edges(Page(url, [Link(link, "text", "a") for link in links]), False)
@@ -713,6 +717,9 @@ def test_a_domain_s_history_follows_re_crawls_from_its_day_figures(store: Any) -
         assert day_figures(store, "t.com") == expected_days(model, "t.com")
         for bucketing in (WEEKS, Bucketing(DAY)):
             assert store.events(target, bucketing) == expected_events(model, target, bucketing)
+        tally = store.tally(target, include_lost=False, since=starts, top=3)
+        want = expected_tally(model, target, False, starts, 3)
+        assert (tally.new, tally.lost) == (want.new, want.lost)
     weekly = history(store, target)
     moved = [(w["week"], w["new_backlinks"], w["lost_backlinks"]) for w in weekly]
     assert [m for m in moved if m[1:] != (0, 0)] == [

@@ -37,7 +37,7 @@ from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.errors import PyMongoError
 
-from backlinkspider.index.figures import DIMENSIONS, LOST_DAY, NEW_DAY, day_events, tally_of, values
+from backlinkspider.index.figures import DIMENSIONS, LOST_DAY, NEW_DAY, Days, links_since, tally_of, values
 from backlinkspider.index.mongo.documents import Document, bson_date, seconds
 from backlinkspider.index.mongo.pipelines import domain_buckets
 from backlinkspider.records import Bucketing, Tally
@@ -275,7 +275,7 @@ class Figures:
     def tally(self, domain: str, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
         """``records.Tally`` of a target domain from its figures: a bounded number of figure documents
         (its edge, rel and type counts, its counts of values, three top lists of ``top``) and two
-        edges; the windows count what is new or lost since each start (their size, not the domain's)."""
+        edges; the windows from its day figures (``figures.links_since``: a day's edges at most)."""
         n = "n_all" if include_lost else "n_live"
 
         def counts(dim: str) -> dict[str, int]:
@@ -292,18 +292,19 @@ class Figures:
             doc = self._links.find_one(where, {by: 1}, sort=order)
             return seconds(doc[by]) if doc else None
 
+        def between(field: str, start: int, end: int | None) -> int:
+            bound = {"$gte": bson_date(start), **({} if end is None else {"$lt": bson_date(end)})}
+            return self._links.count_documents({"target_domain": domain, field: bound})
+
+        days = self.days(domain) if since else None
+
         def window(start: int) -> tuple[tuple[int, int], tuple[int, int]]:
             t = bson_date(start)
             refs: Document = {"t": domain, "d": "ref_domain"}
+            new, lost = links_since(days, start, between)
             return (
-                (
-                    self._links.count_documents({"target_domain": domain, "first_seen": {"$gte": t}}),
-                    self._figures.count_documents({**refs, "first_seen": {"$gte": t}}),
-                ),
-                (
-                    self._links.count_documents({"target_domain": domain, "lost_at": {"$gte": t}}),
-                    self._figures.count_documents({**refs, "lost_at": {"$gte": t}, "n_live": 0}),
-                ),
+                (new, self._figures.count_documents({**refs, "first_seen": {"$gte": t}})),
+                (lost, self._figures.count_documents({**refs, "lost_at": {"$gte": t}, "n_live": 0})),
             )
 
         distinct = counts(VALUES)
@@ -330,14 +331,13 @@ class Figures:
         ]
         return list(self._figures.aggregate(pipeline))
 
-    def link_events(self, domain: str, bucketing: Bucketing) -> tuple[dict[int, int], dict[int, int]] | None:
-        """A domain's new and lost links per bucket from its ``NEW_DAY`` and ``LOST_DAY`` figures, one
-        document a day with activity, and its ``edge`` figure (``figures.day_events``: None where they
-        cannot answer)."""
+    def days(self, domain: str) -> Days | None:
+        """A domain's links per day from its ``NEW_DAY`` and ``LOST_DAY`` figures, one document a day with
+        activity, checked against its ``edge`` figure (``figures.Days``: None where they do not add up)."""
         days = self._figures.find({"t": domain, "d": {"$in": [NEW_DAY, LOST_DAY]}}, ["d", "v", "n_all"])
         edges = self._figures.find_one({"_id": key(domain, "edge", "")}) or {}
         rows = ((doc["d"], doc["v"], doc["n_all"]) for doc in days)
-        return day_events(rows, (edges.get("n_all", 0), edges.get("n_live", 0)), bucketing)
+        return Days.of(rows, (edges.get("n_all", 0), edges.get("n_live", 0)))
 
     def referring_domain_figures(self, domain: str) -> Cursor[Document]:
         """A domain's ``ref_domain`` figures with an edge, by value: ``{v, first_seen, n_all, n_live}``."""

@@ -541,14 +541,15 @@ class MongoStore:
         return (g["_id"] for g in self._aggregate(pipeline))
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
-        """A domain's from its figures: its links per day (``Figures.link_events``, one document a day
+        """A domain's from its figures: its links per day (``Figures.days``, one document a day
         with activity), its referring domains one document each (``Figures.domain_events``). A host's or
         a URL's (the figures are per target domain), and a domain's links in buckets that cut a day or
-        before its figures were recounted with days (``figures.day_events``), are grouped from the
+        before its figures were recounted with days (``figures.Days``), are grouped from the
         edges by two aggregations that each answer a few rows a bucket (``pipelines.link_events``)."""
         match = p.where(target, Filters(status="all"))
         domain = target.scope == "domain"
-        links = self._retried(partial(self._figures.link_events, target.value, bucketing)) if domain else None
+        days = self._retried(partial(self._figures.days, target.value)) if domain else None
+        links = days.buckets(bucketing) if days else None
         if links is None:
             links = _bucket_counts(self._aggregated(p.link_events(match, bucketing)))
         if domain:

@@ -20,7 +20,7 @@ from typing import Any
 
 from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
-from backlinkspider.index.figures import LOST_DAY, NEW_DAY, day_events, tally_of
+from backlinkspider.index.figures import LOST_DAY, NEW_DAY, Days, links_since, tally_of
 from backlinkspider.index.sqlite.schema import (
     BUMP,
     DROP_TRIGGERS,
@@ -489,22 +489,24 @@ class SQLiteStore:
             " ORDER BY last_seen DESC, edge_id DESC LIMIT 1",
             [domain],
         )
+
+        def between(field: str, start: int, end: int | None) -> int:
+            bounded = "" if end is None else f" AND {field} < {int(end)}"
+            return self._int(
+                f"SELECT count(*) FROM links WHERE target_domain = ? AND {field} >= ?{bounded}",
+                [domain, start],
+            )
+
+        days = self._days(domain) if since else None
+        links = [links_since(days, t, between) for t in since]
         domains = "SELECT count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain'"
         new = [
-            (
-                self._int(
-                    "SELECT count(*) FROM links WHERE target_domain = ? AND first_seen >= ?", [domain, t]
-                ),
-                self._int(f"{domains} AND first_seen >= ?", [domain, t]),
-            )
-            for t in since
+            (new_links, self._int(f"{domains} AND first_seen >= ?", [domain, t]))
+            for t, (new_links, _) in zip(since, links, strict=True)
         ]
         lost = [
-            (
-                self._int("SELECT count(*) FROM links WHERE target_domain = ? AND lost_at >= ?", [domain, t]),
-                self._int(f"{domains} AND n_live = 0 AND lost_at >= ?", [domain, t]),
-            )
-            for t in since
+            (lost_links, self._int(f"{domains} AND n_live = 0 AND lost_at >= ?", [domain, t]))
+            for t, (_, lost_links) in zip(since, links, strict=True)
         ]
         return tally_of(
             counts,
@@ -572,7 +574,7 @@ class SQLiteStore:
         )
 
     def events(self, target: Target, bucketing: Bucketing) -> Events:
-        """A domain's from its aggregates: its links from the per-day rows (``figures.day_events``: one
+        """A domain's from its aggregates: its links from the per-day rows (``figures.Days``: one
         a day with activity), its referring domains from their rows. A host's or a URL's (and a domain's
         links in buckets that cut a day) grouped from the target's edges: the aggregates are per target
         domain."""
@@ -589,7 +591,8 @@ class SQLiteStore:
             sql = f"SELECT {bucket.format(t=time)} AS b, count(*) {rows}{where} GROUP BY b"
             return dict(self._rows(sql, [target.value]))
 
-        by_days = self._day_events(target.value, bucketing) if target.scope == "domain" else None
+        days = self._days(target.value) if target.scope == "domain" else None
+        by_days = days.buckets(bucketing) if days else None
         if by_days is None:
             by_days = (
                 per_bucket("first_seen", links),
@@ -602,13 +605,14 @@ class SQLiteStore:
             lost_domains=per_bucket("l", f"FROM ({domains})", " WHERE live = 0"),
         )
 
-    def _day_events(self, domain: str, bucketing: Bucketing) -> tuple[dict[int, int], dict[int, int]] | None:
+    def _days(self, domain: str) -> Days | None:
+        """The domain's links per day from its aggregates (``figures.Days``)."""
         days = self._rows(
             f"SELECT dim, value, n_all FROM agg WHERE target_domain = ? AND dim IN ('{NEW_DAY}', '{LOST_DAY}')",
             [domain],
         )
         edges = self._one("SELECT n_all, n_live FROM agg WHERE target_domain = ? AND dim = 'edge'", [domain])
-        return day_events(days, edges or (0, 0), bucketing)
+        return Days.of(days, edges or (0, 0))
 
     # --- the domain graph and its scores ---------------------------------------------------------------
 
