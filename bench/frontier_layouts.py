@@ -15,7 +15,9 @@ A layout is ``READY ONE REFERER SCORE BUCKETS``:
 - SCORE ``s``: seconds with microseconds, as the scripts keep them; ``ms``: whole milliseconds (a listpack
   keeps an integer in 9 bytes rather than a 17-character string).
 
-The Bloom filter (1.8 bytes a URL) is not included.
+The Bloom filter (1.8 bytes a URL) is not included. Then the Redis CPU of the ready set's part of a push
+(a new host entering it) and of a pop (the host leaving it), flat against bucketed, in one shard of
+1M hosts: scripts of the frontier's shape, with none of its other work.
 
 Run:  python bench/frontier_layouts.py [--hosts 1000000] ["flat key full s 0" "bucket hash origin ms 1024" ...]
 """
@@ -107,6 +109,69 @@ def layout(client: redis.Redis, hosts: int, spec: str) -> float:
     return (int(client.info("memory")["used_memory"]) - before) / hosts
 
 
+_BUCKET = """
+local function bucket(host)
+  return KEYS[1] .. ':' .. (tonumber(string.sub(redis.sha1hex(host), 1, 8), 16) % tonumber(ARGV[2]))
+end
+"""
+# ARGV: score, buckets, hosts. A host not in the ready set enters it.
+_ENTER = {
+    "flat": """for i = 3, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i]) end
+end""",
+    "bucket": _BUCKET
+    + """for i = 3, #ARGV do
+  local b = bucket(ARGV[i])
+  if not redis.call('ZSCORE', b, ARGV[i]) then
+    redis.call('ZADD', b, ARGV[1], ARGV[i])
+    redis.call('ZADD', KEYS[1], 'LT', ARGV[1], string.sub(b, #KEYS[1] + 2))
+  end
+end""",
+}
+# ARGV: now. Up to 64 hosts ready now leave the ready set, the longest-waiting first; returns how many.
+_LEAVE = {
+    "flat": """local hosts = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 64)
+for _, host in ipairs(hosts) do redis.call('ZREM', KEYS[1], host) end
+return #hosts""",
+    "bucket": """local n = 0
+while n < 64 do
+  local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #top == 0 or tonumber(top[2]) > tonumber(ARGV[1]) then break end
+  local b = KEYS[1] .. ':' .. top[1]
+  redis.call('ZREM', b, redis.call('ZRANGE', b, 0, 0)[1])
+  local first = redis.call('ZRANGE', b, 0, 0, 'WITHSCORES')
+  if #first == 0 then redis.call('ZREM', KEYS[1], top[1]) else redis.call('ZADD', KEYS[1], first[2], top[1]) end
+  n = n + 1
+end
+return n""",
+}
+
+
+def ready_cpu(client: redis.Redis, hosts: int, buckets: int) -> dict[str, tuple[float, float]]:
+    """Redis us a host entering and leaving one shard's ready set (``hosts``/16 of them), flat and
+    bucketed (``buckets`` a shard), the best of 3 rounds (a shared machine)."""
+    names = [f"www.site{i:07d}.com" for i in range(hosts // SHARDS)]
+    random.Random(0).shuffle(names)
+    out = {}
+    for kind in ("flat", "bucket"):
+        enter = client.register_script(_ENTER[kind] + " return 1")
+        leave = client.register_script(_LEAVE[kind])
+        best = (float("inf"), float("inf"))
+        for _ in range(3):
+            client.flushall()
+            client.config_resetstat()
+            for i in range(0, len(names), 64):
+                enter(keys=["hosts"], args=[1765075548.0 + i / 1000, buckets, *names[i : i + 64]])
+            push = client.info("commandstats")["cmdstat_evalsha"]["usec"] / len(names)
+            client.config_resetstat()
+            while leave(keys=["hosts"], args=[2e9]):
+                pass
+            pop = client.info("commandstats")["cmdstat_evalsha"]["usec"] / len(names)
+            best = (min(best[0], push), min(best[1], pop))
+        out[kind] = best
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hosts", type=int, default=1_000_000)
@@ -120,6 +185,8 @@ def main() -> None:
                 client.config_set(name, value)
             for spec in args.layouts:
                 print(f"  {spec:32s} {layout(client, args.hosts, spec):6.1f} bytes a host", flush=True)
+            for kind, (push, pop) in ready_cpu(client, args.hosts, 1024).items():
+                print(f"  ready set, {kind:6s}: a host entering {push:5.2f} us, leaving {pop:5.2f} us")
         finally:
             server.stop()
 
