@@ -378,6 +378,14 @@ SETTINGS = {
         ),
         Setting("RETRY_TIMES", int, 2, "retries of a failed request", minimum=0),
         Setting("COOKIES_ENABLED", bool, False, "cookies"),
+        Setting(
+            "REFERRER_POLICY",
+            str,
+            "strict-origin-when-cross-origin",
+            "Scrapy's Referer policy: the browsers' default (W3C Referrer Policy), a page's URL to its own"
+            " site, only its origin to another (Scrapy's own default sends the whole URL, which the frontier"
+            " stores with every cross-site link)",
+        ),
         Setting("TELNETCONSOLE_ENABLED", bool, False, "Scrapy's telnet console"),
         Setting(
             "REMOTE_CONTROL_ENABLED",

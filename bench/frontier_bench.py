@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from redisserver import KINDS, RedisServer, start_redis  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
+from scrapy.spidermiddlewares.referer import RefererMiddleware  # noqa: E402
 
 from backlinkspider import config  # noqa: E402
 from backlinkspider.crawl.spider import BacklinksSpider  # noqa: E402
@@ -43,6 +44,8 @@ from backlinkspider.frontier.queue import status as counters  # noqa: E402
 
 SPIDER = BacklinksSpider()
 SHARDS = config.SETTINGS["BACKLINKS_FRONTIER_SHARDS"].default
+# The Referer policy a crawl runs with (the project's REFERRER_POLICY): what a link's entry stores.
+REFERRER = RefererMiddleware(config.project_settings()).default_policy()
 REDIS_DEFAULTS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "64"}
 
 
@@ -55,8 +58,9 @@ def url_at(rng: random.Random, host: str) -> str:
 
 def items(n: int, per_host: int, referer: bool = True) -> list[PushItem]:
     """Links as the spider yields them, ``per_host`` to a host, made once for every server they are pushed
-    to: with the Referer Scrapy adds, a page of the same site when the host has several (a site's own
-    links fill its queue), of another site when it has one. Bloom marks for a filter sized for ``n``."""
+    to: with the Referer the project's policy gives them, from a page of the same site when the host has
+    several (a site's own links fill its queue: the page's URL), of another site when it has one (its
+    origin). Bloom marks for a filter sized for ``n``."""
     rng = random.Random(per_host)
     filt = BloomDupeFilter(n, 0.001, SHARDS)
     out = []
@@ -65,7 +69,8 @@ def items(n: int, per_host: int, referer: bool = True) -> list[PushItem]:
         request = SPIDER.request(url_at(rng, host), 1 + i % 3)
         if referer:
             referrer = host if per_host > 1 else f"www.site{rng.randrange(10**7):07d}.com"
-            request.headers["Referer"] = url_at(rng, referrer)
+            if ref := REFERRER.referrer(url_at(rng, referrer), request.url):
+                request.headers["Referer"] = ref
         out.append(push_item(request, SPIDER, filt, rng.randbytes(20)))
     return out
 

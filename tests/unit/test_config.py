@@ -146,3 +146,16 @@ def test_scrapy_crawl_takes_the_index_from_the_environment(tmp_path, given):
     assert "nothing was fetched" in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert (given_db if given else env_db).exists()
     assert not (env_db if given else given_db).exists() and not (tmp_path / "backlinks.db").exists()
+
+
+def test_a_link_to_another_site_carries_only_its_pages_origin():
+    """The project's Referer policy is the browsers' default: a page's URL within its site, its origin to
+    another site (Scrapy's own default sends the whole URL, and the frontier stores it with the link)."""
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.spidermiddlewares.referer import RefererMiddleware
+
+    middleware = RefererMiddleware(config.project_settings())
+    page = HtmlResponse("https://a.org/blog/post?id=1", body=b"")
+    links = [Request("https://a.org/about"), Request("https://b.org/page"), Request("http://c.org/")]
+    sent = [r.headers.get("Referer") for r in middleware.process_spider_output(page, links)]
+    assert sent == [b"https://a.org/blog/post?id=1", b"https://a.org/", None]  # none from https to http
