@@ -93,7 +93,12 @@ def test_the_per_host_delay_holds_across_workers(cluster, tmp_path):
     times = sorted(t for t, host, path, _ in web.log if host == "www.site0.com" and path != "/robots.txt")
     assert len(times) >= 8, "\n".join(log.read_text()[-3000:] for log in logs)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.25 - 0.02, gaps
+    # The frontier spaces the pops (on Redis' clock); each request then reaches the host after its
+    # worker's own pop-to-send latency, tens of ms on a loaded 2-core machine, so one gap may lose what
+    # two latencies differ by (0.21 s seen), while the rate holds: n requests span n - 1 delays. Two
+    # workers pacing the host each on its own would send some requests together (gaps near 0).
+    assert min(gaps) >= 0.25 * 0.8, gaps
+    assert (times[-1] - times[0]) / len(gaps) >= 0.25 - 0.01, gaps
 
 
 def test_seed_status_and_idle_close(cluster, tmp_path):
