@@ -9,6 +9,7 @@ of the whole cluster (workers, their heartbeats, the configuration, the scope, t
 ``backlinks:{g}:...``, one slot of their own.
 """
 
+import hashlib
 import zlib
 
 PREFIX = "backlinks"
@@ -19,15 +20,27 @@ def shard_of(host: str, shards: int) -> int:
     return zlib.crc32(host.encode()) % shards
 
 
+def bucket_of(host: str) -> int:
+    """A host's bucket in its shard's ready set and one-entry hashes (the scripts compute the same)."""
+    return int(hashlib.sha1(host.encode()).hexdigest()[:8], 16) % READY_BUCKETS
+
+
 def shard_key(shard: int, name: str) -> str:
     """A key of one shard, under the shard's hash tag."""
     return f"{PREFIX}:{{s{shard}}}:{name}"
 
 
 # One shard's keys (names passed to shard_key); the per-host ones are built from the shard's prefix.
-HOSTS = "hosts"  # sorted set: host -> the time (Redis clock, s) its next request may start
-HOST_QUEUE = "q:"  # + host: sorted set, score = -priority (depth first), member = entry
-HOST_NEXT = "next:"  # + host: a host with nothing queued: when its next request may start
+# The ready set (queue.py has why this shape): the hosts with entries queued, by the time (Redis' clock,
+# ms) their next request may start, in READY_BUCKETS sorted sets a shard (``hosts:B``: B of ``bucket_of``)
+# under a top one (``hosts``: bucket -> its earliest time). 1024 a shard keep each bucket a listpack
+# (<= 128 hosts) up to ~1.5M hosts queued on 16 shards; past that, more shards.
+HOSTS = "hosts"
+READY_BUCKETS = 1024
+READY_HOSTS = "hosts:count"  # how many hosts the ready set holds
+ONE_ENTRY = "one:"  # + bucket: hash, host -> "score entry" of a host with one entry queued
+HOST_QUEUE = "q:"  # + host: sorted set of a host with more, score = -priority (depth first), member = entry
+HOST_NEXT = "next:"  # + host: a host with nothing queued: when (ms) its next request may start
 HOST_BUDGET = "budget:"  # + host: set of the pages the cluster fetched from it (kept for the crawl)
 HOST_TRAPS = "trap:"  # + host: hash of URL shape -> least depth (crawl/spidermiddlewares/traps.py)
 QUEUED = "queued"  # how many entries the shard's host queues hold
@@ -38,6 +51,9 @@ OVER_BUDGET = "over_budget"  # entries not queued, or dropped from a queue, beca
 SEEN = "seen"  # set of 16-byte fingerprints
 BLOOM = "seen:bloom"  # the Bloom filter's bitmap (each shard's is 1/S of the filter)
 SEEN_COUNT = "seen:count"  # URLs the Bloom filter took as new
+
+# The keys' layout, stored in CONFIG_KEY: 2 since the ready set's buckets and one-entry hashes (issue 20).
+LAYOUT = "2"
 
 GLOBAL = f"{PREFIX}:{{g}}"
 HEARTBEATS_KEY = f"{GLOBAL}:heartbeats"  # sorted set: worker -> its last heartbeat (Redis clock, s)

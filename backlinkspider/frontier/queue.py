@@ -71,8 +71,14 @@ if TYPE_CHECKING:
 # The encodings a frontier's Redis should have (redis.conf or CONFIG SET: the operator's): a host queue
 # stays a listpack (~85 bytes an entry rather than ~190 as a skiplist) up to 128 entries (Redis' default:
 # past it a listpack's ZADD + ZPOPMIN costs 8 to 30 us, a skiplist's 0.8) of up to 256 bytes (Redis'
-# default, 64, is below most compact entries). bench/frontier_bench.py and the README have the figures.
-REDIS_ENCODINGS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "256"}
+# default, 64, is below most compact entries); so does a one-entry hash, whose values are entries too
+# (Redis' default of 512 fields is kept: a bucket holds ~60 hosts at 1M on 16 shards).
+# bench/frontier_bench.py and the README have the figures.
+REDIS_ENCODINGS = {
+    "zset-max-listpack-entries": "128",
+    "zset-max-listpack-value": "256",
+    "hash-max-listpack-value": "256",
+}
 
 # (marks, dont_filter, host, score, entry, lease token to complete or "")
 PushItem = tuple[Sequence[bytes | int], bool, str, float, str, str]
@@ -99,21 +105,86 @@ def token_shard(token: str) -> int:
     return int(token.split(":", 1)[0])
 
 
-# Every shard script's KEYS start with the shard's ready set, leases, queued and dropped counters.
+# Every shard script's KEYS start with the shard's ready set (its top: bucket -> earliest time), leases,
+# queued and dropped counters.
+#
+# The layout is sized for a broad crawl's frontier, where most hosts have one URL queued (bytes a URL:
+# bench/frontier_bench.py, the README's "Sizing the frontier's Redis"):
+# - the ready set is ``defaults.READY_BUCKETS`` small sorted sets a shard (``hosts:B``, host -> the time in ms, Redis'
+#   clock, its next request may start; B from the host's SHA-1), each kept as a listpack (~128 hosts at
+#   most, compact), under a top sorted set (``hosts``: bucket -> its earliest time), so the longest-waiting
+#   host is the top's first bucket's first host;
+# - a host with one entry queued keeps it in its bucket's hash (``one:B``, host -> "score entry"), not in
+#   a key of its own (a key costs ~90 bytes before its value); its second entry moves both to its sorted
+#   set (``q:HOST``, score -priority), which it keeps until the set empties. Never both at once.
 _COMMON = """
 local HOSTS, LEASES, QUEUED, DROPPED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 -- the shard's per-host keys: under the prefix (and so the hash tag) of its declared keys, in this slot
 local SHARD = string.sub(HOSTS, 1, #HOSTS - #'$HOSTS')
-local function now_s()
+local READY = SHARD .. '$READY'
+local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function bucket(host)
+  return tostring(tonumber(string.sub(redis.sha1hex(host), 1, 8), 16) % $BUCKETS)
+end
+-- the ready set: a host's time in its bucket, the bucket's earliest in the top
+local function top_of(b)
+  local first = redis.call('ZRANGE', SHARD .. '$HOSTS:' .. b, 0, 0, 'WITHSCORES')
+  if #first == 0 then redis.call('ZREM', HOSTS, b) else redis.call('ZADD', HOSTS, first[2], b) end
+end
+local function ready_at(host, b, t)
+  if redis.call('ZADD', SHARD .. '$HOSTS:' .. b, t, host) == 1 then redis.call('INCR', READY) end
+  top_of(b)
+end
+local function unready(host, b)
+  if redis.call('ZREM', SHARD .. '$HOSTS:' .. b, host) == 1 then
+    redis.call('DECR', READY)
+    top_of(b)
+  end
+end
+-- a host's queue: its bucket's one-entry hash, or its sorted set
+-- {entry, score} of a one-entry hash value (a value not of that form: as an entry, to be dropped at pop)
+local function split(had)
+  local score, entry = string.match(had, '^(%-?[%d.e+-]+) (.*)$')
+  if not tonumber(score) then return {had, '0'} end
+  return {entry, score}
+end
+local function q_add(host, b, score, entry)
+  local q = SHARD .. '$QUEUE' .. host
+  if redis.call('EXISTS', q) == 1 then return redis.call('ZADD', q, score, entry) end
+  local one = SHARD .. '$ONE' .. b
+  local had = redis.call('HGET', one, host)
+  if had then had = split(had) end
+  if not had or had[1] == entry then
+    redis.call('HSET', one, host, score .. ' ' .. entry)
+    return had and 0 or 1
+  end
+  redis.call('HDEL', one, host)
+  redis.call('ZADD', q, had[2], had[1], score, entry)
+  return 1
+end
+-- {entry, score} of the host's first entry, taken off its queue, or nil
+local function q_pop(host, b)
+  local popped = redis.call('ZPOPMIN', SHARD .. '$QUEUE' .. host)
+  if #popped > 0 then return popped end
+  local one = SHARD .. '$ONE' .. b
+  local had = redis.call('HGET', one, host)
+  if not had then return nil end
+  redis.call('HDEL', one, host)
+  return split(had)
+end
+local function q_len(host, b)
+  return redis.call('ZCARD', SHARD .. '$QUEUE' .. host) + redis.call('HEXISTS', SHARD .. '$ONE' .. b, host)
 end
 -- a host entering the ready set waits its turn: behind every host already waiting (now), or until
 -- its next allowed time, whichever is later
-local function enqueue(host, score, entry, now)
-  if redis.call('ZADD', SHARD .. '$QUEUE' .. host, score, entry) == 1 then redis.call('INCR', QUEUED) end
-  if not redis.call('ZSCORE', HOSTS, host) then
-    redis.call('ZADD', HOSTS, math.max(now, tonumber(redis.call('GET', SHARD .. '$NEXT' .. host) or '0')), host)
+local function enqueue(host, score, entry, now, b)
+  b = b or bucket(host)
+  if q_add(host, b, score, entry) == 1 then redis.call('INCR', QUEUED) end
+  if not redis.call('ZSCORE', SHARD .. '$HOSTS:' .. b, host) then
+    ready_at(host, b, math.max(now, tonumber(redis.call('GET', SHARD .. '$NEXT' .. host) or '0')))
   end
 end
 -- a lease record: host TAB score TAB worker TAB entry
@@ -137,15 +208,16 @@ end
 #       its remaining budget is neither queued nor marked seen.
 _PUSH = """
 local mode, budget = ARGV[1], tonumber(ARGV[2])
-local now = now_s()
+local now = now_ms()
 local ncomplete = tonumber(ARGV[3])
 local i, added, duplicates, newbits, capped = ncomplete + 4, 0, 0, 0, 0
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   local dont, host = ARGV[i + n + 1], ARGV[i + n + 2]
+  local b = bucket(host)
   local room = true
   if budget > 0 and dont ~= '1' then
-    room = redis.call('ZCARD', SHARD .. '$QUEUE' .. host) + redis.call('SCARD', SHARD .. '$BUDGET' .. host) < budget
+    room = q_len(host, b) + redis.call('SCARD', SHARD .. '$BUDGET' .. host) < budget
   end
   local new = false
   if room then
@@ -160,7 +232,7 @@ while i <= #ARGV do
   if not room then
     capped = capped + 1
   elseif new or dont == '1' then
-    enqueue(host, ARGV[i + 2], ARGV[i + 3], now)
+    enqueue(host, ARGV[i + 2], ARGV[i + 3], now, b)
     added = added + 1
   else
     duplicates = duplicates + 1
@@ -190,10 +262,11 @@ return {added, duplicates, completed, capped}
 # Returns {token, entry, token, entry, ...}, dropped, seconds until a host is ready (-1: none queued),
 # hosts queued.
 _POP = """
-local count, worker, delay, prefix = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local count, worker, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[4]
+local delay = math.floor(tonumber(ARGV[3]) * 1000 + 0.5)  -- ms
 local maxbytes, maxjson, maxurl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local maxdepth, maxprio = tonumber(ARGV[8]), tonumber(ARGV[9])
-local now = now_s()
+local now = now_ms()
 local out, dropped = {}, 0
 local function int_in(v, lo, hi)
   return type(v) == 'number' and v == math.floor(v) and v >= lo and v <= hi
@@ -256,47 +329,44 @@ if #mine > 0 then  -- a retried pop: answer what the first one leased
     end
   end
 elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
+  -- the longest-waiting host ready now, one entry at a time: a host popped waits the delay again (with
+  -- no delay, it is behind those that waited longer: round robin)
   local n = 0
-  repeat
-    local progress = false
-    local ready = redis.call('ZRANGEBYSCORE', HOSTS, '-inf', now, 'LIMIT', 0, count - n)
-    for _, host in ipairs(ready) do
-      local q = SHARD .. '$QUEUE' .. host
-      local popped = redis.call('ZPOPMIN', q)
-      if #popped > 0 then
-        redis.call('DECR', QUEUED)
-        progress = true
-        local entry = checked(host, popped[1])
-        if entry then
-          n = n + 1
-          redis.call('HSET', LEASES, prefix .. n, host .. '\\t' .. popped[2] .. '\\t' .. worker .. '\\t' .. popped[1])
-          redis.call('SADD', KEYS[5], prefix .. n)
-          out[#out + 1] = prefix .. n
-          out[#out + 1] = entry
-          if redis.call('EXISTS', q) == 1 then
-            redis.call('ZADD', HOSTS, now + delay, host)
-          else
-            redis.call('ZREM', HOSTS, host)
-            if delay > 0 then
-              redis.call('SET', SHARD .. '$NEXT' .. host, string.format('%.6f', now + delay), 'PX', math.ceil(delay * 1000) + 1000)
-            end
-          end
+  while n < count do
+    local top = redis.call('ZRANGE', HOSTS, 0, 0, 'WITHSCORES')
+    if #top == 0 or tonumber(top[2]) > now then break end
+    local b = top[1]
+    local host = redis.call('ZRANGE', SHARD .. '$HOSTS:' .. b, 0, 0)[1]
+    local popped = q_pop(host, b)
+    if popped then
+      redis.call('DECR', QUEUED)
+      local entry = checked(host, popped[1])
+      if entry then
+        n = n + 1
+        redis.call('HSET', LEASES, prefix .. n, host .. '\\t' .. popped[2] .. '\\t' .. worker .. '\\t' .. popped[1])
+        redis.call('SADD', KEYS[5], prefix .. n)
+        out[#out + 1] = prefix .. n
+        out[#out + 1] = entry
+        if q_len(host, b) > 0 then
+          ready_at(host, b, now + delay)
         else
-          dropped = dropped + 1
-          if redis.call('EXISTS', q) == 0 then redis.call('ZREM', HOSTS, host) end
+          unready(host, b)
+          if delay > 0 then redis.call('SET', SHARD .. '$NEXT' .. host, now + delay, 'PX', delay + 1000) end
         end
       else
-        redis.call('ZREM', HOSTS, host)
+        dropped = dropped + 1
+        if q_len(host, b) == 0 then unready(host, b) end
       end
-      if n >= count then break end
+    else
+      unready(host, b)
     end
-  until n >= count or not progress or delay > 0
+  end
   if dropped > 0 then redis.call('INCRBY', DROPPED, dropped) end
 end
 local wait = -1
 local first = redis.call('ZRANGE', HOSTS, 0, 0, 'WITHSCORES')
-if #first > 0 then wait = math.max(0, tonumber(first[2]) - now) end
-return {out, dropped, string.format('%.3f', wait), redis.call('ZCARD', HOSTS)}
+if #first > 0 then wait = math.max(0, tonumber(first[2]) - now) / 1000 end
+return {out, dropped, string.format('%.3f', wait), tonumber(redis.call('GET', READY) or '0')}
 """
 
 # KEYS: (common), held set of this worker. ARGV: token.
@@ -310,7 +380,7 @@ return redis.call('INCR', DROPPED)
 _RELEASE = """
 local tokens = ARGV
 if #tokens == 0 then tokens = redis.call('SMEMBERS', KEYS[5]) end
-local now, n = now_s(), 0
+local now, n = now_ms(), 0
 for _, token in ipairs(tokens) do
   n = n + requeue(token, now)
   redis.call('SREM', KEYS[5], token)
@@ -318,7 +388,7 @@ end
 return n
 """
 
-# KEYS: (common), the host's budget, the host's queue, the over-budget counter.
+# KEYS: (common), the host's budget, the over-budget counter.
 # ARGV: page (8 bytes of its URL's SHA-1), budget, host. Returns the pages spent before this one (0 for
 # a page paid for already: fetched again after its worker died). The page that spends the budget drops
 # the host's queue: nothing in it could be fetched.
@@ -328,13 +398,16 @@ local spent, budget = redis.call('SCARD', KEYS[5]), tonumber(ARGV[2])
 if spent < budget then
   redis.call('SADD', KEYS[5], ARGV[1])
   if spent + 1 >= budget then
-    local left = redis.call('ZCARD', KEYS[6])
+    local host = ARGV[3]
+    local b = bucket(host)
+    local left = q_len(host, b)
     if left > 0 then
-      redis.call('DEL', KEYS[6])
+      redis.call('DEL', SHARD .. '$QUEUE' .. host)
+      redis.call('HDEL', SHARD .. '$ONE' .. b, host)
       redis.call('DECRBY', QUEUED, left)
-      redis.call('INCRBY', KEYS[7], left)
+      redis.call('INCRBY', KEYS[6], left)
     end
-    redis.call('ZREM', HOSTS, ARGV[3])
+    unready(host, b)
   end
 end
 return spent
@@ -442,11 +515,21 @@ def agree(client: redis.Redis, asked: Mapping[str, str], hint: str) -> None:
 
 
 def agree_shards(client: redis.Redis, shards: int) -> None:
-    """The shard count decides where every host's keys are: one value for the cluster's life."""
+    """The shard count decides where every host's keys are: one value for the cluster's life; and the
+    keys' layout, this release's (stored with it, in the same script): a frontier an earlier release made
+    (the count stored, no layout) would be read as garbage, so it is refused."""
+    from backlinkspider.frontier.dupefilter import FrontierConfigError
+
+    config = client.hmget(defaults.CONFIG_KEY, ["BACKLINKS_FRONTIER_SHARDS", "frontier_layout"])
+    if config[0] is not None and config[1] is None:
+        raise FrontierConfigError(
+            "this Redis holds a frontier an earlier release made, whose keys have another layout:"
+            " finish its crawl with that release, or use an empty Redis database"
+        )
     agree(
         client,
-        {"BACKLINKS_FRONTIER_SHARDS": str(shards)},
-        "use the same BACKLINKS_FRONTIER_SHARDS everywhere",
+        {"BACKLINKS_FRONTIER_SHARDS": str(shards), "frontier_layout": defaults.LAYOUT},
+        "use the same BACKLINKS_FRONTIER_SHARDS everywhere, and the same release",
     )
 
 
@@ -488,7 +571,11 @@ def encodings_advice(client: redis.Redis) -> str:
     import redis as redis_
 
     try:
-        have = {str(k): int(v or 0) for k, v in client.config_get("zset-max-listpack-*").items()}
+        have = {
+            str(k): int(v or 0)
+            for pattern in ("zset-max-listpack-*", "hash-max-listpack-*")
+            for k, v in client.config_get(pattern).items()
+        }
     except redis_.RedisError:
         return ""
     low = [
@@ -508,6 +595,9 @@ def encodings_advice(client: redis.Redis) -> str:
 def _script(body: str) -> str:
     for name, value in (
         ("$HOSTS", defaults.HOSTS),
+        ("$READY", defaults.READY_HOSTS),
+        ("$BUCKETS", str(defaults.READY_BUCKETS)),
+        ("$ONE", defaults.ONE_ENTRY),
         ("$QUEUE", defaults.HOST_QUEUE),
         ("$NEXT", defaults.HOST_NEXT),
         ("$BUDGET", defaults.HOST_BUDGET),
@@ -676,7 +766,6 @@ class Frontier:
         keys = [
             *_shard_keys(shard),
             defaults.shard_key(shard, defaults.HOST_BUDGET + host),
-            defaults.shard_key(shard, defaults.HOST_QUEUE + host),
             defaults.shard_key(shard, defaults.OVER_BUDGET),
         ]
         return int(self._spend(keys=keys, args=[page, self.budget, host]))
@@ -724,7 +813,7 @@ def status(client: redis.Redis, shards: int) -> dict[str, int]:
     pipe = client.pipeline(transaction=False)
     for shard in range(shards):
         pipe.get(defaults.shard_key(shard, defaults.QUEUED))
-        pipe.zcard(defaults.shard_key(shard, defaults.HOSTS))
+        pipe.get(defaults.shard_key(shard, defaults.READY_HOSTS))
         pipe.hlen(defaults.shard_key(shard, defaults.LEASES))
         pipe.get(defaults.shard_key(shard, defaults.DROPPED))
         pipe.get(defaults.shard_key(shard, defaults.OVER_BUDGET))

@@ -43,8 +43,12 @@ def host_key(host: str, name: str = "") -> str:
 
 def plant(client, host: str, entries: dict) -> None:
     """Put entries in a host's queue behind the frontier's back (as whoever can write to Redis could)."""
-    client.zadd(host_key(host), entries)
-    client.zadd(host_key(host, defaults.HOSTS), {host: 0})
+    bucket = defaults.bucket_of(host)
+    if entries:
+        client.zadd(host_key(host), entries)
+    client.zadd(host_key(host, f"{defaults.HOSTS}:{bucket}"), {host: 0})
+    client.zadd(host_key(host, defaults.HOSTS), {str(bucket): 0})
+    client.incr(host_key(host, defaults.READY_HOSTS))
     client.incrby(host_key(host, defaults.QUEUED), len(entries))
 
 
@@ -534,6 +538,10 @@ def test_the_frontier_configuration_has_one_source(cluster, tmp_path):
     errors = [line for line in log.read_text().splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and "made with dupefilter=bloom" in errors[0], errors
     assert "'finish_reason': 'frontier_unavailable'" in log.read_text()
+    # a frontier an earlier release made (its keys laid out otherwise): refused, not misread
+    client.hdel(defaults.CONFIG_KEY, "frontier_layout")
+    res = run_cli("seed", "http://bob.github.io/", *bloom, env=env)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "earlier release" in res.stderr, res.stderr
 
 
 def test_backlinks_crawl_is_a_cluster_worker_too(cluster, tmp_path):

@@ -164,3 +164,42 @@ def test_a_redis_keeping_queues_in_a_costlier_encoding_is_told_how_to_fix_it(fro
         assert "zset-max-listpack-entries 128 " not in advice.split(":")[0]  # only what falls short
     finally:
         client.config_set("zset-max-listpack-value", REDIS_ENCODINGS["zset-max-listpack-value"])
+
+
+def test_a_host_keeps_one_entry_in_its_buckets_hash_and_more_in_a_set_of_its_own(frontier):
+    """Issue #20, 1 URL a host: a host's first entry costs a hash field, not a key; its second moves both
+    to its sorted set, lowest depth first as before; a retried push of either counts once; a hash value
+    that is not an entry is dropped and counted at pop like any bad entry."""
+    client = frontier.client
+    client.flushdb()
+    frontier.dupefilter.setup(client)
+    host, shard = "one.org", frontier.shard("one.org")
+    one = defaults.shard_key(shard, f"{defaults.ONE_ENTRY}{defaults.bucket_of(host)}")
+    queue = defaults.shard_key(shard, defaults.HOST_QUEUE + host)
+
+    def push(url: str, depth: int, dont_filter: bool = False) -> None:
+        request = SPIDER.request(url, depth, dont_filter=dont_filter)
+        frontier.push([push_item(request, SPIDER, frontier.dupefilter, fingerprint(request))])
+
+    push("https://one.org/deep", 2)
+    assert client.hget(one, host) == b"2 s2 /deep" and not client.exists(queue)
+    push("https://one.org/deep", 2, dont_filter=True)  # the same entry again: no second one
+    assert figures(client)["queued"] == 1 and figures(client)["hosts"] == 1
+    push("https://one.org/", 0)
+    assert not client.hexists(one, host) and client.zcard(queue) == 2
+    assert figures(client)["queued"] == 2 and figures(client)["hosts"] == 1
+    first, _, _ = frontier.pop(1, "one:1:", 0)
+    second, _, _ = frontier.pop(1, "one:2:", 0)
+    assert [e for _, e in first + second] == [b"u0 https://one.org/", b"u2 https://one.org/deep"]
+    assert figures(client)["queued"] == 0 and figures(client)["hosts"] == 0
+    assert frontier.complete([t for t, _ in first + second]) == 2
+
+    plant(client, "bad.org", {})  # the ready set names it; its bucket's hash holds no entry
+    client.hset(
+        defaults.shard_key(frontier.shard("bad.org"), f"{defaults.ONE_ENTRY}{defaults.bucket_of('bad.org')}"),
+        "bad.org",
+        "not an entry",
+    )
+    client.incr(defaults.shard_key(frontier.shard("bad.org"), defaults.QUEUED))
+    assert frontier.pop(1, "one:3:", 0)[:2] == ([], 1)
+    assert figures(client)["queued"] == 0 and figures(client)["hosts"] == 0
