@@ -381,10 +381,11 @@ SETTINGS = {
         Setting(
             "REFERRER_POLICY",
             str,
-            "strict-origin-when-cross-origin",
-            "Scrapy's Referer policy: the browsers' default (W3C Referrer Policy), a page's URL to its own"
-            " site, only its origin to another (Scrapy's own default sends the whole URL, which the frontier"
-            " stores with every cross-site link)",
+            "same-origin",
+            "Scrapy's Referer policy (W3C Referrer Policy): a page's URL to its own site, none to another. A"
+            " crawler's Referer shows in a site's analytics as a visit from the linking site that nobody"
+            " made (referrer spam), and search engines' crawlers send none; the frontier stores what is"
+            " sent with every link (Scrapy's own default sends the whole URL everywhere)",
         ),
         Setting("TELNETCONSOLE_ENABLED", bool, False, "Scrapy's telnet console"),
         Setting(
