@@ -110,10 +110,10 @@ def token_shard(token: str) -> int:
 #
 # The layout is sized for a broad crawl's frontier, where most hosts have one URL queued (bytes a URL:
 # bench/frontier_bench.py, the README's "Sizing the frontier's Redis"):
-# - the ready set is ``defaults.READY_BUCKETS`` small sorted sets a shard (``hosts:B``, host -> the time in ms, Redis'
-#   clock, its next request may start; B from the host's SHA-1), each kept as a listpack (~128 hosts at
-#   most, compact), under a top sorted set (``hosts``: bucket -> its earliest time), so the longest-waiting
-#   host is the top's first bucket's first host;
+# - the ready set is ``defaults.READY_BUCKETS`` small sorted sets a shard (``hosts:B``, host -> the time
+#   in ms, Redis' clock, its next request may start; B from the host's SHA-1), each kept as a listpack
+#   (compact while it holds <= 128 hosts), under a top sorted set (``hosts``: bucket -> its earliest
+#   time), so the longest-waiting host is the top's first bucket's first host;
 # - a host with one entry queued keeps it in its bucket's hash (``one:B``, host -> "score entry"), not in
 #   a key of its own (a key costs ~90 bytes before its value); its second entry moves both to its sorted
 #   set (``q:HOST``, score -priority), which it keeps until the set empties. Never both at once.
@@ -165,15 +165,18 @@ local function q_add(host, b, score, entry)
   redis.call('ZADD', q, had[2], had[1], score, entry)
   return 1
 end
--- {entry, score} of the host's first entry, taken off its queue, or nil
+-- {entry, score, entries left} of the host's first entry, taken off its queue, or nil
 local function q_pop(host, b)
-  local popped = redis.call('ZPOPMIN', SHARD .. '$QUEUE' .. host)
-  if #popped > 0 then return popped end
+  local q = SHARD .. '$QUEUE' .. host
+  local popped = redis.call('ZPOPMIN', q)
+  if #popped > 0 then return {popped[1], popped[2], redis.call('ZCARD', q)} end
   local one = SHARD .. '$ONE' .. b
   local had = redis.call('HGET', one, host)
   if not had then return nil end
   redis.call('HDEL', one, host)
-  return split(had)
+  popped = split(had)
+  popped[3] = 0
+  return popped
 end
 local function q_len(host, b)
   return redis.call('ZCARD', SHARD .. '$QUEUE' .. host) + redis.call('HEXISTS', SHARD .. '$ONE' .. b, host)
@@ -347,7 +350,7 @@ elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
         redis.call('SADD', KEYS[5], prefix .. n)
         out[#out + 1] = prefix .. n
         out[#out + 1] = entry
-        if q_len(host, b) > 0 then
+        if popped[3] > 0 then
           ready_at(host, b, now + delay)
         else
           unready(host, b)
@@ -355,7 +358,7 @@ elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
         end
       else
         dropped = dropped + 1
-        if q_len(host, b) == 0 then unready(host, b) end
+        if popped[3] == 0 then unready(host, b) end
       end
     else
       unready(host, b)
