@@ -2,7 +2,7 @@
 
 - Redis bytes per queued URL at 1, 10 and 100 URLs a host (``--urls`` queued in all, 1M by default), the
   Bloom filter (sized for them, at 0.1%) included, with Redis' default encodings and with the frontier's
-  (``queue.REDIS_ENCODINGS``); where the bytes go (the Bloom filter, ``hosts``, the host queues); and
+  (``queue.REDIS_ENCODINGS``); where the bytes go (the Bloom filter, the ready set, the host queues); and
   the exact seen set's bytes per URL instead of the Bloom filter's;
 - Redis CPU per URL (the redis-server process' CPU time over the URLs): push (dedup + queue), push of a
   duplicate, and pop + complete, so URLs/s per Redis core; and the client's push rate (requests
@@ -46,7 +46,11 @@ SPIDER = BacklinksSpider()
 SHARDS = config.SETTINGS["BACKLINKS_FRONTIER_SHARDS"].default
 # The Referer policy a crawl runs with (the project's REFERRER_POLICY): what a link's entry stores.
 REFERRER = RefererMiddleware(config.project_settings()).default_policy()
-REDIS_DEFAULTS = {"zset-max-listpack-entries": "128", "zset-max-listpack-value": "64"}
+REDIS_DEFAULTS = {
+    "zset-max-listpack-entries": "128",
+    "zset-max-listpack-value": "64",
+    "hash-max-listpack-value": "64",
+}
 
 
 def url_at(rng: random.Random, host: str) -> str:
@@ -105,16 +109,14 @@ def layout(todo: list[PushItem], per_host: int, encodings: dict[str, str], batch
             queued = counters(client, SHARDS)["queued"]  # pushed less the Bloom filter's false positives
             used = client.info("memory")["used_memory"] - before
             seen = shards_bytes(client, filt.name)
-            hosts = shards_bytes(client, defaults.HOSTS)
+            hosts = ready_set_bytes(client)
             cpu0 = cpu(client)
             for i in range(0, n, batch):  # again: every one a duplicate now
                 frontier.push(todo[i : i + batch])
             dup_cpu = cpu(client) - cpu0
             sample = [f"www.site{i:07d}.com" for i in range(0, n // per_host, max(1, n // per_host // 100))]
             listpacks = sum(
-                client.object("encoding", defaults.shard_key(frontier.shard(h), defaults.HOST_QUEUE + h))
-                == b"listpack"
-                for h in sample
+                queue_encoding(client, frontier.shard(h), h) == b"listpack" for h in sample
             ) / len(sample)
             figures = {
                 "bytes": used / queued,
@@ -182,6 +184,23 @@ def one_or_cluster(todo: list[PushItem], kind: str, batch: int) -> dict[str, flo
 def shards_bytes(client: redis.Redis, name: str) -> int:
     """MEMORY USAGE of one key of every shard."""
     return sum(client.memory_usage(defaults.shard_key(s, name), samples=0) or 0 for s in range(SHARDS))
+
+
+def ready_set_bytes(client: redis.Redis) -> int:
+    """MEMORY USAGE of every shard's ready set: its top and its buckets."""
+    pipe = client.pipeline(transaction=False)
+    for shard in range(SHARDS):
+        pipe.memory_usage(defaults.shard_key(shard, defaults.HOSTS), samples=0)
+        for bucket in range(defaults.READY_BUCKETS):
+            pipe.memory_usage(defaults.shard_key(shard, f"{defaults.HOSTS}:{bucket}"), samples=0)
+    return sum(n or 0 for n in pipe.execute())
+
+
+def queue_encoding(client: redis.Redis, shard: int, host: str) -> bytes | None:
+    """The encoding of what holds a host's queue: its sorted set, or its bucket's one-entry hash."""
+    queue = client.object("encoding", defaults.shard_key(shard, defaults.HOST_QUEUE + host))
+    one = defaults.shard_key(shard, f"{defaults.ONE_ENTRY}{defaults.bucket_of(host)}")
+    return queue if isinstance(queue, bytes) else client.object("encoding", one)
 
 
 def exact_set_bytes(n: int) -> float:
@@ -255,7 +274,7 @@ def main() -> None:
             )
             print(
                 f"  {per_host:>3} a host, {name:>14} encodings: {f['bytes']:6.1f} bytes/URL (Bloom {f['seen']:.1f},"
-                f" hosts {f['hosts']:.1f}, queues {f['queues']:.1f}; {f['listpack']:.0%} of queues listpacks);"
+                f" ready set {f['hosts']:.1f}, queues {f['queues']:.1f}; {f['listpack']:.0%} of queues listpacks);"
                 f" Redis CPU: push {f['push_us']:.1f} us/URL ({1e6 / f['push_us']:,.0f}/s a core),"
                 f" a duplicate {f['dup_us']:.1f} us,"
                 f" pop+complete {f['pop_us']:.1f} us/URL ({1e6 / f['pop_us']:,.0f}/s a core);{status_s}"

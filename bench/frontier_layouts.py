@@ -1,6 +1,7 @@
-"""Issue #20's open case, 1 URL a host: Redis bytes a host of candidate layouts of the ready set and of a
-one-entry host, written directly (no scripts) to a private redis-server, so that each step of a layout
-change can be priced before the frontier's scripts are.
+"""Issue #20's case of 1 URL a host: Redis bytes a host of the layouts of the ready set and of a one-entry
+host that were weighed, written directly (no scripts) to a private redis-server, so that each step of a
+layout change is priced apart from the frontier's scripts. The frontier's (queue.py) is ``bucket hash
+none ms 1024``: the project's Referer policy sends none to another site.
 
 A layout is ``READY ONE REFERER SCORE BUCKETS``:
 
