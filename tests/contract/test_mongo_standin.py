@@ -47,7 +47,7 @@ def documents() -> list[dict[str, Any]]:
 
 
 def both(docs: list[dict[str, Any]]) -> tuple[Any, Any]:
-    plain = mongomock_ng.MongoClient().db.c
+    plain: Any = mongomock_ng.MongoClient().db.c
     strict = strict_client().db.c
     plain.insert_many([dict(d) for d in docs])
     strict.insert_many([dict(d) for d in docs])

@@ -240,7 +240,7 @@ def _string_equalities(filter: Any) -> list[tuple[str, str]]:
 
 
 class StrictCursor(mongomock_ng.collection.Cursor):
-    def __next__(self):
+    def __next__(self) -> Any:
         """The next row by its position in the results: mongomock's copies the rest of the results
         at every row (``results[skip:]``), quadratic over a walk of a million rows."""
         results = self._compute_results()
