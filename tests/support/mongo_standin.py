@@ -39,13 +39,16 @@ import bisect
 import itertools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import mongomock_ng
+from mongomock_ng.filtering import NOTHING, _get_compare_type, filter_applies, resolve_key
+from mongomock_ng.geospatial import extract_near_specs
 from pymongo import UpdateMany, UpdateOne, _csot
-from pymongo.errors import AutoReconnect, BulkWriteError, NetworkTimeout, OperationFailure
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, NetworkTimeout, OperationFailure
 
 SHARD_KEY = ("target_domain", "_id")
 
@@ -148,16 +151,54 @@ class StrictCollection(mongomock_ng.collection.Collection):
         stand-in's writes quadratic. The rest of the filter is applied to what the lookup found (not
         the ``_id`` part, which the lookup decided: mongomock tests ``$in`` by a walk of its list, so a
         batch's ``$in`` of n ids cost n² comparisons). Other filters, and ``_id`` values that may not
-        hash as stored, are mongomock's."""
+        hash as stored, are mongomock's, but for a scan those whose field holds another string than the
+        filter's equality on it names are passed over unmatched (``_string_equalities``)."""
         ids = _ids_named(filter)
         if ids is None or self._store.is_empty:
-            return super()._iter_documents(filter)
+            texts = _string_equalities(filter)
+            if not texts or self._store.is_empty:
+                return super()._iter_documents(filter)
+            return (
+                doc
+                for doc in list(self._store.documents)
+                if all(type(v := doc.get(f)) is not str or v == text for f, text in texts)
+                and filter_applies(filter, doc)
+            )
         store = self._store
         found = [store[i] for i in dict.fromkeys(ids) if i in store]
         rest = {k: v for k, v in filter.items() if k != "_id"}
         if not rest:
             return iter(found)
-        return (doc for doc in found if mongomock_ng.filtering.filter_applies(rest, doc))
+        return (doc for doc in found if filter_applies(rest, doc))
+
+    def find(self, *args, **kwargs):
+        cursor = super().find(*args, **kwargs)
+        cursor.__class__ = StrictCursor
+        return cursor
+
+    def _get_dataset(self, spec, sort, fields, as_class):
+        """mongomock's, with its sort made by native keys (``_native_sort_key``) where every sort value
+        has one: mongomock compares wrapped values in Python, microseconds a comparison, so a sorted
+        find over a million documents took minutes. The same order: its stable sorts, last key first,
+        on keys ordered as ``filtering.bson_compare`` orders their values."""
+        keys = _sort_keys(sort)
+        if keys is None or (spec and extract_near_specs(spec)[0]):
+            yield from super()._get_dataset(spec, sort, fields, as_class)
+            return
+        mongomock_ng.collection._profiler_set_sort(sort)
+        documents = list(self._iter_documents(spec))
+        try:
+            for name, direction in reversed(keys):
+                values = [_native_sort_key(_field(doc, name)) for doc in documents]
+                order = sorted(range(len(documents)), key=values.__getitem__, reverse=direction < 0)
+                documents = [documents[i] for i in order]
+        except (_NoNativeKey, TypeError):
+            yield from super()._get_dataset(spec, sort, fields, as_class)
+            return
+        for document in documents:
+            result = self._copy_only_fields(document, fields, as_class, filter=spec)
+            if result is not None:
+                yield result
 
     def bulk_write(self, requests, ordered=True, **kwargs):
         self._as_the_server_would("bulk_write")
@@ -183,6 +224,78 @@ def _guarded(name: str) -> Callable[..., Any]:
 
 for _name in WRITE_COMMANDS.keys() - {"bulk_write"}:
     setattr(StrictCollection, _name, _guarded(_name))
+
+
+def _string_equalities(filter: Any) -> list[tuple[str, str]]:
+    """The top-level fields a filter (or its ``$and``) requires to equal a string: a document whose
+    field holds another string cannot match (one holding an array, or nothing, may), so a scan passes
+    it over without mongomock's filter, several microseconds a document."""
+    if not isinstance(filter, dict):
+        return []
+    found = [(f, v) for f, v in filter.items() if type(v) is str and not f.startswith("$") and "." not in f]
+    parts = filter.get("$and")
+    for part in parts if isinstance(parts, list) else []:
+        found += _string_equalities(part)
+    return found
+
+
+class StrictCursor(mongomock_ng.collection.Cursor):
+    def __next__(self) -> Any:
+        """The next row by its position in the results: mongomock's copies the rest of the results
+        at every row (``results[skip:]``), quadratic over a walk of a million rows."""
+        results = self._compute_results()
+        limit = abs(self._limit or 0)
+        position = self._skip + self._emitted
+        if (limit and self._emitted >= limit) or position >= len(results):
+            raise StopIteration
+        self._emitted += 1
+        return mongomock_ng.collection._cast_document_class(
+            results[position], self.collection.codec_options.document_class
+        )
+
+    next = __next__
+
+
+class _NoNativeKey(Exception):
+    """A sort value ``_native_sort_key`` does not order (mongomock's own sort then runs)."""
+
+
+def _sort_keys(sort: Any) -> list[tuple[str, int]] | None:
+    """A find's sort as ``(field, direction)`` pairs; None for no sort, or one by ``$natural`` or
+    another ``$`` key, which mongomock's sort handles."""
+    if not sort:
+        return None
+    items = sort.items() if isinstance(sort, dict) else sort
+    keys = [(item, 1) if isinstance(item, str) else (item[0], item[1]) for item in items]
+    return None if any(not isinstance(k, str) or k.startswith("$") for k, _ in keys) else keys
+
+
+_COMPARE_TYPE: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    type(None): lambda v: (5,),
+    int: lambda v: (10, v),
+    float: lambda v: (10, v) if v == v else _no_native_key(v),  # NaN: mongomock's order
+    str: lambda v: (15, v),
+    bytes: lambda v: (30, len(v), v),  # BinData: by length first
+    bool: lambda v: (40, v),
+    datetime: lambda v: (45, v),
+}
+
+
+def _no_native_key(value: Any) -> tuple[Any, ...]:
+    raise _NoNativeKey(value)
+
+
+def _native_sort_key(value: Any) -> tuple[Any, ...]:
+    """``filtering.resolve_sort_key``'s order as a tuple Python compares natively: missing first as
+    null, an array by its first element (an empty one before all), then BSON's type order, then the
+    value; values of other types raise ``_NoNativeKey``."""
+    if value is NOTHING:
+        return (1, (5,))
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return (0,)
+        value = value[0]
+    return (1, _COMPARE_TYPE.get(type(value), _no_native_key)(value))
 
 
 def _ids_named(filter: Any) -> list[Any] | None:
@@ -220,6 +333,35 @@ def strict_client() -> mongomock_ng.MongoClient:
     client.get_database = get_database  # type: ignore[method-assign]
     client.get_default_database = lambda default=None, **kw: get_database(default)  # type: ignore[method-assign]
     return client
+
+
+def insert_documents(collection: Any, documents: Iterable[dict[str, Any]]) -> int:
+    """Store ``documents`` in ``collection`` as ``insert_many`` would, for a bench's load of millions:
+    mongomock copies, BSON-encodes and validates each one under a lock, ~100 µs a document. Only for
+    flat documents already as a server keeps them (str keys, none starting with ``$``, dates naive UTC
+    to the millisecond, an ``_id``), checked here, in a collection with no unique index but ``_id``'s;
+    a duplicate ``_id`` is E11000. The dicts themselves are stored: the caller must not change them.
+    The number stored."""
+    collection._as_the_server_would("insert_many")
+    store = collection._store
+    if any(index.get("unique") for index in store.indexes.values()) or store.options.get("validator"):
+        raise NotImplementedError("insert_documents: unique indexes and validators are insert_many's")
+    stored = store._documents
+    count = 0
+    with store._rwlock.writer():
+        for doc in documents:
+            for name, value in doc.items():
+                if not isinstance(name, str) or name.startswith("$") or isinstance(value, (dict, list)):
+                    raise ValueError(f"insert_documents: not a flat document's field: {name!r}")
+                if isinstance(value, datetime) and (value.tzinfo or value.microsecond % 1000):
+                    raise ValueError(f"insert_documents: not a BSON date: {value!r}")
+            if doc["_id"] in stored:
+                raise DuplicateKeyError(
+                    "E11000 Duplicate Key Error", 11000, {"keyValue": {"_id": doc["_id"]}}
+                )
+            stored[doc["_id"]] = doc
+            count += 1
+    return count
 
 
 class Flaky:
@@ -329,6 +471,7 @@ class Examined:
         self.reads: list[Examination] = []
         self._saved: dict[str, Any] = {}
         self._indexes: dict[Any, tuple[list[Any], list[Any]]] = {}
+        self._by_first: dict[Any, dict[Any, list[Any]] | None] = {}
         self._aggregating = 0
 
     def __enter__(self) -> Examined:
@@ -438,14 +581,36 @@ class Examined:
         ]
         return min([scan, *filter(None, plans)], key=lambda p: (p.keys + p.docs, p.blocking_sort))
 
-    def _entries(self, collection: Any, key: list[tuple[str, int]]) -> tuple[list[Any], list[Any]]:
-        """The index's keys in order and their documents, made once per collection size."""
+    def _entries(
+        self, collection: Any, key: list[tuple[str, int]], first: tuple[Any, ...] | None
+    ) -> tuple[list[Any], list[Any]]:
+        """The index's keys in order and their documents, made once per collection size: those whose
+        first key field is ``first`` (a ``_sort_value``), or all with None. A read's bounds never leave
+        its first field's value, so only that part of the index is made: the same keys in the same
+        order as in the whole index (a stable sort of the documents in their stored order)."""
         documents = collection._store._documents
-        cache = (collection.name, tuple(key), len(documents))
+        groups = self._groups(collection, key[0]) if first is not None else None
+        cache = (collection.name, tuple(key), len(documents), first if groups is not None else None)
         if cache not in self._indexes:
-            pairs = sorted(((_entry(doc, key), doc) for doc in documents.values()), key=lambda e: e[0])
+            some = documents.values() if groups is None else groups.get(first, [])
+            pairs = sorted(((_entry(doc, key), doc) for doc in some), key=lambda e: e[0])
             self._indexes[cache] = ([e for e, _ in pairs], [d for _, d in pairs])
         return self._indexes[cache]
+
+    def _groups(self, collection: Any, field: tuple[str, int]) -> dict[Any, list[Any]] | None:
+        """The documents by the value of an index's first field, in their stored order; None where a
+        value does not hash (an array or a document: the whole index is then made)."""
+        documents = collection._store._documents
+        cache = (collection.name, field, len(documents))
+        if cache not in self._by_first:
+            groups: dict[Any, list[Any]] = {}
+            try:
+                for doc in documents.values():
+                    groups.setdefault(_sort_value(_field(doc, field[0]), field[1]), []).append(doc)
+                self._by_first[cache] = groups
+            except TypeError:
+                self._by_first[cache] = None
+        return self._by_first[cache]
 
     def _plan(
         self,
@@ -458,8 +623,6 @@ class Examined:
         limit: int | None,
         counting: bool,
     ) -> Examination | None:
-        from mongomock_ng.filtering import filter_applies
-
         fields = [f for f, _ in key]
         equal, range_ = _bounds(spec, key)
         eq_fields = {f for f, values in zip(fields, equal, strict=False) if len(values) == 1}
@@ -470,26 +633,35 @@ class Examined:
         provides = not wanted or ((forward or backward) and all(len(v) == 1 for v in equal))
         if not equal and range_ is None and not (wanted and provides):
             return None  # neither bounds nor order: a collection scan does better
-        entries, documents = self._entries(collection, key)
         spans = []
         for prefix in itertools.product(*equal):
             head = tuple(_sort_value(v, d) for v, (_, d) in zip(prefix, key, strict=False))
+            entries, documents = self._entries(collection, key, head[0] if head else None)
             low, high = range_ if range_ is not None else (None, None)
             lo = head if not low else (*head, low[0]) if low[1] else (*head, low[0], _AFTER)
             hi = (*head, _AFTER) if not high else (*head, high[0], _AFTER) if high[1] else (*head, high[0])
-            spans.append(range(bisect.bisect_left(entries, lo), bisect.bisect_left(entries, hi)))
-        positions = [i for span in spans for i in span]
-        if backward and not forward:
-            positions.reverse()
-        keys = found = 0
-        for i in positions:
+            span = range(bisect.bisect_left(entries, lo), bisect.bisect_left(entries, hi))
+            spans.append((documents, span))
+        if provides and limit is not None:  # the walk stops at the read's last row
+            keys = _walked(spec, spans, reverse=backward and not forward, rows=skip + limit)
+        else:  # every key within the bounds
+            keys = sum(len(span) for _, span in spans)
+        covered = counting and set(_flattened(spec)) <= set(fields) and "$or" not in spec
+        return Examination(collection.name, name, keys, 0 if covered else keys, not provides)
+
+
+def _walked(spec: dict[str, Any], spans: list[tuple[list[Any], range]], reverse: bool, rows: int) -> int:
+    """The keys a walk of ``spans`` (in index order, or all reversed) examines until ``rows``
+    documents have met ``spec``."""
+    keys = found = 0
+    for documents, span in reversed(spans) if reverse else spans:
+        for i in reversed(span) if reverse else span:
             keys += 1
             if filter_applies(spec, documents[i]):
                 found += 1
-                if provides and limit is not None and found >= skip + limit:
-                    break
-        covered = counting and set(_flattened(spec)) <= set(fields) and "$or" not in spec
-        return Examination(collection.name, name, keys, 0 if covered else keys, not provides)
+                if found >= rows:
+                    return keys
+    return keys
 
 
 _AFTER = (10**9,)  # sorts after every (type, value) pair of a key
@@ -498,19 +670,26 @@ _AFTER = (10**9,)  # sorts after every (type, value) pair of a key
 def _sort_value(value: Any, direction: int) -> tuple[Any, ...]:
     """A key field's value as it sorts in an index: by BSON type, then value; a descending field's
     numbers negated (only numbers are indexed descending here)."""
-    from mongomock_ng.filtering import NOTHING, _get_compare_type
-
     value = None if value is NOTHING else value
     if direction < 0:
         assert value is None or isinstance(value, (int, float)), "descending keys are numbers"
         value = None if value is None else -value
-    return (_get_compare_type(value), value)
+    compare_type = _TYPE_ORDER.get(type(value))
+    return (_get_compare_type(value) if compare_type is None else compare_type, value)
+
+
+# ``filtering._get_compare_type`` of the common types, by a look-up, not its chain of isinstance.
+_TYPE_ORDER = {type(None): 5, int: 10, float: 10, str: 15, bytes: 30, bool: 40, datetime: 45}
 
 
 def _entry(doc: dict[str, Any], key: list[tuple[str, int]]) -> tuple[Any, ...]:
-    from mongomock_ng.filtering import resolve_key
+    return tuple(_sort_value(_field(doc, f), d) for f, d in key)
 
-    return tuple(_sort_value(resolve_key(f, doc), d) for f, d in key)
+
+def _field(doc: dict[str, Any], name: str) -> Any:
+    """``filtering.resolve_key``: a top-level field's value read directly (resolve_key's own answer
+    for a document and a name without a dot), a dotted one by resolve_key."""
+    return doc.get(name, NOTHING) if name and "." not in name else resolve_key(name, doc)
 
 
 def _bounds(spec: dict[str, Any], key: list[tuple[str, int]]) -> tuple[list[list[Any]], Any]:
