@@ -340,8 +340,10 @@ elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
     if #top == 0 or tonumber(top[2]) > now then break end
     local b = top[1]
     local host = redis.call('ZRANGE', SHARD .. '$HOSTS:' .. b, 0, 0)[1]
-    local popped = q_pop(host, b)
-    if popped then
+    local popped = host and q_pop(host, b)
+    if not host then  -- a bucket gone behind the scripts' back (they never leave one empty in the top)
+      redis.call('ZREM', HOSTS, b)
+    elseif popped then
       redis.call('DECR', QUEUED)
       local entry = checked(host, popped[1])
       if entry then

@@ -203,3 +203,10 @@ def test_a_host_keeps_one_entry_in_its_buckets_hash_and_more_in_a_set_of_its_own
     client.incr(defaults.shard_key(frontier.shard("bad.org"), defaults.QUEUED))
     assert frontier.pop(1, "one:3:", 0)[:2] == ([], 1)
     assert figures(client)["queued"] == 0 and figures(client)["hosts"] == 0
+
+    # a bucket deleted behind the scripts' back: the pop passes over it, and forgets it
+    plant(client, "gone.org", {b"s0 /": 0})
+    shard, bucket = frontier.shard("gone.org"), str(defaults.bucket_of("gone.org"))
+    client.delete(defaults.shard_key(shard, f"{defaults.HOSTS}:{bucket}"))
+    assert frontier.pop(1, "one:4:", 0)[:2] == ([], 0)
+    assert client.zscore(defaults.shard_key(shard, defaults.HOSTS), bucket) is None
