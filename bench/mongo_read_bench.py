@@ -17,7 +17,7 @@ command the store sent (``tests/support/mongo_explain.py``), in a fresh database
 Run:  python bench/mongo_read_bench.py [--sizes 1000000,5000000] [--real-sizes 1000000,5000000]
       BACKLINKS_TEST_MONGO_URI=mongodb://HOST:27017 python bench/mongo_read_bench.py
 The stand-in holds every document in Python and runs each command by a scan of the collection (the
-counts model a server; its own work does not): 1M and 5M took 9 minutes at 5.6 GB peak (~1.1 KB an
+counts model a server; its own work does not): 1M and 5M took 8 minutes at 5.6 GB peak (~1.1 KB an
 edge) on a shared two-core machine.
 """
 
