@@ -150,12 +150,18 @@ def tally_of(
     *,
     first_seen: int | None,
     last_seen: int | None,
-    new: Sequence[tuple[int, int]],
-    lost: Sequence[tuple[int, int]],
+    since: Sequence[int],
+    days: Callable[[], Days | None],
+    between: Callable[[str, int, int | None], int],
+    domains_since: Callable[[int], tuple[int, int]],
 ) -> Tally:
     """A domain's ``Tally`` from a backend's readers of its figures: ``counts(dim)`` (value -> edges),
     ``distinct(dim)`` (its values with an edge) and ``ranked(dim)`` (the top values), so which dimension
-    answers which figure is said once for every backend."""
+    answers which figure is said once for every backend. Its windows, one a start in ``since``: the links
+    new and lost since then from its day figures (``days()``, read only for windows) and ``between``
+    (``links_since``), its referring domains new and lost since then from ``domains_since(start)``."""
+    found = days() if since else None
+    windows = [(links_since(found, start, between), domains_since(start)) for start in since]
     rel = counts("rel")
     return Tally(
         backlinks=counts("edge").get("", 0),
@@ -173,6 +179,6 @@ def tally_of(
         top_pages=ranked("page"),
         first_seen=first_seen,
         last_seen=last_seen,
-        new=list(new),
-        lost=list(lost),
+        new=[(links[0], domains[0]) for links, domains in windows],
+        lost=[(links[1], domains[1]) for links, domains in windows],
     )

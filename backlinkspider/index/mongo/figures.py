@@ -37,7 +37,7 @@ from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.errors import PyMongoError
 
-from backlinkspider.index.figures import DIMENSIONS, LOST_DAY, NEW_DAY, Days, links_since, tally_of, values
+from backlinkspider.index.figures import DIMENSIONS, LOST_DAY, NEW_DAY, Days, tally_of, values
 from backlinkspider.index.mongo.documents import Document, bson_date, seconds
 from backlinkspider.index.mongo.pipelines import domain_buckets
 from backlinkspider.records import Bucketing, Tally
@@ -275,7 +275,7 @@ class Figures:
     def tally(self, domain: str, *, include_lost: bool, since: Sequence[int], top: int) -> Tally:
         """``records.Tally`` of a target domain from its figures: a bounded number of figure documents
         (its edge, rel and type counts, its counts of values, three top lists of ``top``) and two
-        edges; the windows from its day figures (``figures.links_since``: a day's edges at most)."""
+        edges; the windows from its day figures (``figures.tally_of``: a day's edges at most)."""
         n = "n_all" if include_lost else "n_live"
 
         def counts(dim: str) -> dict[str, int]:
@@ -296,27 +296,25 @@ class Figures:
             bound = {"$gte": bson_date(start), **({} if end is None else {"$lt": bson_date(end)})}
             return self._links.count_documents({"target_domain": domain, field: bound})
 
-        days = self.days(domain) if since else None
-
-        def window(start: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        def domains_since(start: int) -> tuple[int, int]:
             t = bson_date(start)
             refs: Document = {"t": domain, "d": "ref_domain"}
-            new, lost = links_since(days, start, between)
             return (
-                (new, self._figures.count_documents({**refs, "first_seen": {"$gte": t}})),
-                (lost, self._figures.count_documents({**refs, "lost_at": {"$gte": t}, "n_live": 0})),
+                self._figures.count_documents({**refs, "first_seen": {"$gte": t}}),
+                self._figures.count_documents({**refs, "lost_at": {"$gte": t}, "n_live": 0}),
             )
 
         distinct = counts(VALUES)
-        windows = [window(start) for start in since]
         return tally_of(
             counts,
             lambda dim: distinct.get(dim, 0),
             ranked,
             first_seen=end("first_seen", 1),
             last_seen=end("last_seen", -1),
-            new=[new for new, _ in windows],
-            lost=[lost for _, lost in windows],
+            since=since,
+            days=lambda: self.days(domain),
+            between=between,
+            domains_since=domains_since,
         )
 
     def domain_events(self, domain: str, bucketing: Bucketing) -> list[Document]:

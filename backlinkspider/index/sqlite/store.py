@@ -20,7 +20,7 @@ from typing import Any
 
 from backlinkspider.index.checks import checked
 from backlinkspider.index.errors import BadRow, IndexUnavailable, unavailable
-from backlinkspider.index.figures import LOST_DAY, NEW_DAY, Days, links_since, tally_of
+from backlinkspider.index.figures import LOST_DAY, NEW_DAY, Days, tally_of
 from backlinkspider.index.sqlite.schema import (
     BUMP,
     DROP_TRIGGERS,
@@ -497,25 +497,23 @@ class SQLiteStore:
                 [domain, start],
             )
 
-        days = self._days(domain) if since else None
-        links = [links_since(days, t, between) for t in since]
-        domains = "SELECT count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain'"
-        new = [
-            (new_links, self._int(f"{domains} AND first_seen >= ?", [domain, t]))
-            for t, (new_links, _) in zip(since, links, strict=True)
-        ]
-        lost = [
-            (lost_links, self._int(f"{domains} AND n_live = 0 AND lost_at >= ?", [domain, t]))
-            for t, (_, lost_links) in zip(since, links, strict=True)
-        ]
+        def domains_since(start: int) -> tuple[int, int]:
+            domains = "SELECT count(*) FROM agg WHERE target_domain = ? AND dim = 'ref_domain'"
+            return (
+                self._int(f"{domains} AND first_seen >= ?", [domain, start]),
+                self._int(f"{domains} AND n_live = 0 AND lost_at >= ?", [domain, start]),
+            )
+
         return tally_of(
             counts,
             distinct,
             ranked,
             first_seen=first[0] if first else None,
             last_seen=last[0] if last else None,
-            new=new,
-            lost=lost,
+            since=since,
+            days=lambda: self._days(domain),
+            between=between,
+            domains_since=domains_since,
         )
 
     def _tally_on_demand(self, target: Target, include_lost: bool, since: Sequence[int], top: int) -> Tally:
