@@ -192,14 +192,14 @@ def ready_set_bytes(client: redis.Redis) -> int:
     for shard in range(SHARDS):
         pipe.memory_usage(defaults.shard_key(shard, defaults.HOSTS), samples=0)
         for bucket in range(defaults.READY_BUCKETS):
-            pipe.memory_usage(defaults.shard_key(shard, f"{defaults.HOSTS}:{bucket}"), samples=0)
+            pipe.memory_usage(defaults.shard_key(shard, f"{defaults.HOST_BUCKET}{bucket}"), samples=0)
     return sum(n or 0 for n in pipe.execute())
 
 
 def queue_encoding(client: redis.Redis, shard: int, host: str) -> bytes | None:
     """The encoding of what holds a host's queue: its sorted set, or its bucket's one-entry hash."""
     queue = client.object("encoding", defaults.shard_key(shard, defaults.HOST_QUEUE + host))
-    one = defaults.shard_key(shard, f"{defaults.ONE_ENTRY}{defaults.bucket_of(host)}")
+    one = defaults.bucket_key(shard, defaults.ONE_ENTRY, host)
     return queue if isinstance(queue, bytes) else client.object("encoding", one)
 
 

@@ -30,12 +30,18 @@ def shard_key(shard: int, name: str) -> str:
     return f"{PREFIX}:{{s{shard}}}:{name}"
 
 
+def bucket_key(shard: int, kind: str, host: str) -> str:
+    """The key of ``host``'s bucket of a kind (``HOST_BUCKET``, ``ONE_ENTRY``) in its shard."""
+    return shard_key(shard, f"{kind}{bucket_of(host)}")
+
+
 # One shard's keys (names passed to shard_key); the per-host ones are built from the shard's prefix.
 # The ready set (queue.py has why this shape): the hosts with entries queued, by the time (Redis' clock,
 # ms) their next request may start, in READY_BUCKETS sorted sets a shard (``hosts:B``: B of ``bucket_of``)
 # under a top one (``hosts``: bucket -> its earliest time). 1024 a shard keep each bucket a listpack
 # (<= 128 hosts) up to ~1.5M hosts queued on 16 shards; past that, more shards.
 HOSTS = "hosts"
+HOST_BUCKET = "hosts:"  # + bucket: sorted set, host -> its next-allowed time (ms)
 READY_BUCKETS = 1024
 READY_HOSTS = "hosts:count"  # how many hosts the ready set holds
 ONE_ENTRY = "one:"  # + bucket: hash, host -> "score entry" of a host with one entry queued

@@ -131,15 +131,15 @@ local function bucket(host)
 end
 -- the ready set: a host's time in its bucket, the bucket's earliest in the top
 local function top_of(b)
-  local first = redis.call('ZRANGE', SHARD .. '$HOSTS:' .. b, 0, 0, 'WITHSCORES')
+  local first = redis.call('ZRANGE', SHARD .. '$HOSTBUCKET' .. b, 0, 0, 'WITHSCORES')
   if #first == 0 then redis.call('ZREM', HOSTS, b) else redis.call('ZADD', HOSTS, first[2], b) end
 end
 local function ready_at(host, b, t)
-  if redis.call('ZADD', SHARD .. '$HOSTS:' .. b, t, host) == 1 then redis.call('INCR', READY) end
+  if redis.call('ZADD', SHARD .. '$HOSTBUCKET' .. b, t, host) == 1 then redis.call('INCR', READY) end
   top_of(b)
 end
 local function unready(host, b)
-  if redis.call('ZREM', SHARD .. '$HOSTS:' .. b, host) == 1 then
+  if redis.call('ZREM', SHARD .. '$HOSTBUCKET' .. b, host) == 1 then
     redis.call('DECR', READY)
     top_of(b)
   end
@@ -186,7 +186,7 @@ end
 local function enqueue(host, score, entry, now, b)
   b = b or bucket(host)
   if q_add(host, b, score, entry) == 1 then redis.call('INCR', QUEUED) end
-  if not redis.call('ZSCORE', SHARD .. '$HOSTS:' .. b, host) then
+  if not redis.call('ZSCORE', SHARD .. '$HOSTBUCKET' .. b, host) then
     ready_at(host, b, math.max(now, tonumber(redis.call('GET', SHARD .. '$NEXT' .. host) or '0')))
   end
 end
@@ -339,7 +339,7 @@ elseif count > 0 then  -- (0: a retry asking only for the first try's answer)
     local top = redis.call('ZRANGE', HOSTS, 0, 0, 'WITHSCORES')
     if #top == 0 or tonumber(top[2]) > now then break end
     local b = top[1]
-    local host = redis.call('ZRANGE', SHARD .. '$HOSTS:' .. b, 0, 0)[1]
+    local host = redis.call('ZRANGE', SHARD .. '$HOSTBUCKET' .. b, 0, 0)[1]
     local popped = host and q_pop(host, b)
     if not host then  -- a bucket gone behind the scripts' back (they never leave one empty in the top)
       redis.call('ZREM', HOSTS, b)
@@ -599,6 +599,7 @@ def encodings_advice(client: redis.Redis) -> str:
 
 def _script(body: str) -> str:
     for name, value in (
+        ("$HOSTBUCKET", defaults.HOST_BUCKET),
         ("$HOSTS", defaults.HOSTS),
         ("$READY", defaults.READY_HOSTS),
         ("$BUCKETS", str(defaults.READY_BUCKETS)),

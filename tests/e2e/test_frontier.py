@@ -46,7 +46,7 @@ def plant(client, host: str, entries: dict) -> None:
     bucket = defaults.bucket_of(host)
     if entries:
         client.zadd(host_key(host), entries)
-    client.zadd(host_key(host, f"{defaults.HOSTS}:{bucket}"), {host: 0})
+    client.zadd(host_key(host, f"{defaults.HOST_BUCKET}{bucket}"), {host: 0})
     client.zadd(host_key(host, defaults.HOSTS), {str(bucket): 0})
     client.incr(host_key(host, defaults.READY_HOSTS))
     client.incrby(host_key(host, defaults.QUEUED), len(entries))

@@ -174,7 +174,7 @@ def test_a_host_keeps_one_entry_in_its_buckets_hash_and_more_in_a_set_of_its_own
     client.flushdb()
     frontier.dupefilter.setup(client)
     host, shard = "one.org", frontier.shard("one.org")
-    one = defaults.shard_key(shard, f"{defaults.ONE_ENTRY}{defaults.bucket_of(host)}")
+    one = defaults.bucket_key(shard, defaults.ONE_ENTRY, host)
     queue = defaults.shard_key(shard, defaults.HOST_QUEUE + host)
 
     def push(url: str, depth: int, dont_filter: bool = False) -> None:
@@ -196,7 +196,7 @@ def test_a_host_keeps_one_entry_in_its_buckets_hash_and_more_in_a_set_of_its_own
 
     plant(client, "bad.org", {})  # the ready set names it; its bucket's hash holds no entry
     client.hset(
-        defaults.shard_key(frontier.shard("bad.org"), f"{defaults.ONE_ENTRY}{defaults.bucket_of('bad.org')}"),
+        defaults.bucket_key(frontier.shard("bad.org"), defaults.ONE_ENTRY, "bad.org"),
         "bad.org",
         "not an entry",
     )
@@ -207,6 +207,6 @@ def test_a_host_keeps_one_entry_in_its_buckets_hash_and_more_in_a_set_of_its_own
     # a bucket deleted behind the scripts' back: the pop passes over it, and forgets it
     plant(client, "gone.org", {b"s0 /": 0})
     shard, bucket = frontier.shard("gone.org"), str(defaults.bucket_of("gone.org"))
-    client.delete(defaults.shard_key(shard, f"{defaults.HOSTS}:{bucket}"))
+    client.delete(defaults.bucket_key(shard, defaults.HOST_BUCKET, "gone.org"))
     assert frontier.pop(1, "one:4:", 0)[:2] == ([], 0)
     assert client.zscore(defaults.shard_key(shard, defaults.HOSTS), bucket) is None
